@@ -1,0 +1,162 @@
+using System.Text.Json.Serialization;
+
+namespace Gocker.Api;
+
+// Request/response bodies of the Gocker API. Names and shapes follow the Docker Engine API
+// (v1.43) so that docker-style clients can talk to gockerd for the subset it supports.
+
+public sealed class ContainerCreateRequest
+{
+    public string? Image { get; set; }
+    public List<string>? Cmd { get; set; }
+    public List<string>? Entrypoint { get; set; }
+    public List<string>? Env { get; set; }
+    public string? WorkingDir { get; set; }
+    public string? Hostname { get; set; }
+    public bool AttachStdin { get; set; }
+    public bool AttachStdout { get; set; }
+    public bool AttachStderr { get; set; }
+    public bool Tty { get; set; }
+    public bool OpenStdin { get; set; }
+    public HostConfig? HostConfig { get; set; }
+}
+
+public sealed class HostConfig
+{
+    /// <summary>"HOST:CONTAINER[:ro|rw]"; HOST must be absolute.</summary>
+    public List<string>? Binds { get; set; }
+    public bool AutoRemove { get; set; }
+    /// <summary>Bytes; 0 = unlimited.</summary>
+    public long Memory { get; set; }
+    /// <summary>CPU quota in units of 1e-9 CPUs (Docker's --cpus * 1e9).</summary>
+    public long NanoCpus { get; set; }
+    public long CpuShares { get; set; }
+    public string? CpusetCpus { get; set; }
+    /// <summary>null or &lt;= 0 = unlimited (Docker: -1).</summary>
+    public long? PidsLimit { get; set; }
+    public string? NetworkMode { get; set; }
+}
+
+public sealed class ContainerCreateResponse
+{
+    public string Id { get; set; } = "";
+    public List<string> Warnings { get; set; } = [];
+}
+
+/// <summary>Every error answer: {"message": "..."} as Docker does. Gocker adds ExitCode where
+/// a start failed because the command could not be run (126) or found (127).</summary>
+public sealed class ErrorResponse
+{
+    [JsonPropertyName("message")] public string Message { get; set; } = "";
+    public int? ExitCode { get; set; }
+}
+
+public sealed class WaitResponse
+{
+    public int StatusCode { get; set; }
+    public WaitError? Error { get; set; }
+    /// <summary>Gocker extension: the container was killed by the OOM killer.</summary>
+    public bool OOMKilled { get; set; }
+}
+
+public sealed class WaitError
+{
+    public string? Message { get; set; }
+}
+
+public sealed class ContainerSummary
+{
+    public string Id { get; set; } = "";
+    public List<string> Names { get; set; } = [];
+    public string Image { get; set; } = "";
+    public string Command { get; set; } = "";
+    public long Created { get; set; }
+    public string State { get; set; } = "";
+    public string Status { get; set; } = "";
+}
+
+public sealed class ContainerState
+{
+    public string Status { get; set; } = "";
+    public bool Running { get; set; }
+    public bool Paused { get; set; }
+    public bool Restarting { get; set; }
+    public bool OOMKilled { get; set; }
+    public bool Dead { get; set; }
+    public int Pid { get; set; }
+    public int ExitCode { get; set; }
+    public string Error { get; set; } = "";
+    public string StartedAt { get; set; } = "0001-01-01T00:00:00Z";
+    public string FinishedAt { get; set; } = "0001-01-01T00:00:00Z";
+}
+
+public sealed class ContainerConfig
+{
+    public string Hostname { get; set; } = "";
+    public List<string> Env { get; set; } = [];
+    public List<string> Cmd { get; set; } = [];
+    public string Image { get; set; } = "";
+    public string WorkingDir { get; set; } = "";
+}
+
+public sealed class MountPoint
+{
+    public string Type { get; set; } = "bind";
+    public string Source { get; set; } = "";
+    public string Destination { get; set; } = "";
+    public bool RW { get; set; }
+}
+
+public sealed class ContainerInspect
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string Created { get; set; } = "";
+    public string Path { get; set; } = "";
+    public List<string> Args { get; set; } = [];
+    public ContainerState State { get; set; } = new();
+    public string Image { get; set; } = "";
+    public int RestartCount { get; set; }
+    public ContainerConfig Config { get; set; } = new();
+    public HostConfig HostConfig { get; set; } = new();
+    public List<MountPoint> Mounts { get; set; } = [];
+    /// <summary>Gocker extension: the container's cgroup, relative to each hierarchy's root.</summary>
+    public string CgroupPath { get; set; } = "";
+}
+
+public sealed class ImageSummary
+{
+    public string Id { get; set; } = "";
+    public List<string> RepoTags { get; set; } = [];
+    public long Created { get; set; }
+    public long Size { get; set; }
+}
+
+public sealed class ImageImportResponse
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+}
+
+public sealed class VersionResponse
+{
+    public string Version { get; set; } = "";
+    public string ApiVersion { get; set; } = "1.43";
+    public string Os { get; set; } = "linux";
+    public string Arch { get; set; } = "amd64";
+    public string KernelVersion { get; set; } = "";
+    /// <summary>Gocker extension: "v1", "v2" or "hybrid".</summary>
+    public string CgroupMode { get; set; } = "";
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ContainerCreateRequest))]
+[JsonSerializable(typeof(ContainerCreateResponse))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(WaitResponse))]
+[JsonSerializable(typeof(List<ContainerSummary>))]
+[JsonSerializable(typeof(ContainerInspect))]
+[JsonSerializable(typeof(List<ImageSummary>))]
+[JsonSerializable(typeof(ImageImportResponse))]
+[JsonSerializable(typeof(VersionResponse))]
+public partial class GockerJson : JsonSerializerContext;

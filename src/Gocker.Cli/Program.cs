@@ -1,0 +1,2 @@
+// gocker: placeholder, replaced by the console implementation.
+return 125;

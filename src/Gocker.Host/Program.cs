@@ -1,0 +1,2 @@
+// gockerd: placeholder.
+return 0;

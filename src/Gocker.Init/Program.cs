@@ -1,0 +1,2 @@
+// gocker-init: placeholder, replaced by the init implementation.
+return 125;

@@ -1,0 +1,40 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Gocker.Syscalls.Spawn;
+
+/// <summary>
+/// What gocker-init must build before it execs the user's command. Written by the daemon as JSON
+/// into the container's run dir (mode 0600) and read by the init before pivot_root.
+/// All host paths are absolute and were validated by the daemon.
+/// </summary>
+public sealed record InitSpec
+{
+    public int Version { get; init; } = 1;
+    /// <summary>Host directory where the overlay is mounted (inside the container's mount namespace only).</summary>
+    public required string RootfsDir { get; init; }
+    /// <summary>Overlay lower dirs, topmost first (as overlayfs' lowerdir= option wants them).</summary>
+    public required string[] LowerDirs { get; init; }
+    public required string UpperDir { get; init; }
+    public required string WorkDir { get; init; }
+    public required string Hostname { get; init; }
+    /// <summary>argv of the user's command; Args[0] is looked up in the container's PATH if it has no '/'.</summary>
+    public required string[] Args { get; init; }
+    /// <summary>The container's whole environment (image defaults + user's -e); never the host's.</summary>
+    public required string[] Env { get; init; }
+    /// <summary>Absolute path inside the container; created if missing.</summary>
+    public string WorkingDir { get; init; } = "/";
+    public VolumeMount[] Volumes { get; init; } = [];
+}
+
+/// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>
+public sealed record VolumeMount(string Source, string Destination, bool ReadOnly);
+
+[JsonSourceGenerationOptions(WriteIndented = false)]
+[JsonSerializable(typeof(InitSpec))]
+public partial class InitSpecJson : JsonSerializerContext
+{
+    public static byte[] Serialize(InitSpec spec) => JsonSerializer.SerializeToUtf8Bytes(spec, Default.InitSpec);
+    public static InitSpec Deserialize(ReadOnlySpan<byte> json) =>
+        JsonSerializer.Deserialize(json, Default.InitSpec) ?? throw new InvalidDataException("empty init spec");
+}
