@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Debian/Ubuntu packages Gocker needs at run and test time (run as root).
+set -euo pipefail
+need=()
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 || need+=(busybox-static)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v hyperfine >/dev/null || need+=(hyperfine)
+command -v tmux >/dev/null || need+=(tmux)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,72 @@
+using Akka.Actor;
+using Gocker.Syscalls.Cgroups;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>Owns one container's cgroup: create with limits, place the init, read OOM and stats,
+/// remove. One message at a time, so the container's cgroup writes are serialised.</summary>
+public sealed class CgroupActor : ReceiveActor
+{
+    public sealed record Create(CgroupLimits Limits);
+    public sealed record Created(string Path);
+    public sealed record AddProcess(int Pid);
+    public sealed record ReadOomKills;
+    public sealed record OomKills(long Count);
+    public sealed record ReadStats;
+    public sealed record KillAll;
+    public sealed record Remove;
+    public sealed record Done;
+
+    readonly ICgroupManager _manager;
+    readonly string _parent;
+    readonly string _name;
+    ICgroup? _cgroup;
+
+    public static Props Props(ICgroupManager manager, string parent, string name) =>
+        Akka.Actor.Props.Create(() => new CgroupActor(manager, parent, name));
+
+    public CgroupActor(ICgroupManager manager, string parent, string name)
+    {
+        _manager = manager;
+        _parent = parent;
+        _name = name;
+        Receive<Create>(m => Reply(() => HandleCreate(m)));
+        Receive<AddProcess>(m => Reply(() => { Require().AddProcess(m.Pid); return new Done(); }));
+        Receive<ReadOomKills>(_ => Reply(() => new OomKills(_cgroup?.OomKillCount() ?? 0)));
+        Receive<ReadStats>(_ => Reply(() => Require().Stats()));
+        Receive<KillAll>(_ => Reply(() => { _cgroup?.KillAll(); return new Done(); }));
+        Receive<Remove>(_ => Reply(HandleRemove));
+    }
+
+    object HandleCreate(Create m)
+    {
+        if (_cgroup is not null) return new Created(_cgroup.RelativePath);
+        // A cgroup left by a crashed run of this same container is ours to clean, never to share.
+        if (_manager.Exists(_parent, _name)) _manager.Open(_parent, _name).Remove();
+        _cgroup = _manager.Create(_parent, _name, m.Limits);
+        return new Created(_cgroup.RelativePath);
+    }
+
+    object HandleRemove()
+    {
+        _cgroup?.Remove();
+        _cgroup = null;
+        return new Done();
+    }
+
+    ICgroup Require() => _cgroup ?? throw new InvalidOperationException($"cgroup {_parent}/{_name} was not created");
+
+    /// <summary>Answers the asker either way, then lets a failure reach the ContainerActor's
+    /// supervisor strategy (an exception in a child is a failure, not a reply).</summary>
+    void Reply(Func<object> op)
+    {
+        object result;
+        try { result = op(); }
+        catch (Exception ex)
+        {
+            Sender.Tell(new Status.Failure(ex));
+            throw;
+        }
+        Sender.Tell(result);
+    }
+}

@@ -1,0 +1,320 @@
+using Akka.Actor;
+using Akka.Event;
+using Gocker.Actors.Engine;
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>
+/// One container: runs its state machine and owns its two children, the CgroupActor (its cgroup)
+/// and a NamespaceActor per run (its process). A container exiting is an event; an exception in a
+/// child is a failure, after which this actor tears the container down (nothing survives: no
+/// process, cgroup, run dir, and with --rm no data dir).
+/// </summary>
+public sealed class ContainerActor : ReceiveActor, IWithTimers
+{
+    // ---- messages -------------------------------------------------------------------------
+    public sealed record Start;
+    public sealed record Started(int Pid);
+    public sealed record Wait(WaitCondition Condition);
+    public enum WaitCondition { NotRunning, NextExit, Removed }
+    public sealed record WaitResult(int ExitCode, bool OomKilled, string? Error);
+    public sealed record Kill(int Signal);
+    public sealed record Stop(TimeSpan Timeout);
+    public sealed record Remove(bool Force);
+    public sealed record Inspect;
+    public sealed record Attach;
+    /// <summary>Where to read the output from, and a task that completes when the current (or
+    /// next, if not yet started) run has exited and its output files are complete.</summary>
+    public sealed record AttachInfo(string StdoutPath, string StderrPath, long StdoutOffset, long StderrOffset, Task Exited);
+    public sealed record Ack;
+    public sealed record NotModified;
+    /// <summary>Published to the parent on every state change (it keeps the listing).</summary>
+    public sealed record Changed(ContainerRecord Record);
+    sealed record KillTimeout(int RunId);
+
+    static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+    static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(30);
+
+    readonly EngineServices _svc;
+    readonly ContainerLayout _layout;
+    readonly ILoggingAdapter _log = Context.GetLogger();
+    ContainerRecord _record;
+    int _runId;
+    IActorRef? _cgroup;
+    IActorRef? _ns;
+    ExecResult? _startFailure;
+    bool _pendingRemove;
+    TaskCompletionSource _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly List<(IActorRef Who, WaitCondition Condition)> _waiters = [];
+    readonly List<IActorRef> _stoppers = [];
+    readonly List<IActorRef> _removers = [];
+
+    public ITimerScheduler Timers { get; set; } = null!;
+    string Id => _record.Spec.Id;
+
+    public static Props Props(EngineServices svc, ContainerRecord record) =>
+        Akka.Actor.Props.Create(() => new ContainerActor(svc, record)).WithDispatcher(svc.Options.ContainerDispatcher);
+
+    public ContainerActor(EngineServices svc, ContainerRecord record)
+    {
+        _svc = svc;
+        _record = record;
+        _layout = ContainerLayout.For(svc.Options, record.Spec.Id);
+        ReceiveAsync<Start>(_ => HandleStart());
+        ReceiveAsync<NamespaceActor.ProcessExited>(HandleExited);
+        Receive<Wait>(HandleWait);
+        Receive<Kill>(HandleKill);
+        Receive<Stop>(HandleStop);
+        Receive<KillTimeout>(HandleKillTimeout);
+        ReceiveAsync<Remove>(HandleRemove);
+        Receive<Inspect>(_ => Sender.Tell(_record));
+        Receive<Attach>(_ => HandleAttach());
+    }
+
+    protected override void PreStart() => Publish();
+
+    /// <summary>A child's exception already failed the operation that caused it (the child answered
+    /// with Status.Failure); keep the child with its state so teardown can still use it.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(ex =>
+        {
+            _log.Warning("container {0}: child failed: {1}", Id[..12], ex.Message);
+            return Directive.Resume;
+        });
+
+    // ---- start ----------------------------------------------------------------------------
+    async Task HandleStart()
+    {
+        var sender = Sender;
+        if (_record.Status is ContainerStatus.Running or ContainerStatus.Paused) { sender.Tell(new NotModified()); return; }
+        if (!_record.Status.CanStart())
+        {
+            sender.Tell(new Status.Failure(new ConflictException($"cannot start container {Id[..12]}: it is {_record.Status.DockerName()}")));
+            return;
+        }
+        var runId = ++_runId;
+        _startFailure = null;
+        var pid = 0;
+        try
+        {
+            _layout.CreateRun();
+            WriteInitSpec();
+            _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
+                .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
+            await _cgroup.Ask<CgroupActor.Created>(new CgroupActor.Create(_record.Spec.Limits), AskTimeout);
+
+            _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId)
+                .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
+            var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog);
+            pid = (await _ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout)).Pid;
+
+            // The init waits on its "go" pipe: it is in the cgroup before the user's command runs.
+            await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(pid), AskTimeout);
+            var exec = await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
+            if (!exec.Ok)
+            {
+                // The init exits by itself with exec.ExitCode; HandleExited tears down.
+                _startFailure = exec;
+                sender.Tell(new Status.Failure(new StartFailedException(exec.ToString(), exec.ExitCode)));
+                return;
+            }
+            SetRecord(_record with
+            {
+                Status = ContainerStatus.Running, Pid = pid, StartedAt = _svc.Clock.GetUtcNow(),
+                ExitCode = 0, OomKilled = false, Error = "",
+            });
+            sender.Tell(new Started(pid));
+        }
+        catch (Exception ex)
+        {
+            var cause = ex is AskTimeoutException ? "timed out" : ex.Message;
+            _startFailure = new ExecResult(false, 125, "start", cause);
+            sender.Tell(new Status.Failure(new StartFailedException(cause, 125)));
+            if (pid > 0 && _ns is not null) _ns.Tell(new NamespaceActor.Signal(9)); // HandleExited tears down
+            else await Teardown(ExitStatus.Exited(125));
+        }
+    }
+
+    void WriteInitSpec()
+    {
+        var s = _record.Spec;
+        var spec = new InitSpec
+        {
+            RootfsDir = _layout.RootfsDir,
+            LowerDirs = s.ImageLayers,
+            UpperDir = _layout.UpperDir,
+            WorkDir = _layout.WorkDir,
+            Hostname = s.Hostname,
+            Args = s.Args,
+            Env = s.Env,
+            WorkingDir = s.WorkingDir,
+            Volumes = s.Volumes,
+        };
+        using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
+        {
+            Mode = FileMode.Create, Access = FileAccess.Write,
+            UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+        });
+        fs.Write(InitSpecJson.Serialize(spec));
+    }
+
+    // ---- exit and teardown ----------------------------------------------------------------
+    async Task HandleExited(NamespaceActor.ProcessExited m)
+    {
+        if (m.RunId != _runId) return;
+        var oom = false;
+        if (_cgroup is not null)
+        {
+            try { oom = (await _cgroup.Ask<CgroupActor.OomKills>(new CgroupActor.ReadOomKills(), AskTimeout)).Count > 0; }
+            catch (Exception ex) { _log.Warning("container {0}: reading OOM count failed: {1}", Id[..12], ex.Message); }
+        }
+        await Teardown(m.Status, oom);
+    }
+
+    async Task Teardown(ExitStatus status, bool oom = false)
+    {
+        Timers.CancelAll();
+        if (_ns is not null) { Context.Stop(_ns); _ns = null; }
+        var errors = new List<string>();
+        if (_cgroup is not null)
+        {
+            try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); }
+            catch (Exception ex) { errors.Add($"cgroup removal: {ex.Message}"); }
+        }
+        try { _layout.RemoveRun(); }
+        catch (Exception ex) { errors.Add($"run dir removal: {ex.Message}"); }
+        foreach (var e in errors) _log.Error("container {0}: teardown: {1}", Id[..12], e);
+
+        var failure = _startFailure;
+        SetRecord(_record with
+        {
+            Status = ContainerStatus.Exited,
+            Pid = 0,
+            ExitCode = failure?.ExitCode ?? status.ExitCode,
+            OomKilled = oom,
+            Error = failure is null ? string.Join("; ", errors) : failure.ToString(),
+            FinishedAt = _svc.Clock.GetUtcNow(),
+        });
+        var result = new WaitResult(_record.ExitCode, oom, _record.Error.Length > 0 ? _record.Error : null);
+        foreach (var w in _waiters.Where(w => w.Condition != WaitCondition.Removed).ToList())
+        {
+            w.Who.Tell(result);
+            _waiters.Remove(w);
+        }
+        foreach (var s in _stoppers) s.Tell(new Ack());
+        _stoppers.Clear();
+        var tcs = _nextExit;
+        _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        tcs.TrySetResult();
+
+        if (_record.Spec.AutoRemove || _pendingRemove) await DoRemove();
+    }
+
+    async Task DoRemove()
+    {
+        SetRecord(_record with { Status = ContainerStatus.Removing });
+        if (_cgroup is not null)
+        {
+            try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); } catch { /* logged at exit */ }
+        }
+        _layout.RemoveRun();
+        _layout.RemoveData();
+        var result = new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null);
+        foreach (var w in _waiters) w.Who.Tell(result);
+        _waiters.Clear();
+        foreach (var r in _removers) r.Tell(new Ack());
+        _removers.Clear();
+        _nextExit.TrySetResult();
+        Context.Stop(Self);
+    }
+
+    // ---- other verbs ----------------------------------------------------------------------
+    void HandleWait(Wait m)
+    {
+        var running = _record.Status is ContainerStatus.Running or ContainerStatus.Paused;
+        if (m.Condition == WaitCondition.NotRunning && !running)
+            Sender.Tell(new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null));
+        else
+            _waiters.Add((Sender, m.Condition));
+    }
+
+    void HandleKill(Kill m)
+    {
+        if (!_record.Status.CanKill() || _ns is null)
+        {
+            Sender.Tell(new Status.Failure(new ConflictException($"Container {Id[..12]} is not running")));
+            return;
+        }
+        _ns.Tell(new NamespaceActor.Signal(m.Signal));
+        Sender.Tell(new Ack());
+    }
+
+    void HandleStop(Stop m)
+    {
+        if (!_record.Status.CanKill() || _ns is null) { Sender.Tell(new NotModified()); return; }
+        _stoppers.Add(Sender);
+        _ns.Tell(new NamespaceActor.Signal(15));
+        // A PID 1 that ignores SIGTERM still stops: SIGKILL when the grace period ends.
+        Timers.StartSingleTimer($"kill-{_runId}", new KillTimeout(_runId), m.Timeout);
+    }
+
+    void HandleKillTimeout(KillTimeout m)
+    {
+        if (m.RunId == _runId && _ns is not null) _ns.Tell(new NamespaceActor.Signal(9));
+    }
+
+    async Task HandleRemove(Remove m)
+    {
+        if (_record.Status is ContainerStatus.Running or ContainerStatus.Paused)
+        {
+            if (!m.Force)
+            {
+                Sender.Tell(new Status.Failure(new ConflictException(
+                    $"You cannot remove a running container {Id}. Stop the container before attempting removal or force remove")));
+                return;
+            }
+            _removers.Add(Sender);
+            _pendingRemove = true;
+            _ns?.Tell(new NamespaceActor.Signal(9));
+            return;
+        }
+        if (_record.Status == ContainerStatus.Removing) { _removers.Add(Sender); return; }
+        _removers.Add(Sender);
+        await DoRemove();
+    }
+
+    void HandleAttach()
+    {
+        if (_record.Status is ContainerStatus.Exited or ContainerStatus.Dead or ContainerStatus.Removing)
+        {
+            Sender.Tell(new Status.Failure(new ConflictException("You cannot attach to a stopped container, start it first")));
+            return;
+        }
+        Sender.Tell(new AttachInfo(_layout.StdoutLog, _layout.StderrLog,
+            FileLength(_layout.StdoutLog), FileLength(_layout.StderrLog), _nextExit.Task));
+    }
+
+    static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+
+    void SetRecord(ContainerRecord next)
+    {
+        if (next.Status != _record.Status) ContainerStatusRules.CheckTransition(_record.Status, next.Status);
+        _record = next;
+        if (next.Status != ContainerStatus.Removing)
+        {
+            try { StateStore.Save(_layout.DataDir, _record); }
+            catch (Exception ex) { _log.Error("container {0}: saving state failed: {1}", Id[..12], ex.Message); }
+        }
+        Publish();
+    }
+
+    void Publish() => Context.Parent.Tell(new Changed(_record));
+}
+
+/// <summary>The container could not be started; ExitCode is what `gocker run` exits with
+/// (125 setup failure, 126 command not runnable, 127 command not found).</summary>
+public class StartFailedException(string message, int exitCode) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}

@@ -1,0 +1,43 @@
+using System.Text.Json.Serialization;
+using Gocker.Syscalls.Cgroups;
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>A validated container configuration: what `create` accepted. Immutable; persisted.</summary>
+public sealed record ContainerSpec
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required string Image { get; init; }
+    public required string ImageId { get; init; }
+    public required string[] ImageLayers { get; init; }
+    public required string[] Args { get; init; }
+    public required string[] Env { get; init; }
+    public string WorkingDir { get; init; } = "/";
+    public required string Hostname { get; init; }
+    public VolumeMount[] Volumes { get; init; } = [];
+    public CgroupLimits Limits { get; init; } = CgroupLimits.None;
+    public bool AutoRemove { get; init; }
+    public DateTimeOffset Created { get; init; }
+    // Kept to answer inspect the way Docker does.
+    public long NanoCpus { get; init; }
+}
+
+/// <summary>The persisted runtime state of a container (next to its spec).</summary>
+public sealed record ContainerRecord
+{
+    public required ContainerSpec Spec { get; init; }
+    public ContainerStatus Status { get; init; } = ContainerStatus.Created;
+    public int Pid { get; init; }
+    public int ExitCode { get; init; }
+    public bool OomKilled { get; init; }
+    public string Error { get; init; } = "";
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    public int RestartCount { get; init; }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(ContainerRecord))]
+public partial class StateJson : JsonSerializerContext;

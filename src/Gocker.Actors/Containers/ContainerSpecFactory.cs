@@ -1,0 +1,151 @@
+using System.Text.RegularExpressions;
+using Gocker.Api;
+using Gocker.Images;
+using Gocker.Syscalls.Cgroups;
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>Turns an API create request into a validated ContainerSpec. Every rejection names
+/// the offending value; nothing is created on disk here.</summary>
+public static partial class ContainerSpecFactory
+{
+    public const long MinMemoryBytes = 6 * 1024 * 1024; // Docker's minimum, below it the container can't even start
+
+    public static ContainerSpec Build(string id, string name, ContainerCreateRequest req, ImageRecord image,
+        GockerOptionsView options, DateTimeOffset now)
+    {
+        var hc = req.HostConfig ?? new HostConfig();
+        var args = new List<string>();
+        if (req.Entrypoint is { Count: > 0 }) args.AddRange(req.Entrypoint);
+        if (req.Cmd is { Count: > 0 }) args.AddRange(req.Cmd);
+        else if (req.Entrypoint is not { Count: > 0 }) args.AddRange(image.Cmd);
+        if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
+            throw new BadRequestException("No command specified");
+        foreach (var a in args)
+            if (a.Contains('\0')) throw new BadRequestException("Command arguments must not contain NUL bytes");
+
+        var env = MergeEnv(image.Env, req.Env);
+        var workDir = string.IsNullOrEmpty(req.WorkingDir) ? image.WorkingDir : req.WorkingDir;
+        if (!workDir.StartsWith('/')) throw new BadRequestException($"Invalid working directory \"{workDir}\": it must be an absolute path");
+        if (workDir.Contains('\0')) throw new BadRequestException("Invalid working directory: NUL byte");
+
+        var hostname = string.IsNullOrEmpty(req.Hostname) ? id[..12] : req.Hostname;
+        if (hostname.Length > 64 || !HostnameRegex().IsMatch(hostname))
+            throw new BadRequestException($"Invalid hostname \"{hostname}\": use letters, digits, '-' and '.' (max 64)");
+
+        var mode = hc.NetworkMode ?? "";
+        if (mode is not ("" or "default" or "none" or "bridge"))
+            throw new BadRequestException($"Network mode \"{mode}\" is not supported yet (containers get their own network namespace with loopback)");
+
+        return new ContainerSpec
+        {
+            Id = id,
+            Name = name,
+            Image = req.Image!,
+            ImageId = image.Id,
+            ImageLayers = image.Layers,
+            Args = args.ToArray(),
+            Env = env,
+            WorkingDir = workDir,
+            Hostname = hostname,
+            Volumes = (hc.Binds ?? []).Select(ParseBind).ToArray(),
+            Limits = BuildLimits(hc, options),
+            AutoRemove = hc.AutoRemove,
+            Created = now,
+            NanoCpus = hc.NanoCpus,
+        };
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")]
+    private static partial Regex HostnameRegex();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_.-]*$")]
+    private static partial Regex EnvKeyRegex();
+
+    /// <summary>Image defaults, then the user's -e values (later wins). Never the host's environment.</summary>
+    public static string[] MergeEnv(IEnumerable<string> imageEnv, IEnumerable<string>? userEnv)
+    {
+        var order = new List<string>();
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var kv in imageEnv.Concat(userEnv ?? []))
+        {
+            var eq = kv.IndexOf('=');
+            if (eq <= 0) throw new BadRequestException($"Invalid environment variable \"{kv}\": expected KEY=VALUE");
+            var key = kv[..eq];
+            if (kv.Contains('\0')) throw new BadRequestException($"Invalid environment variable \"{key}\": NUL byte");
+            if (!values.ContainsKey(key)) order.Add(key);
+            values[key] = kv;
+        }
+        return order.Select(k => values[k]).ToArray();
+    }
+
+    /// <summary>HOST:CONTAINER[:OPTIONS] with OPTIONS a comma list of ro, rw and create (Gocker:
+    /// create a missing host directory; without it a missing host path is an error).</summary>
+    public static VolumeMount ParseBind(string bind)
+    {
+        var parts = bind.Split(':');
+        if (parts.Length is < 2 or > 3)
+            throw new BadRequestException($"Invalid volume \"{bind}\": expected HOST:CONTAINER[:ro|rw]");
+        var (src, dst) = (parts[0], parts[1]);
+        bool ro = false, create = false;
+        if (parts.Length == 3)
+            foreach (var opt in parts[2].Split(','))
+                switch (opt)
+                {
+                    case "ro": ro = true; break;
+                    case "rw": ro = false; break;
+                    case "create": create = true; break;
+                    default: throw new BadRequestException($"Invalid volume \"{bind}\": unknown option \"{opt}\" (ro, rw, create)");
+                }
+        if (!src.StartsWith('/')) throw new BadRequestException($"Invalid volume \"{bind}\": host path \"{src}\" must be absolute (named volumes are not supported)");
+        if (!dst.StartsWith('/')) throw new BadRequestException($"Invalid volume \"{bind}\": container path \"{dst}\" must be absolute");
+        if (src.Contains('\0') || dst.Contains('\0') || src.Contains(',') || dst.Contains(','))
+            throw new BadRequestException($"Invalid volume \"{bind}\": paths must not contain NUL or ','");
+        var normDst = "/" + string.Join('/', dst.Split('/', StringSplitOptions.RemoveEmptyEntries));
+        if (normDst == "/") throw new BadRequestException($"Invalid volume \"{bind}\": cannot mount over the container's root");
+        if (normDst.Split('/').Contains("..")) throw new BadRequestException($"Invalid volume \"{bind}\": container path must not contain \"..\"");
+        if (!Directory.Exists(src) && !File.Exists(src))
+        {
+            if (!create) throw new BadRequestException($"Invalid volume \"{bind}\": host path {src} does not exist (add the \"create\" option to create it)");
+            Directory.CreateDirectory(src);
+        }
+        return new VolumeMount(Path.GetFullPath(src), normDst, ro);
+    }
+
+    public static CgroupLimits BuildLimits(HostConfig hc, GockerOptionsView options)
+    {
+        var d = options.DefaultLimits;
+        if (hc.Memory < 0) throw new BadRequestException($"Invalid memory limit {hc.Memory}: must be positive");
+        if (hc.Memory is > 0 and < MinMemoryBytes) throw new BadRequestException("Minimum memory limit allowed is 6MB");
+        long? quota = d.CpuQuotaMicros;
+        if (hc.NanoCpus < 0) throw new BadRequestException($"Invalid --cpus value: {hc.NanoCpus / 1e9}");
+        if (hc.NanoCpus > 0)
+        {
+            var max = (long)Environment.ProcessorCount * 1_000_000_000;
+            if (hc.NanoCpus > max || hc.NanoCpus < 10_000_000)
+                throw new BadRequestException($"Range of CPUs is from 0.01 to {Environment.ProcessorCount}.00, as there are only {Environment.ProcessorCount} CPUs available");
+            quota = hc.NanoCpus * d.CpuPeriodMicros / 1_000_000_000;
+        }
+        if (hc.CpuShares != 0 && (hc.CpuShares < 2 || hc.CpuShares > 262144))
+            throw new BadRequestException($"Invalid --cpu-shares {hc.CpuShares}: must be between 2 and 262144");
+        var cpuset = string.IsNullOrEmpty(hc.CpusetCpus) ? d.CpusetCpus : hc.CpusetCpus;
+        if (cpuset is not null && !CpusetRegex().IsMatch(cpuset))
+            throw new BadRequestException($"Invalid value {cpuset} for cpuset cpus");
+        return new CgroupLimits
+        {
+            MemoryBytes = hc.Memory > 0 ? hc.Memory : d.MemoryBytes,
+            CpuQuotaMicros = quota,
+            CpuPeriodMicros = d.CpuPeriodMicros,
+            CpuShares = hc.CpuShares > 0 ? hc.CpuShares : d.CpuShares,
+            CpusetCpus = cpuset,
+            PidsMax = hc.PidsLimit is > 0 ? hc.PidsLimit : d.PidsMax,
+        };
+    }
+
+    [GeneratedRegex(@"^\d+(-\d+)?(,\d+(-\d+)?)*$")]
+    private static partial Regex CpusetRegex();
+}
+
+/// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
+public sealed record GockerOptionsView(CgroupLimits DefaultLimits);

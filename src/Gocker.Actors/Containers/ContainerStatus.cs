@@ -1,0 +1,43 @@
+namespace Gocker.Actors.Containers;
+
+/// <summary>Docker's container states. Guards live here so every verb checks them the same way.</summary>
+public enum ContainerStatus { Created, Running, Paused, Restarting, Exited, Removing, Dead }
+
+public static class ContainerStatusRules
+{
+    public static bool CanStart(this ContainerStatus s) => s is ContainerStatus.Created or ContainerStatus.Exited;
+    public static bool CanKill(this ContainerStatus s) => s is ContainerStatus.Running or ContainerStatus.Paused;
+    public static bool CanRemove(this ContainerStatus s, bool force) =>
+        force ? s is not ContainerStatus.Removing : s is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead;
+
+    public static string DockerName(this ContainerStatus s) => s.ToString().ToLowerInvariant();
+
+    /// <summary>Rejects an illegal transition with an error naming both states.</summary>
+    public static void CheckTransition(ContainerStatus from, ContainerStatus to)
+    {
+        var ok = (from, to) switch
+        {
+            (ContainerStatus.Created, ContainerStatus.Running) => true,
+            (ContainerStatus.Created, ContainerStatus.Exited) => true,   // start failed
+            (ContainerStatus.Exited, ContainerStatus.Running) => true,
+            (ContainerStatus.Exited, ContainerStatus.Exited) => true,    // a failed re-start
+            (ContainerStatus.Running, ContainerStatus.Exited) => true,
+            (ContainerStatus.Running, ContainerStatus.Paused) => true,
+            (ContainerStatus.Paused, ContainerStatus.Running) => true,
+            (ContainerStatus.Paused, ContainerStatus.Exited) => true,
+            (ContainerStatus.Restarting, ContainerStatus.Running) => true,
+            (ContainerStatus.Restarting, ContainerStatus.Exited) => true,
+            (ContainerStatus.Exited, ContainerStatus.Restarting) => true,
+            (_, ContainerStatus.Removing) => from is not ContainerStatus.Removing,
+            (ContainerStatus.Removing, ContainerStatus.Dead) => true,
+            (_, ContainerStatus.Dead) => true,
+            _ => false,
+        };
+        if (!ok) throw new InvalidStateException($"cannot go from {from.DockerName()} to {to.DockerName()}");
+    }
+}
+
+public class InvalidStateException(string message) : Exception(message);
+public class ContainerNotFoundException(string reference) : Exception($"No such container: {reference}");
+public class ConflictException(string message) : Exception(message);
+public class BadRequestException(string message) : Exception(message);

@@ -1,0 +1,163 @@
+using Akka.Actor;
+using Akka.Event;
+using Gocker.Actors.Engine;
+using Gocker.Api;
+using Gocker.Images;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>
+/// Parent of every ContainerActor (child per container, named by id). Resolves references (id,
+/// unique id prefix or name), keeps the listing from the children's Changed events, and makes sure
+/// one container's failure never reaches the daemon.
+/// </summary>
+public sealed class ContainerSupervisor : ReceiveActor
+{
+    /// <summary>Creates a container. The image is resolved by the caller (it can take a while the
+    /// first time, and must not block this actor).</summary>
+    public sealed record Create(ContainerCreateRequest Request, string? Name, ImageRecord Image);
+    public sealed record CreatedContainer(string Id);
+    /// <summary>Delivers Message to the container Reference resolves to (the reply comes from it).</summary>
+    public sealed record ToContainer(string Reference, object Message);
+    public sealed record Resolve(string Reference);
+    public sealed record Resolved(string Id);
+    public sealed record List(bool All);
+    public sealed record Listing(IReadOnlyList<ContainerRecord> Containers);
+
+    readonly EngineServices _svc;
+    readonly ILoggingAdapter _log = Context.GetLogger();
+    readonly Dictionary<string, IActorRef> _children = new(StringComparer.Ordinal);
+    readonly Dictionary<string, ContainerRecord> _records = new(StringComparer.Ordinal);
+    readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
+
+    public static Props Props(EngineServices svc) => Akka.Actor.Props.Create(() => new ContainerSupervisor(svc));
+
+    public ContainerSupervisor(EngineServices svc)
+    {
+        _svc = svc;
+        Receive<Create>(HandleCreate);
+        Receive<ToContainer>(HandleToContainer);
+        Receive<Resolve>(m => Answer(() => new Resolved(ResolveId(m.Reference))));
+        Receive<List>(m => Sender.Tell(new Listing(_records.Values
+            .Where(r => m.All || r.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting)
+            .OrderByDescending(r => r.Spec.Created).ToList())));
+        Receive<ContainerActor.Changed>(m => _records[m.Record.Spec.Id] = m.Record);
+        Receive<Terminated>(HandleTerminated);
+    }
+
+    /// <summary>A bug in one ContainerActor must not take the others (or the daemon) down.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(ex =>
+        {
+            _log.Error(ex, "container actor failed");
+            return Directive.Resume;
+        });
+
+    protected override void PreStart()
+    {
+        Directory.CreateDirectory(_svc.Options.ContainersDir);
+        foreach (var dir in Directory.EnumerateDirectories(_svc.Options.ContainersDir))
+        {
+            try { Adopt(dir); }
+            catch (Exception ex) { _log.Error("cannot load container state from {0}: {1}", dir, ex.Message); }
+        }
+    }
+
+    /// <summary>Loads containers known from a previous daemon run. Running ones cannot be
+    /// re-adopted yet: they are killed through their cgroup and recorded as exited.</summary>
+    void Adopt(string dir)
+    {
+        var record = StateStore.Load(dir);
+        if (record is null) return;
+        if (record.Status is not (ContainerStatus.Created or ContainerStatus.Exited))
+        {
+            if (_svc.Cgroups.Exists(_svc.Options.CgroupParent, record.Spec.Id))
+            {
+                var cg = _svc.Cgroups.Open(_svc.Options.CgroupParent, record.Spec.Id);
+                cg.KillAll();
+                cg.Remove();
+            }
+            record = record with
+            {
+                Status = ContainerStatus.Exited, Pid = 0, ExitCode = 137, FinishedAt = _svc.Clock.GetUtcNow(),
+                Error = "killed: the daemon restarted while it ran",
+            };
+            StateStore.Save(dir, record);
+        }
+        ContainerLayout.For(_svc.Options, record.Spec.Id).RemoveRun();
+        StartChild(record);
+    }
+
+    void HandleCreate(Create m)
+    {
+        Answer(() =>
+        {
+            var name = m.Name;
+            if (string.IsNullOrEmpty(name))
+            {
+                do name = ContainerIds.RandomName(); while (_names.ContainsKey(name));
+            }
+            else
+            {
+                name = name.TrimStart('/');
+                ContainerIds.ValidateName(name);
+                if (_names.TryGetValue(name, out var existing))
+                    throw new ConflictException($"Conflict. The container name \"/{name}\" is already in use by container \"{existing}\". You have to remove (or rename) that container to be able to reuse that name.");
+            }
+            if (string.IsNullOrEmpty(m.Request.Image)) throw new BadRequestException("No image specified");
+            var id = ContainerIds.New();
+            var spec = ContainerSpecFactory.Build(id, name, m.Request, m.Image,
+                new GockerOptionsView(_svc.Options.DefaultLimits), _svc.Clock.GetUtcNow());
+            var record = new ContainerRecord { Spec = spec };
+            ContainerLayout.For(_svc.Options, id).CreateData(record);
+            StartChild(record);
+            return new CreatedContainer(id);
+        });
+    }
+
+    void StartChild(ContainerRecord record)
+    {
+        var id = record.Spec.Id;
+        var child = Context.ActorOf(ContainerActor.Props(_svc, record), id);
+        Context.Watch(child);
+        _children[id] = child;
+        _records[id] = record;
+        _names[record.Spec.Name] = id;
+    }
+
+    void HandleToContainer(ToContainer m)
+    {
+        string id;
+        try { id = ResolveId(m.Reference); }
+        catch (Exception ex) { Sender.Tell(new Status.Failure(ex)); return; }
+        _children[id].Forward(m.Message);
+    }
+
+    string ResolveId(string reference)
+    {
+        if (string.IsNullOrEmpty(reference)) throw new ContainerNotFoundException(reference);
+        if (_children.ContainsKey(reference)) return reference;
+        if (_names.TryGetValue(reference.TrimStart('/'), out var byName)) return byName;
+        var matches = _children.Keys.Where(k => k.StartsWith(reference, StringComparison.Ordinal)).Take(2).ToList();
+        return matches.Count switch
+        {
+            1 => matches[0],
+            0 => throw new ContainerNotFoundException(reference),
+            _ => throw new BadRequestException($"Multiple IDs found with provided prefix: {reference}"),
+        };
+    }
+
+    void HandleTerminated(Terminated t)
+    {
+        var id = t.ActorRef.Path.Name;
+        _children.Remove(id);
+        if (_records.Remove(id, out var rec) && _names.TryGetValue(rec.Spec.Name, out var owner) && owner == id)
+            _names.Remove(rec.Spec.Name);
+    }
+
+    void Answer(Func<object> op)
+    {
+        try { Sender.Tell(op()); }
+        catch (Exception ex) { Sender.Tell(new Status.Failure(ex)); }
+    }
+}

@@ -1,0 +1,87 @@
+using Akka.Actor;
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>Owns one run's process: spawn the init into fresh namespaces, release it to exec,
+/// signal it, and report its exit to the parent. One NamespaceActor per run.</summary>
+public sealed class NamespaceActor : ReceiveActor
+{
+    public sealed record Spawn(SpawnRequest Request);
+    public sealed record Spawned(int Pid);
+    public sealed record Release;
+    public sealed record Signal(int Number);
+    public sealed record Done;
+    /// <summary>Sent to the parent when the process has exited and was reaped.</summary>
+    public sealed record ProcessExited(int RunId, ExitStatus Status);
+
+    sealed record ExitObserved(ExitStatus Status);
+
+    readonly ISpawner _spawner;
+    readonly int _runId;
+    IInitProcess? _process;
+    bool _exited;
+
+    public static Props Props(ISpawner spawner, int runId) => Akka.Actor.Props.Create(() => new NamespaceActor(spawner, runId));
+
+    public NamespaceActor(ISpawner spawner, int runId)
+    {
+        _spawner = spawner;
+        _runId = runId;
+        Receive<Spawn>(m => Reply(() => HandleSpawn(m)));
+        Receive<Release>(_ => Reply(() => Require().Release()));
+        Receive<Signal>(m => Reply(() => HandleSignal(m)));
+        Receive<ExitObserved>(HandleExit);
+        Receive<Status.Failure>(f => throw new InvalidOperationException("waiting for the container process failed", f.Cause));
+    }
+
+    object HandleSpawn(Spawn m)
+    {
+        if (_process is not null) throw new InvalidOperationException("this run already has a process");
+        _process = _spawner.Spawn(m.Request);
+        _process.WaitForExitAsync().PipeTo(Self, success: s => new ExitObserved(s));
+        return new Spawned(_process.Pid);
+    }
+
+    object HandleSignal(Signal m)
+    {
+        if (!_exited) Require().Signal(m.Number);
+        return new Done();
+    }
+
+    void HandleExit(ExitObserved m)
+    {
+        _exited = true;
+        _process?.Dispose();
+        Context.Parent.Tell(new ProcessExited(_runId, m.Status));
+    }
+
+    IInitProcess Require() => _process ?? throw new InvalidOperationException("no process spawned");
+
+    void Reply(Func<object> op)
+    {
+        object result;
+        try { result = op(); }
+        catch (Exception ex)
+        {
+            Sender.Tell(new Status.Failure(ex));
+            throw;
+        }
+        Sender.Tell(result);
+    }
+
+    protected override void PostStop()
+    {
+        // Never leave a process behind when the actor goes away: kill it and reap it.
+        if (_process is not null && !_exited)
+        {
+            try
+            {
+                _process.Signal(9);
+                _process.WaitForExitAsync().Wait(TimeSpan.FromSeconds(5));
+            }
+            catch { /* already gone */ }
+            _process.Dispose();
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using Gocker.Images;
+using Gocker.Syscalls.Cgroups;
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Actors.Engine;
+
+/// <summary>The narrow syscall-facing interfaces the actors use. The daemon passes the real
+/// implementations; actor specs pass recording fakes.</summary>
+public sealed record EngineServices(
+    GockerOptions Options,
+    ISpawner Spawner,
+    ICgroupManager Cgroups,
+    IImageStore Images,
+    string InitPath,
+    TimeProvider Clock)
+{
+    public Action<string>? Trace { get; init; }
+}

@@ -1,0 +1,26 @@
+using Gocker.Syscalls.Cgroups;
+
+namespace Gocker.Actors.Engine;
+
+/// <summary>Engine settings (from hocon/gocker.hocon, overridden by gockerd's flags).</summary>
+public sealed record GockerOptions
+{
+    /// <summary>Persistent state: images, container records, container upper dirs, logs.</summary>
+    public string DataRoot { get; init; } = "/var/lib/gocker";
+    /// <summary>Runtime state that dies with the machine: rootfs mount points, init specs.</summary>
+    public string ExecRoot { get; init; } = "/run/gocker";
+    /// <summary>Every container gets the cgroup CgroupParent/ID (never a shared one).</summary>
+    public string CgroupParent { get; init; } = "gocker";
+    /// <summary>gocker-init binary; null = look next to gockerd, then in artifacts/bin, then PATH.</summary>
+    public string? InitPath { get; init; }
+    public string BusyboxPath { get; init; } = "/bin/busybox";
+    /// <summary>Limits applied when a container asks for none.</summary>
+    public CgroupLimits DefaultLimits { get; init; } = CgroupLimits.None;
+    public TimeSpan DefaultStopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Akka dispatcher for the per-container actors (they make blocking syscalls).</summary>
+    public string ContainerDispatcher { get; init; } = "gocker.dispatchers.container";
+
+    public string ContainersDir => Path.Combine(DataRoot, "containers");
+    public string ImagesDir => Path.Combine(DataRoot, "images");
+    public string RunContainersDir => Path.Combine(ExecRoot, "containers");
+}

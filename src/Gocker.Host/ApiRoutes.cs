@@ -1,0 +1,331 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Gocker.Actors.Containers;
+using Gocker.Actors.Engine;
+using Gocker.Api;
+using Gocker.Images;
+using static Gocker.Actors.Containers.ContainerActor;
+
+namespace Gocker.Host;
+
+/// <summary>The HTTP/JSON API, shaped after the Docker Engine API (v1.43 subset).</summary>
+public static class ApiRoutes
+{
+    static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    public static void Map(WebApplication app)
+    {
+        // Docker clients prefix paths with the API version (/v1.43/containers/json).
+        app.Use((ctx, next) =>
+        {
+            var p = ctx.Request.Path.Value ?? "";
+            if (p.Length > 2 && p[1] == 'v' && char.IsAsciiDigit(p[2]))
+            {
+                var slash = p.IndexOf('/', 1);
+                if (slash > 0) ctx.Request.Path = p[slash..];
+            }
+            return next(ctx);
+        });
+
+        app.MapMethods("/_ping", ["GET", "HEAD"], () => Results.Text("OK"));
+        app.MapGet("/version", (EngineServices svc) => Results.Json(new VersionResponse
+        {
+            Version = typeof(ApiRoutes).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",
+            KernelVersion = Environment.OSVersion.Version.ToString(),
+            CgroupMode = svc.Cgroups.Mode.ToString().ToLowerInvariant(),
+        }, GockerJson.Default.VersionResponse));
+
+        var c = app.MapGroup("/containers");
+        c.MapPost("/create", Create);
+        c.MapGet("/json", List);
+        c.MapGet("/{id}/json", Inspect);
+        c.MapPost("/{id}/start", Start);
+        c.MapPost("/{id}/wait", Wait);
+        c.MapPost("/{id}/attach", Attach);
+        c.MapGet("/{id}/logs", Logs);
+        c.MapPost("/{id}/stop", Stop);
+        c.MapPost("/{id}/kill", Kill);
+        c.MapDelete("/{id}", Remove);
+
+        app.MapPost("/images/create", ImportImage);
+        app.MapGet("/images/json", ListImages);
+        app.MapDelete("/images/{*name}", RemoveImage);
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+    static IActorRef Supervisor(HttpContext ctx) => ctx.RequestServices.GetRequiredService<ActorRegistry>().Get<ContainerSupervisorKey>();
+
+    static async Task<T> Ask<T>(HttpContext ctx, object message, TimeSpan? timeout = null)
+    {
+        var reply = await Supervisor(ctx).Ask<object>(message, timeout ?? Timeout, ctx.RequestAborted);
+        return reply switch
+        {
+            Status.Failure f => throw f.Cause,
+            T t => t,
+            _ => throw new InvalidOperationException($"unexpected reply {reply.GetType().Name}"),
+        };
+    }
+
+    static Task<T> AskContainer<T>(HttpContext ctx, string id, object message, TimeSpan? timeout = null) =>
+        Ask<T>(ctx, new ContainerSupervisor.ToContainer(id, message), timeout);
+
+    public static IResult Error(Exception ex)
+    {
+        var (code, exit) = ex switch
+        {
+            ContainerNotFoundException or ImageNotFoundException => (404, (int?)null),
+            BadRequestException or UnsafeArchiveException or ArgumentException or InvalidDataException => (400, null),
+            ConflictException or InvalidStateException => (409, null),
+            StartFailedException s => (500, s.ExitCode),
+            _ => (500, null),
+        };
+        return Results.Json(new ErrorResponse { Message = ex.Message, ExitCode = exit }, GockerJson.Default.ErrorResponse, statusCode: code);
+    }
+
+    static async Task<IResult> Guard(Func<Task<IResult>> handler)
+    {
+        try { return await handler(); }
+        catch (Exception ex) when (ex is not OperationCanceledException) { return Error(ex is AggregateException { InnerException: { } inner } ? inner : ex); }
+    }
+
+    static bool Flag(HttpContext ctx, string name) =>
+        ctx.Request.Query[name].ToString() is "1" or "true" or "True";
+
+    // ---- containers -----------------------------------------------------------------------------
+    static Task<IResult> Create(HttpContext ctx, EngineServices svc) => Guard(async () =>
+    {
+        var req = await ctx.Request.ReadFromJsonAsync(GockerJson.Default.ContainerCreateRequest, ctx.RequestAborted)
+                  ?? throw new BadRequestException("empty request body");
+        if (string.IsNullOrEmpty(req.Image)) throw new BadRequestException("No image specified");
+        // Resolving may build the busybox image the first time: not on an actor's thread.
+        var image = await Task.Run(() => svc.Images.Resolve(req.Image));
+        var name = ctx.Request.Query["name"].ToString();
+        var created = await Ask<ContainerSupervisor.CreatedContainer>(ctx, new ContainerSupervisor.Create(req, name, image));
+        return Results.Json(new ContainerCreateResponse { Id = created.Id }, GockerJson.Default.ContainerCreateResponse, statusCode: 201);
+    });
+
+    static Task<IResult> List(HttpContext ctx, EngineServices svc) => Guard(async () =>
+    {
+        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(Flag(ctx, "all")));
+        var now = svc.Clock.GetUtcNow();
+        var list = listing.Containers.Select(r => new ContainerSummary
+        {
+            Id = r.Spec.Id,
+            Names = ["/" + r.Spec.Name],
+            Image = r.Spec.Image,
+            Command = string.Join(' ', r.Spec.Args),
+            Created = r.Spec.Created.ToUnixTimeSeconds(),
+            State = r.Status.DockerName(),
+            Status = StatusText.Of(r, now),
+        }).ToList();
+        return Results.Json(list, GockerJson.Default.ListContainerSummary);
+    });
+
+    static Task<IResult> Inspect(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
+    {
+        var r = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
+        return Results.Json(ToInspect(r, svc), GockerJson.Default.ContainerInspect);
+    });
+
+    static ContainerInspect ToInspect(ContainerRecord r, EngineServices svc)
+    {
+        var s = r.Spec;
+        return new ContainerInspect
+        {
+            Id = s.Id,
+            Name = "/" + s.Name,
+            Created = StatusText.Iso(s.Created),
+            Path = s.Args[0],
+            Args = s.Args.Skip(1).ToList(),
+            Image = s.ImageId,
+            RestartCount = r.RestartCount,
+            State = new ContainerState
+            {
+                Status = r.Status.DockerName(),
+                Running = r.Status is ContainerStatus.Running or ContainerStatus.Paused,
+                Paused = r.Status == ContainerStatus.Paused,
+                Restarting = r.Status == ContainerStatus.Restarting,
+                Dead = r.Status == ContainerStatus.Dead,
+                OOMKilled = r.OomKilled,
+                Pid = r.Pid,
+                ExitCode = r.ExitCode,
+                Error = r.Error,
+                StartedAt = StatusText.Iso(r.StartedAt),
+                FinishedAt = StatusText.Iso(r.FinishedAt),
+            },
+            Config = new ContainerConfig
+            {
+                Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir,
+            },
+            HostConfig = new HostConfig
+            {
+                AutoRemove = s.AutoRemove,
+                Memory = s.Limits.MemoryBytes ?? 0,
+                NanoCpus = s.NanoCpus,
+                CpuShares = s.Limits.CpuShares ?? 0,
+                CpusetCpus = s.Limits.CpusetCpus,
+                PidsLimit = s.Limits.PidsMax,
+                Binds = s.Volumes.Select(v => $"{v.Source}:{v.Destination}{(v.ReadOnly ? ":ro" : "")}").ToList(),
+            },
+            Mounts = s.Volumes.Select(v => new MountPoint { Source = v.Source, Destination = v.Destination, RW = !v.ReadOnly }).ToList(),
+            CgroupPath = $"{svc.Options.CgroupParent}/{s.Id}",
+        };
+    }
+
+    static Task<IResult> Start(HttpContext ctx, string id) => Guard(async () =>
+    {
+        var reply = await AskContainer<object>(ctx, id, new ContainerActor.Start());
+        return reply is NotModified ? Results.StatusCode(304) : Results.NoContent();
+    });
+
+    /// <summary>Docker writes the 200 header at once and the body when the condition holds, so a
+    /// client can know its wait is registered before it starts the container.</summary>
+    static async Task Wait(HttpContext ctx, string id)
+    {
+        var condition = ctx.Request.Query["condition"].ToString() switch
+        {
+            "" or "not-running" => WaitCondition.NotRunning,
+            "next-exit" => WaitCondition.NextExit,
+            "removed" => WaitCondition.Removed,
+            var other => (WaitCondition?)null,
+        };
+        if (condition is null)
+        {
+            await Error(new BadRequestException($"invalid condition: {ctx.Request.Query["condition"]}")).ExecuteAsync(ctx);
+            return;
+        }
+        Task<object> pending;
+        try
+        {
+            var resolved = await Ask<ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
+            pending = Supervisor(ctx).Ask<object>(new ContainerSupervisor.ToContainer(resolved.Id, new ContainerActor.Wait(condition.Value)),
+                System.Threading.Timeout.InfiniteTimeSpan, ctx.RequestAborted);
+        }
+        catch (Exception ex)
+        {
+            await Error(ex).ExecuteAsync(ctx);
+            return;
+        }
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.StartAsync(ctx.RequestAborted);
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+        var result = await pending;
+        var body = result switch
+        {
+            WaitResult w => new WaitResponse { StatusCode = w.ExitCode, OOMKilled = w.OomKilled, Error = w.Error is null ? null : new WaitError { Message = w.Error } },
+            Status.Failure f => new WaitResponse { StatusCode = -1, Error = new WaitError { Message = f.Cause.Message } },
+            _ => new WaitResponse { StatusCode = -1 },
+        };
+        await ctx.Response.WriteAsJsonAsync(body, GockerJson.Default.WaitResponse, contentType: null, ctx.RequestAborted);
+    }
+
+    static async Task Attach(HttpContext ctx, string id)
+    {
+        AttachInfo info;
+        try { info = await AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach()); }
+        catch (Exception ex)
+        {
+            await Error(ex).ExecuteAsync(ctx);
+            return;
+        }
+        var sources = new List<OutputStreamer.Source>();
+        if (Flag(ctx, "stdout")) sources.Add(new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset));
+        if (Flag(ctx, "stderr")) sources.Add(new(Multiplex.Stderr, info.StderrPath, info.StderrOffset));
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "application/vnd.docker.multiplexed-stream";
+        await ctx.Response.StartAsync(ctx.RequestAborted);
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+        try { await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, ctx.RequestAborted); }
+        catch (OperationCanceledException) { /* client went away */ }
+    }
+
+    static async Task Logs(HttpContext ctx, string id, EngineServices svc)
+    {
+        ContainerRecord record;
+        try { record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect()); }
+        catch (Exception ex)
+        {
+            await Error(ex).ExecuteAsync(ctx);
+            return;
+        }
+        var layout = ContainerLayout.For(svc.Options, record.Spec.Id);
+        var tailText = ctx.Request.Query["tail"].ToString();
+        int? tail = int.TryParse(tailText, out var t) && t >= 0 ? t : null;
+        long Offset(string path) => tail is null ? 0 : OutputStreamer.TailOffset(path, tail.Value);
+        var sources = new List<OutputStreamer.Source>();
+        if (Flag(ctx, "stdout")) sources.Add(new(Multiplex.Stdout, layout.StdoutLog, Offset(layout.StdoutLog)));
+        if (Flag(ctx, "stderr")) sources.Add(new(Multiplex.Stderr, layout.StderrLog, Offset(layout.StderrLog)));
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = "application/vnd.docker.multiplexed-stream";
+        await ctx.Response.StartAsync(ctx.RequestAborted);
+        try
+        {
+            if (Flag(ctx, "follow") && record.Status is ContainerStatus.Running or ContainerStatus.Paused)
+            {
+                var info = await AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
+                await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, ctx.RequestAborted);
+            }
+            else await OutputStreamer.DumpAsync(ctx.Response.Body, sources, ctx.RequestAborted);
+        }
+        catch (OperationCanceledException) { }
+        catch (ConflictException) { await OutputStreamer.DumpAsync(ctx.Response.Body, sources, ctx.RequestAborted); }
+    }
+
+    static Task<IResult> Stop(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
+    {
+        var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
+        var reply = await AskContainer<object>(ctx, id, new ContainerActor.Stop(t), t + TimeSpan.FromSeconds(30));
+        return reply is NotModified ? Results.StatusCode(304) : Results.NoContent();
+    });
+
+    static Task<IResult> Kill(HttpContext ctx, string id) => Guard(async () =>
+    {
+        var sig = Signals.Parse(ctx.Request.Query["signal"], 9);
+        await AskContainer<Ack>(ctx, id, new ContainerActor.Kill(sig));
+        return Results.NoContent();
+    });
+
+    static Task<IResult> Remove(HttpContext ctx, string id) => Guard(async () =>
+    {
+        await AskContainer<Ack>(ctx, id, new ContainerActor.Remove(Flag(ctx, "force")));
+        return Results.NoContent();
+    });
+
+    // ---- images -------------------------------------------------------------------------------
+    static Task<IResult> ImportImage(HttpContext ctx, EngineServices svc) => Guard(async () =>
+    {
+        if (ctx.Request.Query["fromSrc"] != "-") throw new BadRequestException("only fromSrc=- (the tarball as the request body) is supported");
+        var repo = ctx.Request.Query["repo"].ToString();
+        var tag = ctx.Request.Query["tag"].ToString();
+        if (string.IsNullOrEmpty(repo)) throw new BadRequestException("repo (the image name) is required");
+        var name = string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}";
+        var body = ctx.Request.Body;
+        var image = await Task.Run(() => svc.Images.Import(body, name));
+        return Results.Json(new ImageImportResponse { Id = image.Id, Name = image.Name }, GockerJson.Default.ImageImportResponse);
+    });
+
+    static IResult ListImages(EngineServices svc)
+    {
+        try
+        {
+            var list = svc.Images.List().Select(i => new ImageSummary
+            {
+                Id = i.Id, RepoTags = [i.Name], Created = i.Created.ToUnixTimeSeconds(), Size = i.SizeBytes,
+            }).ToList();
+            return Results.Json(list, GockerJson.Default.ListImageSummary);
+        }
+        catch (Exception ex) { return Error(ex); }
+    }
+
+    static Task<IResult> RemoveImage(HttpContext ctx, string name, EngineServices svc) => Guard(async () =>
+    {
+        var image = svc.Images.Resolve(name);
+        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(true));
+        var user = listing.Containers.FirstOrDefault(r => r.Spec.ImageId == image.Id);
+        if (user is not null)
+            throw new ConflictException($"conflict: unable to remove image {name}: it is used by container {user.Spec.Id[..12]}");
+        svc.Images.Remove(name);
+        return Results.Ok();
+    });
+}

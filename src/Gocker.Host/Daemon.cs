@@ -1,0 +1,68 @@
+using System.Net.Sockets;
+using Akka.Hosting;
+using Gocker.Actors.Engine;
+using Gocker.Api;
+
+namespace Gocker.Host;
+
+public class DaemonStartupException(string message) : Exception(message);
+
+public static class Daemon
+{
+    public static async Task<int> RunAsync(DaemonConfig cfg, CancellationToken ct)
+    {
+        if (Environment.UserName != "root" && Tmds.Linux.LibC.geteuid() != 0)
+            throw new DaemonStartupException("must run as root (it creates namespaces, mounts and cgroups)");
+        PrepareSocket(cfg.SocketPath);
+        Directory.CreateDirectory(cfg.Options.DataRoot);
+        Directory.CreateDirectory(cfg.Options.ExecRoot);
+        var engine = RealEngine.Create(cfg.Options);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter("Gocker", LogLevel.Information);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.ListenUnixSocket(cfg.SocketPath);
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = null; // image imports stream big tarballs
+            k.AllowSynchronousIO = true;         // the tar unpacker reads the body synchronously on its own thread
+        });
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GockerJson.Default));
+        builder.Services.AddSingleton(engine);
+        builder.Services.AddAkka("gocker", b =>
+        {
+            b.AddHocon(cfg.Hocon, HoconAddMode.Prepend);
+            b.WithGocker(engine);
+        });
+
+        var app = builder.Build();
+        ApiRoutes.Map(app);
+        await app.StartAsync(ct);
+        // Only root (and the socket's group) may drive the daemon: it can run anything as root.
+        File.SetUnixFileMode(cfg.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        app.Logger.LogInformation("gockerd listening on unix://{Socket} (data-root {Data}, exec-root {Exec}, cgroup-parent {Cg}, cgroups {Mode}, config {Config})",
+            cfg.SocketPath, cfg.Options.DataRoot, cfg.Options.ExecRoot, cfg.Options.CgroupParent, engine.Cgroups.Mode, cfg.ConfigFile ?? "built-in");
+        await app.WaitForShutdownAsync(ct);
+        try { File.Delete(cfg.SocketPath); } catch { }
+        return 0;
+    }
+
+    /// <summary>Removes a stale socket left by a crashed daemon, but never steals a live one.</summary>
+    static void PrepareSocket(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (!File.Exists(path) && !Directory.Exists(path)) return;
+        if (Directory.Exists(path)) throw new DaemonStartupException($"-H unix://{path}: is a directory");
+        try
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(path));
+            throw new DaemonStartupException($"another daemon is already serving unix://{path}");
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using Akka.Configuration;
+using Gocker.Actors.Engine;
+using Gocker.Syscalls.Cgroups;
+
+namespace Gocker.Host;
+
+/// <summary>gockerd's settings: HOCON (--config FILE, /etc/gocker/gocker.hocon, or the shipped
+/// gocker.hocon) with Docker's daemon flags on top.</summary>
+public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Config Hocon, string? ConfigFile)
+{
+    public static DaemonConfig Load(string? configFile, string? dataRoot, string? execRoot, string? host, string? cgroupParent)
+    {
+        var file = configFile ?? new[]
+        {
+            "/etc/gocker/gocker.hocon",
+            Path.Combine(AppContext.BaseDirectory, "gocker.hocon"),
+        }.FirstOrDefault(File.Exists);
+        if (configFile is not null && !File.Exists(configFile))
+            throw new ArgumentException($"--config {configFile}: no such file");
+        var hocon = file is null ? ConfigurationFactory.Empty : ConfigurationFactory.ParseString(File.ReadAllText(file));
+        var g = hocon.GetConfig("gocker") ?? ConfigurationFactory.Empty;
+
+        string Str(string key, string def) => g.HasPath(key) && !string.IsNullOrEmpty(g.GetString(key)) ? g.GetString(key) : def;
+        long Long(string key) => g.HasPath(key) ? g.GetLong(key) : 0;
+
+        var cpus = g.HasPath("default-limits.cpus") ? g.GetDouble("default-limits.cpus") : 0;
+        var limits = new CgroupLimits
+        {
+            MemoryBytes = Long("default-limits.memory") is > 0 and var m ? m : null,
+            CpuQuotaMicros = cpus > 0 ? (long)(cpus * 100_000) : null,
+            CpuShares = Long("default-limits.cpu-shares") is > 0 and var s ? s : null,
+            PidsMax = Long("default-limits.pids-limit") is > 0 and var p ? p : null,
+            CpusetCpus = Str("default-limits.cpuset-cpus", "") is { Length: > 0 } c ? c : null,
+        };
+        var options = new GockerOptions
+        {
+            DataRoot = Absolute("--data-root", dataRoot ?? Str("data-root", "/var/lib/gocker")),
+            ExecRoot = Absolute("--exec-root", execRoot ?? Str("exec-root", "/run/gocker")),
+            CgroupParent = ValidateCgroupParent(cgroupParent ?? Str("cgroup-parent", "gocker")),
+            InitPath = Str("init-path", "") is { Length: > 0 } ip ? ip : null,
+            BusyboxPath = Str("busybox-path", "/bin/busybox"),
+            DefaultLimits = limits,
+            DefaultStopTimeout = g.HasPath("stop-timeout") ? g.GetTimeSpan("stop-timeout") : TimeSpan.FromSeconds(10),
+        };
+        var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
+        return new DaemonConfig(options, socket, hocon, file);
+    }
+
+    static string Absolute(string flag, string path) =>
+        Path.IsPathRooted(path) ? Path.GetFullPath(path) : throw new ArgumentException($"{flag} {path}: must be an absolute path");
+
+    public static string ParseHost(string host)
+    {
+        if (host.StartsWith("unix://", StringComparison.Ordinal)) host = host["unix://".Length..];
+        else if (host.Contains("://")) throw new ArgumentException($"-H {host}: only unix:// sockets are supported");
+        return Absolute("-H", host);
+    }
+
+    static string ValidateCgroupParent(string parent)
+    {
+        var p = parent.Trim('/');
+        if (p.Length == 0 || p.Split('/').Any(s => s is "" or "." or ".." || !s.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-' or '.')))
+            throw new ArgumentException($"--cgroup-parent {parent}: use names of [A-Za-z0-9_.-] separated by '/'");
+        return p;
+    }
+}

@@ -1,0 +1,40 @@
+using Gocker.Actors.Engine;
+
+namespace Gocker.Host;
+
+/// <summary>Builds the engine from the real syscall-backed parts.</summary>
+public static class RealEngine
+{
+    public static EngineServices Create(GockerOptions options)
+    {
+        var init = InitLocator.Find(options.InitPath);
+        throw new NotImplementedException("wired after the spawner, cgroup and image parts land: " + init);
+    }
+}
+
+public static class InitLocator
+{
+    /// <summary>gocker-init: configured path, next to gockerd (following the symlink in
+    /// artifacts/bin), artifacts/bin when gockerd runs from artifacts/lib/gockerd, then PATH.</summary>
+    public static string Find(string? configured)
+    {
+        if (!string.IsNullOrEmpty(configured))
+            return File.Exists(configured) ? Path.GetFullPath(configured)
+                : throw new DaemonStartupException($"gocker.init-path {configured}: no such file");
+        var candidates = new List<string>();
+        var exe = Environment.ProcessPath;
+        if (exe is not null)
+        {
+            candidates.Add(Path.Combine(Path.GetDirectoryName(exe)!, "gocker-init"));
+            var real = new FileInfo(exe).ResolveLinkTarget(true)?.FullName ?? exe;
+            candidates.Add(Path.Combine(Path.GetDirectoryName(real)!, "gocker-init"));
+            candidates.Add(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(real)!, "../../bin/gocker-init")));
+        }
+        candidates.Add(Path.Combine(AppContext.BaseDirectory, "gocker-init"));
+        candidates.Add(Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../bin/gocker-init")));
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+            candidates.Add(Path.Combine(dir, "gocker-init"));
+        return candidates.FirstOrDefault(File.Exists)
+               ?? throw new DaemonStartupException("gocker-init not found (looked next to gockerd and in PATH); build it with ./build.sh or set gocker.init-path");
+    }
+}
