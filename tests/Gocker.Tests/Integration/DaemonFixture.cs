@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Gocker.Tests.Integration;
+
+public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
+
+/// <summary>
+/// A real gockerd on its own socket, data root, exec root and cgroup parent, driven through the
+/// real console. Each test class gets one; classes run in parallel without touching each other.
+/// </summary>
+public sealed class DaemonFixture : IDisposable
+{
+    public string Root { get; }
+    public string DataRoot => Path.Combine(Root, "data");
+    public string ExecRoot => Path.Combine(Root, "exec");
+    public string Socket => Path.Combine(Root, "gocker.sock");
+    public string CgroupParent { get; }
+    public string Secret { get; } = "host-secret-" + Guid.NewGuid().ToString("N")[..8];
+    readonly Process _daemon;
+    readonly StringBuilder _daemonLog = new();
+
+    public DaemonFixture()
+    {
+        GockerBinaries.Require();
+        var tag = Guid.NewGuid().ToString("N")[..10];
+        Root = Path.Combine("/tmp", "gocker-it-" + tag);
+        CgroupParent = "gocker-it-" + tag;
+        Directory.CreateDirectory(Root);
+        var psi = new ProcessStartInfo(GockerBinaries.Gockerd)
+        {
+            ArgumentList = { "--data-root", DataRoot, "--exec-root", ExecRoot, "-H", "unix://" + Socket, "--cgroup-parent", CgroupParent },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        // A variable only the daemon has: containers must never see it.
+        psi.Environment["GOCKER_IT_SECRET"] = Secret;
+        _daemon = Process.Start(psi)!;
+        _daemon.OutputDataReceived += (_, e) => { lock (_daemonLog) _daemonLog.AppendLine(e.Data); };
+        _daemon.ErrorDataReceived += (_, e) => { lock (_daemonLog) _daemonLog.AppendLine(e.Data); };
+        _daemon.BeginOutputReadLine();
+        _daemon.BeginErrorReadLine();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!Ping())
+        {
+            if (_daemon.HasExited) throw new InvalidOperationException($"gockerd exited with {_daemon.ExitCode}:\n{DaemonLog}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"gockerd did not answer /_ping:\n{DaemonLog}");
+            Thread.Sleep(50);
+        }
+    }
+
+    public string DaemonLog { get { lock (_daemonLog) return _daemonLog.ToString(); } }
+
+    public bool Ping()
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(Socket));
+            s.Send("GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"u8);
+            var buf = new byte[512];
+            var n = s.Receive(buf);
+            var text = Encoding.ASCII.GetString(buf, 0, n);
+            return text.StartsWith("HTTP/1.1 200") ;
+        }
+        catch (SocketException) { return false; }
+    }
+
+    /// <summary>Runs the real console against this daemon.</summary>
+    public CliResult Gocker(params string[] args) => GockerWithInput(null, args);
+
+    public CliResult GockerWithInput(string? stdin, params string[] args)
+    {
+        var psi = new ProcessStartInfo(GockerBinaries.Gocker)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("-H");
+        psi.ArgumentList.Add("unix://" + Socket);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        if (stdin is not null) p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000))
+        {
+            p.Kill(true);
+            throw new TimeoutException($"gocker {string.Join(' ', args)} did not finish\n{DaemonLog}");
+        }
+        p.WaitForExit();
+        return new CliResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Directories of this daemon's cgroup parent in every mounted hierarchy.</summary>
+    public IEnumerable<string> CgroupParentDirs() =>
+        File.ReadAllLines("/proc/self/mountinfo")
+            .Select(l => l.Split(" - "))
+            .Where(p => p.Length == 2 && (p[1].StartsWith("cgroup ") || p[1].StartsWith("cgroup2 ")))
+            .Select(p => Path.Combine(p[0].Split(' ')[4], CgroupParent))
+            .Where(Directory.Exists);
+
+    /// <summary>Asserts nothing of any container is left: mounts, cgroups, run and data dirs.</summary>
+    public void AssertNoLeaks()
+    {
+        var mounts = File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(Root)).ToList();
+        Assert.True(mounts.Count == 0, "mounts left:\n" + string.Join('\n', mounts));
+        foreach (var dir in CgroupParentDirs())
+        {
+            var children = Directory.GetDirectories(dir);
+            Assert.True(children.Length == 0, $"cgroups left under {dir}: {string.Join(", ", children)}");
+        }
+        var run = Path.Combine(ExecRoot, "containers");
+        Assert.True(!Directory.Exists(run) || Directory.GetDirectories(run).Length == 0,
+            "run dirs left: " + string.Join(", ", Directory.Exists(run) ? Directory.GetDirectories(run) : []));
+        var data = Path.Combine(DataRoot, "containers");
+        Assert.True(!Directory.Exists(data) || Directory.GetDirectories(data).Length == 0,
+            "container dirs left: " + string.Join(", ", Directory.Exists(data) ? Directory.GetDirectories(data) : []));
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_daemon.HasExited)
+            {
+                _daemon.Kill(entireProcessTree: false); // SIGKILL; containers are ours to clean below
+                _daemon.WaitForExit(10_000);
+            }
+        }
+        catch { }
+        foreach (var dir in CgroupParentDirs().OrderByDescending(d => d.Length))
+        {
+            foreach (var child in Directory.GetDirectories(dir))
+                TryRmdir(child);
+            TryRmdir(dir);
+        }
+        try { Directory.Delete(Root, true); } catch { }
+    }
+
+    static void TryRmdir(string dir)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            try { Directory.Delete(dir); return; }
+            catch (IOException) { Thread.Sleep(50); }
+            catch (UnauthorizedAccessException) { return; }
+        }
+    }
+}
