@@ -9,7 +9,9 @@ internal static class CgroupTree
     /// Returns the level directories, top first (root excluded). Parents are shared by all
     /// containers and are never removed by us, not even on rollback: a concurrent Create of a
     /// sibling may be using them.</summary>
-    public static List<string> EnsureParents(CgroupFs fs, string root, string parent)
+    /// <param name="afterLevel">runs on each level right after it exists, before the next is made
+    /// (a new cgroup's files depend on its parent's settings: cpuset.cpus, subtree_control).</param>
+    public static List<string> EnsureParents(CgroupFs fs, string root, string parent, Action<string>? afterLevel = null)
     {
         var levels = new List<string>();
         var current = root;
@@ -17,6 +19,7 @@ internal static class CgroupTree
         {
             current = Path.Combine(current, segment);
             fs.Mkdir(current); // false = already there: fine for a parent
+            afterLevel?.Invoke(current);
             levels.Add(current);
         }
         return levels;

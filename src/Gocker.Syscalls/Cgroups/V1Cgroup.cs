@@ -33,10 +33,9 @@ public sealed class V1Cgroup : ICgroup
         var cpusetRoot = mounts.GetValueOrDefault("cpuset");
         foreach (var root in mounts.Values.Distinct())
         {
-            var levels = CgroupTree.EnsureParents(fs, root, parent);
             // v1 quirk: a new cpuset cgroup starts with empty cpuset.cpus/mems and refuses tasks
             // (ENOSPC) until they are set; inherit from the parent at every level, ours included.
-            if (root == cpusetRoot) foreach (var level in levels) InheritCpuset(fs, level);
+            CgroupTree.EnsureParents(fs, root, parent, root == cpusetRoot ? level => InheritCpuset(fs, level) : null);
             var leaf = Path.Combine(root, rel);
             if (!fs.Mkdir(leaf)) throw AlreadyExists(leaf);
             created.Add(leaf);

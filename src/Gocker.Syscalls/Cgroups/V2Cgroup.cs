@@ -28,17 +28,21 @@ public sealed class V2Cgroup : ICgroup
         var cg = new V2Cgroup(fs, root, rel);
         if (System.IO.Directory.Exists(cg.Directory)) throw V1Cgroup.AlreadyExists(cg.Directory);
 
-        var levels = CgroupTree.EnsureParents(fs, root, parent);
         if (enableControllers)
         {
             // A controller reaches the leaf only if every ancestor enables it in subtree_control,
             // the root included (root is exempt from the no-internal-processes rule).
+            EnableControllers(fs, root);
+            var levels = CgroupTree.EnsureParents(fs, root, parent, level => EnableControllers(fs, level));
             var parentDir = levels[^1];
-            foreach (var dir in levels.Prepend(root)) EnableControllers(fs, dir);
             RequireControllers(CgroupValues.Words(fs.TryRead(parentDir, "cgroup.subtree_control")), limits, parentDir);
         }
-        else if (!IsNone(limits))
-            throw new SyscallException("create cgroup", cg.Directory, "limits requested on a v2 tree without controllers");
+        else
+        {
+            if (!IsNone(limits))
+                throw new SyscallException("create cgroup", cg.Directory, "limits requested on a v2 tree without controllers");
+            CgroupTree.EnsureParents(fs, root, parent);
+        }
 
         if (!fs.Mkdir(cg.Directory)) throw V1Cgroup.AlreadyExists(cg.Directory);
         created.Add(cg.Directory);
