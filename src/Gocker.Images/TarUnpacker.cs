@@ -75,8 +75,10 @@ internal sealed class TarUnpacker
         }
     }
 
+    // Note: .NET's TarReader does not verify header checksums; damage shows only where a field fails
+    // to parse. The image id (SHA-256 of the archive) is the end-to-end integrity check.
     static bool IsArchiveError(Exception ex) =>
-        ex is InvalidDataException or EndOfStreamException or FormatException or IOException or ArgumentException
+        ex is InvalidDataException or EndOfStreamException or FormatException or IOException or ArgumentException or NotSupportedException
         && ex is not UnsafeArchiveException;
 
     void Apply(TarEntry entry)

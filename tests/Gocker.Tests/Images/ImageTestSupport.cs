@@ -101,11 +101,11 @@ public sealed class TarBuilder
 /// <summary>lstat through coreutils' stat: owner, mode (octal incl. suid/sgid/sticky), type, mtime.</summary>
 public static class Lstat
 {
-    public sealed record Info(int Uid, int Gid, string Mode, string Type, long Mtime, long Inode);
+    public sealed record Info(int Uid, int Gid, string Mode, string Type, long Mtime, long Inode, int Links);
 
     public static Info Of(string path)
     {
-        var psi = new ProcessStartInfo("stat", ["-c", "%u %g %a %F|%Y %i", path]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("stat", ["-c", "%u %g %a %F|%Y %i %h", path]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEnd().Trim();
         var err = p.StandardError.ReadToEnd();
@@ -114,6 +114,6 @@ public static class Lstat
         var bar = output.Split('|');
         var a = bar[0].Split(' ', 4);
         var b = bar[1].Split(' ');
-        return new Info(int.Parse(a[0]), int.Parse(a[1]), a[2], a[3], long.Parse(b[0]), long.Parse(b[1]));
+        return new Info(int.Parse(a[0]), int.Parse(a[1]), a[2], a[3], long.Parse(b[0]), long.Parse(b[1]), int.Parse(b[2]));
     }
 }
