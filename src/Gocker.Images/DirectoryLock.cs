@@ -1,36 +1,40 @@
-using Microsoft.Win32.SafeHandles;
+using static Tmds.Linux.LibC;
 
 namespace Gocker.Images;
 
 /// <summary>An exclusive flock on a lock file. flock locks belong to the open file description, so two
 /// stores on the same directory exclude each other even inside one process; the kernel drops the lock
-/// when a holder dies, so a crashed daemon never leaves the store locked.</summary>
+/// when a holder dies, so a crashed daemon never leaves the store locked.
+/// Opened with libc open, not FileStream: .NET's FileStream takes its own non-blocking flock to emulate
+/// FileShare, which fails ("used by another process") while another store holds our lock.</summary>
 internal sealed class DirectoryLock : IDisposable
 {
-    readonly FileStream _file;
+    readonly Fd _fd;
 
-    DirectoryLock(FileStream file) => _file = file;
+    DirectoryLock(Fd fd) => _fd = fd;
 
-    public static DirectoryLock Acquire(string lockPath)
+    public static unsafe DirectoryLock Acquire(string lockPath)
     {
-        // FileShare.ReadWrite: we want flock's blocking wait below, not .NET's own non-blocking share check.
-        var file = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        int raw;
+        fixed (byte* p = Native.Z(lockPath))
+            raw = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0b110_000_000);
+        if (raw < 0) throw Native.Error("open", lockPath);
+        var fd = new Fd(raw);
         try
         {
-            int fd = (int)file.SafeFileHandle.DangerousGetHandle();
-            while (Native.flock(fd, Native.LOCK_EX) != 0)
+            while (Native.flock(fd.Value, Native.LOCK_EX) != 0)
             {
                 var err = Native.Error("flock", lockPath);
                 if (err.Errno != 4 /* EINTR */) throw err;
             }
-            return new DirectoryLock(file);
+            return new DirectoryLock(fd);
         }
         catch
         {
-            file.Dispose();
+            fd.Dispose();
             throw;
         }
     }
 
-    public void Dispose() => _file.Dispose(); // closing the descriptor releases the flock
+    public void Dispose() => _fd.Dispose(); // closing the descriptor releases the flock
 }
