@@ -66,13 +66,12 @@ internal static class BusyboxImage
         }
         File.SetUnixFileMode(bin, Rwxr_xr_x);
 
+        foreach (var dir in applets.Select(a => Path.GetDirectoryName(a)!).Where(d => d.Length > 0).Distinct())
+            Directory.CreateDirectory(Path.Combine(rootfs, dir)); // e.g. usr/local/bin on some builds
         foreach (var applet in applets)
         {
             hash.AppendData(Encoding.UTF8.GetBytes(applet + "\n"));
-            var link = Path.Combine(rootfs, applet);
-            Directory.CreateDirectory(Path.GetDirectoryName(link)!);
-            if (!Path.Exists(link)) // "bin/busybox" itself, or a name listed twice
-                File.CreateSymbolicLink(link, "/bin/busybox");
+            File.CreateSymbolicLink(Path.Combine(rootfs, applet), "/bin/busybox");
         }
 
         WriteText(Path.Combine(rootfs, "etc/passwd"), Passwd);
@@ -103,14 +102,15 @@ internal static class BusyboxImage
         var list = full ?? Run(busyboxPath, "--list")?.Select(a => "bin/" + a).ToList()
             ?? throw new InvalidOperationException($"busybox image: `{busyboxPath} --list` failed");
         var applets = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var raw in list)
         {
             var a = raw.Trim().TrimStart('/');
             // Applet names come from a host binary, still: keep them to plain relative paths.
             if (a.Length == 0 || a.Split('/').Any(p => p is "" or "." or "..")) continue;
-            applets.Add(a);
+            if (a != "bin/busybox" && seen.Add(a)) applets.Add(a);
         }
-        if (!applets.Contains("bin/sh"))
+        if (!seen.Contains("bin/sh"))
             applets.Add("bin/sh"); // `sh` is the image's Cmd; every busybox build has the ash/hush applet behind it
         return applets;
     }
