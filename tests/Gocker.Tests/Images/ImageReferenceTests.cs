@@ -81,3 +81,27 @@ public class ImageReferenceTests : IDisposable
         Assert.Throws<ImageNotFoundException>(() => store.Resolve("abc")); // a valid name, too short for an id
     }
 }
+
+public class StoreStartupTests : IDisposable
+{
+    readonly TempImages _t = new();
+    public void Dispose() => _t.Dispose();
+
+    [Fact]
+    public void Work_dirs_of_dead_processes_are_removed_at_startup_and_live_ones_kept()
+    {
+        var tmp = Path.Combine(_t.ImagesDir, "tmp");
+        var dead = Path.Combine(tmp, "2147483646-crashed"); // above any pid_max: no such process
+        var mine = Path.Combine(tmp, $"{Environment.ProcessId}-busy");
+        Directory.CreateDirectory(Path.Combine(dead, "rootfs/bin"));
+        File.CreateSymbolicLink(Path.Combine(dead, "rootfs/bin/host"), _t.Outside);
+        File.WriteAllText(Path.Combine(_t.Outside, "keep"), "k");
+        Directory.CreateDirectory(mine);
+
+        _t.Store();
+
+        Assert.False(Directory.Exists(dead));
+        Assert.True(Directory.Exists(mine));
+        Assert.True(File.Exists(Path.Combine(_t.Outside, "keep")));
+    }
+}

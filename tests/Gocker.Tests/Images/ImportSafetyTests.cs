@@ -15,6 +15,10 @@ public class ImportSafetyTests : IDisposable
     {
         var store = _t.Store(options);
         store.Import(new TarBuilder().File("base", "b").Stream(), "base");
+        // A canary where attacks aim: it must survive both the attack and the cleanup of the work dir
+        // (which must remove symlinks, never what they point to).
+        var canary = Path.Combine(_t.Outside, "canary");
+        File.WriteAllText(canary, "alive");
         var index = Path.Combine(_t.ImagesDir, "repositories.json");
         var indexBefore = File.ReadAllBytes(index);
         var entriesBefore = Directory.GetFileSystemEntries(_t.ImagesDir).Order().ToArray();
@@ -25,7 +29,9 @@ public class ImportSafetyTests : IDisposable
         Assert.Equal(indexBefore, File.ReadAllBytes(index));
         Assert.Equal(entriesBefore, Directory.GetFileSystemEntries(_t.ImagesDir).Order().ToArray());
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_t.ImagesDir, "tmp")));
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_t.Outside));
+        Assert.Equal([canary], Directory.GetFileSystemEntries(_t.Outside));
+        Assert.Equal("alive", File.ReadAllText(canary));
+        File.Delete(canary);
         Assert.Throws<ImageNotFoundException>(() => store.Resolve("victim"));
         Assert.Single(store.List());
         return ex;
@@ -59,6 +65,7 @@ public class ImportSafetyTests : IDisposable
     public void A_symlinked_grandparent_is_refused_too()
     {
         Refused(new TarBuilder().Dir("d").Symlink("d/l", "/").Dir("d/l/etc").Bytes(), "entry d/l/etc: parent d/l is a symlink");
+        Refused(new TarBuilder().Symlink("o", _t.Outside).Dir("d").File("d/x", "1").File("d", "boom").Bytes(), "entry d: a non-directory");
     }
 
     [Fact]
