@@ -77,6 +77,9 @@ public static class RunCommands
         using var waitExchange = client.BeginWait(id, waitCondition);
 
         HttpResponse? attach = null;
+        // Before start, as docker does: a Ctrl-C right after start must reach the container, not
+        // kill the console (which would leave the container running, detached from everything).
+        using var proxy = SignalProxy.Install(signal => client.Kill(id, signal));
         try
         {
             if (attachExchange.WaitForAnswer(AttachHeadTimeout))
@@ -91,19 +94,13 @@ public static class RunCommands
                 GockerClient.EnsureSuccess(attach);
             }
 
-            int? streamExit;
-            using (SignalProxy.Install(signal => client.Kill(id, signal)))
-            {
-                ctx.IO.Flush();
-                if (attach.ContentType?.StartsWith(GockerClient.MultiplexedContentType, StringComparison.OrdinalIgnoreCase) ?? true)
-                    streamExit = MultiplexPump.Pump(attach.Body, ctx.IO.StdOut, ctx.IO.StdErr);
-                else
-                {
-                    MultiplexPump.PumpRaw(attach.Body, ctx.IO.StdOut);
-                    streamExit = null;
-                }
-                return ReadExit(ctx, waitExchange, streamExit);
-            }
+            ctx.IO.Flush();
+            int? streamExit = null;
+            if (attach.ContentType?.StartsWith(GockerClient.MultiplexedContentType, StringComparison.OrdinalIgnoreCase) ?? true)
+                streamExit = MultiplexPump.Pump(attach.Body, ctx.IO.StdOut, ctx.IO.StdErr);
+            else
+                MultiplexPump.PumpRaw(attach.Body, ctx.IO.StdOut);
+            return ReadExit(ctx, waitExchange, streamExit);
         }
         finally
         {

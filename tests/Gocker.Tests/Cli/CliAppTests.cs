@@ -317,4 +317,46 @@ public class CliAppTests
         Assert.StartsWith("Client:\n Version:", r.Out);
         Assert.Contains("Cannot connect to the Gocker daemon", r.StdErr);
     }
+
+    [Fact]
+    public void Start_attach_uses_next_exit_and_plain_start_prints_the_ids()
+    {
+        using var d = FakeRunDaemon(5);
+        var r = Run(d.HostUri, "start", "-a", Id);
+        Assert.Equal(5, r.Code);
+        Assert.Equal([.. "hello\n"u8.ToArray(), 0, 255, 10], r.StdOut);
+        Assert.Contains(d.Requests, q => q.Target == $"/containers/{Id}/wait?condition=next-exit");
+        Assert.Equal(125, Run(d.HostUri, "start", "-a", "x", "y").Code);
+    }
+
+    [Fact]
+    public void Wait_prints_each_status_code()
+    {
+        using var d = new FakeUnixServer((req, s) =>
+            FakeUnixServer.Respond(s, 200, req.Path.Contains("/a/") ? "{\"StatusCode\":0}" : "{\"StatusCode\":137,\"OOMKilled\":true}"));
+        var r = Run(d.HostUri, "wait", "a", "b");
+        Assert.Equal(0, r.Code);
+        Assert.Equal("0\n137\n", r.Out);
+        Assert.Contains(d.Requests, q => q.Target == "/containers/b/wait?condition=not-running");
+    }
+
+    [Fact]
+    public void Run_falls_back_to_the_stream_exit_code_when_the_container_is_already_removed()
+    {
+        using var d = new FakeUnixServer((req, s) =>
+        {
+            switch (req.Path)
+            {
+                case "/containers/create": FakeUnixServer.Respond(s, 201, "{\"Id\":\"c2\"}"); break;
+                case "/containers/c2/start": FakeUnixServer.RespondNoContent(s); break;
+                case "/containers/c2/wait": FakeUnixServer.Respond(s, 404, "{\"message\":\"No such container: c2\"}"); break;
+                case "/containers/c2/attach":
+                    FakeUnixServer.StartChunked(s);
+                    FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.System, "9"u8));
+                    FakeUnixServer.EndChunked(s);
+                    break;
+            }
+        });
+        Assert.Equal(9, Run(d.HostUri, "run", "--rm", "busybox").Code);
+    }
 }
