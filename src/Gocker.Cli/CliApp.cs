@@ -156,6 +156,13 @@ public sealed class CliApp
     public int Run(string[] args)
     {
         var io = _ctx.IO;
+        if (args.Length == 0)
+        {
+            // Bare "gocker": docker prints the help.
+            int rc = _root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = io.Out, Error = io.Err });
+            io.Flush();
+            return rc;
+        }
         SplitArgs split;
         try
         {
@@ -172,16 +179,11 @@ public sealed class CliApp
         var pr = _root.Parse(split.ParserArgs, new ParserConfiguration { ResponseFileTokenReplacer = null });
         try
         {
-            if (args.Length > 0 && pr.Errors.Count > 0 && pr.Action is not HelpAction)
+            if (pr.Errors.Count > 0 && pr.Action is not HelpAction)
             {
                 foreach (var e in pr.Errors) io.Error(e.Message);
                 io.Err.Write($"See '{CommandPath(pr)} --help'.\n");
                 return ExitUsage;
-            }
-            if (args.Length == 0)
-            {
-                // Bare "gocker": docker prints the help.
-                return _root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = io.Out, Error = io.Err });
             }
             return pr.Invoke(new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false });
         }
@@ -229,6 +231,12 @@ public sealed class CliApp
         catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
         {
             io.Error($"lost the connection to the daemon at {SafeHostUri()}: {e.Message}");
+            return failure;
+        }
+        catch (Exception e)
+        {
+            // A console bug or a daemon answer it cannot read: say so plainly, no stack dump, no abort.
+            io.Error($"unexpected {e.GetType().Name}: {e.Message}");
             return failure;
         }
         finally

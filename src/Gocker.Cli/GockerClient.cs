@@ -18,18 +18,26 @@ public sealed class GockerClient(UnixHttpClient http)
 {
     public const string MultiplexedContentType = "application/vnd.docker.multiplexed-stream";
 
+    /// <summary>Reads names case-insensitively, as Go's encoding/json (and so every docker client)
+    /// does; writes omit nulls like the shared context.</summary>
+    internal static readonly GockerJson Json = new(new JsonSerializerOptions
+    {
+        PropertyNameCaseInsensitive = true,
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    });
+
     public UnixHttpClient Http => http;
 
     private static string Esc(string s) => Uri.EscapeDataString(s);
 
     public VersionResponse Version() =>
-        ReadJson(http.Send("GET", "/version"), GockerJson.Default.VersionResponse);
+        ReadJson(http.Send("GET", "/version"), Json.VersionResponse);
 
     public ContainerCreateResponse Create(ContainerCreateRequest request, string? name)
     {
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request, GockerJson.Default.ContainerCreateRequest);
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request, Json.ContainerCreateRequest);
         string target = name is null ? "/containers/create" : "/containers/create?name=" + Esc(name);
-        return ReadJson(http.Send("POST", target, body, "application/json"), GockerJson.Default.ContainerCreateResponse);
+        return ReadJson(http.Send("POST", target, body, "application/json"), Json.ContainerCreateResponse);
     }
 
     /// <summary>Returns false when the container was already running (304).</summary>
@@ -47,10 +55,10 @@ public sealed class GockerClient(UnixHttpClient http)
         http.Begin("POST", $"/containers/{Esc(id)}/wait?condition={Esc(condition)}");
 
     public WaitResponse Wait(string id, string condition = "not-running") =>
-        ReadJson(http.Send("POST", $"/containers/{Esc(id)}/wait?condition={Esc(condition)}"), GockerJson.Default.WaitResponse);
+        ReadJson(http.Send("POST", $"/containers/{Esc(id)}/wait?condition={Esc(condition)}"), Json.WaitResponse);
 
     public List<ContainerSummary> List(bool all) =>
-        ReadJson(http.Send("GET", all ? "/containers/json?all=1" : "/containers/json"), GockerJson.Default.ListContainerSummary);
+        ReadJson(http.Send("GET", all ? "/containers/json?all=1" : "/containers/json"), Json.ListContainerSummary);
 
     /// <summary>The raw inspect JSON, so that fields this console does not model are kept.</summary>
     public byte[] InspectRaw(string id)
@@ -90,10 +98,10 @@ public sealed class GockerClient(UnixHttpClient http)
 
     public ImageImportResponse Import(Stream tarball, string repo, string tag) =>
         ReadJson(http.SendStreaming("POST", $"/images/create?fromSrc=-&repo={Esc(repo)}&tag={Esc(tag)}",
-            tarball, "application/x-tar"), GockerJson.Default.ImageImportResponse);
+            tarball, "application/x-tar"), Json.ImageImportResponse);
 
     public List<ImageSummary> Images() =>
-        ReadJson(http.Send("GET", "/images/json"), GockerJson.Default.ListImageSummary);
+        ReadJson(http.Send("GET", "/images/json"), Json.ListImageSummary);
 
     /// <summary>Returns the raw answer body (Docker answers a list of {Untagged|Deleted}).</summary>
     public byte[] RemoveImage(string name, bool force)
@@ -132,7 +140,7 @@ public sealed class GockerClient(UnixHttpClient http)
         int? exitCode = null;
         try
         {
-            var err = JsonSerializer.Deserialize(body, GockerJson.Default.ErrorResponse);
+            var err = JsonSerializer.Deserialize(body, Json.ErrorResponse);
             message = string.IsNullOrEmpty(err?.Message) ? Fallback(response, body) : err!.Message;
             exitCode = err?.ExitCode;
         }

@@ -116,7 +116,7 @@ public static class RunCommands
             using var r = waitExchange.ReadResponse();
             if (r.StatusCode == 404 && streamExit is not null) return streamExit.Value; // already removed
             GockerClient.EnsureSuccess(r);
-            var wait = System.Text.Json.JsonSerializer.Deserialize(r.ReadBodyBytes(), GockerJson.Default.WaitResponse);
+            var wait = System.Text.Json.JsonSerializer.Deserialize(r.ReadBodyBytes(), GockerClient.Json.WaitResponse);
             if (wait is null) return streamExit ?? 125;
             if (!string.IsNullOrEmpty(wait.Error?.Message))
             {

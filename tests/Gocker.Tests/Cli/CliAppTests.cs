@@ -359,4 +359,20 @@ public class CliAppTests
         });
         Assert.Equal(9, Run(d.HostUri, "run", "--rm", "busybox").Code);
     }
+
+    [Fact]
+    public void Negative_values_flag_values_and_bundles_reach_the_request()
+    {
+        using var d = FakeRunDaemon(0);
+        var r = Run(d.HostUri, "create", "--pids-limit", "-1", "--rm=false", "-ie", "A=1", "--entrypoint", "/bin/sh", "busybox", "-c", "true");
+        Assert.Equal("", r.StdErr);
+        Assert.Equal(0, r.Code);
+        var body = JsonSerializer.Deserialize(d.Requests.Single().Body, GockerJson.Default.ContainerCreateRequest)!;
+        Assert.Equal(-1L, body.HostConfig!.PidsLimit);
+        Assert.False(body.HostConfig.AutoRemove);
+        Assert.True(body.OpenStdin);
+        Assert.Equal(["A=1"], body.Env);
+        Assert.Equal(["/bin/sh"], body.Entrypoint);
+        Assert.Equal(["-c", "true"], body.Cmd);
+    }
 }

@@ -224,4 +224,16 @@ public class UnixHttpClientTests
         var e = Assert.Throws<ApiException>(() => new GockerClient(Client(server)).Stop("x", 1));
         Assert.Equal("boom", e.Message);
     }
+
+    [Fact]
+    public void Json_names_are_read_case_insensitively_like_go()
+    {
+        using var server = new FakeUnixServer((req, s) => FakeUnixServer.Respond(s, 201, "{\"id\":\"abc\",\"warnings\":[\"w\"]}"));
+        var created = new GockerClient(Client(server)).Create(new ContainerCreateRequest { Image = "b" }, null);
+        Assert.Equal("abc", created.Id);
+        Assert.Equal(["w"], created.Warnings);
+        Assert.True(server.Requests.TryDequeue(out var req));
+        // Nulls are not sent.
+        Assert.Equal("{\"Image\":\"b\",\"AttachStdin\":false,\"AttachStdout\":false,\"AttachStderr\":false,\"Tty\":false,\"OpenStdin\":false}", req.BodyText);
+    }
 }
