@@ -21,8 +21,12 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
     public string HostUri => hostUri;
 
     /// <summary>Sends a request and reads the response head; the body stays on the wire.</summary>
-    public HttpResponse Send(string method, string target, ReadOnlySpan<byte> body = default, string? contentType = null) =>
-        Begin(method, target, body, contentType).ReadResponse();
+    public HttpResponse Send(string method, string target, ReadOnlySpan<byte> body = default, string? contentType = null)
+    {
+        // Disposing the exchange closes the socket only if the answer could not be read.
+        using var exchange = Begin(method, target, body, contentType);
+        return exchange.ReadResponse();
+    }
 
     /// <summary>Sends a request with a streamed (chunked) body; the source is never loaded whole.</summary>
     public HttpResponse SendStreaming(string method, string target, Stream source, string contentType)
