@@ -1,0 +1,253 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.Runtime.CompilerServices;
+using Gocker.Cli.Commands;
+using Gocker.Cli.Http;
+
+[assembly: InternalsVisibleTo("Gocker.Tests")]
+
+namespace Gocker.Cli;
+
+/// <summary>
+/// The gocker command tree (System.CommandLine) and the rules every command shares: errors on
+/// stderr prefixed "gocker: ", exit 125 for usage errors and for run/create failures (docker's
+/// convention), 1 for other failures.
+/// </summary>
+public sealed class CliApp
+{
+    public const int ExitUsage = 125;
+
+    private static readonly HashSet<string> SplitCommands = ["run", "create"];
+
+    private readonly CliContext _ctx;
+    private readonly RootCommand _root;
+    private readonly Option<string?> _host = new("--host", "-H") { Description = $"Daemon socket to connect to (default {HostAddress.Default}, or ${HostAddress.EnvVar})", HelpName = "unix://PATH" };
+    private readonly Command _run;
+    private string[] _containerCommand = [];
+
+    public CliApp(CliContext ctx)
+    {
+        _ctx = ctx;
+        _root = new RootCommand("gocker: a small container engine's console (Docker-style commands)");
+        // run/create use -h for --hostname, as docker does: help is --help only.
+        foreach (var h in _root.Options.OfType<HelpOption>().ToList()) _root.Options.Remove(h);
+        _root.Options.Add(new HelpOption("--help"));
+        _root.Options.Add(_host);
+
+        var runOptions = new RunOptions();
+        _run = new Command("run", "Create and run a new container from an image");
+        runOptions.AddTo(_run, isRun: true);
+        _run.SetAction(pr => Guard(pr, true, () => RunCommands.Run(_ctx, pr, runOptions, _containerCommand)));
+        _root.Add(_run);
+
+        var createOptions = new RunOptions();
+        var create = new Command("create", "Create a new container");
+        createOptions.AddTo(create, isRun: false);
+        create.SetAction(pr => Guard(pr, true, () => RunCommands.Create(_ctx, pr, createOptions, _containerCommand)));
+        _root.Add(create);
+
+        var startAttach = new Option<bool>("--attach", "-a") { Description = "Attach STDOUT/STDERR and forward signals" };
+        var startIds = Ids("Containers to start");
+        var start = new Command("start", "Start one or more stopped containers") { startAttach, startIds };
+        start.SetAction(pr => Guard(pr, false, () => RunCommands.Start(_ctx, pr.GetValue(startIds)!, pr.GetValue(startAttach))));
+        _root.Add(start);
+
+        var waitIds = Ids("Containers to wait for");
+        var wait = new Command("wait", "Block until one or more containers stop, then print their exit codes") { waitIds };
+        wait.SetAction(pr => Guard(pr, false, () => ContainerCommands.Wait(_ctx, pr.GetValue(waitIds)!)));
+        _root.Add(wait);
+
+        var psAll = new Option<bool>("--all", "-a") { Description = "Show all containers (default shows just running)" };
+        var psQuiet = new Option<bool>("--quiet", "-q") { Description = "Only display container IDs" };
+        var psNoTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
+        var ps = new Command("ps", "List containers") { psAll, psQuiet, psNoTrunc };
+        ps.SetAction(pr => Guard(pr, false, () => ContainerCommands.Ps(_ctx, pr.GetValue(psAll), pr.GetValue(psQuiet), pr.GetValue(psNoTrunc))));
+        _root.Add(ps);
+
+        var rmForce = new Option<bool>("--force", "-f") { Description = "Force the removal of a running container (uses SIGKILL)" };
+        var rmIds = Ids("Containers to remove");
+        var rm = new Command("rm", "Remove one or more containers") { rmForce, rmIds };
+        rm.SetAction(pr => Guard(pr, false, () => ContainerCommands.Remove(_ctx, pr.GetValue(rmIds)!, pr.GetValue(rmForce))));
+        _root.Add(rm);
+
+        var inspectIds = Ids("Containers to inspect");
+        var inspect = new Command("inspect", "Return low-level information on containers") { inspectIds };
+        inspect.SetAction(pr => Guard(pr, false, () => ContainerCommands.Inspect(_ctx, pr.GetValue(inspectIds)!)));
+        _root.Add(inspect);
+
+        var logsFollow = new Option<bool>("--follow", "-f") { Description = "Follow log output" };
+        var logsTail = new Option<string>("--tail", "-n") { Description = "Number of lines to show from the end of the logs", DefaultValueFactory = _ => "all", HelpName = "string" };
+        var logsTimestamps = new Option<bool>("--timestamps", "-t") { Description = "Show timestamps" };
+        var logsId = new Argument<string>("CONTAINER");
+        var logs = new Command("logs", "Fetch the logs of a container") { logsFollow, logsTail, logsTimestamps, logsId };
+        logs.SetAction(pr => Guard(pr, false, () => ContainerCommands.Logs(_ctx, pr.GetValue(logsId)!, pr.GetValue(logsFollow), pr.GetValue(logsTail)!, pr.GetValue(logsTimestamps))));
+        _root.Add(logs);
+
+        var stopTime = new Option<int?>("--time", "-t") { Description = "Seconds to wait before killing the container", HelpName = "int" };
+        var stopIds = Ids("Containers to stop");
+        var stop = new Command("stop", "Stop one or more running containers") { stopTime, stopIds };
+        stop.SetAction(pr => Guard(pr, false, () => ContainerCommands.Stop(_ctx, pr.GetValue(stopIds)!, pr.GetValue(stopTime))));
+        _root.Add(stop);
+
+        var killSignal = new Option<string>("--signal", "-s") { Description = "Signal to send to the container", DefaultValueFactory = _ => "SIGKILL", HelpName = "string" };
+        var killIds = Ids("Containers to kill");
+        var kill = new Command("kill", "Kill one or more running containers") { killSignal, killIds };
+        kill.SetAction(pr => Guard(pr, false, () => ContainerCommands.Kill(_ctx, pr.GetValue(killIds)!, pr.GetValue(killSignal)!)));
+        _root.Add(kill);
+
+        var image = new Command("image", "Manage images");
+        image.Add(ImportCommand("import"));
+        image.Add(ImagesCommand("ls", "list"));
+        image.Add(RmiCommand("rm", "remove"));
+        _root.Add(image);
+        _root.Add(ImportCommand("import"));
+        _root.Add(ImagesCommand("images"));
+        _root.Add(RmiCommand("rmi"));
+
+        var version = new Command("version", "Show the gocker version information");
+        version.SetAction(pr => Guard(pr, false, () => VersionCommand.Run(_ctx)));
+        _root.Add(version);
+    }
+
+    internal RootCommand Root => _root;
+    internal Command RunCommand => _run;
+
+    private static Argument<string[]> Ids(string description) =>
+        new("CONTAINER") { Description = description, Arity = ArgumentArity.OneOrMore };
+
+    private Command ImportCommand(string name)
+    {
+        var file = new Argument<string>("FILE") { Description = "Root filesystem tarball (- for stdin)" };
+        var reference = new Argument<string>("REPOSITORY[:TAG]") { Description = "Name of the new image" };
+        var cmd = new Command(name, "Import the contents from a tarball to create a filesystem image") { file, reference };
+        cmd.SetAction(pr => Guard(pr, false, () => ImageCommands.Import(_ctx, pr.GetValue(file)!, pr.GetValue(reference)!)));
+        return cmd;
+    }
+
+    private Command ImagesCommand(string name, params string[] aliases)
+    {
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Only show image IDs" };
+        var cmd = new Command(name, "List images") { quiet };
+        foreach (var a in aliases) cmd.Aliases.Add(a);
+        cmd.SetAction(pr => Guard(pr, false, () => ImageCommands.List(_ctx, pr.GetValue(quiet))));
+        return cmd;
+    }
+
+    private Command RmiCommand(string name, params string[] aliases)
+    {
+        var force = new Option<bool>("--force", "-f") { Description = "Force removal of the image" };
+        var names = new Argument<string[]>("IMAGE") { Arity = ArgumentArity.OneOrMore, Description = "Images to remove" };
+        var cmd = new Command(name, "Remove one or more images") { force, names };
+        foreach (var a in aliases) cmd.Aliases.Add(a);
+        cmd.SetAction(pr => Guard(pr, false, () => ImageCommands.Remove(_ctx, pr.GetValue(names)!, pr.GetValue(force))));
+        return cmd;
+    }
+
+    /// <summary>The pre-split for run/create (options stop at IMAGE), with the option spellings taken
+    /// from the command tree itself so the two can never disagree.</summary>
+    public SplitArgs Split(string[] args)
+    {
+        var all = RunOptions.OptionSpellings(_run, valuesOnly: false);
+        all.Add("--help");
+        return ArgSplitter.Split(args, RunOptions.OptionSpellings(_root, valuesOnly: true), SplitCommands, all,
+            RunOptions.OptionSpellings(_run, valuesOnly: true));
+    }
+
+    public int Run(string[] args)
+    {
+        var io = _ctx.IO;
+        if (args.Length == 0)
+        {
+            // Bare "gocker": docker prints the help.
+            int rc = _root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = io.Out, Error = io.Err });
+            io.Flush();
+            return rc;
+        }
+        SplitArgs split;
+        try
+        {
+            split = Split(args);
+        }
+        catch (UsageException e)
+        {
+            io.Error(e.Message);
+            io.Err.Write($"See 'gocker {args.First(SplitCommands.Contains)} --help'.\n");
+            io.Flush();
+            return ExitUsage;
+        }
+        _containerCommand = split.ContainerCommand;
+        var pr = _root.Parse(split.ParserArgs, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        try
+        {
+            if (pr.Errors.Count > 0 && pr.Action is not HelpAction)
+            {
+                foreach (var e in pr.Errors) io.Error(e.Message);
+                io.Err.Write($"See '{CommandPath(pr)} --help'.\n");
+                return ExitUsage;
+            }
+            return pr.Invoke(new InvocationConfiguration { Output = io.Out, Error = io.Err, EnableDefaultExceptionHandler = false });
+        }
+        finally
+        {
+            io.Flush();
+        }
+    }
+
+    private static string CommandPath(ParseResult pr)
+    {
+        var names = new List<string>();
+        for (var r = pr.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+            names.Insert(0, r.Command is RootCommand ? "gocker" : r.Command.Name);
+        return string.Join(' ', names);
+    }
+
+    /// <summary>Runs a handler with the shared error rules. <paramref name="makesContainers"/>: run and
+    /// create answer 125 for daemon errors, as docker does.</summary>
+    private int Guard(ParseResult pr, bool makesContainers, Func<int> handler)
+    {
+        var io = _ctx.IO;
+        _ctx.HostFlag = pr.GetValue(_host);
+        int failure = makesContainers ? ExitUsage : 1;
+        try
+        {
+            return handler();
+        }
+        catch (UsageException e)
+        {
+            io.Error(e.Message);
+            io.Err.Write($"See '{CommandPath(pr)} --help'.\n");
+            return ExitUsage;
+        }
+        catch (DaemonUnreachableException e)
+        {
+            io.Error(e.Message);
+            return failure;
+        }
+        catch (ApiException e)
+        {
+            io.Error("Error response from daemon: " + e.Message);
+            return failure;
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        {
+            io.Error($"lost the connection to the daemon at {SafeHostUri()}: {e.Message}");
+            return failure;
+        }
+        catch (Exception e)
+        {
+            // A console bug or a daemon answer it cannot read: say so plainly, no stack dump, no abort.
+            io.Error($"unexpected {e.GetType().Name}: {e.Message}");
+            return failure;
+        }
+        finally
+        {
+            io.Flush();
+        }
+    }
+
+    private string SafeHostUri()
+    {
+        try { return _ctx.Client.Http.HostUri; }
+        catch (UsageException) { return "?"; }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Text.Json;
+using Gocker.Api;
+
+namespace Gocker.Cli.Commands;
+
+/// <summary>ps, inspect, logs, stop, kill, wait, rm.</summary>
+public static class ContainerCommands
+{
+    public static int Ps(CliContext ctx, bool all, bool quiet, bool noTrunc)
+    {
+        var list = ctx.Client.List(all);
+        var w = ctx.IO.Out;
+        if (quiet)
+        {
+            foreach (var c in list) w.Write((noTrunc ? c.Id : Format.ShortId(c.Id)) + "\n");
+            return 0;
+        }
+        var now = ctx.Now;
+        var rows = list.Select(c => (IReadOnlyList<string>)PsRow(c, now, noTrunc)).ToList();
+        Format.Table(w, ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], rows);
+        return 0;
+    }
+
+    public static string[] PsRow(ContainerSummary c, DateTimeOffset now, bool noTrunc) =>
+    [
+        noTrunc ? c.Id : Format.ShortId(c.Id),
+        c.Image.StartsWith("sha256:", StringComparison.Ordinal) && !noTrunc ? Format.ShortId(c.Image) : c.Image,
+        Format.Quote(noTrunc ? c.Command : Format.Ellipsis(c.Command, 20)),
+        Format.Ago(c.Created, now),
+        c.Status.Length > 0 ? c.Status : Capitalize(c.State),
+        string.Join(",", c.Names.Select(n => n.TrimStart('/'))),
+    ];
+
+    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+
+    /// <summary>Prints the JSON array docker prints (4-space indent), keeping every field the daemon sent.</summary>
+    public static int Inspect(CliContext ctx, string[] ids)
+    {
+        var found = new List<byte[]>();
+        var errors = new List<string>();
+        foreach (var id in ids)
+        {
+            try { found.Add(ctx.Client.InspectRaw(id)); }
+            catch (ApiException e) when (e.StatusCode == 404) { errors.Add("Error: No such object: " + id); }
+            catch (ApiException e) { errors.Add("Error response from daemon: " + e.Message); }
+        }
+        ctx.IO.Out.Flush();
+        using (var json = new Utf8JsonWriter(ctx.IO.StdOut, new JsonWriterOptions { Indented = true, IndentSize = 4 }))
+        {
+            json.WriteStartArray();
+            foreach (var raw in found)
+            {
+                using var doc = JsonDocument.Parse(raw);
+                doc.RootElement.WriteTo(json);
+            }
+            json.WriteEndArray();
+        }
+        ctx.IO.StdOut.Write("\n"u8);
+        ctx.IO.StdOut.Flush();
+        foreach (var e in errors) ctx.IO.Error(e);
+        return errors.Count == 0 ? 0 : 1;
+    }
+
+    public static int Logs(CliContext ctx, string id, bool follow, string tail, bool timestamps)
+    {
+        if (tail != "all" && !(int.TryParse(tail, out int n) && n >= 0))
+            throw new UsageException($"invalid --tail value '{tail}': expected a number of lines or \"all\"");
+        using var r = ctx.Client.Logs(id, follow, tail, timestamps);
+        ctx.IO.Flush();
+        if (r.ContentType?.StartsWith(GockerClient.MultiplexedContentType, StringComparison.OrdinalIgnoreCase) ?? true)
+            MultiplexPump.Pump(r.Body, ctx.IO.StdOut, ctx.IO.StdErr);
+        else
+            MultiplexPump.PumpRaw(r.Body, ctx.IO.StdOut);
+        return 0;
+    }
+
+    public static int Stop(CliContext ctx, string[] ids, int? seconds) =>
+        ForEach(ctx, ids, id => ctx.Client.Stop(id, seconds));
+
+    public static int Kill(CliContext ctx, string[] ids, string signal) =>
+        ForEach(ctx, ids, id => ctx.Client.Kill(id, signal));
+
+    public static int Remove(CliContext ctx, string[] ids, bool force) =>
+        ForEach(ctx, ids, id => ctx.Client.Remove(id, force));
+
+    public static int Wait(CliContext ctx, string[] ids)
+    {
+        int rc = 0;
+        foreach (var id in ids)
+        {
+            try
+            {
+                var w = ctx.Client.Wait(id);
+                ctx.IO.Out.Write(w.StatusCode + "\n");
+                ctx.IO.Out.Flush();
+            }
+            catch (ApiException e)
+            {
+                ctx.IO.Error("Error response from daemon: " + e.Message);
+                rc = 1;
+            }
+        }
+        return rc;
+    }
+
+    /// <summary>Docker's multi-id pattern: print each id done, report each failure, go on, exit 1 if any failed.</summary>
+    private static int ForEach(CliContext ctx, string[] ids, Action<string> act)
+    {
+        int rc = 0;
+        foreach (var id in ids)
+        {
+            try
+            {
+                act(id);
+                ctx.IO.Out.Write(id + "\n");
+                ctx.IO.Out.Flush();
+            }
+            catch (ApiException e)
+            {
+                ctx.IO.Error("Error response from daemon: " + e.Message);
+                rc = 1;
+            }
+        }
+        return rc;
+    }
+}

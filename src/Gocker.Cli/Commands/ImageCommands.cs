@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Gocker.Api;
+
+namespace Gocker.Cli.Commands;
+
+/// <summary>image import, images / image ls, rmi / image rm.</summary>
+public static class ImageCommands
+{
+    public static int Import(CliContext ctx, string file, string reference)
+    {
+        var (repo, tag) = RunFlags.SplitReference(reference);
+        Stream source;
+        if (file == "-") source = Console.OpenStandardInput();
+        else
+        {
+            try { source = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"cannot open {file}: {e.Message}");
+            }
+        }
+        using (source)
+        {
+            var r = ctx.Client.Import(source, repo, tag);
+            ctx.IO.Out.Write(r.Id + "\n");
+        }
+        return 0;
+    }
+
+    public static int List(CliContext ctx, bool quiet)
+    {
+        var images = ctx.Client.Images();
+        if (quiet)
+        {
+            foreach (var id in images.Select(i => Format.ShortId(i.Id)).Distinct()) ctx.IO.Out.Write(id + "\n");
+            return 0;
+        }
+        var now = ctx.Now;
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var image in images)
+        {
+            var tags = image.RepoTags.Count > 0 ? image.RepoTags : ["<none>:<none>"];
+            foreach (var t in tags)
+            {
+                int colon = t.LastIndexOf(':');
+                bool hasTag = colon > t.LastIndexOf('/') && colon > 0;
+                rows.Add([hasTag ? t[..colon] : t, hasTag ? t[(colon + 1)..] : "<none>",
+                    Format.ShortId(image.Id), Format.Ago(image.Created, now), Format.HumanSize(image.Size)]);
+            }
+        }
+        Format.Table(ctx.IO.Out, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows);
+        return 0;
+    }
+
+    public static int Remove(CliContext ctx, string[] names, bool force)
+    {
+        int rc = 0;
+        foreach (var name in names)
+        {
+            try
+            {
+                byte[] body = ctx.Client.RemoveImage(name, force);
+                if (!PrintDeleteItems(ctx, body)) ctx.IO.Out.Write("Untagged: " + name + "\n");
+                ctx.IO.Out.Flush();
+            }
+            catch (ApiException e)
+            {
+                ctx.IO.Error("Error response from daemon: " + e.Message);
+                rc = 1;
+            }
+        }
+        return rc;
+    }
+
+    // Docker answers [{"Untagged": "..."}, {"Deleted": "sha256:..."}].
+    private static bool PrintDeleteItems(CliContext ctx, byte[] body)
+    {
+        if (body.Length == 0) return false;
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            if (doc.RootElement.ValueKind != JsonValueKind.Array) return false;
+            bool any = false;
+            foreach (var item in doc.RootElement.EnumerateArray())
+            {
+                if (item.ValueKind != JsonValueKind.Object) continue;
+                foreach (var p in item.EnumerateObject())
+                {
+                    if (p.Value.ValueKind != JsonValueKind.String) continue;
+                    ctx.IO.Out.Write($"{p.Name}: {p.Value.GetString()}\n");
+                    any = true;
+                }
+            }
+            return any;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+}

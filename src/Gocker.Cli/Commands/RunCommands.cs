@@ -1,0 +1,155 @@
+using System.CommandLine;
+using Gocker.Api;
+using Gocker.Cli.Http;
+
+namespace Gocker.Cli.Commands;
+
+/// <summary>run, create and start: the commands that make containers go.</summary>
+public static class RunCommands
+{
+    // Docker's daemon answers attach's head at once; waiting for it is what guarantees the attach is in
+    // place before start. The bound only keeps a daemon that delays the head from hanging the console.
+    private static readonly TimeSpan AttachHeadTimeout = TimeSpan.FromSeconds(2);
+    // When the attach stream already carried the exit code, the wait answer is only needed for --rm
+    // (removal done); don't hang for ever if it never comes.
+    private static readonly TimeSpan WaitAfterExitTimeout = TimeSpan.FromSeconds(10);
+
+    public static int Create(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
+    {
+        var request = o.BuildRequest(pr, pr.GetValue(o.Image)!, cmd, ctx.GetEnv);
+        var created = ctx.Client.Create(request, pr.GetValue(o.Name));
+        PrintWarnings(ctx, created);
+        ctx.IO.Out.Write(created.Id + "\n");
+        return 0;
+    }
+
+    public static int Run(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
+    {
+        var request = o.BuildRequest(pr, pr.GetValue(o.Image)!, cmd, ctx.GetEnv);
+        var client = ctx.Client;
+        var created = client.Create(request, pr.GetValue(o.Name));
+        PrintWarnings(ctx, created);
+
+        if (pr.GetValue(o.Detach))
+        {
+            if (!TryStart(ctx, created.Id, out int code)) return code;
+            ctx.IO.Out.Write(created.Id + "\n");
+            return 0;
+        }
+        return StartAttached(ctx, created.Id, pr.GetValue(o.Rm) ? "removed" : "next-exit");
+    }
+
+    public static int Start(CliContext ctx, string[] ids, bool attach)
+    {
+        if (attach)
+        {
+            if (ids.Length > 1) throw new UsageException("you cannot start and attach multiple containers at once");
+            return StartAttached(ctx, ids[0], "next-exit");
+        }
+        int rc = 0;
+        foreach (var id in ids)
+        {
+            try
+            {
+                ctx.Client.Start(id);
+                ctx.IO.Out.Write(id + "\n");
+            }
+            catch (ApiException e)
+            {
+                ctx.IO.Error("Error response from daemon: " + e.Message);
+                rc = 1;
+            }
+        }
+        if (rc != 0) ctx.IO.Error("failed to start containers: " + string.Join(", ", ids));
+        return rc;
+    }
+
+    /// <summary>
+    /// Attach (connection A) and wait (connection B) are in place before start (connection C), so no
+    /// output and no exit is missed; then the frames are pumped until the container has exited and
+    /// its output is drained, and the exit code comes from the wait answer (or, failing that, the
+    /// attach stream's final system frame).
+    /// </summary>
+    public static int StartAttached(CliContext ctx, string id, string waitCondition)
+    {
+        var client = ctx.Client;
+        using var attachExchange = client.BeginAttach(id);
+        using var waitExchange = client.BeginWait(id, waitCondition);
+
+        HttpResponse? attach = null;
+        // Before start, as docker does: a Ctrl-C right after start must reach the container, not
+        // kill the console (which would leave the container running, detached from everything).
+        using var proxy = SignalProxy.Install(signal => client.Kill(id, signal));
+        try
+        {
+            if (attachExchange.WaitForAnswer(AttachHeadTimeout))
+            {
+                attach = attachExchange.ReadResponse();
+                GockerClient.EnsureSuccess(attach);
+            }
+            if (!TryStart(ctx, id, out int startCode)) return startCode;
+            if (attach is null)
+            {
+                attach = attachExchange.ReadResponse();
+                GockerClient.EnsureSuccess(attach);
+            }
+
+            ctx.IO.Flush();
+            int? streamExit = null;
+            if (attach.ContentType?.StartsWith(GockerClient.MultiplexedContentType, StringComparison.OrdinalIgnoreCase) ?? true)
+                streamExit = MultiplexPump.Pump(attach.Body, ctx.IO.StdOut, ctx.IO.StdErr);
+            else
+                MultiplexPump.PumpRaw(attach.Body, ctx.IO.StdOut);
+            return ReadExit(ctx, waitExchange, streamExit);
+        }
+        finally
+        {
+            attach?.Dispose();
+        }
+    }
+
+    private static int ReadExit(CliContext ctx, HttpExchange waitExchange, int? streamExit)
+    {
+        try
+        {
+            if (streamExit is not null && !waitExchange.WaitForAnswer(WaitAfterExitTimeout)) return streamExit.Value;
+            using var r = waitExchange.ReadResponse();
+            if (r.StatusCode == 404 && streamExit is not null) return streamExit.Value; // already removed
+            GockerClient.EnsureSuccess(r);
+            var wait = System.Text.Json.JsonSerializer.Deserialize(r.ReadBodyBytes(), GockerClient.Json.WaitResponse);
+            if (wait is null) return streamExit ?? 125;
+            if (!string.IsNullOrEmpty(wait.Error?.Message))
+            {
+                ctx.IO.Error("error waiting for container: " + wait.Error.Message);
+                return 125;
+            }
+            return wait.StatusCode;
+        }
+        catch (Exception e) when (streamExit is not null && e is IOException or System.Net.Sockets.SocketException or ApiException or System.Text.Json.JsonException)
+        {
+            return streamExit.Value;
+        }
+    }
+
+    private static bool TryStart(CliContext ctx, string id, out int exitCode)
+    {
+        try
+        {
+            ctx.Client.Start(id);
+            exitCode = 0;
+            return true;
+        }
+        catch (ApiException e)
+        {
+            ctx.IO.Error("Error response from daemon: " + e.Message);
+            exitCode = e.ExitCode ?? 125;
+            return false;
+        }
+    }
+
+    private static void PrintWarnings(CliContext ctx, ContainerCreateResponse created)
+    {
+        foreach (var w in created.Warnings) ctx.IO.Err.Write("WARNING: " + w + "\n");
+        ctx.IO.Err.Flush();
+    }
+}

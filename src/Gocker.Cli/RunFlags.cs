@@ -1,0 +1,88 @@
+using System.Globalization;
+
+namespace Gocker.Cli;
+
+/// <summary>A value the user gave that the console refuses before asking the daemon.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>Client-side parsing/validation of run/create flag values (memory, cpus, binds, env).</summary>
+public static class RunFlags
+{
+    /// <summary>Docker's RAMInBytes: "1073741824", "512m", "1.5g", "64MiB" (binary units, case-insensitive).</summary>
+    public static long ParseMemory(string value)
+    {
+        string v = value.Trim();
+        int i = 0;
+        while (i < v.Length && char.IsAsciiDigit(v[i])) i++;
+        if (i > 0 && i < v.Length - 1 && v[i] == '.' && char.IsAsciiDigit(v[i + 1]))
+            for (i++; i < v.Length && char.IsAsciiDigit(v[i]); i++) { }
+        string number = v[..i];
+        string unit = v[i..].TrimStart(' ').ToLowerInvariant();
+        long multiplier = unit switch
+        {
+            "" or "b" => 1,
+            "k" or "kb" or "kib" => 1L << 10,
+            "m" or "mb" or "mib" => 1L << 20,
+            "g" or "gb" or "gib" => 1L << 30,
+            "t" or "tb" or "tib" => 1L << 40,
+            _ => 0,
+        };
+        if (number.Length == 0 || multiplier == 0 || v.Length - unit.Length - number.Length > 1)
+            throw new UsageException($"invalid memory value {value}: expected a number of bytes with an optional b, k, m or g suffix (e.g. 512m)");
+        if (!decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal n) ||
+            n * multiplier is var bytes && bytes > long.MaxValue) throw new UsageException($"invalid memory value {value}: too large");
+        return (long)bytes;
+    }
+
+    /// <summary>--cpus 1.5 -> NanoCpus 1500000000.</summary>
+    public static long ParseCpus(string value)
+    {
+        if (!decimal.TryParse(value.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal cpus) ||
+            cpus > 1_000_000)
+            throw new UsageException($"invalid --cpus value {value}: expected a positive decimal number of CPUs (e.g. 1.5)");
+        return (long)Math.Round(cpus * 1_000_000_000m);
+    }
+
+    /// <summary>Validates "HOST:CONTAINER[:ro|rw]"; both paths absolute. Returns the spec unchanged.</summary>
+    public static string ValidateBind(string spec)
+    {
+        string Fail(string why) => throw new UsageException($"invalid volume specification '{spec}': {why}");
+        string[] parts = spec.Split(':');
+        if (parts.Length is < 2 or > 3) Fail("expected HOST:CONTAINER[:ro|rw] (named volumes are not supported)");
+        string host = parts[0], container = parts[1];
+        if (host.Length == 0 || !host.StartsWith('/')) Fail($"host path '{host}' must be absolute");
+        if (container.Length == 0 || !container.StartsWith('/')) Fail($"container path '{container}' must be absolute");
+        if (container.TrimEnd('/').Length == 0) Fail("the container path cannot be '/'");
+        if (parts.Length == 3 && parts[2] is not ("ro" or "rw")) Fail($"mode '{parts[2]}' must be ro or rw");
+        return spec;
+    }
+
+    /// <summary>-e K=V passes as is; a bare -e K takes the console's own value of K, or is dropped when
+    /// unset (docker passes it on and the daemon ignores it).</summary>
+    public static List<string> ResolveEnv(IEnumerable<string> values, Func<string, string?> lookup)
+    {
+        var result = new List<string>();
+        foreach (var v in values)
+        {
+            int eq = v.IndexOf('=');
+            if (eq == 0 || v.Length == 0) throw new UsageException($"invalid environment variable: {v}");
+            if (eq > 0) result.Add(v);
+            else if (lookup(v) is { } fromConsole) result.Add(v + "=" + fromConsole);
+        }
+        return result;
+    }
+
+    /// <summary>"repo[:tag]" with a registry port kept in the repo ("host:5000/x:1" -> host:5000/x, 1).</summary>
+    public static (string Repo, string Tag) SplitReference(string reference)
+    {
+        int colon = reference.LastIndexOf(':');
+        if (colon > reference.LastIndexOf('/') && colon > 0)
+        {
+            string tag = reference[(colon + 1)..];
+            if (tag.Length == 0) throw new UsageException($"invalid reference '{reference}': empty tag");
+            return (reference[..colon], tag);
+        }
+        if (reference.Length == 0) throw new UsageException("invalid reference: empty name");
+        return (reference, "latest");
+    }
+}

@@ -1,0 +1,89 @@
+using System.CommandLine;
+using Gocker.Api;
+
+namespace Gocker.Cli;
+
+/// <summary>The options of run and create (docker's names) and their mapping to a create request.</summary>
+public sealed class RunOptions
+{
+    public readonly Option<bool> Rm = new("--rm") { Description = "Automatically remove the container when it exits" };
+    public readonly Option<string?> Name = new("--name") { Description = "Assign a name to the container" };
+    public readonly Option<string[]> Env = new("--env", "-e") { Description = "Set environment variables (K=V, or K to take the console's value)", HelpName = "list" };
+    public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the container" };
+    public readonly Option<string?> Hostname = new("--hostname", "-h") { Description = "Container host name" };
+    public readonly Option<string?> Memory = new("--memory", "-m") { Description = "Memory limit (bytes, or with a b, k, m, g suffix)", HelpName = "bytes" };
+    public readonly Option<string?> Cpus = new("--cpus") { Description = "Number of CPUs (decimal)", HelpName = "decimal" };
+    public readonly Option<long?> CpuShares = new("--cpu-shares", "-c") { Description = "CPU shares (relative weight)", HelpName = "int" };
+    public readonly Option<string?> CpusetCpus = new("--cpuset-cpus") { Description = "CPUs in which to allow execution (0-3, 0,1)", HelpName = "string" };
+    public readonly Option<long?> PidsLimit = new("--pids-limit") { Description = "Tune container pids limit (-1 for unlimited)", HelpName = "int" };
+    public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount HOST:CONTAINER[:ro|rw] (HOST absolute)", HelpName = "list" };
+    public readonly Option<string?> Network = new("--network") { Description = "Connect a container to a network (none, host, bridge)", HelpName = "network" };
+    public readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the default entrypoint of the image", HelpName = "string" };
+    public readonly Option<bool> Interactive = new("--interactive", "-i") { Description = "Keep STDIN open (accepted; stdin is not forwarded yet)" };
+    public readonly Option<bool> Tty = new("--tty", "-t") { Description = "Allocate a pseudo-TTY (not supported yet)" };
+    public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
+    public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
+    public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
+
+    public void AddTo(Command command, bool isRun)
+    {
+        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Entrypoint, Interactive, Tty })
+            command.Add(o);
+        if (isRun) command.Add(Detach);
+        command.Add(Image);
+        // Only for the help text: the pre-split hands the command over directly.
+        command.Add(Command);
+    }
+
+    /// <summary>Every spelling of the options of <paramref name="command"/> (only those that take a
+    /// value when <paramref name="valuesOnly"/>).</summary>
+    public static HashSet<string> OptionSpellings(Command command, bool valuesOnly)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var o in command.Options)
+        {
+            if (valuesOnly && (o.ValueType == typeof(bool) || o.Arity.MaximumNumberOfValues == 0)) continue;
+            set.Add(o.Name);
+            foreach (var a in o.Aliases) set.Add(a);
+        }
+        return set;
+    }
+
+    public ContainerCreateRequest BuildRequest(ParseResult pr, string image, string[] cmd, Func<string, string?> getEnv)
+    {
+        if (pr.GetValue(Tty))
+            throw new UsageException(Console.IsInputRedirected
+                ? "the input device is not a TTY"
+                : "-t (pseudo-TTY) is not supported yet");
+        bool detach = pr.GetResult(Detach) is not null && pr.GetValue(Detach);
+        var host = new HostConfig
+        {
+            AutoRemove = pr.GetValue(Rm),
+            Memory = pr.GetValue(Memory) is { } m ? RunFlags.ParseMemory(m) : 0,
+            NanoCpus = pr.GetValue(Cpus) is { } c ? RunFlags.ParseCpus(c) : 0,
+            CpuShares = pr.GetValue(CpuShares) ?? 0,
+            CpusetCpus = pr.GetValue(CpusetCpus),
+            PidsLimit = pr.GetValue(PidsLimit),
+            NetworkMode = pr.GetValue(Network),
+        };
+        if (host.CpuShares < 0) throw new UsageException($"invalid --cpu-shares value {host.CpuShares}: must not be negative");
+        var binds = pr.GetValue(Volume) ?? [];
+        if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
+
+        var env = RunFlags.ResolveEnv(pr.GetValue(Env) ?? [], getEnv);
+        string? entrypoint = pr.GetValue(Entrypoint);
+        return new ContainerCreateRequest
+        {
+            Image = image,
+            Cmd = cmd.Length > 0 ? [.. cmd] : null,
+            Entrypoint = entrypoint is null ? null : entrypoint.Length == 0 ? [] : [entrypoint],
+            Env = env.Count > 0 ? env : null,
+            WorkingDir = pr.GetValue(Workdir),
+            Hostname = pr.GetValue(Hostname),
+            AttachStdout = !detach,
+            AttachStderr = !detach,
+            OpenStdin = pr.GetValue(Interactive),
+            HostConfig = host,
+        };
+    }
+}

@@ -1,0 +1,93 @@
+using Gocker.Cli;
+
+namespace Gocker.Tests.Cli;
+
+public class RunFlagsTests
+{
+    [Theory]
+    [InlineData("1024", 1024L)]
+    [InlineData("0", 0L)]
+    [InlineData("100b", 100L)]
+    [InlineData("4k", 4096L)]
+    [InlineData("512m", 512L << 20)]
+    [InlineData("512M", 512L << 20)]
+    [InlineData("1g", 1L << 30)]
+    [InlineData("1G", 1L << 30)]
+    [InlineData("1.5g", 3L << 29)]
+    [InlineData("64mb", 64L << 20)]
+    [InlineData("64MiB", 64L << 20)]
+    [InlineData("2 g", 2L << 30)]
+    public void Memory_values(string value, long expected) => Assert.Equal(expected, RunFlags.ParseMemory(value));
+
+    [Theory]
+    [InlineData("12x")]
+    [InlineData("")]
+    [InlineData("m")]
+    [InlineData("-1")]
+    [InlineData("1..5g")]
+    [InlineData("1.g")]
+    [InlineData("12 x")]
+    [InlineData("1  g")]
+    [InlineData("5gbb")]
+    [InlineData("99999999999999999999999999999999999g")]
+    public void Bad_memory_values_are_refused(string value)
+    {
+        var e = Assert.Throws<UsageException>(() => RunFlags.ParseMemory(value));
+        Assert.StartsWith($"invalid memory value {value}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("1", 1_000_000_000L)]
+    [InlineData("1.5", 1_500_000_000L)]
+    [InlineData("0.01", 10_000_000L)]
+    [InlineData("0", 0L)]
+    public void Cpus_values(string value, long nano) => Assert.Equal(nano, RunFlags.ParseCpus(value));
+
+    [Theory]
+    [InlineData("x")]
+    [InlineData("-1")]
+    [InlineData("1,5")]
+    [InlineData("")]
+    public void Bad_cpus_values_are_refused(string value)
+    {
+        var e = Assert.Throws<UsageException>(() => RunFlags.ParseCpus(value));
+        Assert.Contains("--cpus", e.Message);
+    }
+
+    [Theory]
+    [InlineData("/data:/data")]
+    [InlineData("/data:/mnt/x:ro")]
+    [InlineData("/:/host:rw")]
+    public void Good_binds(string spec) => Assert.Equal(spec, RunFlags.ValidateBind(spec));
+
+    [Theory]
+    [InlineData("data:/data", "host path 'data' must be absolute")]
+    [InlineData("/data:data", "container path 'data' must be absolute")]
+    [InlineData("/data:/", "cannot be '/'")]
+    [InlineData("/data:/x:rx", "mode 'rx' must be ro or rw")]
+    [InlineData("/data", "expected HOST:CONTAINER")]
+    [InlineData("/a:/b:ro:x", "expected HOST:CONTAINER")]
+    [InlineData(":/b", "host path '' must be absolute")]
+    public void Bad_binds_name_the_problem(string spec, string why)
+    {
+        var e = Assert.Throws<UsageException>(() => RunFlags.ValidateBind(spec));
+        Assert.Contains($"'{spec}'", e.Message);
+        Assert.Contains(why, e.Message);
+    }
+
+    [Fact]
+    public void Env_bare_names_take_the_console_value_or_are_dropped()
+    {
+        var env = RunFlags.ResolveEnv(["A=1", "B", "C", "D=", "E=x=y"], k => k == "B" ? "from-console" : null);
+        Assert.Equal(["A=1", "B=from-console", "D=", "E=x=y"], env);
+        Assert.Throws<UsageException>(() => RunFlags.ResolveEnv(["=x"], _ => null));
+    }
+
+    [Theory]
+    [InlineData("busybox", "busybox", "latest")]
+    [InlineData("busybox:1.36", "busybox", "1.36")]
+    [InlineData("reg:5000/team/app", "reg:5000/team/app", "latest")]
+    [InlineData("reg:5000/team/app:v2", "reg:5000/team/app", "v2")]
+    public void References(string reference, string repo, string tag) =>
+        Assert.Equal((repo, tag), RunFlags.SplitReference(reference));
+}
