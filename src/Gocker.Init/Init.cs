@@ -32,6 +32,7 @@ static class Init
             step = "mount-proc"; ContainerMounts.Proc(root);
             step = "mount-dev"; ContainerMounts.Dev(root);
             step = "mount-sys"; ContainerMounts.Sysfs(root);
+            step = "mask-paths"; ContainerMounts.ProtectKernelPaths(root);
             foreach (var v in spec.Volumes)
             {
                 step = "volume " + v.Destination;

@@ -40,6 +40,46 @@ public static unsafe class ContainerMounts
         finally { Sys.Close(dev); }
     }
 
+    // Docker's defaults. Why: container root is real root; /proc/sys/vm/drop_caches, /proc/sysrq-trigger,
+    // /proc/kcore... are global to the host, not per namespace. Read-only paths get a read-only bind of
+    // themselves; masked paths are covered (directories by an empty read-only tmpfs, files by /dev/null).
+    static readonly string[] ReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+    static readonly string[] MaskedPaths = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"];
+
+    /// <summary>Makes the host-global parts of /proc and /sys read-only or invisible. Needs /proc, /dev and /sys mounted.</summary>
+    public static void ProtectKernelPaths(int rootfd)
+    {
+        foreach (var path in ReadonlyPaths)
+        {
+            int fd = Sys.OpenAt2(rootfd, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+            if (fd == -ENOENT) continue;
+            if (fd < 0) throw new SyscallException("resolve in rootfs", path, -fd);
+            try { BindMount.Attach(fd, fd, readOnly: true, path, path); }
+            finally { Sys.Close(fd); }
+        }
+        int devNull = InRoot.Open(rootfd, "/dev/null");
+        try
+        {
+            foreach (var path in MaskedPaths)
+            {
+                int fd = Sys.OpenAt2(rootfd, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                if (fd == -ENOENT) continue;
+                if (fd < 0) throw new SyscallException("resolve in rootfs", path, -fd);
+                try
+                {
+                    Sys.TryStat(fd, "", out _, out _, out int mode);
+                    if ((mode & S_IFMT) == S_IFDIR)
+                        Sys.Mount("tmpfs", InRoot.FdPath(fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", "mask tmpfs on " + path + " via");
+                    else
+                        BindMount.Attach(devNull, fd, readOnly: true, "/dev/null", path);
+                }
+                finally { Sys.Close(fd); }
+            }
+        }
+        finally { Sys.Close(devNull); }
+    }
+
     /// <summary>
     /// Bind-mounts a host path onto a path inside the rootfs. The destination is resolved in the root
     /// (see InRoot for why): an image shipping "/evil -> /" plus "-v SRC:/evil/x" mounts on ROOTFS/x,

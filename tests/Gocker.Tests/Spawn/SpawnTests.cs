@@ -136,6 +136,41 @@ public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
     }
 
     [Fact]
+    public async Task Host_global_kernel_paths_are_read_only_or_masked()
+    {
+        using var c = Container("sh", "-c",
+            "echo 1 > /proc/sys/vm/drop_caches 2>/dev/null && echo sys-rw || echo sys-ro; " +
+            "echo h > /proc/sysrq-trigger 2>/dev/null && echo sysrq-rw || echo sysrq-ro; " +
+            "wc -c < /proc/timer_list; touch /proc/acpi/x 2>/dev/null && echo acpi-rw || echo acpi-ro; cat /proc/sys/kernel/ostype");
+        Assert.True(new FileInfo("/proc/timer_list").Exists && File.ReadAllText("/proc/timer_list").Length > 0); // masked only in the container
+        var r = await c.RunAsync();
+        Assert.Equal("sys-ro\nsysrq-ro\n0\nacpi-ro\nLinux\n", r.Stdout.Replace(" ", ""));
+    }
+
+    [Fact]
+    public async Task Stdin_file_is_fd_0()
+    {
+        using var c = Container("cat");
+        File.WriteAllText(Path.Combine(c.Dir, "in.txt"), "fed in\n");
+        File.WriteAllBytes(c.SpecPath, InitSpecJson.Serialize(c.Spec));
+        using var p = TestContainer.Spawner.Spawn(new SpawnRequest(InitBinary.Path, c.SpecPath, c.StdoutPath, c.StderrPath, Path.Combine(c.Dir, "in.txt")));
+        Assert.True(p.Release().Ok);
+        Assert.Equal(0, (await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30))).ExitCode);
+        Assert.Equal("fed in\n", File.ReadAllText(c.StdoutPath));
+    }
+
+    [Fact]
+    public void Missing_init_binary_throws_naming_it_and_leaks_nothing()
+    {
+        using var c = Container("true");
+        File.WriteAllBytes(c.SpecPath, InitSpecJson.Serialize(c.Spec));
+        var missing = "/nonexistent-gocker-init-" + Guid.NewGuid().ToString("N");
+        var e = Assert.ThrowsAny<Exception>(() => TestContainer.Spawner.Spawn(new SpawnRequest(missing, c.SpecPath, c.StdoutPath, c.StderrPath)));
+        Assert.Contains(missing, e.Message);
+        Assert.Contains("No such file", e.Message);
+    }
+
+    [Fact]
     public async Task Missing_command_is_127_with_a_clear_message()
     {
         using var c = Container("no-such-cmd", "x");
