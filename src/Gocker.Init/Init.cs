@@ -17,7 +17,7 @@ static class Init
         try
         {
             if (args.Length != 1) throw new InitFailure(125, "usage: gocker-init SPEC_PATH");
-            var spec = InitSpecJson.Deserialize(File.ReadAllBytes(args[0]));
+            var spec = InitSpecReader.Read(File.ReadAllBytes(args[0]));
             Libc.umask(0); // modes below are meant literally; the command gets 022 back before exec
 
             // First, before anything is mounted: nothing we do may propagate back to the host.
