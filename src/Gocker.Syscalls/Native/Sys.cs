@@ -35,11 +35,12 @@ public static unsafe class Sys
         if (fd >= 0) Libc.close(fd);
     }
 
-    /// <summary>Moves fd to the lowest free descriptor >= min, with CLOEXEC, and closes the original.</summary>
+    /// <summary>Moves fd to the lowest free descriptor >= min, with CLOEXEC, and closes the original.
+    /// On failure the original stays open (still the caller's to close).</summary>
     public static int MoveAbove(int fd, int min)
     {
         int nfd = Libc.fcntl(fd, F_DUPFD_CLOEXEC, min);
-        if (nfd < 0) { var e = Fail("fcntl F_DUPFD_CLOEXEC", null); Libc.close(fd); throw e; }
+        if (nfd < 0) throw Fail("fcntl F_DUPFD_CLOEXEC", null);
         Libc.close(fd);
         return nfd;
     }

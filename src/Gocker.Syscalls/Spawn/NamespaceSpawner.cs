@@ -52,10 +52,11 @@ public sealed unsafe class NamespaceSpawner : ISpawner
     public IInitProcess Spawn(SpawnRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        foreach (var (name, path) in new[] { ("InitPath", request.InitPath), ("SpecPath", request.SpecPath),
-                     ("StdoutPath", request.StdoutPath), ("StderrPath", request.StderrPath) })
-            if (string.IsNullOrEmpty(path) || path[0] != '/')
-                throw new ArgumentException($"spawn: {name} must be an absolute path: '{path}'");
+        Absolute("InitPath", request.InitPath);
+        Absolute("SpecPath", request.SpecPath);
+        Absolute("StdoutPath", request.StdoutPath);
+        Absolute("StderrPath", request.StderrPath);
+        if (request.StdinPath is not null) Absolute("StdinPath", request.StdinPath);
 
         int statusR = -1, statusW = -1, goR = -1, goW = -1, pidfd = -1;
         var pins = new List<GCHandle>();
@@ -109,7 +110,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             thread.Start();
             thread.Join();
             if (job.UnshareErrno != 0) throw new SyscallException("unshare namespaces", null, job.UnshareErrno);
-            if (job.SpawnErrno != 0) throw new SyscallException("posix_spawn", request.InitPath, job.SpawnErrno);
+            if (job.SpawnErrno != 0) throw SpawnFailure(request, job.SpawnErrno);
 
             // The child holds its own copies now.
             Sys.Close(statusW); statusW = -1;
@@ -132,6 +133,24 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             NativeMemory.Free(attr);
             Sys.Close(statusR); Sys.Close(statusW); Sys.Close(goR); Sys.Close(goW); Sys.Close(pidfd);
         }
+    }
+
+    /// <summary>posix_spawn reports one errno for the exec and all file actions: name the likely culprit.</summary>
+    static SyscallException SpawnFailure(SpawnRequest r, int errno)
+    {
+        if (!File.Exists(r.InitPath)) return new SyscallException("posix_spawn", r.InitPath, errno);
+        foreach (var path in new[] { r.StdoutPath, r.StderrPath })
+            if (!Directory.Exists(Path.GetDirectoryName(path)))
+                return new SyscallException("posix_spawn: open output", path, errno);
+        if (r.StdinPath is not null && !File.Exists(r.StdinPath))
+            return new SyscallException("posix_spawn: open input", r.StdinPath, errno);
+        return new SyscallException("posix_spawn", r.InitPath + " (or its stdin/stdout/stderr files)", errno);
+    }
+
+    static void Absolute(string name, string path)
+    {
+        if (string.IsNullOrEmpty(path) || path[0] != '/')
+            throw new ArgumentException($"spawn: {name} must be an absolute path: '{path}'");
     }
 
     static void Check(int err, string what)

@@ -171,6 +171,16 @@ public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
     }
 
     [Fact]
+    public void Missing_stdout_directory_is_named_in_the_error()
+    {
+        using var c = Container("true");
+        File.WriteAllBytes(c.SpecPath, InitSpecJson.Serialize(c.Spec));
+        var bad = Path.Combine(c.Dir, "no-such-dir", "stdout.log");
+        var e = Assert.ThrowsAny<Exception>(() => TestContainer.Spawner.Spawn(new SpawnRequest(InitBinary.Path, c.SpecPath, bad, c.StderrPath)));
+        Assert.Contains(bad, e.Message);
+    }
+
+    [Fact]
     public async Task Missing_command_is_127_with_a_clear_message()
     {
         using var c = Container("no-such-cmd", "x");
