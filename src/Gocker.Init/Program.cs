@@ -1,2 +1,6 @@
-// gocker-init: placeholder, replaced by the init implementation.
-return 125;
+// gocker-init: PID 1 of a new container until it execs the user's command.
+// Protocol (see ISpawner): fd 3 = exec-status pipe (EOF on successful exec, else "CODE STEP: MESSAGE"),
+// fd 4 = go pipe (one byte = go; EOF = the daemon gave up). argv[1] = InitSpec JSON path.
+using Gocker.Init;
+
+return Init.Run(args);

@@ -1,0 +1,78 @@
+using Gocker.Syscalls;
+using Gocker.Syscalls.Mounts;
+using Gocker.Syscalls.Native;
+using Gocker.Syscalls.Spawn;
+using static Gocker.Syscalls.Native.Consts;
+
+namespace Gocker.Init;
+
+/// <summary>The init's steps, in order. Each failure is reported as "CODE STEP: MESSAGE" on fd 3.</summary>
+static class Init
+{
+    const int StatusFd = 3, GoFd = 4;
+
+    public static int Run(string[] args)
+    {
+        string step = "read-spec";
+        try
+        {
+            if (args.Length != 1) throw new InitFailure(125, "usage: gocker-init SPEC_PATH");
+            var spec = InitSpecReader.Read(File.ReadAllBytes(args[0]));
+            Libc.umask(0); // modes below are meant literally; the command gets 022 back before exec
+
+            // First, before anything is mounted: nothing we do may propagate back to the host.
+            step = "mount-private";
+            Sys.Mount(null, "/", null, MS_REC | MS_PRIVATE, null, "private");
+
+            step = "mount-overlay";
+            Overlay.Mount(spec.RootfsDir, spec.LowerDirs, spec.UpperDir, spec.WorkDir);
+            int root = Sys.Open(spec.RootfsDir, O_PATH | O_DIRECTORY);
+            if (!Overlay.IsOverlay(root)) throw new InitFailure(125, $"{spec.RootfsDir} is not an overlay after mounting it");
+
+            step = "mount-proc"; ContainerMounts.Proc(root);
+            step = "mount-dev"; ContainerMounts.Dev(root);
+            step = "mount-sys"; ContainerMounts.Sysfs(root);
+            step = "mask-paths"; ContainerMounts.ProtectKernelPaths(root);
+            foreach (var v in spec.Volumes)
+            {
+                step = "volume " + v.Destination;
+                ContainerMounts.Volume(root, v);
+            }
+
+            step = "hostname"; Net.SetHostname(spec.Hostname);
+            step = "loopback"; Net.LoopbackUp();
+
+            step = "pivot-root"; Root.Pivot(root);
+            Sys.Close(root);
+
+            step = "workdir"; Root.ChdirInside(spec.WorkingDir);
+            step = "capabilities"; Capabilities.DropToDockerDefault();
+
+            step = "wait-go";
+            if (!WaitGo()) return 125; // the daemon gave up: exit without a word, exec nothing
+
+            step = "exec";
+            Exec.Run(spec.Args, spec.Env, StatusFd); // returns only on failure (throws)
+            return 125;
+        }
+        catch (InitFailure e) { return Report(e.Code, step, e.Message); }
+        catch (Exception e) { return Report(125, step, e.Message); }
+    }
+
+    static unsafe bool WaitGo()
+    {
+        byte b;
+        nint n;
+        do n = Libc.read(GoFd, &b, 1); while (n < 0 && Libc.Errno == EINTR);
+        if (n < 0) throw new SyscallException("read go pipe", null, Libc.Errno);
+        Libc.close(GoFd);
+        return n == 1;
+    }
+
+    static int Report(int code, string step, string message)
+    {
+        var line = $"{code} {step}: {message.Replace('\n', ' ')}\n";
+        Sys.WriteAll(StatusFd, System.Text.Encoding.UTF8.GetBytes(line));
+        return code;
+    }
+}

@@ -1,0 +1,193 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Gocker.Syscalls.Native;
+using static Gocker.Syscalls.Native.Consts;
+
+namespace Gocker.Syscalls.Spawn;
+
+/// <summary>
+/// Spawns gocker-init as PID 1 of fresh UTS, IPC, net, PID and mount namespaces.
+///
+/// Why a fresh thread per spawn: unshare() applies to the calling thread only (the rest of the .NET
+/// runtime stays in the host namespaces); a thread's new PID namespace is single-use (after its PID 1
+/// exits, the next fork fails ENOMEM), and a thread left behind in the new mount namespace would have
+/// its root moved by the init's pivot_root. So the thread unshares, posix_spawns, and exits.
+///
+/// Why posix_spawn and not Process.Start: we need the exact descriptor layout of the protocol
+/// (0..4, everything else closed even while other .NET threads open fds concurrently: closefrom(5)),
+/// default signal dispositions (.NET ignores SIGPIPE; a container must not inherit that), a new
+/// session, and we reap our own children by pidfd.
+///
+/// Construct once at daemon start (<see cref="Create"/>); Spawn may be called concurrently.
+/// </summary>
+public sealed unsafe class NamespaceSpawner : ISpawner
+{
+    const int Namespaces = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS;
+    const int OpaqueSize = 512; // posix_spawn_file_actions_t / posix_spawnattr_t are far smaller in glibc
+    const string ChildPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+    readonly PidfdReaper reaper;
+
+    public NamespaceSpawner(PidfdReaper reaper) => this.reaper = reaper;
+
+    /// <summary>The spawner the daemon uses: shared reaper, warmed up.</summary>
+    public static NamespaceSpawner Create()
+    {
+        var s = new NamespaceSpawner(PidfdReaper.Shared);
+        s.Warmup();
+        return s;
+    }
+
+    /// <summary>
+    /// Resolves the libc entry points and JIT-compiles the spawn thread's body ahead of time: after
+    /// unshare(CLONE_NEWPID) that thread can no longer create threads, so nothing lazy (JIT, tiering,
+    /// library loading) may happen there. Idempotent; Create() calls it.
+    /// </summary>
+    public void Warmup()
+    {
+        RuntimeHelpers.RunClassConstructor(typeof(SpawnJob).TypeHandle);
+        RuntimeHelpers.PrepareMethod(typeof(SpawnJob).GetMethod(nameof(SpawnJob.Run))!.MethodHandle);
+    }
+
+    public IInitProcess Spawn(SpawnRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        Absolute("InitPath", request.InitPath);
+        Absolute("SpecPath", request.SpecPath);
+        Absolute("StdoutPath", request.StdoutPath);
+        Absolute("StderrPath", request.StderrPath);
+        if (request.StdinPath is not null) Absolute("StdinPath", request.StdinPath);
+
+        int statusR = -1, statusW = -1, goR = -1, goW = -1, pidfd = -1;
+        var pins = new List<GCHandle>();
+        void* fa = null, attr = null;
+        bool faInit = false, attrInit = false;
+        try
+        {
+            (statusR, statusW) = Sys.Pipe();
+            (goR, goW) = Sys.Pipe();
+            // Above 10, so that dup2 onto 3 and 4 can never clobber one of our own pipe ends.
+            statusR = Sys.MoveAbove(statusR, 10); statusW = Sys.MoveAbove(statusW, 10);
+            goR = Sys.MoveAbove(goR, 10); goW = Sys.MoveAbove(goW, 10);
+
+            byte* Pin(string s)
+            {
+                var h = GCHandle.Alloc(Sys.Z(s), GCHandleType.Pinned);
+                pins.Add(h);
+                return (byte*)h.AddrOfPinnedObject();
+            }
+
+            fa = NativeMemory.AllocZeroed(OpaqueSize);
+            attr = NativeMemory.AllocZeroed(OpaqueSize);
+            Check(Libc.posix_spawn_file_actions_init(fa), "posix_spawn_file_actions_init"); faInit = true;
+            Check(Libc.posix_spawnattr_init(attr), "posix_spawnattr_init"); attrInit = true;
+
+            Check(Libc.posix_spawn_file_actions_addopen(fa, 0, Pin(request.StdinPath ?? "/dev/null"), O_RDONLY | O_NOCTTY, 0), "addopen stdin");
+            Check(Libc.posix_spawn_file_actions_addopen(fa, 1, Pin(request.StdoutPath), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0 /*0640*/), "addopen stdout");
+            Check(Libc.posix_spawn_file_actions_addopen(fa, 2, Pin(request.StderrPath), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0), "addopen stderr");
+            Check(Libc.posix_spawn_file_actions_adddup2(fa, statusW, 3), "adddup2 status");
+            Check(Libc.posix_spawn_file_actions_adddup2(fa, goR, 4), "adddup2 go");
+            Check(Libc.posix_spawn_file_actions_addclosefrom_np(fa, 5), "addclosefrom_np");
+
+            byte* set = stackalloc byte[128];
+            Libc.sigemptyset(set);
+            Check(Libc.posix_spawnattr_setsigmask(attr, set), "setsigmask");
+            Libc.sigfillset(set);
+            Check(Libc.posix_spawnattr_setsigdefault(attr, set), "setsigdefault");
+            Check(Libc.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID), "setflags");
+
+            byte** argv = stackalloc byte*[3];
+            argv[0] = Pin(request.InitPath); argv[1] = Pin(request.SpecPath); argv[2] = null;
+            byte** envp = stackalloc byte*[2];
+            envp[0] = Pin(ChildPath); envp[1] = null;
+
+            var job = new SpawnJob
+            {
+                Namespaces = Namespaces, Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
+                Argv = (nint)argv, Envp = (nint)envp,
+            };
+            var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-spawn" };
+            thread.Start();
+            thread.Join();
+            if (job.UnshareErrno != 0) throw new SyscallException("unshare namespaces", null, job.UnshareErrno);
+            if (job.SpawnErrno != 0) throw SpawnFailure(request, job.SpawnErrno);
+
+            // The child holds its own copies now.
+            Sys.Close(statusW); statusW = -1;
+            Sys.Close(goR); goR = -1;
+
+            // Safe by pid: it is our unreaped child, so the pid cannot have been reused yet.
+            pidfd = Sys.PidfdOpen(job.Pid);
+            var reg = reaper.Register(pidfd);
+            pidfd = -1;
+            var proc = new InitProcess(job.Pid, reaper, reg, statusR, goW);
+            statusR = goW = -1;
+            return proc;
+        }
+        finally
+        {
+            foreach (var h in pins) h.Free();
+            if (faInit) Libc.posix_spawn_file_actions_destroy(fa);
+            if (attrInit) Libc.posix_spawnattr_destroy(attr);
+            NativeMemory.Free(fa);
+            NativeMemory.Free(attr);
+            Sys.Close(statusR); Sys.Close(statusW); Sys.Close(goR); Sys.Close(goW); Sys.Close(pidfd);
+        }
+    }
+
+    /// <summary>posix_spawn reports one errno for the exec and all file actions: name the likely culprit.</summary>
+    static SyscallException SpawnFailure(SpawnRequest r, int errno)
+    {
+        if (!File.Exists(r.InitPath)) return new SyscallException("posix_spawn", r.InitPath, errno);
+        foreach (var path in new[] { r.StdoutPath, r.StderrPath })
+            if (!Directory.Exists(Path.GetDirectoryName(path)))
+                return new SyscallException("posix_spawn: open output", path, errno);
+        if (r.StdinPath is not null && !File.Exists(r.StdinPath))
+            return new SyscallException("posix_spawn: open input", r.StdinPath, errno);
+        return new SyscallException("posix_spawn", r.InitPath + " (or its stdin/stdout/stderr files)", errno);
+    }
+
+    static void Absolute(string name, string path)
+    {
+        if (string.IsNullOrEmpty(path) || path[0] != '/')
+            throw new ArgumentException($"spawn: {name} must be an absolute path: '{path}'");
+    }
+
+    static void Check(int err, string what)
+    {
+        if (err != 0) throw new SyscallException(what, null, err);
+    }
+
+    /// <summary>
+    /// Runs on the throwaway thread. Only raw unmanaged calls through function pointers: no managed
+    /// callee that could be JIT-compiled or tiered up there (the tiering worker thread could be created
+    /// from this thread, which cannot create threads any more after unshare(CLONE_NEWPID)).
+    /// </summary>
+    sealed class SpawnJob
+    {
+        static readonly delegate* unmanaged<int, int> unshare;
+        static readonly delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int> posixSpawn;
+        static readonly delegate* unmanaged<int*> errnoLocation;
+
+        static SpawnJob()
+        {
+            var libc = NativeLibrary.Load("libc.so.6");
+            unshare = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(libc, "unshare");
+            posixSpawn = (delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int>)NativeLibrary.GetExport(libc, "posix_spawn");
+            errnoLocation = (delegate* unmanaged<int*>)NativeLibrary.GetExport(libc, "__errno_location");
+        }
+
+        public int Namespaces;
+        public nint Path, FileActions, Attr, Argv, Envp;
+        public int Pid, UnshareErrno, SpawnErrno;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+        public void Run()
+        {
+            if (unshare(Namespaces) != 0) { UnshareErrno = *errnoLocation(); return; }
+            int pid;
+            SpawnErrno = posixSpawn(&pid, (byte*)Path, (void*)FileActions, (void*)Attr, (byte**)Argv, (byte**)Envp);
+            Pid = pid;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Tests.Spawn;
+
+public class InitSpecReaderTests
+{
+    static readonly InitSpec Full = new()
+    {
+        Version = 7, RootfsDir = "/r/rootfs", LowerDirs = ["/l1", "/l2"], UpperDir = "/u", WorkDir = "/w",
+        Hostname = "h\u00e9\"x", Args = ["sh", "-c", "echo 'a b' \\ \u2603"], Env = ["A=1", "PATH=/bin"],
+        WorkingDir = "/srv", Volumes = [new VolumeMount("/src", "/dst", true), new VolumeMount("/s2", "/d2", false)],
+    };
+
+    [Fact]
+    public void Fast_reader_agrees_with_the_generated_deserializer_on_every_property()
+    {
+        var json = InitSpecJson.Serialize(Full);
+        var fast = InitSpecReader.TryFast(json);
+        // Null here means InitSpec gained a property the fast reader does not know: the init still works
+        // (it falls back to InitSpecJson), but teach InitSpecReader the new field to keep the fast path.
+        Assert.NotNull(fast);
+        var slow = InitSpecJson.Deserialize(json);
+        foreach (var prop in typeof(InitSpec).GetProperties())
+        {
+            var a = prop.GetValue(slow);
+            var b = prop.GetValue(fast);
+            if (a is System.Collections.IEnumerable ea && a is not string)
+                Assert.Equal(ea.Cast<object>(), ((System.Collections.IEnumerable)b!).Cast<object>());
+            else
+                Assert.Equal(a, b);
+        }
+    }
+
+    [Fact]
+    public void Defaults_apply_when_optional_fields_are_absent()
+    {
+        var json = """{"RootfsDir":"/r","LowerDirs":["/l"],"UpperDir":"/u","WorkDir":"/w","Hostname":"h","Args":["true"],"Env":[]}"""u8;
+        var spec = InitSpecReader.TryFast(json)!;
+        Assert.Equal("/", spec.WorkingDir);
+        Assert.Empty(spec.Volumes);
+        Assert.Equal(1, spec.Version);
+    }
+
+    [Fact]
+    public void Unknown_property_falls_back_to_the_generated_deserializer()
+    {
+        var json = """{"RootfsDir":"/r","LowerDirs":["/l"],"UpperDir":"/u","WorkDir":"/w","Hostname":"h","Args":["true"],"Env":[],"Future":1}"""u8;
+        Assert.Null(InitSpecReader.TryFast(json));
+        Assert.Equal("/r", InitSpecReader.Read(json).RootfsDir);
+    }
+
+    [Fact]
+    public void Missing_required_field_is_an_error_not_a_default()
+    {
+        var json = """{"LowerDirs":["/l"],"UpperDir":"/u","WorkDir":"/w","Hostname":"h","Args":["true"],"Env":[]}"""u8.ToArray();
+        Assert.Null(InitSpecReader.TryFast(json));
+        Assert.ThrowsAny<Exception>(() => InitSpecReader.Read(json));
+    }
+}
