@@ -217,7 +217,7 @@ public static class ApiRoutes
             Status.Failure f => new WaitResponse { StatusCode = -1, Error = new WaitError { Message = f.Cause.Message } },
             _ => new WaitResponse { StatusCode = -1 },
         };
-        await ctx.Response.WriteAsJsonAsync(body, GockerJson.Default.WaitResponse, contentType: null, ctx.RequestAborted);
+        await System.Text.Json.JsonSerializer.SerializeAsync(ctx.Response.Body, body, GockerJson.Default.WaitResponse, ctx.RequestAborted);
     }
 
     static async Task Attach(HttpContext ctx, string id)

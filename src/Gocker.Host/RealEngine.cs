@@ -1,4 +1,7 @@
 using Gocker.Actors.Engine;
+using Gocker.Images;
+using Gocker.Syscalls.Cgroups;
+using Gocker.Syscalls.Spawn;
 
 namespace Gocker.Host;
 
@@ -8,10 +11,15 @@ public static class RealEngine
     public static EngineServices Create(GockerOptions options)
     {
         var init = InitLocator.Find(options.InitPath);
-        throw new NotImplementedException("wired after the spawner, cgroup and image parts land: " + init);
+        ICgroupManager cgroups;
+        try { cgroups = CgroupManagerFactory.Detect(); }
+        catch (Exception ex) { throw new DaemonStartupException($"cgroups: {ex.Message}"); }
+        var images = new ImageStore(options.ImagesDir, new ImageStoreOptions { BusyboxPath = options.BusyboxPath });
+        // Once at startup: the reaper thread and the runtime's lazy parts are ready before the first spawn.
+        var spawner = NamespaceSpawner.Create();
+        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System);
     }
 }
-
 public static class InitLocator
 {
     /// <summary>gocker-init: configured path, next to gockerd (following the symlink in
