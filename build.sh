@@ -10,5 +10,5 @@ dotnet publish src/Gocker.Cli -c Release -r linux-x64 -o artifacts/bin -v quiet 
 # linked from artifacts/bin.
 dotnet publish src/Gocker.Host -c Release -r linux-x64 --self-contained false -o artifacts/lib/gockerd -v quiet -nologo
 ln -sfn ../lib/gockerd/gockerd artifacts/bin/gockerd
-rm -f artifacts/bin/*.dbg
+rm -f artifacts/bin/*.dbg artifacts/bin/*.pdb
 echo "built: $(ls artifacts/bin | tr '\n' ' ')"

@@ -43,7 +43,7 @@ public static class RunFlags
         return (long)Math.Round(cpus * 1_000_000_000m);
     }
 
-    /// <summary>Validates "HOST:CONTAINER[:ro|rw]"; both paths absolute. Returns the spec unchanged.</summary>
+    /// <summary>Validates "HOST:CONTAINER[:ro|rw][,create]"; both paths absolute. Returns the spec unchanged.</summary>
     public static string ValidateBind(string spec)
     {
         string Fail(string why) => throw new UsageException($"invalid volume specification '{spec}': {why}");
@@ -53,7 +53,10 @@ public static class RunFlags
         if (host.Length == 0 || !host.StartsWith('/')) Fail($"host path '{host}' must be absolute");
         if (container.Length == 0 || !container.StartsWith('/')) Fail($"container path '{container}' must be absolute");
         if (container.TrimEnd('/').Length == 0) Fail("the container path cannot be '/'");
-        if (parts.Length == 3 && parts[2] is not ("ro" or "rw")) Fail($"mode '{parts[2]}' must be ro or rw");
+        // Options: ro|rw, and Gocker's "create" (make a missing host directory), comma-separated.
+        if (parts.Length == 3)
+            foreach (var opt in parts[2].Split(','))
+                if (opt is not ("ro" or "rw" or "create")) Fail($"mode '{opt}' must be ro, rw or create");
         return spec;
     }
 

@@ -1,3 +1,4 @@
+using Akka.Event;
 using Akka.Actor;
 using Gocker.Syscalls.Cgroups;
 
@@ -17,6 +18,7 @@ public sealed class CgroupActor : ReceiveActor
     public sealed record Remove;
     public sealed record Done;
 
+    readonly Akka.Event.ILoggingAdapter _log = Context.GetLogger();
     readonly ICgroupManager _manager;
     readonly string _parent;
     readonly string _name;
@@ -56,16 +58,19 @@ public sealed class CgroupActor : ReceiveActor
 
     ICgroup Require() => _cgroup ?? throw new InvalidOperationException($"cgroup {_parent}/{_name} was not created");
 
-    /// <summary>Answers the asker either way, then lets a failure reach the ContainerActor's
-    /// supervisor strategy (an exception in a child is a failure, not a reply).</summary>
+    /// <summary>Answers the asker either way: a result, or Status.Failure with the exception.</summary>
     void Reply(Func<object> op)
     {
         object result;
         try { result = op(); }
         catch (Exception ex)
         {
+            // The failure goes back to the ContainerActor, which decides: tear the container down.
+            // (Throwing as well would park this child until the parent's supervision directive is
+            // processed, which cannot happen while the parent awaits this very child.)
+            _log.Warning("{0} failed: {1}", op.Method.Name, ex.Message);
             Sender.Tell(new Status.Failure(ex));
-            throw;
+            return;
         }
         Sender.Tell(result);
     }

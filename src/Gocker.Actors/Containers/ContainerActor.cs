@@ -32,6 +32,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     /// <summary>Published to the parent on every state change (it keeps the listing).</summary>
     public sealed record Changed(ContainerRecord Record);
     sealed record KillTimeout(int RunId);
+    sealed record FinishFailedStart(int RunId, bool HasProcess, bool KillFirst, int ExitCode);
 
     static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
     static readonly TimeSpan ReleaseTimeout = TimeSpan.FromSeconds(30);
@@ -45,6 +46,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     IActorRef? _ns;
     ExecResult? _startFailure;
     bool _pendingRemove;
+    int _tornDownRun;
+    (IActorRef Requester, Exception Error)? _pendingStartReply;
     TaskCompletionSource _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly List<(IActorRef Who, WaitCondition Condition)> _waiters = [];
     readonly List<IActorRef> _stoppers = [];
@@ -63,6 +66,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         _layout = ContainerLayout.For(svc.Options, record.Spec.Id);
         ReceiveAsync<Start>(_ => HandleStart());
         ReceiveAsync<NamespaceActor.ProcessExited>(HandleExited);
+        ReceiveAsync<FinishFailedStart>(HandleFinishFailedStart);
         Receive<Wait>(HandleWait);
         Receive<Kill>(HandleKill);
         Receive<Stop>(HandleStop);
@@ -114,9 +118,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             var exec = await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
             if (!exec.Ok)
             {
-                // The init exits by itself with exec.ExitCode; HandleExited tears down.
-                _startFailure = exec;
-                sender.Tell(new Status.Failure(new StartFailedException(exec.ToString(), exec.ExitCode)));
+                // The init exits by itself with exec.ExitCode.
+                FailStart(sender, exec, runId, hasProcess: true, killFirst: false);
                 return;
             }
             SetRecord(_record with
@@ -129,11 +132,43 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         catch (Exception ex)
         {
             var cause = ex is AskTimeoutException ? "timed out" : ex.Message;
-            _startFailure = new ExecResult(false, 125, "start", cause);
-            sender.Tell(new Status.Failure(new StartFailedException(cause, 125)));
-            if (pid > 0 && _ns is not null) _ns.Tell(new NamespaceActor.Signal(9)); // HandleExited tears down
-            else await Teardown(ExitStatus.Exited(125));
+            FailStart(sender, new ExecResult(false, 125, "start", cause), runId, hasProcess: pid > 0, killFirst: pid > 0);
         }
+    }
+
+    /// <summary>
+    /// A start failed. Teardown happens in its own message (FinishFailedStart): a child that threw is
+    /// waiting for this actor's supervision directive, which is only processed between messages. The
+    /// requester is answered once teardown is done, so when `run` returns nothing of it is left.
+    /// </summary>
+    void FailStart(IActorRef requester, ExecResult failure, int runId, bool hasProcess, bool killFirst)
+    {
+        _startFailure = failure;
+        _pendingStartReply = (requester, new StartFailedException(failure.ToString(), failure.ExitCode));
+        Self.Tell(new FinishFailedStart(runId, hasProcess, killFirst, failure.ExitCode));
+    }
+
+    async Task HandleFinishFailedStart(FinishFailedStart m)
+    {
+        if (m.RunId != _runId || m.RunId == _tornDownRun) { ReplyPendingStart(); return; }
+        var status = ExitStatus.Exited(m.ExitCode);
+        if (_ns is not null && m.HasProcess)
+        {
+            // Never leave a half-started init behind: kill it (if it will not exit by itself) and
+            // wait until it is reaped.
+            if (m.KillFirst) _ns.Tell(new NamespaceActor.Signal(9));
+            try { status = await _ns.Ask<ExitStatus>(new NamespaceActor.AwaitExit(), AskTimeout); }
+            catch (Exception ex) { _log.Error("container {0}: init did not exit: {1}", Id[..12], ex.Message); }
+        }
+        if (m.RunId == _tornDownRun) { ReplyPendingStart(); return; }
+        await Teardown(status);
+    }
+
+    void ReplyPendingStart()
+    {
+        if (_pendingStartReply is not { } p) return;
+        _pendingStartReply = null;
+        p.Requester.Tell(new Status.Failure(p.Error));
     }
 
     void WriteInitSpec()
@@ -162,7 +197,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     // ---- exit and teardown ----------------------------------------------------------------
     async Task HandleExited(NamespaceActor.ProcessExited m)
     {
-        if (m.RunId != _runId) return;
+        if (m.RunId != _runId || m.RunId == _tornDownRun) return;
         var oom = false;
         if (_cgroup is not null)
         {
@@ -174,6 +209,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
 
     async Task Teardown(ExitStatus status, bool oom = false)
     {
+        _tornDownRun = _runId;
         Timers.CancelAll();
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
         var errors = new List<string>();
@@ -209,6 +245,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         tcs.TrySetResult();
 
         if (_record.Spec.AutoRemove || _pendingRemove) await DoRemove();
+        ReplyPendingStart();
     }
 
     async Task DoRemove()

@@ -1,3 +1,4 @@
+using Akka.Event;
 using Akka.Actor;
 using Gocker.Syscalls.Spawn;
 
@@ -11,16 +12,21 @@ public sealed class NamespaceActor : ReceiveActor
     public sealed record Spawned(int Pid);
     public sealed record Release;
     public sealed record Signal(int Number);
+    /// <summary>Answers the ExitStatus once the process has exited (at once if it already has).</summary>
+    public sealed record AwaitExit;
     public sealed record Done;
     /// <summary>Sent to the parent when the process has exited and was reaped.</summary>
     public sealed record ProcessExited(int RunId, ExitStatus Status);
 
     sealed record ExitObserved(ExitStatus Status);
 
+    readonly Akka.Event.ILoggingAdapter _log = Context.GetLogger();
     readonly ISpawner _spawner;
     readonly int _runId;
     IInitProcess? _process;
     bool _exited;
+    ExitStatus? _status;
+    readonly List<IActorRef> _exitWaiters = [];
 
     public static Props Props(ISpawner spawner, int runId) => Akka.Actor.Props.Create(() => new NamespaceActor(spawner, runId));
 
@@ -32,6 +38,11 @@ public sealed class NamespaceActor : ReceiveActor
         Receive<Release>(_ => Reply(() => Require().Release()));
         Receive<Signal>(m => Reply(() => HandleSignal(m)));
         Receive<ExitObserved>(HandleExit);
+        Receive<AwaitExit>(_ =>
+        {
+            if (_status is not null) Sender.Tell(_status);
+            else _exitWaiters.Add(Sender);
+        });
         Receive<Status.Failure>(f => throw new InvalidOperationException("waiting for the container process failed", f.Cause));
     }
 
@@ -52,7 +63,10 @@ public sealed class NamespaceActor : ReceiveActor
     void HandleExit(ExitObserved m)
     {
         _exited = true;
+        _status = m.Status;
         _process?.Dispose();
+        foreach (var w in _exitWaiters) w.Tell(m.Status);
+        _exitWaiters.Clear();
         Context.Parent.Tell(new ProcessExited(_runId, m.Status));
     }
 
@@ -64,8 +78,12 @@ public sealed class NamespaceActor : ReceiveActor
         try { result = op(); }
         catch (Exception ex)
         {
+            // The failure goes back to the ContainerActor, which decides: tear the container down.
+            // (Throwing as well would park this child until the parent's supervision directive is
+            // processed, which cannot happen while the parent awaits this very child.)
+            _log.Warning("{0} failed: {1}", op.Method.Name, ex.Message);
             Sender.Tell(new Status.Failure(ex));
-            throw;
+            return;
         }
         Sender.Tell(result);
     }

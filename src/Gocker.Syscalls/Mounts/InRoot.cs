@@ -29,7 +29,11 @@ public static class InRoot
     /// O_PATH fd of path inside the root, creating missing directories (mode 0755) and, if
     /// <paramref name="fileLeaf"/>, an empty regular file as the last component.
     /// </summary>
-    public static int OpenOrCreate(int rootfd, string path, bool fileLeaf = false)
+    public static int OpenOrCreate(int rootfd, string path, bool fileLeaf = false) => OpenOrCreate(rootfd, path, fileLeaf, 0);
+
+    const int MaxSymlinks = 40; // as the kernel's own ELOOP limit
+
+    static int OpenOrCreate(int rootfd, string path, bool fileLeaf, int depth)
     {
         int fd = Sys.OpenAt2(rootfd, path, O_PATH, Resolve);
         if (fd >= 0) return fd;
@@ -43,10 +47,21 @@ public static class InRoot
             string prefix = "";
             for (int i = 0; i < parts.Length; i++)
             {
+                var parentPrefix = prefix;
                 prefix += "/" + parts[i];
                 int next = Sys.OpenAt2(rootfd, prefix, O_PATH, Resolve);
                 if (next == -ENOENT)
                 {
+                    // A dangling symlink: follow it the way the container would, within the root
+                    // (like runc's securejoin), and create what is missing at its target there.
+                    var link = ReadLink(parent, parts[i]);
+                    if (link is not null)
+                    {
+                        if (depth >= MaxSymlinks) throw new SyscallException("resolve in rootfs", path, ELOOP);
+                        var rest = string.Join('/', parts.AsSpan(i + 1).ToArray());
+                        var target = link.StartsWith('/') ? link : parentPrefix + "/" + link;
+                        return OpenOrCreate(rootfd, rest.Length == 0 ? target : target + "/" + rest, fileLeaf, depth + 1);
+                    }
                     Create(parent, parts[i], fileLeaf && i == parts.Length - 1, prefix);
                     next = Sys.OpenAt2(rootfd, prefix, O_PATH, Resolve);
                 }
@@ -59,6 +74,18 @@ public static class InRoot
             return result;
         }
         finally { Sys.Close(parent); }
+    }
+
+    /// <summary>The target of name if it is a symlink in the directory parentFd, else null.</summary>
+    static unsafe string? ReadLink(int parentFd, string name)
+    {
+        var buf = new byte[4096];
+        fixed (byte* p = Sys.Z(name))
+        fixed (byte* b = buf)
+        {
+            var n = Tmds.Linux.LibC.readlinkat(parentFd, p, b, buf.Length);
+            return n > 0 ? System.Text.Encoding.UTF8.GetString(buf, 0, (int)n) : null;
+        }
     }
 
     static unsafe void Create(int parentFd, string name, bool file, string shownPath)

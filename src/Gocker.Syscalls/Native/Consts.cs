@@ -55,7 +55,7 @@ public static class Consts
     public const uint LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
     // errno
-    public const int EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EAGAIN = 11, EACCES = 13, EEXIST = 17,
+    public const int EPERM = 1, ENOENT = 2, ESRCH = 3, EINTR = 4, EAGAIN = 11, EACCES = 13, EEXIST = 17, ELOOP = 40,
         ENOTDIR = 20, EISDIR = 21, EINVAL = 22, EPIPE = 32, ENOEXEC = 8;
 
     // file types (st_mode)

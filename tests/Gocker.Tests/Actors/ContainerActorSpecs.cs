@@ -41,7 +41,8 @@ public class ContainerActorSpecs : TestKit
     object Send(string id, object message)
     {
         _supervisor.Tell(new ToContainer(id, message));
-        return ExpectMsg<object>(TimeSpan.FromSeconds(10));
+        try { return ExpectMsg<object>(TimeSpan.FromSeconds(10)); }
+        catch (Exception ex) { throw new Exception("no answer; engine log:\n" + string.Join("\n", _engine.Log), ex); }
     }
 
     [Fact]

@@ -64,7 +64,7 @@ public class RunFlagsTests
     [InlineData("data:/data", "host path 'data' must be absolute")]
     [InlineData("/data:data", "container path 'data' must be absolute")]
     [InlineData("/data:/", "cannot be '/'")]
-    [InlineData("/data:/x:rx", "mode 'rx' must be ro or rw")]
+    [InlineData("/data:/x:rx", "mode 'rx' must be ro, rw or create")]
     [InlineData("/data", "expected HOST:CONTAINER")]
     [InlineData("/a:/b:ro:x", "expected HOST:CONTAINER")]
     [InlineData(":/b", "host path '' must be absolute")]
