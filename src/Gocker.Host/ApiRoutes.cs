@@ -47,15 +47,13 @@ public static class ApiRoutes
         c.MapPost("/{id}/kill", Kill);
         c.MapDelete("/{id}", Remove);
 
-        app.MapPost("/images/create", ImportImage);
-        app.MapGet("/images/json", ListImages);
-        app.MapDelete("/images/{*name}", RemoveImage);
+        ImageRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
-    static IActorRef Supervisor(HttpContext ctx) => ctx.RequestServices.GetRequiredService<ActorRegistry>().Get<ContainerSupervisorKey>();
+    internal static IActorRef Supervisor(HttpContext ctx) => ctx.RequestServices.GetRequiredService<ActorRegistry>().Get<ContainerSupervisorKey>();
 
-    static async Task<T> Ask<T>(HttpContext ctx, object message, TimeSpan? timeout = null)
+    internal static async Task<T> Ask<T>(HttpContext ctx, object message, TimeSpan? timeout = null)
     {
         var reply = await Supervisor(ctx).Ask<object>(message, timeout ?? Timeout, ctx.RequestAborted);
         return reply switch
@@ -66,7 +64,7 @@ public static class ApiRoutes
         };
     }
 
-    static Task<T> AskContainer<T>(HttpContext ctx, string id, object message, TimeSpan? timeout = null) =>
+    internal static Task<T> AskContainer<T>(HttpContext ctx, string id, object message, TimeSpan? timeout = null) =>
         Ask<T>(ctx, new ContainerSupervisor.ToContainer(id, message), timeout);
 
     public static IResult Error(Exception ex)
@@ -82,13 +80,13 @@ public static class ApiRoutes
         return Results.Json(new ErrorResponse { Message = ex.Message, ExitCode = exit }, GockerJson.Default.ErrorResponse, statusCode: code);
     }
 
-    static async Task<IResult> Guard(Func<Task<IResult>> handler)
+    internal static async Task<IResult> Guard(Func<Task<IResult>> handler)
     {
         try { return await handler(); }
         catch (Exception ex) when (ex is not OperationCanceledException) { return Error(ex is AggregateException { InnerException: { } inner } ? inner : ex); }
     }
 
-    static bool Flag(HttpContext ctx, string name) =>
+    internal static bool Flag(HttpContext ctx, string name) =>
         ctx.Request.Query[name].ToString() is "1" or "true" or "True";
 
     // ---- containers -----------------------------------------------------------------------------
@@ -290,42 +288,5 @@ public static class ApiRoutes
     {
         await AskContainer<Ack>(ctx, id, new ContainerActor.Remove(Flag(ctx, "force")));
         return Results.NoContent();
-    });
-
-    // ---- images -------------------------------------------------------------------------------
-    static Task<IResult> ImportImage(HttpContext ctx, EngineServices svc) => Guard(async () =>
-    {
-        if (ctx.Request.Query["fromSrc"] != "-") throw new BadRequestException("only fromSrc=- (the tarball as the request body) is supported");
-        var repo = ctx.Request.Query["repo"].ToString();
-        var tag = ctx.Request.Query["tag"].ToString();
-        if (string.IsNullOrEmpty(repo)) throw new BadRequestException("repo (the image name) is required");
-        var name = string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}";
-        var body = ctx.Request.Body;
-        var image = await Task.Run(() => svc.Images.Import(body, name));
-        return Results.Json(new ImageImportResponse { Id = image.Id, Name = image.Name }, GockerJson.Default.ImageImportResponse);
-    });
-
-    static IResult ListImages(EngineServices svc)
-    {
-        try
-        {
-            var list = svc.Images.List().Select(i => new ImageSummary
-            {
-                Id = i.Id, RepoTags = [i.Name], Created = i.Created.ToUnixTimeSeconds(), Size = i.SizeBytes,
-            }).ToList();
-            return Results.Json(list, GockerJson.Default.ListImageSummary);
-        }
-        catch (Exception ex) { return Error(ex); }
-    }
-
-    static Task<IResult> RemoveImage(HttpContext ctx, string name, EngineServices svc) => Guard(async () =>
-    {
-        var image = svc.Images.Resolve(name);
-        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(true));
-        var user = listing.Containers.FirstOrDefault(r => r.Spec.ImageId == image.Id);
-        if (user is not null)
-            throw new ConflictException($"conflict: unable to remove image {name}: it is used by container {user.Spec.Id[..12]}");
-        svc.Images.Remove(name);
-        return Results.Ok();
     });
 }
