@@ -24,7 +24,10 @@ public sealed class DaemonFixture : IDisposable
     readonly Process _daemon;
     readonly StringBuilder _daemonLog = new();
 
-    public DaemonFixture()
+    public DaemonFixture() : this(null) { }
+
+    /// <summary>With configHocon, the daemon also gets --config FILE with that text.</summary>
+    internal DaemonFixture(string? configHocon)
     {
         GockerBinaries.Require();
         var tag = Guid.NewGuid().ToString("N")[..10];
@@ -40,6 +43,13 @@ public sealed class DaemonFixture : IDisposable
         };
         // A variable only the daemon has: containers must never see it.
         psi.Environment["GOCKER_IT_SECRET"] = Secret;
+        if (configHocon is not null)
+        {
+            var config = Path.Combine(Root, "gocker.hocon");
+            File.WriteAllText(config, configHocon);
+            psi.ArgumentList.Add("--config");
+            psi.ArgumentList.Add(config);
+        }
         _daemon = Process.Start(psi)!;
         _daemon.OutputDataReceived += (_, e) => { lock (_daemonLog) _daemonLog.AppendLine(e.Data); };
         _daemon.ErrorDataReceived += (_, e) => { lock (_daemonLog) _daemonLog.AppendLine(e.Data); };

@@ -90,4 +90,28 @@ public sealed class DaemonTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
         }
         daemon.AssertNoLeaks();
     }
+
+    [Fact]
+    public void Config_file_sets_default_limits_and_flags_still_win()
+    {
+        using var configured = new DaemonFixture("""
+            gocker {
+              cgroup-parent = "ignored-because-the-flag-wins"
+              default-limits { pids-limit = 42, memory = 33554432 }
+            }
+            """);
+        var r = configured.Gocker("run", "-d", "busybox", "sleep", "30");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var id = r.Stdout.Trim();
+        try
+        {
+            var dirs = configured.CgroupParentDirs().Select(d => Path.Combine(d, id)).Where(Directory.Exists).ToList();
+            string Read(string file) => File.ReadAllText(dirs.Select(d => Path.Combine(d, file)).First(File.Exists)).Trim();
+            Assert.Equal("42", Read("pids.max"));
+            Assert.Equal("33554432", Read("memory.limit_in_bytes"));
+            Assert.False(Directory.Exists("/sys/fs/cgroup/memory/ignored-because-the-flag-wins"));
+        }
+        finally { Assert.Equal(0, configured.Gocker("rm", "-f", id).ExitCode); }
+        configured.AssertNoLeaks();
+    }
 }
