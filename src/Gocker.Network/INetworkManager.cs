@@ -54,11 +54,15 @@ public interface INetworkManager
 
     /// <summary>Before the init is released: ADDs the container to its network (veth, IP, NAT,
     /// published ports) and writes EtcDir/{hosts,hostname,resolv.conf}. All or nothing: on failure
-    /// whatever was added is deleted again and the plugin's message is thrown.</summary>
+    /// whatever was added is deleted again and the plugin's message is thrown. Attaching a container
+    /// id that is still attached (a restart) detaches the old attachment first.</summary>
     Attachment Attach(AttachRequest request);
     /// <summary>On teardown (after the container exited, or to undo a failed start): DELs every
     /// endpoint and releases the IPs. Idempotent; works after a daemon restart.</summary>
     void Detach(string containerId);
+    /// <summary>Detach on the thread pool, for the exit path: nothing has to wait for the DELs
+    /// (a later Attach of the same container waits for them and finds its IP and ports free).</summary>
+    Task DetachAsync(string containerId);
     /// <summary>The container's attachment, or null when it has none.</summary>
     Attachment? Get(string containerId);
     /// <summary>A running, attached container joins one more network (next free ethN).</summary>

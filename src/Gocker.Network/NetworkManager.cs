@@ -203,10 +203,13 @@ public sealed class NetworkManager : INetworkManager
         {
             NetworkRecord net;
             ContainerNetworkRecord rec;
+            bool previous;
+            lock (_lock) previous = _containers.ContainsKey(req.ContainerId);
+            // A restart of the same container: its previous run's attachment (whose detach may
+            // still be queued) is released first, so its IP and host ports are free again.
+            if (previous) DetachLocked(req.ContainerId);
             lock (_lock)
             {
-                if (_containers.ContainsKey(req.ContainerId))
-                    throw new NetworkConflictException($"container {req.ContainerId} is already attached (detach it first)");
                 net = Resolve(req.Network ?? "");
                 CheckPortsFree(req.Ports, null);
                 rec = new ContainerNetworkRecord
@@ -295,6 +298,8 @@ public sealed class NetworkManager : INetworkManager
         }
         foreach (var n in networks) RefreshPeers(n, containerId);
     }
+
+    public Task DetachAsync(string containerId) => Task.Run(() => Detach(containerId));
 
     /// <summary>DELs every endpoint (last first); the record goes only when all DELs succeeded, so
     /// a failed teardown is retried by the next Detach or CleanupStale.</summary>
