@@ -23,7 +23,9 @@ internal static class Sh
         return r.Out;
     }
 
-    public static string Ruleset() => Run("iptables-save").Out + Run("nft", "list", "ruleset").Out;
+    /// <summary>iptables-save, plus nft's view when nft is installed (rules made by other tools).</summary>
+    public static string Ruleset() =>
+        Run("iptables-save").Out + (File.Exists("/usr/sbin/nft") ? Run("/usr/sbin/nft", "list", "ruleset").Out : "");
 }
 
 /// <summary>A network namespace made by the test (`ip netns add`), standing in for a container's.</summary>
