@@ -4,6 +4,8 @@ set -euo pipefail
 need=()
 [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 || need+=(busybox-static)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v ip >/dev/null || need+=(iproute2)
+command -v iptables >/dev/null || need+=(iptables)
 command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v tmux >/dev/null || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then

@@ -104,6 +104,8 @@ public sealed class CliApp
         _root.Add(ImagesCommand("images"));
         _root.Add(RmiCommand("rmi"));
 
+        _root.Add(NetworkCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+
         var version = new Command("version", "Show the gocker version information");
         version.SetAction(pr => Guard(pr, false, () => VersionCommand.Run(_ctx)));
         _root.Add(version);

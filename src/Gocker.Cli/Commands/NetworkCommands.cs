@@ -1,0 +1,179 @@
+using System.CommandLine;
+using System.Text.Json;
+using Gocker.Cli.Http;
+
+namespace Gocker.Cli.Commands;
+
+/// <summary>gocker network create | ls | inspect | rm | connect | disconnect (docker's output).
+/// Bodies are read and written with JsonDocument/Utf8JsonWriter: the console keeps no model of
+/// the network resource, so fields it does not know pass through inspect untouched.</summary>
+public static class NetworkCommands
+{
+    /// <summary>The "network" command tree; <paramref name="guard"/> applies CliApp's error rules.</summary>
+    public static Command Build(CliContext ctx, Func<ParseResult, Func<int>, int> guard)
+    {
+        var network = new Command("network", "Manage networks");
+
+        var subnet = new Option<string?>("--subnet") { Description = "Subnet in CIDR format (e.g. 172.30.0.0/16)", HelpName = "CIDR" };
+        var gateway = new Option<string?>("--gateway") { Description = "IPv4 gateway for the subnet", HelpName = "IP" };
+        var driver = new Option<string>("--driver", "-d") { Description = "Driver to manage the network", DefaultValueFactory = _ => "bridge", HelpName = "string" };
+        var createName = new Argument<string>("NETWORK");
+        var create = new Command("create", "Create a network") { subnet, gateway, driver, createName };
+        create.SetAction(pr => guard(pr, () => Create(ctx, pr.GetValue(createName)!, pr.GetValue(subnet), pr.GetValue(gateway), pr.GetValue(driver)!)));
+        network.Add(create);
+
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Only display network IDs" };
+        var noTrunc = new Option<bool>("--no-trunc") { Description = "Do not truncate the output" };
+        var ls = new Command("ls", "List networks") { quiet, noTrunc };
+        ls.Aliases.Add("list");
+        ls.SetAction(pr => guard(pr, () => List(ctx, pr.GetValue(quiet), pr.GetValue(noTrunc))));
+        network.Add(ls);
+
+        var inspectNames = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
+        var inspect = new Command("inspect", "Display detailed information on one or more networks") { inspectNames };
+        inspect.SetAction(pr => guard(pr, () => Inspect(ctx, pr.GetValue(inspectNames)!)));
+        network.Add(inspect);
+
+        var rmNames = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
+        var rm = new Command("rm", "Remove one or more networks") { rmNames };
+        rm.Aliases.Add("remove");
+        rm.SetAction(pr => guard(pr, () => Remove(ctx, pr.GetValue(rmNames)!)));
+        network.Add(rm);
+
+        var connNet = new Argument<string>("NETWORK");
+        var connCtr = new Argument<string>("CONTAINER");
+        var connect = new Command("connect", "Connect a running container to a network") { connNet, connCtr };
+        connect.SetAction(pr => guard(pr, () => Connect(ctx, "connect", pr.GetValue(connNet)!, pr.GetValue(connCtr)!, false)));
+        network.Add(connect);
+
+        var force = new Option<bool>("--force", "-f") { Description = "Force the container to disconnect from a network" };
+        var discNet = new Argument<string>("NETWORK");
+        var discCtr = new Argument<string>("CONTAINER");
+        var disconnect = new Command("disconnect", "Disconnect a container from a network") { force, discNet, discCtr };
+        disconnect.SetAction(pr => guard(pr, () => Connect(ctx, "disconnect", pr.GetValue(discNet)!, pr.GetValue(discCtr)!, pr.GetValue(force))));
+        network.Add(disconnect);
+        return network;
+    }
+
+    static string Esc(string s) => Uri.EscapeDataString(s);
+
+    public static int Create(CliContext ctx, string name, string? subnet, string? gateway, string driver)
+    {
+        if (gateway is not null && subnet is null) throw new UsageException("--gateway needs --subnet");
+        var body = Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("Name", name);
+            w.WriteString("Driver", driver);
+            w.WriteBoolean("CheckDuplicate", true);
+            if (subnet is not null)
+            {
+                w.WriteStartObject("IPAM");
+                w.WriteString("Driver", "default");
+                w.WriteStartArray("Config");
+                w.WriteStartObject();
+                w.WriteString("Subnet", subnet);
+                if (gateway is not null) w.WriteString("Gateway", gateway);
+                w.WriteEndObject();
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        });
+        using var doc = Send(ctx, "POST", "/networks/create", body);
+        ctx.IO.Out.Write(Str(doc!.RootElement, "Id") + "\n");
+        return 0;
+    }
+
+    public static int List(CliContext ctx, bool quiet, bool noTrunc)
+    {
+        using var doc = Send(ctx, "GET", "/networks", default);
+        var rows = new List<IReadOnlyList<string>>();
+        foreach (var n in doc!.RootElement.EnumerateArray())
+        {
+            var id = Str(n, "Id");
+            if (!noTrunc && id.Length > 12) id = id[..12];
+            if (quiet) ctx.IO.Out.Write(id + "\n");
+            else rows.Add([id, Str(n, "Name"), Str(n, "Driver"), Str(n, "Scope")]);
+        }
+        if (!quiet) Format.Table(ctx.IO.Out, ["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows);
+        return 0;
+    }
+
+    public static int Inspect(CliContext ctx, string[] names)
+    {
+        var found = new List<JsonDocument>();
+        var errors = new List<string>();
+        foreach (var name in names)
+        {
+            try { found.Add(Send(ctx, "GET", "/networks/" + Esc(name), default)!); }
+            catch (ApiException e) when (e.StatusCode == 404) { errors.Add("Error: No such network: " + name); }
+            catch (ApiException e) { errors.Add("Error response from daemon: " + e.Message); }
+        }
+        ctx.IO.Out.Flush();
+        using (var json = new Utf8JsonWriter(ctx.IO.StdOut, new JsonWriterOptions { Indented = true, IndentSize = 4 }))
+        {
+            json.WriteStartArray();
+            foreach (var d in found) { d.RootElement.WriteTo(json); d.Dispose(); }
+            json.WriteEndArray();
+        }
+        ctx.IO.StdOut.Write("\n"u8);
+        ctx.IO.StdOut.Flush();
+        foreach (var e in errors) ctx.IO.Error(e);
+        return errors.Count == 0 ? 0 : 1;
+    }
+
+    public static int Remove(CliContext ctx, string[] names)
+    {
+        int rc = 0;
+        foreach (var name in names)
+        {
+            try
+            {
+                Send(ctx, "DELETE", "/networks/" + Esc(name), default)?.Dispose();
+                ctx.IO.Out.Write(name + "\n");
+                ctx.IO.Out.Flush();
+            }
+            catch (ApiException e)
+            {
+                ctx.IO.Error("Error response from daemon: " + e.Message);
+                rc = 1;
+            }
+        }
+        return rc;
+    }
+
+    public static int Connect(CliContext ctx, string verb, string network, string container, bool force)
+    {
+        var body = Json(w =>
+        {
+            w.WriteStartObject();
+            w.WriteString("Container", container);
+            if (verb == "disconnect") w.WriteBoolean("Force", force);
+            w.WriteEndObject();
+        });
+        Send(ctx, "POST", $"/networks/{Esc(network)}/{verb}", body)?.Dispose();
+        return 0;
+    }
+
+    static byte[] Json(Action<Utf8JsonWriter> write)
+    {
+        var buf = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buf)) write(w);
+        return buf.ToArray();
+    }
+
+    /// <summary>Sends a request; a JSON answer body is parsed, an empty one gives null.</summary>
+    static JsonDocument? Send(CliContext ctx, string method, string target, ReadOnlySpan<byte> body)
+    {
+        using HttpResponse r = body.IsEmpty ? ctx.Client.Http.Send(method, target) : ctx.Client.Http.Send(method, target, body, "application/json");
+        GockerClient.EnsureSuccess(r);
+        var bytes = r.ReadBodyBytes();
+        if (bytes.Length == 0) return null;
+        try { return JsonDocument.Parse(bytes); }
+        catch (JsonException e) { throw new ApiException(r.StatusCode, $"the daemon answered malformed JSON: {e.Message}"); }
+    }
+
+    static string Str(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
+}

@@ -1,0 +1,97 @@
+using Gocker.Actors.Containers;
+using Gocker.Api;
+using Gocker.Network;
+using Gocker.Network.Api;
+using Gocker.Network.Cni;
+using static Gocker.Host.ApiRoutes;
+
+namespace Gocker.Host;
+
+/// <summary>Network routes (Docker Engine API shapes). Needs an <see cref="INetworkManager"/>
+/// singleton in the service collection.</summary>
+public static class NetworkRoutes
+{
+    public static void Map(WebApplication app)
+    {
+        var n = app.MapGroup("/networks");
+        n.MapGet("", ListNetworks);
+        n.MapGet("/", ListNetworks);
+        n.MapPost("/create", CreateNetwork);
+        n.MapGet("/{id}", InspectNetwork);
+        n.MapDelete("/{id}", RemoveNetwork);
+        n.MapPost("/{id}/connect", Connect);
+        n.MapPost("/{id}/disconnect", Disconnect);
+    }
+
+    static INetworkManager Net(HttpContext ctx) => ctx.RequestServices.GetRequiredService<INetworkManager>();
+
+    static async Task<IResult> Run(Func<Task<IResult>> handler)
+    {
+        try { return await handler(); }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            var e = ex is AggregateException { InnerException: { } inner } ? inner : ex;
+            int? code = e switch
+            {
+                NetworkNotFoundException => 404,
+                NetworkConflictException => 409,
+                CniException => 500,
+                _ => null,
+            };
+            return code is { } c
+                ? Results.Json(new ErrorResponse { Message = e.Message }, GockerJson.Default.ErrorResponse, statusCode: c)
+                : Error(e);
+        }
+    }
+
+    static Task<IResult> ListNetworks(HttpContext ctx) => Run(() =>
+        Task.FromResult(Results.Json(Net(ctx).List().Select(NetworkResource.From).ToList(), NetworkApiJson.Default.ListNetworkResource)));
+
+    static Task<IResult> InspectNetwork(HttpContext ctx, string id) => Run(() =>
+        Task.FromResult(Results.Json(NetworkResource.From(Net(ctx).Inspect(id)), NetworkApiJson.Default.NetworkResource)));
+
+    static Task<IResult> CreateNetwork(HttpContext ctx) => Run(async () =>
+    {
+        var req = await ctx.Request.ReadFromJsonAsync(NetworkApiJson.Default.NetworkCreateRequest, ctx.RequestAborted)
+                  ?? throw new BadRequestException("empty request body");
+        if (string.IsNullOrEmpty(req.Name)) throw new BadRequestException("network name is required");
+        if (req.Driver is { Length: > 0 } d && d != "bridge") throw new BadRequestException($"driver {d} is not supported (only bridge)");
+        if (req.EnableIPv6) throw new BadRequestException("IPv6 networks are not supported");
+        if (req.Internal) throw new BadRequestException("internal networks are not supported");
+        var configs = req.IPAM?.Config ?? [];
+        if (configs.Count > 1) throw new BadRequestException("only one IPAM config (one IPv4 subnet) per network is supported");
+        var cfg = configs.FirstOrDefault();
+        if (!string.IsNullOrEmpty(cfg?.IPRange)) throw new BadRequestException("--ip-range is not supported");
+        var rec = Net(ctx).Create(req.Name, cfg?.Subnet, cfg?.Gateway);
+        return Results.Json(new NetworkCreateResponse { Id = rec.Id }, NetworkApiJson.Default.NetworkCreateResponse, statusCode: 201);
+    });
+
+    static Task<IResult> RemoveNetwork(HttpContext ctx, string id) => Run(() =>
+    {
+        Net(ctx).Remove(id);
+        return Task.FromResult(Results.NoContent());
+    });
+
+    static Task<IResult> Connect(HttpContext ctx, string id) => Run(async () =>
+    {
+        var container = await ContainerOf(ctx);
+        var net = Net(ctx);
+        await Task.Run(() => net.Connect(container, id)); // plugins take tens of ms: off the request thread
+        return Results.Ok();
+    });
+
+    static Task<IResult> Disconnect(HttpContext ctx, string id) => Run(async () =>
+    {
+        var container = await ContainerOf(ctx);
+        var net = Net(ctx);
+        await Task.Run(() => net.Disconnect(container, id));
+        return Results.Ok();
+    });
+
+    static async Task<string> ContainerOf(HttpContext ctx)
+    {
+        var req = await ctx.Request.ReadFromJsonAsync(NetworkApiJson.Default.NetworkConnectRequest, ctx.RequestAborted);
+        if (string.IsNullOrEmpty(req?.Container)) throw new BadRequestException("Container is required");
+        return (await Ask<ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(req.Container))).Id;
+    }
+}

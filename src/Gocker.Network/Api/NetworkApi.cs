@@ -1,0 +1,96 @@
+using System.Text.Json.Serialization;
+
+namespace Gocker.Network.Api;
+
+// Network bodies of the API, shaped after the Docker Engine API (v1.43) /networks endpoints.
+
+public sealed class NetworkResource
+{
+    public string Name { get; set; } = "";
+    public string Id { get; set; } = "";
+    public string Created { get; set; } = "";
+    public string Scope { get; set; } = "local";
+    public string Driver { get; set; } = "bridge";
+    public bool EnableIPv6 { get; set; }
+    public Ipam IPAM { get; set; } = new();
+    public bool Internal { get; set; }
+    public bool Attachable { get; set; }
+    public bool Ingress { get; set; }
+    public Dictionary<string, EndpointResource> Containers { get; set; } = [];
+    public Dictionary<string, string> Options { get; set; } = [];
+    public Dictionary<string, string> Labels { get; set; } = [];
+
+    public static NetworkResource From(NetworkInfo info)
+    {
+        var n = info.Network;
+        return new NetworkResource
+        {
+            Name = n.Name,
+            Id = n.Id,
+            Created = n.Created.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'"),
+            IPAM = new Ipam { Config = [new IpamConfig { Subnet = n.Subnet, Gateway = n.Gateway }] },
+            Containers = info.Members.ToDictionary(m => m.ContainerId, m => new EndpointResource
+            {
+                Name = m.Name,
+                EndpointID = m.ContainerId + "-" + m.Endpoint.IfName,
+                MacAddress = m.Endpoint.Mac,
+                IPv4Address = m.Endpoint.Cidr,
+            }),
+            Options = new() { ["com.docker.network.bridge.name"] = n.Bridge },
+            Labels = n.IsDefault ? new() { ["io.gocker.network.default"] = "true" } : [],
+        };
+    }
+}
+
+public sealed class Ipam
+{
+    public string Driver { get; set; } = "default";
+    public Dictionary<string, string>? Options { get; set; }
+    public List<IpamConfig> Config { get; set; } = [];
+}
+
+public sealed class IpamConfig
+{
+    public string? Subnet { get; set; }
+    public string? Gateway { get; set; }
+    public string? IPRange { get; set; }
+}
+
+public sealed class EndpointResource
+{
+    public string Name { get; set; } = "";
+    public string EndpointID { get; set; } = "";
+    public string MacAddress { get; set; } = "";
+    public string IPv4Address { get; set; } = "";
+    public string IPv6Address { get; set; } = "";
+}
+
+public sealed class NetworkCreateRequest
+{
+    public string? Name { get; set; }
+    public string? Driver { get; set; }
+    public Ipam? IPAM { get; set; }
+    public bool CheckDuplicate { get; set; }
+    public bool Internal { get; set; }
+    public bool EnableIPv6 { get; set; }
+}
+
+public sealed class NetworkCreateResponse
+{
+    public string Id { get; set; } = "";
+    public string Warning { get; set; } = "";
+}
+
+public sealed class NetworkConnectRequest
+{
+    public string? Container { get; set; }
+    public bool Force { get; set; }
+}
+
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = true)]
+[JsonSerializable(typeof(List<NetworkResource>))]
+[JsonSerializable(typeof(NetworkResource))]
+[JsonSerializable(typeof(NetworkCreateRequest))]
+[JsonSerializable(typeof(NetworkCreateResponse))]
+[JsonSerializable(typeof(NetworkConnectRequest))]
+public partial class NetworkApiJson : JsonSerializerContext;

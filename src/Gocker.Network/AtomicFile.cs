@@ -1,0 +1,52 @@
+using Tmds.Linux;
+using Gocker.Syscalls;
+
+namespace Gocker.Network;
+
+/// <summary>Temp file, fsync, rename, fsync the directory: a crash leaves the old or the new record.</summary>
+internal static class AtomicFile
+{
+    public static void Write(string path, ReadOnlySpan<byte> content)
+    {
+        var dir = Path.GetDirectoryName(path)!;
+        var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var f = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                f.Write(content);
+                f.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+        SyncDirectory(dir);
+    }
+
+    public static unsafe void SyncDirectory(string dir)
+    {
+        var z = System.Text.Encoding.UTF8.GetBytes(dir + "\0");
+        int fd;
+        fixed (byte* p = z) fd = LibC.open(p, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
+        if (fd < 0) throw new SyscallException("open", dir, LibC.errno);
+        try
+        {
+            if (LibC.fsync(fd) != 0) throw new SyscallException("fsync", dir, LibC.errno);
+        }
+        finally { LibC.close(fd); }
+    }
+
+    /// <summary>Rewrites a file in place (same inode): the per-container hosts file is bind-mounted
+    /// into the container, and a rename would leave the container looking at the old inode.</summary>
+    public static void OverwriteInPlace(string path, string content)
+    {
+        using var f = new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write, FileShare.ReadWrite);
+        var bytes = System.Text.Encoding.UTF8.GetBytes(content);
+        f.SetLength(0);
+        f.Write(bytes);
+    }
+}

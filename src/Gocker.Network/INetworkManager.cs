@@ -1,0 +1,74 @@
+namespace Gocker.Network;
+
+/// <summary>What the container start path gives Attach. NetnsPath: the container's network
+/// namespace (/proc/INITPID/ns/net while the init waits on its go pipe). Network: a network name
+/// or id; null, "", "bridge" or "default" = the default network ("none" and "host" are the
+/// caller's business: no Attach). EtcDir: an existing directory where hosts, hostname and
+/// resolv.conf are written for the init to bind-mount.</summary>
+public sealed record AttachRequest(
+    string ContainerId,
+    string Name,
+    string Hostname,
+    string NetnsPath,
+    string? Network,
+    IReadOnlyList<PortMapping> Ports,
+    string EtcDir);
+
+public sealed record EndpointInfo(
+    string NetworkId, string NetworkName, string IfName, string Ip, int PrefixLength, string Gateway, string Mac,
+    IReadOnlyList<PortMapping> Ports)
+{
+    public string Cidr => $"{Ip}/{PrefixLength}";
+}
+
+/// <summary>A container's attachment: its interfaces and the generated files.</summary>
+public sealed record Attachment(string ContainerId, IReadOnlyList<EndpointInfo> Endpoints, string EtcDir)
+{
+    public string HostsPath => Path.Combine(EtcDir, EtcFiles.Hosts);
+    public string HostnamePath => Path.Combine(EtcDir, EtcFiles.Hostname);
+    public string ResolvConfPath => Path.Combine(EtcDir, EtcFiles.ResolvConf);
+    public EndpointInfo? Primary => Endpoints.Count > 0 ? Endpoints[0] : null;
+}
+
+/// <summary>A network with its current endpoints (for ls/inspect).</summary>
+public sealed record NetworkInfo(NetworkRecord Network, IReadOnlyList<NetworkInfo.Member> Members)
+{
+    public sealed record Member(string ContainerId, string Name, EndpointInfo Endpoint);
+}
+
+public sealed class NetworkNotFoundException(string what) : Exception($"network {what} not found");
+
+/// <summary>The request conflicts with the current state (name taken, subnet overlap, in use...).</summary>
+public sealed class NetworkConflictException(string message) : Exception(message);
+
+/// <summary>Container networking on the CNI plugins. Thread-safe; operations on one container are
+/// serialized, different containers proceed in parallel.</summary>
+public interface INetworkManager
+{
+    IReadOnlyList<NetworkInfo> List();
+    /// <summary>By exact name, full id or unique id prefix.</summary>
+    NetworkInfo Inspect(string idOrName);
+    NetworkRecord Create(string name, string? subnet = null, string? gateway = null);
+    /// <summary>Refused while containers use it, and for the default network.</summary>
+    void Remove(string idOrName);
+
+    /// <summary>Before the init is released: ADDs the container to its network (veth, IP, NAT,
+    /// published ports) and writes EtcDir/{hosts,hostname,resolv.conf}. All or nothing: on failure
+    /// whatever was added is deleted again and the plugin's message is thrown. Attaching a container
+    /// id that is still attached (a restart) detaches the old attachment first.</summary>
+    Attachment Attach(AttachRequest request);
+    /// <summary>On teardown (after the container exited, or to undo a failed start): DELs every
+    /// endpoint and releases the IPs. Idempotent; works after a daemon restart.</summary>
+    void Detach(string containerId);
+    /// <summary>Detach on the thread pool, for the exit path: nothing has to wait for the DELs
+    /// (a later Attach of the same container waits for them and finds its IP and ports free).</summary>
+    Task DetachAsync(string containerId);
+    /// <summary>The container's attachment, or null when it has none.</summary>
+    Attachment? Get(string containerId);
+    /// <summary>A running, attached container joins one more network (next free ethN).</summary>
+    Attachment Connect(string containerId, string network);
+    Attachment Disconnect(string containerId, string network);
+    /// <summary>At daemon start: detaches every recorded container not in <paramref name="liveContainerIds"/>
+    /// and drops IP allocations no record owns (a crash between ADD and the record).</summary>
+    void CleanupStale(IReadOnlySet<string> liveContainerIds);
+}

@@ -1,0 +1,61 @@
+using System.Text;
+using Gocker.Syscalls;
+using Tmds.Linux;
+
+namespace Gocker.Network;
+
+/// <summary>Keeps a container's network namespace alive from attach until detach by bind-mounting
+/// it on a file (as `ip netns add` does). Why: the bridge plugin's DEL removes the masquerade
+/// rules only when it can enter the netns; without the pin the netns dies with the container and
+/// every DEL after exit would leak the rules. The pin also makes DEL safe against PID reuse:
+/// /proc/PID/ns/net of a recorded PID may name another process's namespace by then.</summary>
+internal static unsafe class NetnsPin
+{
+    public static void Pin(string source, string pin)
+    {
+        using (File.Create(pin)) { }
+        var s = Z(source);
+        var t = Z(pin);
+        fixed (byte* ps = s)
+        fixed (byte* pt = t)
+        {
+            if (LibC.mount(ps, pt, null, LibC.MS_BIND, null) != 0)
+            {
+                int errno = LibC.errno;
+                File.Delete(pin);
+                throw new SyscallException("mount --bind netns " + source, pin, errno);
+            }
+        }
+    }
+
+    /// <summary>True when the pin file still holds a namespace (a mount point, not the plain file
+    /// left behind by a reboot).</summary>
+    public static bool IsPinned(string pin)
+    {
+        if (!File.Exists(pin)) return false;
+        return Dev(pin) is { } d && Dev(Path.GetDirectoryName(pin)!) is { } parent && d != parent;
+    }
+
+    public static void Unpin(string pin)
+    {
+        if (IsPinned(pin))
+        {
+            var t = Z(pin);
+            fixed (byte* pt = t)
+                if (LibC.umount2(pt, LibC.MNT_DETACH) != 0 && LibC.errno != LibC.EINVAL)
+                    throw new SyscallException("umount netns pin", pin, LibC.errno);
+        }
+        File.Delete(pin);
+    }
+
+    static ulong? Dev(string path)
+    {
+        stat st;
+        var z = Z(path);
+        fixed (byte* p = z)
+            if (LibC.stat(p, &st) != 0) return null;
+        return st.st_dev;
+    }
+
+    static byte[] Z(string s) => Encoding.UTF8.GetBytes(s + "\0");
+}
