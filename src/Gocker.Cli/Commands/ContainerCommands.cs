@@ -129,7 +129,7 @@ public static class ContainerCommands
                 var name = s.TryGetProperty("name", out var n) ? (n.GetString() ?? "").TrimStart('/') : "";
                 var fullId = s.TryGetProperty("id", out var i) ? i.GetString() ?? id : id;
                 rows.Add([Format.ShortId(fullId), name, $"{cpuPct:0.00}%",
-                    $"{Format.HumanSize(usage)} / {(limit > 0 ? Format.HumanSize(limit) : "unlimited")}", $"{memPct:0.00}%",
+                    $"{BytesSize(usage)} / {(limit > 0 ? BytesSize(limit) : "unlimited")}", $"{memPct:0.00}%",
                     L(s, "pids_stats", "current").ToString()]);
             }
             catch (ApiException e)
@@ -140,6 +140,16 @@ public static class ContainerCommands
         }
         Format.Table(ctx.IO.Out, ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], rows);
         return rc;
+    }
+
+    /// <summary>docker stats' binary sizes (go-units BytesSize): "1.5MiB", "64MiB".</summary>
+    public static string BytesSize(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+        double v = bytes;
+        var i = 0;
+        while (v >= 1024 && i < units.Length - 1) { v /= 1024; i++; }
+        return $"{v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}{units[i]}";
     }
 
     public static int Remove(CliContext ctx, string[] ids, bool force) =>
