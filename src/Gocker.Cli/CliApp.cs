@@ -60,8 +60,11 @@ public sealed class CliApp
         var psAll = new Option<bool>("--all", "-a") { Description = "Show all containers (default shows just running)" };
         var psQuiet = new Option<bool>("--quiet", "-q") { Description = "Only display container IDs" };
         var psNoTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
-        var ps = new Command("ps", "List containers") { psAll, psQuiet, psNoTrunc };
-        ps.SetAction(pr => Guard(pr, false, () => ContainerCommands.Ps(_ctx, pr.GetValue(psAll), pr.GetValue(psQuiet), pr.GetValue(psNoTrunc))));
+        var psFilter = new Option<string[]>("--filter", "-f") { Description = "Filter output: status=..., name=..., id=...", AllowMultipleArgumentsPerToken = false };
+        var psFormat = new Option<string?>("--format") { Description = "Format output using a template ({{.ID}} {{.Names}} {{.Status}} ...; 'table ...' for columns)" };
+        var ps = new Command("ps", "List containers") { psAll, psQuiet, psNoTrunc, psFilter, psFormat };
+        ps.SetAction(pr => Guard(pr, false, () => ContainerCommands.Ps(_ctx, pr.GetValue(psAll), pr.GetValue(psQuiet), pr.GetValue(psNoTrunc),
+            pr.GetValue(psFilter), pr.GetValue(psFormat))));
         _root.Add(ps);
 
         var rmForce = new Option<bool>("--force", "-f") { Description = "Force the removal of a running container (uses SIGKILL)" };
@@ -94,6 +97,8 @@ public sealed class CliApp
         var kill = new Command("kill", "Kill one or more running containers") { killSignal, killIds };
         kill.SetAction(pr => Guard(pr, false, () => ContainerCommands.Kill(_ctx, pr.GetValue(killIds)!, pr.GetValue(killSignal)!)));
         _root.Add(kill);
+
+        ContainerVerbs.Register(_root, Ids, (pr, h) => Guard(pr, false, h), _ctx);
 
         var image = new Command("image", "Manage images");
         image.Add(ImportCommand("import"));

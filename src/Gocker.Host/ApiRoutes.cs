@@ -46,6 +46,7 @@ public static class ApiRoutes
         c.MapPost("/{id}/stop", Stop);
         c.MapPost("/{id}/kill", Kill);
         c.MapDelete("/{id}", Remove);
+        ContainerExtraRoutes.Map(c);
 
         ImageRoutes.Map(app);
     }
@@ -104,9 +105,10 @@ public static class ApiRoutes
 
     static Task<IResult> List(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
-        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(Flag(ctx, "all")));
+        var (match, impliesAll) = ContainerExtraRoutes.ParseFilters(ctx.Request.Query["filters"].ToString());
+        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(Flag(ctx, "all") || impliesAll));
         var now = svc.Clock.GetUtcNow();
-        var list = listing.Containers.Select(r => new ContainerSummary
+        var list = listing.Containers.Where(match).Select(r => new ContainerSummary
         {
             Id = r.Spec.Id,
             Names = ["/" + r.Spec.Name],

@@ -19,6 +19,9 @@ public static class Daemon
         var engine = RealEngine.Create(cfg.Options);
 
         var builder = WebApplication.CreateSlimBuilder();
+        // Type=notify under systemd: READY=1 once the socket answers, STOPPING=1 on shutdown, logs
+        // without ANSI colours. Outside systemd (no NOTIFY_SOCKET, PID 1 not systemd) this does nothing.
+        builder.Host.UseSystemd();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Logging.AddFilter("Gocker", LogLevel.Information);
         builder.WebHost.ConfigureKestrel(k =>

@@ -11,6 +11,13 @@ public sealed class CgroupActor : ReceiveActor
     public sealed record Create(CgroupLimits Limits);
     public sealed record Created(string Path);
     public sealed record AddProcess(int Pid);
+    /// <summary>Takes over the existing cgroup of a re-adopted container; answers Opened.</summary>
+    public sealed record Open;
+    public sealed record Opened(bool Existed);
+    public sealed record Freeze;
+    public sealed record Thaw;
+    public sealed record ListProcesses;
+    public sealed record ProcessList(IReadOnlyList<int> Pids);
     public sealed record ReadOomKills;
     public sealed record OomKills(long Count);
     public sealed record ReadStats;
@@ -36,6 +43,14 @@ public sealed class CgroupActor : ReceiveActor
         Receive<AddProcess>(m => Reply(() => { Require().AddProcess(m.Pid); return new Done(); }));
         Receive<ReadOomKills>(_ => Reply(() => new OomKills(_cgroup?.OomKillCount() ?? 0)));
         Receive<ReadStats>(_ => Reply(() => Require().Stats()));
+        Receive<Open>(_ => Reply(() =>
+        {
+            if (_cgroup is null && _manager.Exists(_parent, _name)) _cgroup = _manager.Open(_parent, _name);
+            return new Opened(_cgroup is not null);
+        }));
+        Receive<Freeze>(_ => Reply(() => { Require().Freeze(); return new Done(); }));
+        Receive<Thaw>(_ => Reply(() => { Require().Thaw(); return new Done(); }));
+        Receive<ListProcesses>(_ => Reply(() => new ProcessList(Require().Processes())));
         Receive<KillAll>(_ => Reply(() => { _cgroup?.KillAll(); return new Done(); }));
         Receive<Remove>(_ => Reply(HandleRemove));
     }

@@ -23,6 +23,12 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     public sealed record Stop(TimeSpan Timeout);
     public sealed record Remove(bool Force);
     public sealed record Inspect;
+    public sealed record Pause;
+    public sealed record Unpause;
+    /// <summary>Answers CgroupActor.ProcessList (host pids) and the stats, for top and stats.</summary>
+    public sealed record Top;
+    public sealed record Stats;
+    public sealed record StatsResult(Gocker.Syscalls.Cgroups.CgroupStats Stats, int ProcessCount);
     public sealed record Attach;
     /// <summary>Where to read the output from, and a task that completes when the current (or
     /// next, if not yet started) run has exited and its output files are complete.</summary>
@@ -32,6 +38,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     /// <summary>Published to the parent on every state change (it keeps the listing).</summary>
     public sealed record Changed(ContainerRecord Record);
     sealed record KillTimeout(int RunId);
+    /// <summary>First message after a daemon restart: take the container's process and cgroup back.</summary>
+    sealed record Readopt;
     sealed record FinishFailedStart(int RunId, bool HasProcess, bool KillFirst, int ExitCode);
 
     static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
@@ -73,10 +81,20 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         Receive<KillTimeout>(HandleKillTimeout);
         ReceiveAsync<Remove>(HandleRemove);
         Receive<Inspect>(_ => Sender.Tell(_record));
+        ReceiveAsync<Readopt>(_ => HandleReadopt());
+        ReceiveAsync<Pause>(_ => HandlePause(freeze: true));
+        ReceiveAsync<Unpause>(_ => HandlePause(freeze: false));
+        ReceiveAsync<Top>(_ => HandleTop());
+        ReceiveAsync<Stats>(_ => HandleStats());
         Receive<Attach>(_ => HandleAttach());
     }
 
-    protected override void PreStart() => Publish();
+    protected override void PreStart()
+    {
+        Publish();
+        // A record loaded from disk whose process may still run (or whose cgroup may be left).
+        if (_record.Status != ContainerStatus.Created || Directory.Exists(_layout.RunDir)) Self.Tell(new Readopt());
+    }
 
     /// <summary>A child's exception already failed the operation that caused it (the child answered
     /// with Status.Failure); keep the child with its state so teardown can still use it.</summary>
@@ -112,6 +130,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
                 .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
             var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog);
             pid = (await _ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout)).Pid;
+            // Our unreaped child: its pid cannot be reused before this read.
+            var startTime = _svc.Adopter.StartTime(pid);
 
             // The init waits on its "go" pipe: it is in the cgroup before the user's command runs.
             await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(pid), AskTimeout);
@@ -124,7 +144,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             }
             SetRecord(_record with
             {
-                Status = ContainerStatus.Running, Pid = pid, StartedAt = _svc.Clock.GetUtcNow(),
+                Status = ContainerStatus.Running, Pid = pid, PidStartTime = startTime, StartedAt = _svc.Clock.GetUtcNow(),
                 ExitCode = 0, OomKilled = false, Error = "",
             });
             sender.Tell(new Started(pid));
@@ -198,6 +218,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     async Task HandleExited(NamespaceActor.ProcessExited m)
     {
         if (m.RunId != _runId || m.RunId == _tornDownRun) return;
+        _log.Debug("container {0}: exited: {1}", Id[..12], m.Status);
         var oom = false;
         if (_cgroup is not null)
         {
@@ -207,8 +228,10 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         await Teardown(m.Status, oom);
     }
 
-    async Task Teardown(ExitStatus status, bool oom = false)
+    async Task Teardown(ExitStatus status, bool oom = false, string? note = null)
     {
+        if (status.ExitCode < 0 && note is null)
+            note = "exit status unknown: the process was re-adopted after a daemon restart and reaped by another process before its status could be read";
         _tornDownRun = _runId;
         Timers.CancelAll();
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
@@ -229,7 +252,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             Pid = 0,
             ExitCode = failure?.ExitCode ?? status.ExitCode,
             OomKilled = oom,
-            Error = failure is null ? string.Join("; ", errors) : failure.ToString(),
+            Error = failure is not null ? failure.ToString() : string.Join("; ", note is null ? errors : errors.Prepend(note)),
             FinishedAt = _svc.Clock.GetUtcNow(),
         });
         var result = new WaitResult(_record.ExitCode, oom, _record.Error.Length > 0 ? _record.Error : null);
@@ -266,6 +289,133 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         Context.Stop(Self);
     }
 
+    // ---- re-adoption after a daemon restart -------------------------------------------------
+    /// <summary>
+    /// The record says the container was running (or paused) when the previous daemon died. Its
+    /// process is taken back only if the recorded pid still names the process that started at the
+    /// recorded time (ProcessAdopter); then its exit is watched with a pidfd, its output keeps going
+    /// to the same files, and every verb works on it. Otherwise it exited while the daemon was down:
+    /// whatever is left of it in its cgroup is killed, and it is recorded as exited with the status
+    /// the kernel still had, or -1 with the reason. A container caught half-started (still "created"
+    /// with a run dir) is cleaned the same way.
+    /// </summary>
+    async Task HandleReadopt()
+    {
+        _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
+            .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
+        var cgroupExists = false;
+        try { cgroupExists = (await _cgroup.Ask<CgroupActor.Opened>(new CgroupActor.Open(), AskTimeout)).Existed; }
+        catch (Exception ex) { _log.Warning("container {0}: re-opening its cgroup failed: {1}", Id[..12], ex.Message); }
+
+        if (_record.Status is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead)
+        {
+            if (cgroupExists) await KillAndRemoveCgroup();
+            TryRemoveRun();
+            return;
+        }
+        var runId = ++_runId;
+        var proc = _svc.Adopter.Adopt(_record.Pid, _record.PidStartTime, out var why);
+        if (proc is not null)
+        {
+            _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId)
+                .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
+            try
+            {
+                await _ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Adopt(proc), AskTimeout);
+                if (_record.Status == ContainerStatus.Restarting) SetRecord(_record with { Status = ContainerStatus.Running });
+                _log.Info("container {0}: re-adopted pid {1} ({2})", Id[..12], _record.Pid, _record.Status.DockerName());
+                return;
+            }
+            catch (Exception ex) { why = $"re-adoption failed: {ex.Message}"; }
+        }
+        _log.Info("container {0}: exited while gockerd was down: {1}", Id[..12], why);
+        // The pid is not ours any more (or gone): never signal it. The cgroup is ours by name.
+        if (cgroupExists) await KillAndRemoveCgroup();
+        await Teardown(new ExitStatus(-1, null), note: why);
+    }
+
+    async Task KillAndRemoveCgroup()
+    {
+        try
+        {
+            await _cgroup!.Ask<CgroupActor.Done>(new CgroupActor.KillAll(), AskTimeout);
+            await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout);
+        }
+        catch (Exception ex) { _log.Error("container {0}: removing its stale cgroup failed: {1}", Id[..12], ex.Message); }
+    }
+
+    void TryRemoveRun()
+    {
+        try { _layout.RemoveRun(); }
+        catch (Exception ex) { _log.Error("container {0}: run dir removal: {1}", Id[..12], ex.Message); }
+    }
+
+    // ---- pause, top, stats ----------------------------------------------------------------
+    async Task HandlePause(bool freeze)
+    {
+        var sender = Sender;
+        var want = freeze ? ContainerStatus.Running : ContainerStatus.Paused;
+        if (_record.Status != want || _cgroup is null)
+        {
+            var msg = freeze
+                ? _record.Status == ContainerStatus.Paused ? $"Container {Id} is already paused" : $"Container {Id} is not running"
+                : $"Container {Id} is not paused";
+            sender.Tell(new Status.Failure(new ConflictException($"{msg} (it is {_record.Status.DockerName()})")));
+            return;
+        }
+        try
+        {
+            await _cgroup.Ask<CgroupActor.Done>(freeze ? new CgroupActor.Freeze() : new CgroupActor.Thaw(), AskTimeout);
+        }
+        catch (Exception ex)
+        {
+            sender.Tell(new Status.Failure(new InvalidOperationException($"{(freeze ? "pause" : "unpause")} {Id[..12]}: {ex.Message}")));
+            return;
+        }
+        // The process may have exited meanwhile (Teardown ran between messages? no: one message at a time).
+        SetRecord(_record with { Status = freeze ? ContainerStatus.Paused : ContainerStatus.Running });
+        sender.Tell(new Ack());
+    }
+
+    async Task HandleTop()
+    {
+        var sender = Sender;
+        if (!_record.Status.CanKill() || _cgroup is null)
+        {
+            sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is not running (it is {_record.Status.DockerName()})")));
+            return;
+        }
+        try { sender.Tell(await _cgroup.Ask<CgroupActor.ProcessList>(new CgroupActor.ListProcesses(), AskTimeout)); }
+        catch (Exception ex) { sender.Tell(new Status.Failure(ex)); }
+    }
+
+    async Task HandleStats()
+    {
+        var sender = Sender;
+        if (!_record.Status.CanKill() || _cgroup is null)
+        {
+            sender.Tell(new StatsResult(new Gocker.Syscalls.Cgroups.CgroupStats(0, 0, 0, 0), 0));
+            return;
+        }
+        try
+        {
+            var stats = await _cgroup.Ask<Gocker.Syscalls.Cgroups.CgroupStats>(new CgroupActor.ReadStats(), AskTimeout);
+            var procs = await _cgroup.Ask<CgroupActor.ProcessList>(new CgroupActor.ListProcesses(), AskTimeout);
+            sender.Tell(new StatsResult(stats, procs.Pids.Count));
+        }
+        catch (Exception ex) { sender.Tell(new Status.Failure(ex)); }
+    }
+
+    /// <summary>Docker refuses stop and kill on a paused container: its processes cannot act on a
+    /// signal until thawed.</summary>
+    bool RejectPaused(string verb)
+    {
+        if (_record.Status != ContainerStatus.Paused) return false;
+        Sender.Tell(new Status.Failure(new ConflictException(
+            $"cannot {verb} container {Id}: it is paused. Unpause the container before stopping or killing")));
+        return true;
+    }
+
     // ---- other verbs ----------------------------------------------------------------------
     void HandleWait(Wait m)
     {
@@ -278,9 +428,10 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
 
     void HandleKill(Kill m)
     {
+        if (RejectPaused("kill")) return;
         if (!_record.Status.CanKill() || _ns is null)
         {
-            Sender.Tell(new Status.Failure(new ConflictException($"Container {Id[..12]} is not running")));
+            Sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is not running (it is {_record.Status.DockerName()})")));
             return;
         }
         _ns.Tell(new NamespaceActor.Signal(m.Signal));
@@ -289,6 +440,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
 
     void HandleStop(Stop m)
     {
+        if (RejectPaused("stop")) return;
         if (!_record.Status.CanKill() || _ns is null) { Sender.Tell(new NotModified()); return; }
         _stoppers.Add(Sender);
         _ns.Tell(new NamespaceActor.Signal(15));
@@ -314,6 +466,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             _removers.Add(Sender);
             _pendingRemove = true;
             _ns?.Tell(new NamespaceActor.Signal(9));
+            // A frozen process acts on SIGKILL only once thawed.
+            if (_record.Status == ContainerStatus.Paused) _cgroup?.Tell(new CgroupActor.Thaw(), ActorRefs.Nobody);
             return;
         }
         if (_record.Status == ContainerStatus.Removing) { _removers.Add(Sender); return; }

@@ -30,6 +30,9 @@ public sealed record ContainerRecord
     public required ContainerSpec Spec { get; init; }
     public ContainerStatus Status { get; init; } = ContainerStatus.Created;
     public int Pid { get; init; }
+    /// <summary>/proc/PID/stat start time of Pid, recorded at start: after a daemon restart the pid is
+    /// trusted only if the process holding it still has this start time (never signal a reused pid).</summary>
+    public ulong PidStartTime { get; init; }
     public int ExitCode { get; init; }
     public bool OomKilled { get; init; }
     public string Error { get; init; } = "";

@@ -58,33 +58,37 @@ public sealed class ContainerSupervisor : ReceiveActor
         Directory.CreateDirectory(_svc.Options.ContainersDir);
         foreach (var dir in Directory.EnumerateDirectories(_svc.Options.ContainersDir))
         {
-            try { Adopt(dir); }
+            try { Load(dir); }
             catch (Exception ex) { _log.Error("cannot load container state from {0}: {1}", dir, ex.Message); }
         }
+        // A run dir with no record left is from a container whose removal was cut short.
+        if (Directory.Exists(_svc.Options.RunContainersDir))
+            foreach (var dir in Directory.EnumerateDirectories(_svc.Options.RunContainersDir))
+                if (!_children.ContainsKey(Path.GetFileName(dir)))
+                {
+                    try { Directory.Delete(dir, recursive: true); }
+                    catch (Exception ex) { _log.Error("cannot remove stale run dir {0}: {1}", dir, ex.Message); }
+                }
     }
 
-    /// <summary>Loads containers known from a previous daemon run. Running ones cannot be
-    /// re-adopted yet: they are killed through their cgroup and recorded as exited.</summary>
-    void Adopt(string dir)
+    /// <summary>Loads a container known from a previous daemon run. Its actor re-adopts it if it was
+    /// running (ContainerActor.HandleReadopt): a daemon restart never kills containers.</summary>
+    void Load(string dir)
     {
         var record = StateStore.Load(dir);
-        if (record is null) return;
-        if (record.Status is not (ContainerStatus.Created or ContainerStatus.Exited))
+        if (record is null)
         {
-            if (_svc.Cgroups.Exists(_svc.Options.CgroupParent, record.Spec.Id))
-            {
-                var cg = _svc.Cgroups.Open(_svc.Options.CgroupParent, record.Spec.Id);
-                cg.KillAll();
-                cg.Remove();
-            }
-            record = record with
-            {
-                Status = ContainerStatus.Exited, Pid = 0, ExitCode = 137, FinishedAt = _svc.Clock.GetUtcNow(),
-                Error = "killed: the daemon restarted while it ran",
-            };
-            StateStore.Save(dir, record);
+            // state.json is written last by create: without it this is a create or a removal that
+            // was cut short, never a container anyone was told about.
+            _log.Warning("removing {0}: no state.json (interrupted create or removal)", dir);
+            Directory.Delete(dir, recursive: true);
+            return;
         }
-        ContainerLayout.For(_svc.Options, record.Spec.Id).RemoveRun();
+        if (record.Status == ContainerStatus.Removing)
+        {
+            // The previous daemon died while removing it: finish the job.
+            record = record with { Status = ContainerStatus.Dead };
+        }
         StartChild(record);
     }
 

@@ -9,6 +9,8 @@ namespace Gocker.Actors.Containers;
 public sealed class NamespaceActor : ReceiveActor
 {
     public sealed record Spawn(SpawnRequest Request);
+    /// <summary>Takes over a process that is already running (re-adopted after a daemon restart).</summary>
+    public sealed record Adopt(IInitProcess Process);
     public sealed record Spawned(int Pid);
     public sealed record Release;
     public sealed record Signal(int Number);
@@ -24,7 +26,7 @@ public sealed class NamespaceActor : ReceiveActor
     readonly ISpawner _spawner;
     readonly int _runId;
     IInitProcess? _process;
-    bool _exited;
+    bool _exited, _released;
     ExitStatus? _status;
     readonly List<IActorRef> _exitWaiters = [];
 
@@ -35,7 +37,15 @@ public sealed class NamespaceActor : ReceiveActor
         _spawner = spawner;
         _runId = runId;
         Receive<Spawn>(m => Reply(() => HandleSpawn(m)));
-        Receive<Release>(_ => Reply(() => Require().Release()));
+        Receive<Adopt>(m => Reply(() =>
+        {
+            if (_process is not null) throw new InvalidOperationException("this run already has a process");
+            _process = m.Process;
+            _released = true;
+            _process.WaitForExitAsync().PipeTo(Self, success: s => new ExitObserved(s));
+            return new Spawned(_process.Pid);
+        }));
+        Receive<Release>(_ => Reply(() => { _released = true; return Require().Release(); }));
         Receive<Signal>(m => Reply(() => HandleSignal(m)));
         Receive<ExitObserved>(HandleExit);
         Receive<AwaitExit>(_ =>
@@ -90,8 +100,10 @@ public sealed class NamespaceActor : ReceiveActor
 
     protected override void PostStop()
     {
-        // Never leave a process behind when the actor goes away: kill it and reap it.
-        if (_process is not null && !_exited)
+        // A half-started init (never released) must not outlive its actor: kill it and reap it. A
+        // released one is the user's running container: it outlives the daemon (a stop of the
+        // service, or a crash, leaves it running; the next daemon re-adopts it).
+        if (_process is not null && !_exited && !_released)
         {
             try
             {
@@ -101,5 +113,6 @@ public sealed class NamespaceActor : ReceiveActor
             catch { /* already gone */ }
             _process.Dispose();
         }
+        else _process?.Dispose();
     }
 }

@@ -15,4 +15,6 @@ public sealed record EngineServices(
     TimeProvider Clock)
 {
     public Action<string>? Trace { get; init; }
+    /// <summary>Re-adopts running containers after a daemon restart (and records pid start times).</summary>
+    public IProcessAdopter Adopter { get; init; } = ProcessAdopter.Instance;
 }

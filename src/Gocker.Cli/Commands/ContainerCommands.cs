@@ -6,10 +6,16 @@ namespace Gocker.Cli.Commands;
 /// <summary>ps, inspect, logs, stop, kill, wait, rm.</summary>
 public static class ContainerCommands
 {
-    public static int Ps(CliContext ctx, bool all, bool quiet, bool noTrunc)
+    public static int Ps(CliContext ctx, bool all, bool quiet, bool noTrunc, string[]? filters = null, string? format = null)
     {
-        var list = ctx.Client.List(all);
+        var filtersJson = PsTemplate.FiltersJson(filters ?? []);
+        var list = filtersJson is null ? ctx.Client.List(all) : ctx.Client.List(all, filtersJson);
         var w = ctx.IO.Out;
+        if (!quiet && !string.IsNullOrEmpty(format))
+        {
+            PsTemplate.Write(w, format, list, ctx.Now, noTrunc);
+            return 0;
+        }
         if (quiet)
         {
             foreach (var c in list) w.Write((noTrunc ? c.Id : Format.ShortId(c.Id)) + "\n");
@@ -79,6 +85,72 @@ public static class ContainerCommands
 
     public static int Kill(CliContext ctx, string[] ids, string signal) =>
         ForEach(ctx, ids, id => ctx.Client.Kill(id, signal));
+
+    public static int Pause(CliContext ctx, string[] ids) => ForEach(ctx, ids, id => ctx.Client.Pause(id));
+    public static int Unpause(CliContext ctx, string[] ids) => ForEach(ctx, ids, id => ctx.Client.Unpause(id));
+    public static int Restart(CliContext ctx, string[] ids, int? seconds) => ForEach(ctx, ids, id => ctx.Client.Restart(id, seconds));
+
+    /// <summary>Docker's top table: the titles and rows the daemon sends, aligned.</summary>
+    public static int Top(CliContext ctx, string id)
+    {
+        using var doc = ctx.Client.Top(id);
+        var titles = doc.RootElement.GetProperty("Titles").EnumerateArray().Select(t => t.GetString() ?? "").ToList();
+        var rows = doc.RootElement.GetProperty("Processes").EnumerateArray()
+            .Select(r => (IReadOnlyList<string>)r.EnumerateArray().Select(v => v.GetString() ?? "").ToList()).ToList();
+        Format.Table(ctx.IO.Out, titles, rows);
+        return 0;
+    }
+
+    /// <summary>`stats --no-stream`: one sample per container. CPU % compares the sample with the
+    /// daemon's previous one (precpu_stats), as docker does.</summary>
+    public static int Stats(CliContext ctx, string[] ids, bool all)
+    {
+        if (ids.Length == 0) ids = ctx.Client.List(all).Select(c => c.Id).ToArray();
+        var rows = new List<IReadOnlyList<string>>();
+        int rc = 0;
+        foreach (var id in ids)
+        {
+            try
+            {
+                using var doc = ctx.Client.Stats(id);
+                var s = doc.RootElement;
+                long L(JsonElement e, params string[] path)
+                {
+                    foreach (var p in path) if (!e.TryGetProperty(p, out e)) return 0;
+                    return e.ValueKind == JsonValueKind.Number ? e.GetInt64() : 0;
+                }
+                var usage = L(s, "memory_stats", "usage");
+                var limit = L(s, "memory_stats", "limit");
+                var cpu = L(s, "cpu_stats", "cpu_usage", "total_usage") - L(s, "precpu_stats", "cpu_usage", "total_usage");
+                var sys = L(s, "cpu_stats", "system_cpu_usage") - L(s, "precpu_stats", "system_cpu_usage");
+                var ncpu = Math.Max(1, L(s, "cpu_stats", "online_cpus"));
+                var cpuPct = sys > 0 && cpu > 0 ? (double)cpu / sys * ncpu * 100 : 0;
+                var memPct = limit > 0 ? (double)usage / limit * 100 : 0;
+                var name = s.TryGetProperty("name", out var n) ? (n.GetString() ?? "").TrimStart('/') : "";
+                var fullId = s.TryGetProperty("id", out var i) ? i.GetString() ?? id : id;
+                rows.Add([Format.ShortId(fullId), name, $"{cpuPct:0.00}%",
+                    $"{BytesSize(usage)} / {(limit > 0 ? BytesSize(limit) : "unlimited")}", $"{memPct:0.00}%",
+                    L(s, "pids_stats", "current").ToString()]);
+            }
+            catch (ApiException e)
+            {
+                ctx.IO.Error("Error response from daemon: " + e.Message);
+                rc = 1;
+            }
+        }
+        Format.Table(ctx.IO.Out, ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], rows);
+        return rc;
+    }
+
+    /// <summary>docker stats' binary sizes (go-units BytesSize): "1.5MiB", "64MiB".</summary>
+    public static string BytesSize(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+        double v = bytes;
+        var i = 0;
+        while (v >= 1024 && i < units.Length - 1) { v /= 1024; i++; }
+        return $"{v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}{units[i]}";
+    }
 
     public static int Remove(CliContext ctx, string[] ids, bool force) =>
         ForEach(ctx, ids, id => ctx.Client.Remove(id, force));

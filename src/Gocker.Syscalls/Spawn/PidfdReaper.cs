@@ -19,6 +19,10 @@ public sealed unsafe class PidfdReaper
         internal ulong Id;
         internal int Pidfd;
         internal bool Exited, Detached;
+        /// <summary>Not our child (re-adopted after a daemon restart): never waitid, read the status instead.</summary>
+        internal bool Foreign;
+        internal int Pid;
+        internal ulong StartTime;
         internal readonly TaskCompletionSource<ExitStatus> Exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Task<ExitStatus> Task => Exit.Task;
     }
@@ -36,9 +40,16 @@ public sealed unsafe class PidfdReaper
     }
 
     /// <summary>Watches pidfd (owned by the reaper from now on, until Detach).</summary>
-    public Registration Register(int pidfd)
+    public Registration Register(int pidfd) => Add(new Registration { Pidfd = pidfd });
+
+    /// <summary>Watches the pidfd of a process that is not our child (see ProcessAdopter): its exit is
+    /// reported with the status the kernel still offers, or -1 when nobody can know it any more.</summary>
+    public Registration RegisterForeign(int pidfd, int pid, ulong startTime) =>
+        Add(new Registration { Pidfd = pidfd, Foreign = true, Pid = pid, StartTime = startTime });
+
+    Registration Add(Registration reg)
     {
-        var reg = new Registration { Pidfd = pidfd };
+        var pidfd = reg.Pidfd;
         lock (gate)
         {
             reg.Id = ++nextId;
@@ -88,6 +99,12 @@ public sealed unsafe class PidfdReaper
     {
         byte* info = stackalloc byte[128];
         new Span<byte>(info, 128).Clear();
+        if (reg.Foreign)
+        {
+            // Level-triggered: a readable pidfd stays readable, so it leaves the set now, status or not.
+            Finish(reg, ForeignExit(reg), null, done);
+            return;
+        }
         int r;
         do r = Libc.waitid(P_PIDFD, reg.Pidfd, info, WEXITED | WNOHANG); while (r != 0 && Libc.Errno == EINTR);
         ExitStatus? status = null;
@@ -99,10 +116,49 @@ public sealed unsafe class PidfdReaper
             int code = *(int*)(info + 8), st = *(int*)(info + 24);
             status = code == CLD_EXITED ? ExitStatus.Exited(st) : ExitStatus.Killed(st);
         }
+        Finish(reg, status, error, done);
+    }
+
+    void Finish(Registration reg, ExitStatus? status, Exception? error, List<(Registration, ExitStatus?, Exception?)> done)
+    {
         live.Remove(reg.Id);
         Libc.epoll_ctl(epfd, EPOLL_CTL_DEL, reg.Pidfd, null);
         reg.Exited = true;
         if (reg.Detached) { Sys.Close(reg.Pidfd); reg.Pidfd = -1; }
         done.Add((reg, status, error));
+    }
+
+    // PIDFD_GET_INFO = _IOWR(0xFF, 11, struct pidfd_info), 64-byte version 0 of the struct:
+    // mask@0, cgroupid@8, pid..fsgid (11 x u32)@16, exit_code@60.
+    const nuint PIDFD_GET_INFO = 0xC040FF0B;
+    const ulong PIDFD_INFO_EXIT = 8;
+
+    /// <summary>
+    /// The exit status of a process that is not our child. PIDFD_GET_INFO reports it once the process
+    /// was reaped by its parent; while it is still a zombie (a parent that does not reap, such as a
+    /// non-systemd PID 1) /proc/PID/stat's exit_code field has it. The zombie cannot be replaced by
+    /// another process under the same pid, and the start time is checked anyway.
+    /// </summary>
+    static ExitStatus ForeignExit(Registration reg)
+    {
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            if (TryPidfdExitInfo(reg.Pidfd) is { } fromPidfd) return fromPidfd;
+            var stat = ProcStat.Read(reg.Pid);
+            if (stat is { } st && st.StartTime == reg.StartTime && st.IsZombie) return ProcStat.Decode(st.WaitStatus);
+            // Between "exited" and "zombie or reaped" for a moment: look again.
+            Thread.Sleep(2);
+        }
+        return new ExitStatus(-1, null);
+    }
+
+    static ExitStatus? TryPidfdExitInfo(int pidfd)
+    {
+        byte* info = stackalloc byte[64];
+        new Span<byte>(info, 64).Clear();
+        *(ulong*)info = PIDFD_INFO_EXIT;
+        if (Libc.ioctl(pidfd, PIDFD_GET_INFO, info) != 0) return null; // ENOTTY before 6.13, ESRCH: no info
+        if ((*(ulong*)info & PIDFD_INFO_EXIT) == 0) return null;
+        return ProcStat.Decode(*(int*)(info + 60));
     }
 }

@@ -12,6 +12,7 @@ public sealed class FakeEngine : IDisposable
     public readonly ConcurrentQueue<string> Log = new();
     public readonly FakeSpawner Spawner;
     public readonly FakeCgroupManager Cgroups;
+    public readonly FakeAdopter Adopter = new();
     public readonly string Root = Path.Combine(Path.GetTempPath(), "gocker-actor-spec-" + Guid.NewGuid().ToString("N")[..8]);
     public EngineServices Services { get; }
 
@@ -25,7 +26,10 @@ public sealed class FakeEngine : IDisposable
             ExecRoot = Path.Combine(Root, "run"),
             CgroupParent = "spec",
         };
-        Services = new EngineServices(options, Spawner, Cgroups, new FakeImages(), "/fake/gocker-init", TimeProvider.System);
+        Services = new EngineServices(options, Spawner, Cgroups, new FakeImages(), "/fake/gocker-init", TimeProvider.System)
+        {
+            Adopter = Adopter,
+        };
     }
 
     public static ImageRecord Image => new() { Name = "busybox:latest", Id = "sha256:" + new string('a', 64), Layers = ["/fake/layer"] };
@@ -158,4 +162,33 @@ public sealed class FakeCgroup(FakeCgroupManager owner, string key, string name)
     {
         using (owner.Write(key, "remove")) owner.Live.TryRemove(key, out _);
     }
+}
+
+/// <summary>Fake pids have start time pid*10; Adopt succeeds for the pids listed in Alive.</summary>
+public sealed class FakeAdopter : IProcessAdopter
+{
+    public readonly ConcurrentDictionary<int, FakeAdoptedProcess> Alive = new();
+    public ulong StartTime(int pid) => (ulong)pid * 10;
+
+    public IInitProcess? Adopt(int pid, ulong startTime, out string why)
+    {
+        if (Alive.TryGetValue(pid, out var p) && startTime == StartTime(pid)) { why = ""; return p; }
+        why = Alive.ContainsKey(pid) ? $"pid {pid} now belongs to another process" : $"process {pid} is gone";
+        return null;
+    }
+}
+
+public sealed class FakeAdoptedProcess(int pid) : IInitProcess
+{
+    readonly TaskCompletionSource<ExitStatus> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public readonly ConcurrentQueue<int> Signals = new();
+    public int Pid { get; } = pid;
+    public ExecResult Release() => throw new InvalidOperationException("adopted");
+    public Task<ExitStatus> WaitForExitAsync(CancellationToken ct = default) => _exit.Task;
+    public void Signal(int signal)
+    {
+        Signals.Enqueue(signal);
+        if (signal is 9 or 15) _exit.TrySetResult(ExitStatus.Killed(signal));
+    }
+    public void Dispose() { }
 }

@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Gocker.Actors.Containers;
+using Gocker.Actors.Engine;
+using Gocker.Api;
+using static Gocker.Host.ApiRoutes;
+
+namespace Gocker.Host;
+
+/// <summary>pause, unpause, restart, top, stats and the `filters` of the container list.</summary>
+public static class ContainerExtraRoutes
+{
+    public static void Map(RouteGroupBuilder c)
+    {
+        c.MapPost("/{id}/pause", (HttpContext ctx, string id) => Guard(async () =>
+        {
+            await AskContainer<ContainerActor.Ack>(ctx, id, new ContainerActor.Pause());
+            return Results.NoContent();
+        }));
+        c.MapPost("/{id}/unpause", (HttpContext ctx, string id) => Guard(async () =>
+        {
+            await AskContainer<ContainerActor.Ack>(ctx, id, new ContainerActor.Unpause());
+            return Results.NoContent();
+        }));
+        c.MapPost("/{id}/restart", Restart);
+        c.MapGet("/{id}/top", Top);
+        c.MapGet("/{id}/stats", Stats);
+    }
+
+    /// <summary>Docker's restart: stop (TERM, then KILL after t seconds) if running, then start.</summary>
+    static Task<IResult> Restart(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
+    {
+        var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
+        var resolved = await Ask<Gocker.Actors.Containers.ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
+        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t), t + TimeSpan.FromSeconds(30));
+        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Start());
+        return Results.NoContent();
+    });
+
+    static Task<IResult> Top(HttpContext ctx, string id) => Guard(async () =>
+    {
+        var list = await AskContainer<CgroupActor.ProcessList>(ctx, id, new ContainerActor.Top());
+        var ticks = 100.0; // USER_HZ on Linux
+        var boot = BootTime();
+        using var ms = new MemoryStream();
+        using (var j = new Utf8JsonWriter(ms))
+        {
+            j.WriteStartObject();
+            j.WriteStartArray("Titles");
+            foreach (var t in new[] { "UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD" }) j.WriteStringValue(t);
+            j.WriteEndArray();
+            j.WriteStartArray("Processes");
+            foreach (var pid in list.Pids.OrderBy(p => p))
+            {
+                var stat = ReadStatFields(pid);
+                if (stat is null) continue; // exited meanwhile
+                var cmd = ReadCmdline(pid) ?? $"[{stat.Value.Comm}]";
+                var cpu = TimeSpan.FromSeconds((stat.Value.Utime + stat.Value.Stime) / ticks);
+                var start = boot.AddSeconds(stat.Value.StartTicks / ticks).ToLocalTime();
+                j.WriteStartArray();
+                j.WriteStringValue(Uid(pid));
+                j.WriteStringValue(pid.ToString(CultureInfo.InvariantCulture));
+                j.WriteStringValue(stat.Value.Ppid.ToString(CultureInfo.InvariantCulture));
+                j.WriteStringValue("0");
+                j.WriteStringValue(start.ToString("HH:mm", CultureInfo.InvariantCulture));
+                j.WriteStringValue("?");
+                j.WriteStringValue($"{(int)cpu.TotalHours:00}:{cpu.Minutes:00}:{cpu.Seconds:00}");
+                j.WriteStringValue(cmd);
+                j.WriteEndArray();
+            }
+            j.WriteEndArray();
+            j.WriteEndObject();
+        }
+        return Results.Bytes(ms.ToArray(), "application/json");
+    });
+
+    static Task<IResult> Stats(HttpContext ctx, string id) => Guard(async () =>
+    {
+        var record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
+        var pre = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
+        var preSys = SystemCpuNanos();
+        // Docker's one-shot=false: a second sample a moment later, so CPU % can be computed.
+        await Task.Delay(200, ctx.RequestAborted);
+        var now = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
+        var sys = SystemCpuNanos();
+        using var ms = new MemoryStream();
+        using (var j = new Utf8JsonWriter(ms))
+        {
+            j.WriteStartObject();
+            j.WriteString("id", record.Spec.Id);
+            j.WriteString("name", "/" + record.Spec.Name);
+            j.WriteString("read", DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+            j.WriteStartObject("pids_stats");
+            j.WriteNumber("current", Math.Max(now.Stats.PidsCurrent, now.ProcessCount));
+            j.WriteEndObject();
+            j.WriteStartObject("memory_stats");
+            j.WriteNumber("usage", now.Stats.MemoryUsageBytes);
+            j.WriteNumber("limit", now.Stats.MemoryLimitBytes);
+            j.WriteEndObject();
+            void Cpu(string name, ContainerActor.StatsResult s, long system)
+            {
+                j.WriteStartObject(name);
+                j.WriteStartObject("cpu_usage");
+                j.WriteNumber("total_usage", s.Stats.CpuUsageNanos);
+                j.WriteEndObject();
+                j.WriteNumber("system_cpu_usage", system);
+                j.WriteNumber("online_cpus", Environment.ProcessorCount);
+                j.WriteEndObject();
+            }
+            Cpu("cpu_stats", now, sys);
+            Cpu("precpu_stats", pre, preSys);
+            j.WriteEndObject();
+        }
+        return Results.Bytes(ms.ToArray(), "application/json");
+    });
+
+    /// <summary>The `filters` query of GET /containers/json ({"status":[...],"name":[...],"id":[...]}).
+    /// Values of one key are alternatives; different keys must all match. A status filter lists
+    /// stopped containers too, as docker does.</summary>
+    public static (Func<ContainerRecord, bool> Match, bool ImpliesAll) ParseFilters(string? json)
+    {
+        if (string.IsNullOrEmpty(json)) return (_ => true, false);
+        Dictionary<string, List<string>> map;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            map = doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind switch
+            {
+                JsonValueKind.Array => p.Value.EnumerateArray().Select(v => v.GetString() ?? "").ToList(),
+                // Older clients send {"status":{"running":true}}.
+                JsonValueKind.Object => p.Value.EnumerateObject().Select(v => v.Name).ToList(),
+                _ => throw new BadRequestException($"invalid filter value for '{p.Name}'"),
+            });
+        }
+        catch (JsonException ex) { throw new BadRequestException($"invalid filters: {ex.Message}"); }
+        var statuses = Enum.GetValues<ContainerStatus>().Select(s => s.DockerName()).ToHashSet();
+        var tests = new List<Func<ContainerRecord, bool>>();
+        foreach (var (key, values) in map)
+        {
+            switch (key)
+            {
+                case "status":
+                    foreach (var v in values)
+                        if (!statuses.Contains(v)) throw new BadRequestException($"invalid filter 'status={v}' (one of {string.Join(", ", statuses)})");
+                    tests.Add(r => values.Contains(r.Status.DockerName()));
+                    break;
+                case "name":
+                    var regexes = values.Select(v =>
+                    {
+                        try { return new Regex(v, RegexOptions.None, TimeSpan.FromMilliseconds(100)); }
+                        catch (ArgumentException ex) { throw new BadRequestException($"invalid filter 'name={v}': {ex.Message}"); }
+                    }).ToList();
+                    tests.Add(r => regexes.Any(x => x.IsMatch("/" + r.Spec.Name)));
+                    break;
+                case "id":
+                    tests.Add(r => values.Any(v => r.Spec.Id.StartsWith(v, StringComparison.Ordinal)));
+                    break;
+                default:
+                    throw new BadRequestException($"invalid filter '{key}'");
+            }
+        }
+        return (r => tests.All(t => t(r)), map.ContainsKey("status"));
+    }
+
+    // ---- /proc helpers ----------------------------------------------------------------------
+    readonly record struct Stat(string Comm, int Ppid, long Utime, long Stime, ulong StartTicks);
+
+    static Stat? ReadStatFields(int pid)
+    {
+        try
+        {
+            var text = File.ReadAllText($"/proc/{pid}/stat");
+            var open = text.IndexOf('(');
+            var close = text.LastIndexOf(')');
+            var f = text[(close + 2)..].Split(' ');
+            return new Stat(text[(open + 1)..close], int.Parse(f[1], CultureInfo.InvariantCulture),
+                long.Parse(f[11], CultureInfo.InvariantCulture), long.Parse(f[12], CultureInfo.InvariantCulture),
+                ulong.Parse(f[19], CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { return null; }
+    }
+
+    static string? ReadCmdline(int pid)
+    {
+        try
+        {
+            var raw = File.ReadAllBytes($"/proc/{pid}/cmdline");
+            return raw.Length == 0 ? null : System.Text.Encoding.UTF8.GetString(raw).TrimEnd('\0').Replace('\0', ' ');
+        }
+        catch (IOException) { return null; }
+    }
+
+    static string Uid(int pid)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+            var uid = line?.Split('\t', StringSplitOptions.RemoveEmptyEntries)[1] ?? "?";
+            return uid == "0" ? "root" : uid;
+        }
+        catch (IOException) { return "?"; }
+    }
+
+    static DateTimeOffset BootTime()
+    {
+        var line = File.ReadLines("/proc/stat").First(l => l.StartsWith("btime ", StringComparison.Ordinal));
+        return DateTimeOffset.FromUnixTimeSeconds(long.Parse(line[6..], CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Host CPU time in ns (the sum of the first line of /proc/stat), docker's system_cpu_usage.</summary>
+    static long SystemCpuNanos()
+    {
+        var first = File.ReadLines("/proc/stat").First();
+        var jiffies = first.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Take(7).Sum(v => long.Parse(v, CultureInfo.InvariantCulture));
+        return jiffies * 10_000_000;
+    }
+}
