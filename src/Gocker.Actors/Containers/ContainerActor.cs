@@ -40,6 +40,9 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     sealed record KillTimeout(int RunId);
     /// <summary>First message after a daemon restart: take the container's process and cgroup back.</summary>
     sealed record Readopt;
+    /// <summary>Told to the parent once a container loaded from disk knows its real state (re-adopted
+    /// or recorded as exited), so listings after a daemon restart never show a stale "Up".</summary>
+    public sealed record Settled(string Id);
     sealed record FinishFailedStart(int RunId, bool HasProcess, bool KillFirst, int ExitCode);
 
     static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
@@ -94,6 +97,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         Publish();
         // A record loaded from disk whose process may still run (or whose cgroup may be left).
         if (_record.Status != ContainerStatus.Created || Directory.Exists(_layout.RunDir)) Self.Tell(new Readopt());
+        else Context.Parent.Tell(new Settled(Id));
     }
 
     /// <summary>A child's exception already failed the operation that caused it (the child answered
@@ -301,6 +305,12 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     /// </summary>
     async Task HandleReadopt()
     {
+        try { await ReadoptCore(); }
+        finally { Context.Parent.Tell(new Settled(Id)); }
+    }
+
+    async Task ReadoptCore()
+    {
         _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
             .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
         var cgroupExists = false;
@@ -322,6 +332,14 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             try
             {
                 await _ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Adopt(proc), AskTimeout);
+                if (Gocker.Syscalls.Spawn.ProcStat.Read(_record.Pid) is { IsZombie: true })
+                {
+                    // It died while no daemon watched and its new parent has not reaped it yet:
+                    // settle it now rather than listing it as running for a moment.
+                    var status = await proc.WaitForExitAsync().WaitAsync(AskTimeout);
+                    await Teardown(status, note: "exited while gockerd was down");
+                    return;
+                }
                 if (_record.Status == ContainerStatus.Restarting) SetRecord(_record with { Status = ContainerStatus.Running });
                 _log.Info("container {0}: re-adopted pid {1} ({2})", Id[..12], _record.Pid, _record.Status.DockerName());
                 return;

@@ -11,8 +11,12 @@ namespace Gocker.Actors.Containers;
 /// unique id prefix or name), keeps the listing from the children's Changed events, and makes sure
 /// one container's failure never reaches the daemon.
 /// </summary>
-public sealed class ContainerSupervisor : ReceiveActor
+public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
 {
+    public IStash Stash { get; set; } = null!;
+    /// <summary>Containers loaded from disk whose actors have not yet settled their real state.</summary>
+    readonly HashSet<string> _settling = new(StringComparer.Ordinal);
+
     /// <summary>Creates a container. The image is resolved by the caller (it can take a while the
     /// first time, and must not block this actor).</summary>
     public sealed record Create(ContainerCreateRequest Request, string? Name, ImageRecord Image);
@@ -38,6 +42,11 @@ public sealed class ContainerSupervisor : ReceiveActor
         Receive<Create>(HandleCreate);
         Receive<ToContainer>(HandleToContainer);
         Receive<Resolve>(m => Answer(() => new Resolved(ResolveId(m.Reference))));
+        Receive<List>(m => _settling.Count > 0, _ => Stash.Stash());
+        Receive<ContainerActor.Settled>(m =>
+        {
+            if (_settling.Remove(m.Id) && _settling.Count == 0) Stash.UnstashAll();
+        });
         Receive<List>(m => Sender.Tell(new Listing(_records.Values
             .Where(r => m.All || r.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting)
             .OrderByDescending(r => r.Spec.Created).ToList())));
@@ -89,6 +98,7 @@ public sealed class ContainerSupervisor : ReceiveActor
             // The previous daemon died while removing it: finish the job.
             record = record with { Status = ContainerStatus.Dead };
         }
+        _settling.Add(record.Spec.Id);
         StartChild(record);
     }
 
@@ -155,6 +165,7 @@ public sealed class ContainerSupervisor : ReceiveActor
     {
         var id = t.ActorRef.Path.Name;
         _children.Remove(id);
+        if (_settling.Remove(id) && _settling.Count == 0) Stash.UnstashAll();
         if (_records.Remove(id, out var rec) && _names.TryGetValue(rec.Spec.Name, out var owner) && owner == id)
             _names.Remove(rec.Spec.Name);
     }
