@@ -204,9 +204,10 @@ internal sealed class TreeTarWriter : IDisposable
     const int S_IFDIR = 0x4000, S_IFREG = 0x8000, S_IFLNK = 0xA000, S_IFCHR = 0x2000, S_IFBLK = 0x6000, S_IFIFO = 0x1000;
 
     /// <summary>Exactly length bytes of a file that may change meanwhile: a shrunk file is an error.</summary>
-    sealed class ExactLengthStream(Stream inner, long length, string path) : Stream
+    sealed class ExactLengthStream(Stream inner, long size, string path) : Stream
     {
-        long _left = length;
+        readonly long _length = size;
+        long _left = size;
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
         public override int Read(Span<byte> buffer)
         {
@@ -219,8 +220,8 @@ internal sealed class TreeTarWriter : IDisposable
         public override bool CanRead => true;
         public override bool CanSeek => true; // TarWriter asks for Length up front
         public override bool CanWrite => false;
-        public override long Length => length;
-        public override long Position { get => length - _left; set => throw new NotSupportedException(); }
+        public override long Length => _length;
+        public override long Position { get => _length - _left; set => throw new NotSupportedException(); }
         public override void Flush() { }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();

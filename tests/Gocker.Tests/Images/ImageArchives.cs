@@ -20,7 +20,7 @@ public static class ImageArchives
         if (withBusybox)
         {
             l1.Dir("bin").File("bin/busybox", File.ReadAllBytes("/bin/busybox"), 0b111_101_101);
-            foreach (var app in new[] { "sh", "cat", "ls", "echo", "test", "mkdir", "rm", "dd", "head", "sleep" })
+            foreach (var app in new[] { "sh", "cat", "ls", "echo", "test", "mkdir", "rm", "dd", "head", "sleep", "true", "wc", "pwd" })
                 l1.Symlink("bin/" + app, "busybox");
             l1.Dir("tmp", 0b1_111_111_111);
         }
