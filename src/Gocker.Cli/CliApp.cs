@@ -104,6 +104,7 @@ public sealed class CliApp
         image.Add(ImportCommand("import"));
         image.Add(ImagesCommand("ls", "list"));
         image.Add(RmiCommand("rm", "remove"));
+        ImageCommandTree.Add(_root, image, _ctx, (pr, handler) => Guard(pr, false, handler));
         _root.Add(image);
         _root.Add(ImportCommand("import"));
         _root.Add(ImagesCommand("images"));

@@ -13,6 +13,9 @@ internal sealed class HashingReadStream(Stream inner, long maxBytes) : Stream
 
     public long BytesRead { get; private set; }
 
+    /// <summary>Called with the count of every read from the source.</summary>
+    public Action<long>? Progress { get; init; }
+
     /// <summary>Returns up to count leading bytes; they are still returned by the next reads.</summary>
     public ReadOnlySpan<byte> Peek(int count)
     {
@@ -29,15 +32,25 @@ internal sealed class HashingReadStream(Stream inner, long maxBytes) : Stream
         return _pushback;
     }
 
+    /// <summary>True once a read of the source failed (or hit the limit): errors seen downstream are then
+    /// this stream's, not the content's.</summary>
+    public bool Failed { get; private set; }
+
     int ReadInner(Span<byte> buffer)
     {
-        int n = inner.Read(buffer);
+        int n;
+        try { n = inner.Read(buffer); }
+        catch { Failed = true; throw; }
         if (n > 0)
         {
             BytesRead += n;
             if (BytesRead > maxBytes)
+            {
+                Failed = true;
                 throw new UnsafeArchiveException($"archive is larger than the limit of {maxBytes} bytes");
+            }
             _hash.AppendData(buffer[..n]);
+            Progress?.Invoke(n);
         }
         return n;
     }

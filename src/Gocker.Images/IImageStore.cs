@@ -12,6 +12,32 @@ public sealed record ImageRecord
     public string WorkingDir { get; init; } = "/";
     public DateTimeOffset Created { get; init; }
     public long SizeBytes { get; init; }
+    /// <summary>The image config's Entrypoint (null: none). `run` puts it before Cmd.</summary>
+    public string[]? Entrypoint { get; init; }
+    /// <summary>The image config's User ("" = root). Stored only: not applied by the init yet.</summary>
+    public string User { get; init; } = "";
+    /// <summary>"80/tcp" etc. from the image config (informational).</summary>
+    public string[] ExposedPorts { get; init; } = [];
+    /// <summary>Layer references, bottom first ("sha256:&lt;diff id&gt;" or "rootfs:&lt;image hex&gt;").</summary>
+    public string[] LayerIds { get; init; } = [];
+    public string? Parent { get; init; }
+    public string? Comment { get; init; }
+}
+
+/// <summary>What `rmi` did: names removed and image ids deleted (Docker's Untagged/Deleted items).</summary>
+public sealed record ImageRemoval(IReadOnlyList<string> Untagged, IReadOnlyList<string> Deleted);
+
+/// <summary>What `commit` needs from a container (its record is owned by the container's actor).</summary>
+public sealed record ContainerCommit
+{
+    public required string UpperDir { get; init; }
+    public required string BaseImageId { get; init; }
+    public string? Name { get; init; }
+    public string[] Env { get; init; } = [];
+    public string[] Args { get; init; } = [];
+    public string WorkingDir { get; init; } = "/";
+    public string? Comment { get; init; }
+    public string? Author { get; init; }
 }
 
 public class ImageNotFoundException(string reference)
@@ -33,4 +59,22 @@ public interface IImageStore
     IReadOnlyList<ImageRecord> List();
     /// <summary>Removes an image by name. The caller checks no container uses it.</summary>
     void Remove(string reference);
+
+    // Added with layered images. Default bodies keep other implementations (test fakes) compiling.
+
+    /// <summary>Loads a `docker save` archive or an OCI image layout (tar, optionally gzip): every layer
+    /// verified against its digest and unpacked once. All or nothing. Returns the images loaded.</summary>
+    IReadOnlyList<ImageRecord> LoadArchive(Stream archive, Action<long>? progress = null) => throw new NotSupportedException();
+    /// <summary>Writes the images as a docker-loadable archive (docker save format).</summary>
+    void Save(IReadOnlyList<string> references, Stream output, Action<long>? progress = null) => throw new NotSupportedException();
+    /// <summary>Points target ("name[:tag]") at the image source resolves to.</summary>
+    ImageRecord Tag(string source, string target) => throw new NotSupportedException();
+    /// <summary>Like Remove; untagOnly removes the name but never the image data (rmi -f of an image in use).</summary>
+    ImageRemoval Delete(string reference, bool untagOnly) => throw new NotSupportedException();
+    /// <summary>Deletes images not in inUse: dangling ones only, or every unused one (all).</summary>
+    IReadOnlyList<ImageRemoval> Prune(IReadOnlySet<string> inUse, bool all) => throw new NotSupportedException();
+    /// <summary>The container's upper dir becomes a new layer on top of its image.</summary>
+    ImageRecord CommitContainer(ContainerCommit commit) => throw new NotSupportedException();
+    /// <summary>Every name pointing at the image id.</summary>
+    IReadOnlyList<string> NamesOf(string id) => throw new NotSupportedException();
 }

@@ -9,9 +9,20 @@ internal sealed record ImageConfig
     public required string Id { get; init; }
     public string[] Env { get; init; } = [];
     public string[] Cmd { get; init; } = [];
+    public string[]? Entrypoint { get; init; }
     public string WorkingDir { get; init; } = "/";
+    public string User { get; init; } = "";
+    public string[] ExposedPorts { get; init; } = [];
     public DateTimeOffset Created { get; init; }
     public long SizeBytes { get; init; }
+    /// <summary>Layer references, bottom first: "sha256:&lt;hex&gt;" is &lt;images&gt;/layers/&lt;hex&gt;/diff
+    /// (hex = the layer's diff id, the SHA-256 of its uncompressed tar); "rootfs:&lt;hex&gt;" is the rootfs
+    /// of the single-directory image &lt;hex&gt; (imports, busybox). Null: this image's own rootfs only.</summary>
+    public string[]? Layers { get; init; }
+    /// <summary>The image this one was committed from.</summary>
+    public string? Parent { get; init; }
+    public string? Comment { get; init; }
+    public string? Author { get; init; }
 }
 
 /// <summary><c>&lt;images&gt;/repositories.json</c>: "name:tag" -> "sha256:hex".</summary>
@@ -20,7 +31,15 @@ internal sealed record RepositoriesFile
     public SortedDictionary<string, string> Repositories { get; init; } = new(StringComparer.Ordinal);
 }
 
+/// <summary><c>&lt;images&gt;/layers/&lt;hex&gt;/layer.json</c>.</summary>
+internal sealed record LayerInfo
+{
+    public required string DiffId { get; init; }
+    public long Size { get; init; }
+}
+
 [JsonSourceGenerationOptions(WriteIndented = true)]
 [JsonSerializable(typeof(ImageConfig))]
 [JsonSerializable(typeof(RepositoriesFile))]
+[JsonSerializable(typeof(LayerInfo))]
 internal partial class ImageJsonContext : JsonSerializerContext;

@@ -6,7 +6,10 @@ namespace Gocker.Images;
 /// <summary>Images on local disk. Layout under the images directory:
 /// <code>
 ///   &lt;hex id&gt;/rootfs        the image's root filesystem (an overlay lower dir; never written after commit)
-///   &lt;hex id&gt;/image.json    ImageConfig (id, env, cmd, workdir, created, size)
+///   &lt;hex id&gt;/image.json    ImageConfig (id, env, cmd, workdir, created, size, layer references)
+///   &lt;hex id&gt;/config.json   the image config exactly as loaded (its SHA-256 is the id), for `save`
+///   layers/&lt;diff id hex&gt;/diff  an image layer unpacked once, shared by every image that has it
+///   layers/&lt;diff id hex&gt;/layer.json
 ///   repositories.json       { "Repositories": { "name:tag": "sha256:&lt;hex&gt;" } }, replaced atomically
 ///   tmp/&lt;pid&gt;-&lt;guid&gt;       work dirs of imports/builds in progress (renamed into place on success)
 ///   .lock                   flock held around every change of the above
@@ -14,7 +17,7 @@ namespace Gocker.Images;
 /// An image directory with no name is "dangling" (a name moved to a newer import, or a crash between
 /// rename and index write): it is listed as &lt;none&gt;:&lt;none&gt; and can be removed by id. It is not deleted
 /// automatically because a running container may still have it as its overlay lower dir.</summary>
-public sealed class ImageStore : IImageStore
+public sealed partial class ImageStore : IImageStore
 {
     public const string DanglingName = "<none>:<none>";
 
@@ -131,34 +134,7 @@ public sealed class ImageStore : IImageStore
 
     /// <summary>By name: removes the name, and the image directory once no name refers to it.
     /// By id or unique id prefix: removes the image and every name referring to it.</summary>
-    public void Remove(string reference)
-    {
-        ArgumentNullException.ThrowIfNull(reference);
-        lock (_gate)
-        using (DirectoryLock.Acquire(_lockPath))
-        {
-            var index = ReadIndex();
-            bool isName = ImageReference.TryNormalize(reference, out var name, out var reason);
-            string id;
-            if (isName && index.Repositories.TryGetValue(name, out var named))
-            {
-                id = named;
-                index.Repositories.Remove(name);
-            }
-            else if (ImageReference.LooksLikeId(reference) && FindByIdPrefix(reference) is { } hex)
-            {
-                id = "sha256:" + hex;
-                foreach (var n in index.Repositories.Where(kv => kv.Value == id).Select(kv => kv.Key).ToList())
-                    index.Repositories.Remove(n);
-            }
-            else if (!isName) throw new InvalidImageNameException(reference, reason);
-            else throw new ImageNotFoundException(reference);
-
-            WriteIndex(index);
-            if (!index.Repositories.ContainsValue(id))
-                DeleteImageDir(ImageReference.HexOf(id));
-        }
-    }
+    public void Remove(string reference) => Delete(reference, untagOnly: false);
 
     // ---- built-in busybox ----
 
@@ -249,13 +225,20 @@ public sealed class ImageStore : IImageStore
             return null;
         }
         if (config is null) return null;
+        var refs = config.Layers ?? ["rootfs:" + hex];
         return new ImageRecord
         {
             Name = name,
             Id = "sha256:" + hex,
-            Layers = [Path.Combine(dir, "rootfs")],
+            Layers = refs.Reverse().Select(LayerPath).ToArray(),
+            LayerIds = refs,
             Env = config.Env,
             Cmd = config.Cmd,
+            Entrypoint = config.Entrypoint,
+            User = config.User,
+            ExposedPorts = config.ExposedPorts,
+            Parent = config.Parent,
+            Comment = config.Comment,
             WorkingDir = config.WorkingDir,
             Created = config.Created,
             SizeBytes = config.SizeBytes,
@@ -274,6 +257,7 @@ public sealed class ImageStore : IImageStore
         {
             var hex = Path.GetFileName(dir);
             if (!IsHexId(hex) || !hex.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            if (!File.Exists(Path.Combine(dir, "image.json"))) continue; // kept only as another image's layer
             if (found is not null) throw new AmbiguousImageReferenceException(reference);
             found = hex;
         }
@@ -295,6 +279,14 @@ public sealed class ImageStore : IImageStore
     {
         var dir = Path.Combine(_root, hex);
         if (!Directory.Exists(dir)) return;
+        // Its rootfs may be a layer of an image committed on top of it: then only the image goes.
+        File.Delete(Path.Combine(dir, "image.json"));
+        File.Delete(Path.Combine(dir, "config.json"));
+        CollectGarbage();
+    }
+
+    void DeleteTree(string dir, string hex)
+    {
         // Move it out of sight first: a crash halfway through the delete must not leave a half image listed.
         var doomed = Path.Combine(_tmp, $"{Environment.ProcessId}-rm-{hex}-{Guid.NewGuid():N}");
         Directory.Move(dir, doomed);

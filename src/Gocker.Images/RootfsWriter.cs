@@ -189,6 +189,28 @@ internal sealed unsafe class RootfsWriter : IDisposable
                 throw Native.Error("utimensat", HostPath(rel), errno);
     }
 
+    /// <summary>Sets an extended attribute on a directory this writer made (opened beneath the root,
+    /// never through a symlink). Used for overlayfs' opaque marker.</summary>
+    public void SetXattr(string rel, string name, ReadOnlySpan<byte> value)
+    {
+        if (rel.Length == 0)
+        {
+            if (Native.fsetxattr(_root.Value, name, value, (nuint)value.Length, 0) != 0) throw Native.Error("setxattr " + name, _rootPath);
+            return;
+        }
+        var how = new open_how
+        {
+            flags = (ulong)(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+            resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        int fd;
+        fixed (byte* p = Native.Z(rel))
+            fd = openat2(_root.Value, p, &how, (size_t)sizeof(open_how));
+        if (fd < 0) throw Native.Error("openat2", HostPath(rel), errno);
+        using var dir = new Fd(fd);
+        if (Native.fsetxattr(fd, name, value, (nuint)value.Length, 0) != 0) throw Native.Error("setxattr " + name, HostPath(rel));
+    }
+
     public void Dispose()
     {
         InvalidateCache();

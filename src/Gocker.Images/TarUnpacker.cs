@@ -22,21 +22,28 @@ internal sealed class TarUnpacker
 
     readonly RootfsWriter _writer;
     readonly ImageStoreOptions _options;
+    readonly bool _overlay;
+    readonly long _limit;
     readonly Dictionary<string, Kind> _unpacked = new(StringComparer.Ordinal) { [""] = Kind.Directory };
     readonly Dictionary<string, DateTimeOffset> _dirMtimes = new(StringComparer.Ordinal);
     long _total;
 
-    TarUnpacker(RootfsWriter writer, ImageStoreOptions options)
+    TarUnpacker(RootfsWriter writer, ImageStoreOptions options, bool overlay, long limit)
     {
         _writer = writer;
         _options = options;
+        _overlay = overlay;
+        _limit = limit;
     }
 
-    /// <summary>Unpacks the archive into rootPath (an existing empty directory); returns the content bytes.</summary>
-    public static long Unpack(Stream archive, string rootPath, ImageStoreOptions options)
+    /// <summary>Unpacks the archive into rootPath (an existing empty directory); returns the content bytes.
+    /// overlay: the archive is an image layer: its whiteouts (".wh.NAME", ".wh..wh..opq") become overlayfs
+    /// whiteouts (a 0/0 character device, the trusted.overlay.opaque xattr) instead of plain files.
+    /// alreadyUnpacked counts against <see cref="ImageStoreOptions.MaxUnpackedBytes"/> (earlier layers of one load).</summary>
+    public static long Unpack(Stream archive, string rootPath, ImageStoreOptions options, bool overlay = false, long alreadyUnpacked = 0)
     {
         using var writer = new RootfsWriter(rootPath);
-        var unpacker = new TarUnpacker(writer, options);
+        var unpacker = new TarUnpacker(writer, options, overlay, options.MaxUnpackedBytes - alreadyUnpacked);
         unpacker.Run(archive);
         return unpacker._total;
     }
@@ -87,6 +94,7 @@ internal sealed class TarUnpacker
         if (entry.EntryType is TarEntryType.GlobalExtendedAttributes)
             return; // pax global headers carry defaults for other tools (e.g. git archive's commit id); nothing to create
         string rel = NormalizeName(name);
+        if (_overlay && ApplyWhiteout(entry, rel)) return;
 
         switch (entry.EntryType)
         {
@@ -127,6 +135,42 @@ internal sealed class TarUnpacker
             default:
                 throw Refuse(name, $"unsupported entry type {entry.EntryType}");
         }
+    }
+
+    public const string WhiteoutPrefix = ".wh.";
+    public const string OpaqueMarker = ".wh..wh..opq";
+    public const string OpaqueXattr = "trusted.overlay.opaque";
+
+    /// <summary>Layer whiteouts (OCI image spec, "Representing Changes"). Returns false for ordinary entries.
+    /// The 0/0 character device is made even when device nodes are refused: overlayfs reads it as "deleted
+    /// here", it gives no access to any device (0/0 is no device, and the kernel refuses to open it).</summary>
+    bool ApplyWhiteout(TarEntry entry, string rel)
+    {
+        int slash = rel.LastIndexOf('/');
+        string parent = slash < 0 ? "" : rel[..slash], leaf = rel[(slash + 1)..];
+        if (!leaf.StartsWith(WhiteoutPrefix, StringComparison.Ordinal)) return false;
+        if (entry.EntryType is TarEntryType.Directory) throw Refuse(entry.Name, "a whiteout cannot be a directory");
+        if (leaf == OpaqueMarker)
+        {
+            // Opaque: nothing of the lower layers shows in this directory (its own entries in this layer do).
+            if (parent.Length > 0)
+            {
+                EnsureParents(entry.Name, rel);
+                if (_unpacked.GetValueOrDefault(parent) != Kind.Directory) throw Refuse(entry.Name, $"parent {parent} is not a directory");
+            }
+            _writer.SetXattr(parent, OpaqueXattr, "y"u8);
+            return true;
+        }
+        if (leaf.StartsWith(WhiteoutPrefix + WhiteoutPrefix, StringComparison.Ordinal))
+            return true; // other ".wh..wh." names are aufs bookkeeping (plnk, aufs): nothing to create
+        var hidden = leaf[WhiteoutPrefix.Length..];
+        if (hidden is "." or "..") throw Refuse(entry.Name, "whiteout of . or ..");
+        var target = parent.Length == 0 ? hidden : parent + "/" + hidden;
+        Prepare(entry.Name, target);
+        _writer.MakeNode(target, S_IFCHR, 0);
+        _unpacked[target] = Kind.Node;
+        _writer.SetMtime(target, entry.ModificationTime); // kept so that writing the layer again hashes the same
+        return true;
     }
 
     const int S_IFIFO = 0x1000, S_IFCHR = 0x2000, S_IFBLK = 0x6000;
@@ -208,7 +252,7 @@ internal sealed class TarUnpacker
     void WriteFile(TarEntry entry, string name, string rel)
     {
         long length = entry.Length;
-        if (length < 0 || _total + length > _options.MaxUnpackedBytes)
+        if (length < 0 || _total + length > _limit)
             throw Refuse(name, $"unpacked content exceeds the limit of {_options.MaxUnpackedBytes} bytes");
         _total += length;
         _unpacked[rel] = Kind.File; // recorded before writing so a failure still leaves it known

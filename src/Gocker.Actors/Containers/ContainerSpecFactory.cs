@@ -18,6 +18,7 @@ public static partial class ContainerSpecFactory
         var hc = req.HostConfig ?? new HostConfig();
         var args = new List<string>();
         if (req.Entrypoint is { Count: > 0 }) args.AddRange(req.Entrypoint);
+        else if (image.Entrypoint is { Length: > 0 }) args.AddRange(image.Entrypoint); // docker: a new entrypoint drops the image's Cmd too
         if (req.Cmd is { Count: > 0 }) args.AddRange(req.Cmd);
         else if (req.Entrypoint is not { Count: > 0 }) args.AddRange(image.Cmd);
         if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
