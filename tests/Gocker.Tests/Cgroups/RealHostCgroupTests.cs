@@ -152,7 +152,8 @@ public sealed class RealHostCgroupTests : IDisposable
         cg.Thaw();
         if (IsV2) Assert.Contains("frozen 0", File.ReadAllText(Path.Combine(cg.Directories[0], "cgroup.events")));
         else Assert.Equal("THAWED", Read(DirOf(cg, "freezer"), "freezer.state"));
-        Assert.StartsWith("S", RealHost.ProcState(p.Id));
+        // Thawed: running or sleeping again (R right after the thaw on a busy machine), never D.
+        Assert.Matches("^[RS]", RealHost.ProcState(p.Id));
         // a frozen cgroup can still be killed and removed
         cg.Freeze();
         cg.Remove();
