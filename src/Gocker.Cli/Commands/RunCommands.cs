@@ -87,6 +87,9 @@ public static class RunCommands
                 attach = attachExchange.ReadResponse();
                 GockerClient.EnsureSuccess(attach);
             }
+            // The wait's head too: gockerd sends it once the wait is registered with the container,
+            // so an exit (or the --rm removal) right after start cannot slip past it.
+            waitExchange.WaitForAnswer(AttachHeadTimeout);
             if (!TryStart(ctx, id, out int startCode)) return startCode;
             if (attach is null)
             {
