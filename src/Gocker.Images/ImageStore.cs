@@ -1,3 +1,4 @@
+using Gocker.Syscalls.IO;
 using System.IO.Compression;
 using System.Text.Json;
 

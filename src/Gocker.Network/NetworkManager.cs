@@ -1,3 +1,4 @@
+using Gocker.Syscalls.IO;
 using System.Security.Cryptography;
 using Gocker.Network.Cni;
 

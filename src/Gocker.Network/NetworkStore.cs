@@ -1,3 +1,4 @@
+using Gocker.Syscalls.IO;
 using System.Text.Json;
 
 namespace Gocker.Network;

@@ -1,3 +1,4 @@
+using Gocker.Syscalls.IO;
 using System.Text.Json;
 
 namespace Gocker.Actors.Containers;
@@ -6,17 +7,9 @@ namespace Gocker.Actors.Containers;
 /// state.json — temp file, fsync, rename — so a crash leaves the old or the new record, never half.</summary>
 public static class StateStore
 {
-    public static void Save(string containerDir, ContainerRecord record)
-    {
-        var path = Path.Combine(containerDir, "state.json");
-        var tmp = path + ".tmp";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
-        {
-            JsonSerializer.Serialize(fs, record, StateJson.Default.ContainerRecord);
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void Save(string containerDir, ContainerRecord record) =>
+        AtomicFile.Write(Path.Combine(containerDir, "state.json"),
+            JsonSerializer.SerializeToUtf8Bytes(record, StateJson.Default.ContainerRecord), syncDirectory: false);
 
     public static ContainerRecord? Load(string containerDir)
     {

@@ -1,12 +1,16 @@
 using Tmds.Linux;
-using Gocker.Syscalls;
 
-namespace Gocker.Network;
+namespace Gocker.Syscalls.IO;
 
-/// <summary>Temp file, fsync, rename, fsync the directory: a crash leaves the old or the new record.</summary>
-internal static class AtomicFile
+/// <summary>Temp file, fsync, rename, fsync the directory (as runc writes state.json): readers and
+/// crashes see the old or the new content, never a mix. Shared by the image store, the network
+/// store and the container records.</summary>
+public static class AtomicFile
 {
-    public static void Write(string path, ReadOnlySpan<byte> content)
+    /// <param name="syncDirectory">Also fsync the directory so the rename itself survives a crash.
+    /// Container records skip it (they are on the start path; after a crash the old record or the new
+    /// one is there, never a torn one).</param>
+    public static void Write(string path, ReadOnlySpan<byte> content, bool syncDirectory = true)
     {
         var dir = Path.GetDirectoryName(path)!;
         var tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
@@ -24,7 +28,7 @@ internal static class AtomicFile
             File.Delete(tmp);
             throw;
         }
-        SyncDirectory(dir);
+        if (syncDirectory) SyncDirectory(dir);
     }
 
     public static unsafe void SyncDirectory(string dir)
