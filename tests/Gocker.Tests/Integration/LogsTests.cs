@@ -14,7 +14,7 @@ public sealed class LogsTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
     public void Dispose() => daemon.AssertNoLeaks();
 
     // Alternating streams with a pause between each write, so the daemon sees every write apart.
-    const string Alternate = "for i in 1 2 3 4 5; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done";
+    const string Alternate = "for i in 1 2 3 4 5; do echo out$i; sleep 0.1; echo err$i >&2; sleep 0.1; done";
     static readonly string[] AlternateLines = Enumerable.Range(1, 5).SelectMany(i => new[] { $"out{i}", $"err{i}" }).ToArray();
 
     string Ok(params string[] args)
@@ -160,7 +160,7 @@ public sealed class LogsRestartTests : IDisposable
     public void Logs_survive_kill9_and_stay_ordered()
     {
         var id = _d.Ok("run", "-d", "busybox", "sh", "-c",
-            "trap 'exit 0' TERM; i=0; while true; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; i=$((i+1)); done");
+            "trap 'exit 0' TERM; i=0; while true; do echo out$i; sleep 0.1; echo err$i >&2; sleep 0.1; i=$((i+1)); done");
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!_d.Gocker("logs", id).Stderr.Contains("err3\n"))
         {
