@@ -240,36 +240,50 @@ public static class ApiRoutes
         catch (OperationCanceledException) { /* client went away */ }
     }
 
+    /// <summary>stdout and stderr merged in the order the daemon saw them (log.idx), optionally the
+    /// last N lines (`tail`), with RFC3339Nano timestamps (`timestamps`), following until the
+    /// container exits (`follow`).</summary>
     static async Task Logs(HttpContext ctx, string id, EngineServices svc)
     {
         ContainerRecord record;
-        try { record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect()); }
+        int? tail = null;
+        try
+        {
+            record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
+            var tailText = ctx.Request.Query["tail"].ToString();
+            if (tailText is not ("" or "all"))
+                tail = int.TryParse(tailText, out var t) && t >= 0 ? t
+                    : throw new BadRequestException($"invalid tail value '{tailText}': expected a number of lines or \"all\"");
+        }
         catch (Exception ex)
         {
             await Error(ex).ExecuteAsync(ctx);
             return;
         }
-        var layout = ContainerLayout.For(svc.Options, record.Spec.Id);
-        var tailText = ctx.Request.Query["tail"].ToString();
-        int? tail = int.TryParse(tailText, out var t) && t >= 0 ? t : null;
-        long Offset(string path) => tail is null ? 0 : OutputStreamer.TailOffset(path, tail.Value);
-        var sources = new List<OutputStreamer.Source>();
-        if (Flag(ctx, "stdout")) sources.Add(new(Multiplex.Stdout, layout.StdoutLog, Offset(layout.StdoutLog)));
-        if (Flag(ctx, "stderr")) sources.Add(new(Multiplex.Stderr, layout.StderrLog, Offset(layout.StderrLog)));
+        var dataDir = ContainerLayout.For(svc.Options, record.Spec.Id).DataDir;
+        // The exit task first, then the catch-up: nothing written before the exit can be missed.
+        Task? exited = null;
+        if (Flag(ctx, "follow") && record.Status is ContainerStatus.Running or ContainerStatus.Paused)
+        {
+            try { exited = (await AskContainer<AttachInfo>(ctx, record.Spec.Id, new ContainerActor.Attach())).Exited; }
+            catch (ConflictException) { /* it exited meanwhile: just dump */ }
+            catch (Exception ex)
+            {
+                await Error(ex).ExecuteAsync(ctx);
+                return;
+            }
+        }
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = "application/vnd.docker.multiplexed-stream";
         await ctx.Response.StartAsync(ctx.RequestAborted);
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
         try
         {
-            if (Flag(ctx, "follow") && record.Status is ContainerStatus.Running or ContainerStatus.Paused)
-            {
-                var info = await AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
-                await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, ctx.RequestAborted);
-            }
-            else await OutputStreamer.DumpAsync(ctx.Response.Body, sources, ctx.RequestAborted);
+            await OutputStreamer.LogsAsync(ctx.Response.Body, svc.LogIndex, dataDir,
+                new OutputStreamer.LogOptions(Flag(ctx, "stdout"), Flag(ctx, "stderr"), Flag(ctx, "timestamps"), tail),
+                exited, ctx.RequestAborted);
         }
-        catch (OperationCanceledException) { }
-        catch (ConflictException) { await OutputStreamer.DumpAsync(ctx.Response.Body, sources, ctx.RequestAborted); }
+        catch (OperationCanceledException) { /* client went away */ }
     }
 
     static Task<IResult> Stop(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Gocker.Actors.Logs;
 using Gocker.Api;
 
 namespace Gocker.Host;
@@ -71,31 +72,39 @@ public static class OutputStreamer
         }
     }
 
-    /// <summary>Offset at which the last `lines` lines of a file begin (for logs --tail).</summary>
-    public static long TailOffset(string path, int lines)
+    public sealed record LogOptions(bool Stdout, bool Stderr, bool Timestamps, int? Tail);
+
+    /// <summary>
+    /// `logs`: the container's output merged through its index (log.idx), from the start or the
+    /// last `Tail` lines; with `exited` (follow), keeps writing what the indexer adds until the run
+    /// has exited, then drains the rest. The indexer is asked to catch up first, so output written
+    /// while no daemon ran (or not yet seen) is included.
+    /// </summary>
+    public static async Task LogsAsync(Stream output, LogIndexer? indexer, string dataDir, LogOptions o, Task? exited, CancellationToken ct)
     {
-        if (!File.Exists(path)) return 0;
-        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var len = fs.Length;
-        if (lines <= 0) return len;
-        var pos = len;
-        var seen = 0;
-        var buf = new byte[8192];
-        // A trailing newline ends the last line; it does not start a new one.
-        var skipFirstNewline = true;
-        while (pos > 0)
+        var indexPath = LogIndexFile.PathFor(dataDir);
+        using var reader = new LogReader(dataDir, o.Stdout, o.Stderr, o.Timestamps);
+        indexer?.Sync(dataDir);
+        var chunks = LogIndexFile.Read(indexPath);
+        await reader.WriteAsync(output, chunks, reader.Begin(chunks, o.Tail), ct);
+        if (exited is null) return;
+        long next = chunks.Count;
+        while (true)
         {
-            var chunk = (int)Math.Min(buf.Length, pos);
-            pos -= chunk;
-            fs.Seek(pos, SeekOrigin.Begin);
-            fs.ReadExactly(buf, 0, chunk);
-            for (var i = chunk - 1; i >= 0; i--)
+            var finished = exited.IsCompleted; // read before draining, so nothing indexed before the exit is missed
+            var grew = indexer?.NextGrowth(dataDir) ?? Task.CompletedTask;
+            if (finished) indexer?.Sync(dataDir);
+            var more = LogIndexFile.Read(indexPath, next);
+            if (more.Count > 0)
             {
-                if (buf[i] != '\n') { skipFirstNewline = false; continue; }
-                if (skipFirstNewline && pos + i == len - 1) { skipFirstNewline = false; continue; }
-                if (++seen == lines) return pos + i + 1;
+                await reader.WriteAsync(output, more, 0, ct);
+                next += more.Count;
+                continue;
             }
+            if (finished) return;
+            // Without an indexer (or past inotify's limits) poll now and then.
+            await Task.WhenAny(exited, grew.IsCompleted ? Task.Delay(100, ct) : grew, Task.Delay(1000, ct));
+            ct.ThrowIfCancellationRequested();
         }
-        return 0;
     }
 }

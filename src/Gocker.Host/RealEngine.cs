@@ -17,7 +17,7 @@ public static class RealEngine
         var images = new ImageStore(options.ImagesDir, new ImageStoreOptions { BusyboxPath = options.BusyboxPath });
         // Once at startup: the reaper thread and the runtime's lazy parts are ready before the first spawn.
         var spawner = NamespaceSpawner.Create();
-        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System);
+        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System) { LogIndex = new Gocker.Actors.Logs.LogIndexer() };
     }
 }
 public static class InitLocator

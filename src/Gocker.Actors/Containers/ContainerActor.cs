@@ -132,6 +132,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
 
             _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
+            _svc.LogIndex?.Watch(_layout.DataDir);
             var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog);
             pid = (await _ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout)).Pid;
             // Our unreaped child: its pid cannot be reused before this read.
@@ -238,6 +239,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             note = "exit status unknown: the process was re-adopted after a daemon restart and reaped by another process before its status could be read";
         _tornDownRun = _runId;
         Timers.CancelAll();
+        _svc.LogIndex?.Unwatch(_layout.DataDir);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
         var errors = new List<string>();
         if (_cgroup is not null)
@@ -340,6 +342,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
                     await Teardown(status, note: "exited while gockerd was down");
                     return;
                 }
+                _svc.LogIndex?.Watch(_layout.DataDir);
                 if (_record.Status == ContainerStatus.Restarting) SetRecord(_record with { Status = ContainerStatus.Running });
                 _log.Info("container {0}: re-adopted pid {1} ({2})", Id[..12], _record.Pid, _record.Status.DockerName());
                 return;

@@ -17,4 +17,6 @@ public sealed record EngineServices(
     public Action<string>? Trace { get; init; }
     /// <summary>Re-adopts running containers after a daemon restart (and records pid start times).</summary>
     public IProcessAdopter Adopter { get; init; } = ProcessAdopter.Instance;
+    /// <summary>Indexes running containers' output for `logs` (null: no index, e.g. actor specs).</summary>
+    public Logs.LogIndexer? LogIndex { get; init; }
 }

@@ -133,7 +133,9 @@ public sealed class LifecycleVerbsTests(DaemonFixture daemon) : IClassFixture<Da
     [Fact]
     public void Inspect_top_stats_and_logs()
     {
-        var id = Ok("run", "-d", "-m", "64m", "busybox", "sh", "-c", "echo one; echo two >&2; echo three; sleep 1000");
+        // --tail counts lines of the merged stream in the order the daemon saw the writes: the sleep
+        // keeps "three" from landing in the same indexer wake-up as "one" (see ARCHITECTURE.md, Output).
+        var id = Ok("run", "-d", "-m", "64m", "busybox", "sh", "-c", "echo one; echo two >&2; sleep 0.2; echo three; sleep 1000");
         var j = Inspect(id);
         var state = j["State"]!;
         Assert.Equal("running", state["Status"]!.ToString());
