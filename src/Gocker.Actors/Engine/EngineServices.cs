@@ -17,4 +17,6 @@ public sealed record EngineServices(
     public Action<string>? Trace { get; init; }
     /// <summary>Re-adopts running containers after a daemon restart (and records pid start times).</summary>
     public IProcessAdopter Adopter { get; init; } = ProcessAdopter.Instance;
+    /// <summary>Container networking (CNI). Null (actor specs): every container gets loopback only.</summary>
+    public Gocker.Network.INetworkManager? Network { get; init; }
 }
