@@ -56,7 +56,7 @@ public sealed partial class TestNetworkSlot
     public static List<string> BridgeMembers(string bridge)
     {
         var dir = $"/sys/class/net/{bridge}/brif";
-        return Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir).Select(Path.GetFileName).ToList()! : [];
+        return Directory.Exists(dir) ? Directory.GetFileSystemEntries(dir).Select(p => Path.GetFileName(p)).ToList() : [];
     }
 
     public static void DeleteBridge(string bridge)
