@@ -127,6 +127,7 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
             Assert.Equal("published!", GetWithRetry($"http://127.0.0.1:{port}/"));
             var ports = Inspect(id).GetProperty("NetworkSettings").GetProperty("Ports").GetProperty("80/tcp")[0];
             Assert.Equal(port.ToString(), ports.GetProperty("HostPort").GetString());
+            Assert.Contains($"127.0.0.1:{port}->80/tcp", Ok("ps", "--filter", "name=" + web));
         }
         finally
         {
