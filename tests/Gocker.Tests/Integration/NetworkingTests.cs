@@ -239,3 +239,55 @@ public sealed class NetworkLeakTests(DaemonFixture daemon) : IClassFixture<Daemo
         other.AssertNoLeaks();
     }
 }
+
+/// <summary>Networking across a daemon crash: a running container keeps its address and published
+/// port (re-adopted), and one that exits while the daemon is down has its endpoint released at the
+/// next start (CleanupStale / re-adoption teardown).</summary>
+public sealed class NetworkRestartTests : IDisposable
+{
+    readonly LifecycleDaemon _d = new();
+
+    public void Dispose() => _d.Dispose();
+
+    [Fact]
+    public void Endpoints_survive_a_daemon_kill_and_dead_containers_are_released_at_restart()
+    {
+        var www = Directory.CreateDirectory(Path.Combine(_d.Root, "www")).FullName;
+        File.WriteAllText(Path.Combine(www, "index.html"), "still here");
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        var port = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        var web = _d.Ok("run", "-d", "-p", $"127.0.0.1:{port}:80", "-v", www + ":/www:ro", "busybox", "httpd", "-f", "-p", "80", "-h", "/www");
+        var shortLived = _d.Ok("run", "-d", "busybox", "sleep", "2");
+        var pinDir = Path.Combine(_d.DataRoot, "network", "netns");
+        Assert.Equal(2, Directory.GetFileSystemEntries(pinDir).Length);
+
+        _d.Kill9();
+        // The short-lived container exits while no daemon runs.
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (IsAlive(shortLived) && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        Assert.False(IsAlive(shortLived), "the short-lived container did not exit");
+        _d.Start();
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        Assert.Equal("still here", http.GetStringAsync($"http://127.0.0.1:{port}/").GetAwaiter().GetResult());
+        // Only the live container keeps a pin (its endpoint); the dead one's was released.
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (Directory.GetFileSystemEntries(pinDir).Length != 1 && DateTime.UtcNow < until) Thread.Sleep(100);
+        Assert.Equal([web], Directory.GetFileSystemEntries(pinDir).Select(Path.GetFileName).ToArray());
+
+        _d.Ok("rm", "-f", web, shortLived);
+        Assert.Empty(Directory.GetFileSystemEntries(pinDir));
+        Assert.Empty(TestNetworkSlot.BridgeMembers(_d.Net.Bridge));
+        Assert.Empty(_d.Net.RulesNamingSlot());
+        _d.AssertNoLeaks();
+    }
+
+    bool IsAlive(string id)
+    {
+        var json = File.ReadAllText(Path.Combine(_d.DataRoot, "containers", id, "state.json"));
+        var pid = System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("Pid").GetInt32();
+        return pid > 0 && File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+    }
+}
