@@ -34,7 +34,39 @@ public sealed class HostConfig
     public string? CpusetCpus { get; set; }
     /// <summary>null or &lt;= 0 = unlimited (Docker: -1).</summary>
     public long? PidsLimit { get; set; }
+    /// <summary>"none", "host" (refused), "bridge"/"default" or a user network's name or id;
+    /// null or "" = the daemon's default network (gocker.network.default).</summary>
     public string? NetworkMode { get; set; }
+    /// <summary>Docker's shape: "80/tcp" -> [{HostIp, HostPort}]; HostPort "" = an ephemeral port.</summary>
+    public Dictionary<string, List<PortBinding>?>? PortBindings { get; set; }
+}
+
+public sealed class PortBinding
+{
+    public string HostIp { get; set; } = "";
+    public string HostPort { get; set; } = "";
+}
+
+/// <summary>Inspect's network part (Docker's NetworkSettings).</summary>
+public sealed class NetworkSettings
+{
+    public string IPAddress { get; set; } = "";
+    public int IPPrefixLen { get; set; }
+    public string Gateway { get; set; } = "";
+    public string MacAddress { get; set; } = "";
+    public Dictionary<string, List<PortBinding>?> Ports { get; set; } = [];
+    public Dictionary<string, EndpointSettings> Networks { get; set; } = [];
+    /// <summary>Gocker extension: the generated /etc/hosts (empty when the container has no network).</summary>
+    public string HostsPath { get; set; } = "";
+}
+
+public sealed class EndpointSettings
+{
+    public string NetworkID { get; set; } = "";
+    public string IPAddress { get; set; } = "";
+    public int IPPrefixLen { get; set; }
+    public string Gateway { get; set; } = "";
+    public string MacAddress { get; set; } = "";
 }
 
 public sealed class ContainerCreateResponse
@@ -73,6 +105,16 @@ public sealed class ContainerSummary
     public long Created { get; set; }
     public string State { get; set; } = "";
     public string Status { get; set; } = "";
+    /// <summary>Published ports (Docker's Port objects).</summary>
+    public List<ContainerPort>? Ports { get; set; }
+}
+
+public sealed class ContainerPort
+{
+    public string? IP { get; set; }
+    public int PrivatePort { get; set; }
+    public int? PublicPort { get; set; }
+    public string Type { get; set; } = "tcp";
 }
 
 public sealed class ContainerState
@@ -122,6 +164,7 @@ public sealed class ContainerInspect
     public List<MountPoint> Mounts { get; set; } = [];
     /// <summary>Gocker extension: the container's cgroup, relative to each hierarchy's root.</summary>
     public string CgroupPath { get; set; } = "";
+    public NetworkSettings NetworkSettings { get; set; } = new();
 }
 
 public sealed class ImageSummary

@@ -21,7 +21,7 @@ public static class PsTemplate
         if (format.StartsWith("table", StringComparison.Ordinal))
         {
             var body = format["table".Length..].TrimStart(' ');
-            if (body.Length == 0) body = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}";
+            if (body.Length == 0) body = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
             var columns = body.Split('\t');
             var headers = columns.Select(c => Render(c, f => Headers.TryGetValue(f, out var h) ? h : f.ToUpperInvariant())).ToList();
             var rows = list.Select(c => (IReadOnlyList<string>)columns.Select(col => Render(col, f => Field(c, f, now, noTrunc))).ToList()).ToList();
@@ -62,7 +62,8 @@ public static class PsTemplate
         "RunningFor" => Format.Ago(c.Created, now),
         "Status" => c.Status,
         "State" => c.State,
-        "Ports" or "Labels" or "Mounts" or "Size" or "Networks" => "",
+        "Ports" => Commands.ContainerCommands.PortsText(c),
+        "Labels" or "Mounts" or "Size" or "Networks" => "",
         _ => throw new UsageException($"template: can't evaluate field {name} in type container.ContainerContext"),
     };
 

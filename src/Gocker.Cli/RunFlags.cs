@@ -62,6 +62,28 @@ public static class RunFlags
 
     /// <summary>-e K=V passes as is; a bare -e K takes the console's own value of K, or is dropped when
     /// unset (docker passes it on and the daemon ignores it).</summary>
+    /// <summary>-p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO] as Docker's PortBindings entry ("80/tcp",
+    /// {HostIp, HostPort}); the daemon checks the numbers and picks a port for an empty HOSTPORT.</summary>
+    public static (string Key, Gocker.Api.PortBinding Binding) ParsePublish(string spec)
+    {
+        var body = spec;
+        var proto = "tcp";
+        var slash = spec.LastIndexOf('/');
+        if (slash >= 0) { proto = spec[(slash + 1)..]; body = spec[..slash]; }
+        var parts = body.Split(':');
+        var (ip, hostPort, ctr) = parts.Length switch
+        {
+            1 => ("", "", parts[0]),
+            2 => ("", parts[0], parts[1]),
+            3 => (parts[0], parts[1], parts[2]),
+            _ => throw new UsageException($"invalid publish spec \"{spec}\": expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp]"),
+        };
+        if (ctr.Length == 0 || !ctr.All(char.IsAsciiDigit))
+            throw new UsageException($"invalid publish spec \"{spec}\": container port \"{ctr}\" is not a number");
+        if (proto is not ("tcp" or "udp")) throw new UsageException($"invalid publish spec \"{spec}\": protocol must be tcp or udp");
+        return ($"{ctr}/{proto}", new Gocker.Api.PortBinding { HostIp = ip, HostPort = hostPort });
+    }
+
     public static List<string> ResolveEnv(IEnumerable<string> values, Func<string, string?> lookup)
     {
         var result = new List<string>();

@@ -17,7 +17,8 @@ public sealed class RunOptions
     public readonly Option<string?> CpusetCpus = new("--cpuset-cpus") { Description = "CPUs in which to allow execution (0-3, 0,1)", HelpName = "string" };
     public readonly Option<long?> PidsLimit = new("--pids-limit") { Description = "Tune container pids limit (-1 for unlimited)", HelpName = "int" };
     public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount HOST:CONTAINER[:ro|rw] (HOST absolute)", HelpName = "list" };
-    public readonly Option<string?> Network = new("--network") { Description = "Connect a container to a network (none, host, bridge)", HelpName = "network" };
+    public readonly Option<string?> Network = new("--network", "--net") { Description = "Connect a container to a network (bridge, none, or a network's name)", HelpName = "network" };
+    public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a container's port to the host ([IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp])", HelpName = "list" };
     public readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the default entrypoint of the image", HelpName = "string" };
     public readonly Option<bool> Interactive = new("--interactive", "-i") { Description = "Keep STDIN open (accepted; stdin is not forwarded yet)" };
     public readonly Option<bool> Tty = new("--tty", "-t") { Description = "Allocate a pseudo-TTY (not supported yet)" };
@@ -27,7 +28,7 @@ public sealed class RunOptions
 
     public void AddTo(Command command, bool isRun)
     {
-        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Entrypoint, Interactive, Tty })
+        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, Entrypoint, Interactive, Tty })
             command.Add(o);
         if (isRun) command.Add(Detach);
         command.Add(Image);
@@ -67,6 +68,13 @@ public sealed class RunOptions
             NetworkMode = pr.GetValue(Network),
         };
         if (host.CpuShares < 0) throw new UsageException($"invalid --cpu-shares value {host.CpuShares}: must not be negative");
+        foreach (var spec in pr.GetValue(Publish) ?? [])
+        {
+            var (key, binding) = RunFlags.ParsePublish(spec);
+            host.PortBindings ??= [];
+            if (!host.PortBindings.TryGetValue(key, out var list) || list is null) host.PortBindings[key] = list = [];
+            list.Add(binding);
+        }
         var binds = pr.GetValue(Volume) ?? [];
         if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
 

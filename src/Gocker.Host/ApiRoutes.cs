@@ -49,6 +49,7 @@ public static class ApiRoutes
         ContainerExtraRoutes.Map(c);
 
         ImageRoutes.Map(app);
+        NetworkRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -72,9 +73,9 @@ public static class ApiRoutes
     {
         var (code, exit) = ex switch
         {
-            ContainerNotFoundException or ImageNotFoundException => (404, (int?)null),
+            ContainerNotFoundException or ImageNotFoundException or Gocker.Network.NetworkNotFoundException => (404, (int?)null),
             BadRequestException or UnsafeArchiveException or ArgumentException or InvalidDataException => (400, null),
-            ConflictException or InvalidStateException => (409, null),
+            ConflictException or InvalidStateException or Gocker.Network.NetworkConflictException => (409, null),
             StartFailedException s => (500, s.ExitCode),
             _ => (500, null),
         };
@@ -117,6 +118,10 @@ public static class ApiRoutes
             Created = r.Spec.Created.ToUnixTimeSeconds(),
             State = r.Status.DockerName(),
             Status = StatusText.Of(r, now),
+            Ports = r.Spec.Ports.Select(p => new ContainerPort
+            {
+                IP = p.HostIp.Length > 0 ? p.HostIp : "0.0.0.0", PrivatePort = p.ContainerPort, PublicPort = p.HostPort, Type = p.Protocol,
+            }).ToList(),
         }).ToList();
         return Results.Json(list, GockerJson.Default.ListContainerSummary);
     });
@@ -165,11 +170,36 @@ public static class ApiRoutes
                 CpuShares = s.Limits.CpuShares ?? 0,
                 CpusetCpus = s.Limits.CpusetCpus,
                 PidsLimit = s.Limits.PidsMax,
+                NetworkMode = s.NetworkMode ?? "none",
+                PortBindings = PortBindings(s.Ports),
                 Binds = s.Volumes.Select(v => $"{v.Source}:{v.Destination}{(v.ReadOnly ? ":ro" : "")}").ToList(),
             },
             Mounts = s.Volumes.Select(v => new MountPoint { Source = v.Source, Destination = v.Destination, RW = !v.ReadOnly }).ToList(),
             CgroupPath = $"{svc.Options.CgroupParent}/{s.Id}",
+            NetworkSettings = NetworkSettingsOf(r, svc),
         };
+    }
+
+    static Dictionary<string, List<PortBinding>?> PortBindings(IEnumerable<Gocker.Network.PortMapping> ports) =>
+        ports.GroupBy(p => $"{p.ContainerPort}/{p.Protocol}").ToDictionary(g => g.Key,
+            g => (List<PortBinding>?)g.Select(p => new PortBinding { HostIp = p.HostIp, HostPort = p.HostPort.ToString(System.Globalization.CultureInfo.InvariantCulture) }).ToList());
+
+    static NetworkSettings NetworkSettingsOf(ContainerRecord r, EngineServices svc)
+    {
+        var ns = new NetworkSettings();
+        if (r.Status is not (ContainerStatus.Running or ContainerStatus.Paused) || svc.Network?.Get(r.Spec.Id) is not { } a) return ns;
+        ns.Ports = PortBindings(r.Spec.Ports);
+        ns.HostsPath = a.HostsPath;
+        foreach (var e in a.Endpoints)
+            ns.Networks[e.NetworkName] = new EndpointSettings
+            {
+                NetworkID = e.NetworkId, IPAddress = e.Ip, IPPrefixLen = e.PrefixLength, Gateway = e.Gateway, MacAddress = e.Mac,
+            };
+        if (a.Primary is { } p)
+        {
+            ns.IPAddress = p.Ip; ns.IPPrefixLen = p.PrefixLength; ns.Gateway = p.Gateway; ns.MacAddress = p.Mac;
+        }
+        return ns;
     }
 
     static Task<IResult> Start(HttpContext ctx, string id) => Guard(async () =>

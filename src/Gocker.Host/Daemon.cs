@@ -16,7 +16,7 @@ public static class Daemon
         PrepareSocket(cfg.SocketPath);
         Directory.CreateDirectory(cfg.Options.DataRoot);
         Directory.CreateDirectory(cfg.Options.ExecRoot);
-        var engine = RealEngine.Create(cfg.Options);
+        var engine = RealEngine.Create(cfg.Options, cfg.Network);
 
         var builder = WebApplication.CreateSlimBuilder();
         // Type=notify under systemd: READY=1 once the socket answers, STOPPING=1 on shutdown, logs
@@ -33,6 +33,7 @@ public static class Daemon
         });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GockerJson.Default));
         builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton<Gocker.Network.INetworkManager>(engine.Network!);
         builder.Services.AddAkka("gocker", b =>
         {
             b.AddHocon(cfg.Hocon, HoconAddMode.Prepend);

@@ -8,7 +8,11 @@ namespace Gocker.Host;
 /// gocker.hocon) with Docker's daemon flags on top.</summary>
 public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Config Hocon, string? ConfigFile)
 {
-    public static DaemonConfig Load(string? configFile, string? dataRoot, string? execRoot, string? host, string? cgroupParent)
+    /// <summary>The network manager's settings (gocker.network, --bridge, --bridge-subnet, --address-pool).</summary>
+    public Gocker.Network.NetworkOptions Network { get; init; } = new() { StateDir = Path.Combine(Options.DataRoot, "network") };
+
+    public static DaemonConfig Load(string? configFile, string? dataRoot, string? execRoot, string? host, string? cgroupParent,
+        string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null)
     {
         var file = configFile ?? new[]
         {
@@ -41,9 +45,25 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             BusyboxPath = Str("busybox-path", "/bin/busybox"),
             DefaultLimits = limits,
             DefaultStopTimeout = g.HasPath("stop-timeout") ? g.GetTimeSpan("stop-timeout") : TimeSpan.FromSeconds(10),
+            DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),
+        };
+        if (options.DefaultNetwork == "host")
+            throw new ArgumentException("gocker.network.default = host: host networking is not supported");
+        var network = new Gocker.Network.NetworkOptions
+        {
+            StateDir = Path.Combine(options.DataRoot, "network"),
+            CniPath = Str("network.cni-path", "/usr/lib/cni"),
+            DefaultBridge = bridge ?? Str("network.bridge", "gocker0"),
+            DefaultSubnet = bridgeSubnet ?? Str("network.subnet", "172.28.0.0/16"),
+            SubnetPool = addressPool ?? Str("network.address-pool", "172.29.0.0/16"),
+            UseFirewallPlugin = Str("network.firewall-plugin", "auto") switch
+            {
+                "auto" => null, "on" or "true" => true, "off" or "false" => false,
+                var v => throw new ArgumentException($"gocker.network.firewall-plugin = {v}: use auto, on or off"),
+            },
         };
         var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
-        return new DaemonConfig(options, socket, hocon, file);
+        return new DaemonConfig(options, socket, hocon, file) { Network = network };
     }
 
     static string Absolute(string flag, string path) =>

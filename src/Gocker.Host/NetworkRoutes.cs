@@ -14,9 +14,10 @@ public static class NetworkRoutes
     public static void Map(WebApplication app)
     {
         var n = app.MapGroup("/networks");
-        n.MapGet("", ListNetworks);
-        n.MapGet("/", ListNetworks);
-        n.MapPost("/create", CreateNetwork);
+        // Cast to Delegate: a handler taking only HttpContext would otherwise bind as a
+        // RequestDelegate and its IResult would be discarded (an empty 200).
+        n.MapGet("", (Delegate)ListNetworks);
+        n.MapPost("/create", (Delegate)CreateNetwork);
         n.MapGet("/{id}", InspectNetwork);
         n.MapDelete("/{id}", RemoveNetwork);
         n.MapPost("/{id}/connect", Connect);

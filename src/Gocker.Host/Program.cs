@@ -7,14 +7,19 @@ var execRoot = new Option<string?>("--exec-root") { Description = "Root of runti
 var host = new Option<string?>("--host", "-H") { Description = "Socket to serve the API on, unix://PATH (default unix:///run/gocker.sock)" };
 var cgroupParent = new Option<string?>("--cgroup-parent") { Description = "Parent cgroup of every container (default gocker)" };
 var config = new Option<string?>("--config") { Description = "HOCON configuration file (default /etc/gocker/gocker.hocon)" };
-var root = new RootCommand("gockerd: the Gocker container engine daemon") { dataRoot, execRoot, host, cgroupParent, config };
+var bridge = new Option<string?>("--bridge", "-b") { Description = "Bridge device of the default network (default gocker0)" };
+var bridgeSubnet = new Option<string?>("--bridge-subnet") { Description = "Subnet of the default network (default 172.28.0.0/16)" };
+var addressPool = new Option<string?>("--address-pool") { Description = "Pool of /24s for user networks (default 172.29.0.0/16)" };
+var defaultNetwork = new Option<string?>("--default-network") { Description = "Network of containers run without --network (default bridge)" };
+var root = new RootCommand("gockerd: the Gocker container engine daemon") { dataRoot, execRoot, host, cgroupParent, config, bridge, bridgeSubnet, addressPool, defaultNetwork };
 root.SetAction(async (parse, ct) =>
 {
     DaemonConfig cfg;
     try
     {
         cfg = DaemonConfig.Load(parse.GetValue(config), parse.GetValue(dataRoot), parse.GetValue(execRoot),
-            parse.GetValue(host), parse.GetValue(cgroupParent));
+            parse.GetValue(host), parse.GetValue(cgroupParent), parse.GetValue(bridge), parse.GetValue(bridgeSubnet),
+            parse.GetValue(addressPool), parse.GetValue(defaultNetwork));
     }
     catch (ArgumentException ex)
     {

@@ -8,7 +8,7 @@ namespace Gocker.Host;
 /// <summary>Builds the engine from the real syscall-backed parts.</summary>
 public static class RealEngine
 {
-    public static EngineServices Create(GockerOptions options)
+    public static EngineServices Create(GockerOptions options, Gocker.Network.NetworkOptions? network = null)
     {
         var init = InitLocator.Find(options.InitPath);
         ICgroupManager cgroups;
@@ -17,7 +17,18 @@ public static class RealEngine
         var images = new ImageStore(options.ImagesDir, new ImageStoreOptions { BusyboxPath = options.BusyboxPath });
         // Once at startup: the reaper thread and the runtime's lazy parts are ready before the first spawn.
         var spawner = NamespaceSpawner.Create();
-        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System) { LogIndex = new Gocker.Actors.Logs.LogIndexer() };
+        Gocker.Network.INetworkManager? net = null;
+        if (network is not null)
+        {
+            try { net = new Gocker.Network.NetworkManager(network); }
+            catch (Exception ex) { throw new DaemonStartupException($"networking: {ex.Message}"); }
+            if (options.DefaultNetwork != "none")
+            {
+                try { net.Inspect(options.DefaultNetwork); }
+                catch (Gocker.Network.NetworkNotFoundException) { throw new DaemonStartupException($"gocker.network.default: network {options.DefaultNetwork} not found"); }
+            }
+        }
+        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System) { Network = net, LogIndex = new Gocker.Actors.Logs.LogIndexer() };
     }
 }
 public static class InitLocator

@@ -59,6 +59,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     bool _pendingRemove;
     int _tornDownRun;
     (IActorRef Requester, Exception Error)? _pendingStartReply;
+    /// <summary>The last run's network teardown (DELs run off the exit path); removal waits for it.</summary>
+    Task? _detach;
     TaskCompletionSource _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly List<(IActorRef Who, WaitCondition Condition)> _waiters = [];
     readonly List<IActorRef> _stoppers = [];
@@ -125,7 +127,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         try
         {
             _layout.CreateRun();
-            WriteInitSpec();
+            var network = Networked ? _layout.CreateEtcFiles() : [];
+            WriteInitSpec(network);
             _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
             await _cgroup.Ask<CgroupActor.Created>(new CgroupActor.Create(_record.Spec.Limits), AskTimeout);
@@ -138,8 +141,17 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             // Our unreaped child: its pid cannot be reused before this read.
             var startTime = _svc.Adopter.StartTime(pid);
 
-            // The init waits on its "go" pipe: it is in the cgroup before the user's command runs.
-            await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(pid), AskTimeout);
+            // The init waits on its "go" pipe: it is in the cgroup, and its network namespace has its
+            // interfaces and its /etc files their content, before the user's command runs. The CNI
+            // ADD (tens of ms of plugin execs) runs meanwhile on the thread pool.
+            var attach = Networked ? AttachAsync(pid) : null;
+            Exception? cgroupError = null;
+            try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(pid), AskTimeout); }
+            catch (Exception ex) { cgroupError = ex; }
+            // Always wait for the ADD, even when the cgroup failed: a teardown racing an ADD in flight
+            // could DEL before it and leave its veth behind. An ADD failure is already undone.
+            if (attach is not null) await attach;
+            if (cgroupError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cgroupError);
             var exec = await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
             if (!exec.Ok)
             {
@@ -196,7 +208,46 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         p.Requester.Tell(new Status.Failure(p.Error));
     }
 
-    void WriteInitSpec()
+    /// <summary>The container has a network of its own (not "none", and the daemon has networking).</summary>
+    bool Networked => _svc.Network is not null && _record.Spec.NetworkMode is { } m && m != "none";
+
+    Task AttachAsync(int pid)
+    {
+        var s = _record.Spec;
+        var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, $"/proc/{pid}/ns/net", s.NetworkMode, s.Ports, _layout.EtcDir);
+        var net = _svc.Network!;
+        var previous = _detach;
+        return Task.Run(async () =>
+        {
+            // A restart: the previous run's DELs finish first (its IP and host ports become free).
+            if (previous is not null) { try { await previous; } catch { /* logged by StartDetach */ } }
+            net.Attach(request);
+        });
+    }
+
+    /// <summary>Releases the container's network (veth, IP, NAT and port rules) off the actor's path.
+    /// Idempotent; a crash before it completes is cleaned by CleanupStale at the next daemon start.</summary>
+    void StartDetach()
+    {
+        if (_svc.Network is not { } net) return;
+        var id = Id;
+        var log = _log;
+        var previous = _detach;
+        _detach = Task.Run(async () =>
+        {
+            if (previous is not null) { try { await previous; } catch { } }
+            try { await net.DetachAsync(id); }
+            catch (Exception ex) { log.Error("container {0}: network teardown: {1}", id[..12], ex.Message); throw; }
+        });
+    }
+
+    async Task AwaitDetach()
+    {
+        if (_detach is null) return;
+        try { await _detach; } catch { /* logged */ }
+    }
+
+    void WriteInitSpec(VolumeMount[] etcMounts)
     {
         var s = _record.Spec;
         var spec = new InitSpec
@@ -209,7 +260,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             Args = s.Args,
             Env = s.Env,
             WorkingDir = s.WorkingDir,
-            Volumes = s.Volumes,
+            // The generated /etc files first: a user's -v onto /etc/hosts still wins, as in Docker.
+            Volumes = [.. etcMounts, .. s.Volumes],
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {
@@ -247,6 +299,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); }
             catch (Exception ex) { errors.Add($"cgroup removal: {ex.Message}"); }
         }
+        // Any container may hold an endpoint record (e.g. one started under another default): always.
+        StartDetach();
         try { _layout.RemoveRun(); }
         catch (Exception ex) { errors.Add($"run dir removal: {ex.Message}"); }
         foreach (var e in errors) _log.Error("container {0}: teardown: {1}", Id[..12], e);
@@ -284,6 +338,9 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         {
             try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); } catch { /* logged at exit */ }
         }
+        // `rm` returns only when nothing of the container is left, its network included.
+        if (_detach is null) StartDetach();
+        await AwaitDetach();
         _layout.RemoveRun();
         _layout.RemoveData();
         var result = new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null);
@@ -322,6 +379,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         if (_record.Status is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead)
         {
             if (cgroupExists) await KillAndRemoveCgroup();
+            StartDetach();
             TryRemoveRun();
             return;
         }

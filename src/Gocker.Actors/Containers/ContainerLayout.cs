@@ -15,6 +15,28 @@ public sealed record ContainerLayout(string DataDir, string RunDir)
     public string StderrLog => Path.Combine(DataDir, "stderr.log");
     public string RootfsDir => Path.Combine(RunDir, "rootfs");
     public string InitSpecPath => Path.Combine(RunDir, "init.json");
+    /// <summary>The generated hosts, hostname and resolv.conf (bind-mounted over the image's /etc files).</summary>
+    public string EtcDir => Path.Combine(RunDir, "etc");
+
+    /// <summary>Creates EtcDir with the three files empty: the init bind-mounts them before the
+    /// network exists, and Attach fills them in place (same inode) before the init is released.</summary>
+    public Gocker.Syscalls.Spawn.VolumeMount[] CreateEtcFiles()
+    {
+        Directory.CreateDirectory(EtcDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        var mounts = new List<Gocker.Syscalls.Spawn.VolumeMount>();
+        foreach (var name in new[] { Gocker.Network.EtcFiles.Hosts, Gocker.Network.EtcFiles.Hostname, Gocker.Network.EtcFiles.ResolvConf })
+        {
+            var path = Path.Combine(EtcDir, name);
+            using (new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.Create, Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead,
+            })) { }
+            mounts.Add(new Gocker.Syscalls.Spawn.VolumeMount(path, "/etc/" + name, ReadOnly: false));
+        }
+        return mounts.ToArray();
+    }
 
     /// <summary>Creates the persistent part. All or nothing.</summary>
     public void CreateData(ContainerRecord record)

@@ -19,6 +19,11 @@ public sealed record ContainerSpec
     public VolumeMount[] Volumes { get; init; } = [];
     public CgroupLimits Limits { get; init; } = CgroupLimits.None;
     public bool AutoRemove { get; init; }
+    /// <summary>"none" or a network name/id ("bridge" = the default network). Records written
+    /// before networking existed have null: they ran with loopback only, and keep doing so.</summary>
+    public string? NetworkMode { get; init; }
+    /// <summary>Published ports, host ports already chosen (stable across restarts, as Docker does).</summary>
+    public Gocker.Network.PortMapping[] Ports { get; init; } = [];
     public DateTimeOffset Created { get; init; }
     // Kept to answer inspect the way Docker does.
     public long NanoCpus { get; init; }

@@ -35,9 +35,14 @@ public static partial class ContainerSpecFactory
         if (hostname.Length > 64 || !HostnameRegex().IsMatch(hostname))
             throw new BadRequestException($"Invalid hostname \"{hostname}\": use letters, digits, '-' and '.' (max 64)");
 
-        var mode = hc.NetworkMode ?? "";
-        if (mode is not ("" or "default" or "none" or "bridge"))
-            throw new BadRequestException($"Network mode \"{mode}\" is not supported yet (containers get their own network namespace with loopback)");
+        var mode = string.IsNullOrEmpty(hc.NetworkMode) || hc.NetworkMode == "default" ? options.DefaultNetwork : hc.NetworkMode;
+        if (mode == "host")
+            throw new BadRequestException("Network mode \"host\" is not supported: every container gets its own network namespace (use -p to publish ports)");
+        if (mode.StartsWith("container:", StringComparison.Ordinal))
+            throw new BadRequestException($"Network mode \"{mode}\" is not supported");
+        var ports = ParsePortBindings(hc.PortBindings);
+        if (ports.Length > 0 && mode == "none")
+            throw new BadRequestException("conflicting options: port publishing and the container type network mode \"none\"");
 
         return new ContainerSpec
         {
@@ -53,9 +58,33 @@ public static partial class ContainerSpecFactory
             Volumes = (hc.Binds ?? []).Select(ParseBind).ToArray(),
             Limits = BuildLimits(hc, options),
             AutoRemove = hc.AutoRemove,
+            NetworkMode = mode,
+            Ports = ports,
             Created = now,
             NanoCpus = hc.NanoCpus,
         };
+    }
+
+    /// <summary>Docker's PortBindings ("80/tcp" -> [{HostIp, HostPort}]) as port mappings; a missing
+    /// host port is chosen now, so that it stays the same across restarts.</summary>
+    public static Gocker.Network.PortMapping[] ParsePortBindings(Dictionary<string, List<PortBinding>?>? bindings)
+    {
+        var result = new List<Gocker.Network.PortMapping>();
+        foreach (var (key, list) in bindings ?? [])
+        {
+            var slash = key.IndexOf('/');
+            var (ctr, proto) = slash < 0 ? (key, "tcp") : (key[..slash], key[(slash + 1)..]);
+            foreach (var b in list is { Count: > 0 } ? list : [new PortBinding()])
+            {
+                var spec = (b.HostIp ?? "").Length > 0 ? $"{b.HostIp}:{b.HostPort}:{ctr}/{proto}"
+                    : (b.HostPort ?? "").Length > 0 ? $"{b.HostPort}:{ctr}/{proto}" : $"{ctr}/{proto}";
+                try { result.Add(Gocker.Network.PortMapping.Parse(spec)); }
+                catch (ArgumentException ex) { throw new BadRequestException(ex.Message); }
+            }
+        }
+        var dup = result.GroupBy(p => (p.HostPort, p.Protocol)).FirstOrDefault(g => g.Count() > 1);
+        if (dup is not null) throw new BadRequestException($"host port {dup.Key.HostPort}/{dup.Key.Protocol} is published twice");
+        return result.ToArray();
     }
 
     [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")]
@@ -149,4 +178,4 @@ public static partial class ContainerSpecFactory
 }
 
 /// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
-public sealed record GockerOptionsView(CgroupLimits DefaultLimits);
+public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none");

@@ -70,6 +70,17 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             try { Load(dir); }
             catch (Exception ex) { _log.Error("cannot load container state from {0}: {1}", dir, ex.Message); }
         }
+        // Network state of containers that are gone or stopped (a crash between an exit and its
+        // DELs, or a removal cut short). Synchronous on purpose: no new container can attach
+        // before it finishes, so it never detaches one that just started. Re-adopted containers
+        // (running, paused) keep their endpoints.
+        if (_svc.Network is { } net)
+        {
+            var live = _records.Values.Where(r => r.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting)
+                .Select(r => r.Spec.Id).ToHashSet(StringComparer.Ordinal);
+            try { net.CleanupStale(live); }
+            catch (Exception ex) { _log.Error("network cleanup at start failed: {0}", ex.Message); }
+        }
         // A run dir with no record left is from a container whose removal was cut short.
         if (Directory.Exists(_svc.Options.RunContainersDir))
             foreach (var dir in Directory.EnumerateDirectories(_svc.Options.RunContainersDir))
@@ -121,7 +132,9 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             if (string.IsNullOrEmpty(m.Request.Image)) throw new BadRequestException("No image specified");
             var id = ContainerIds.New();
             var spec = ContainerSpecFactory.Build(id, name, m.Request, m.Image,
-                new GockerOptionsView(_svc.Options.DefaultLimits), _svc.Clock.GetUtcNow());
+                new GockerOptionsView(_svc.Options.DefaultLimits, _svc.Network is null ? "none" : _svc.Options.DefaultNetwork), _svc.Clock.GetUtcNow());
+            // Docker refuses an unknown network at create, not at start.
+            if (_svc.Network is not null && spec.NetworkMode is { } net && net != "none") _svc.Network.Inspect(net);
             var record = new ContainerRecord { Spec = spec };
             ContainerLayout.For(_svc.Options, id).CreateData(record);
             StartChild(record);

@@ -19,4 +19,6 @@ public sealed record EngineServices(
     public IProcessAdopter Adopter { get; init; } = ProcessAdopter.Instance;
     /// <summary>Indexes running containers' output for `logs` (null: no index, e.g. actor specs).</summary>
     public Logs.LogIndexer? LogIndex { get; init; }
+    /// <summary>Container networking (CNI). Null (actor specs): every container gets loopback only.</summary>
+    public Gocker.Network.INetworkManager? Network { get; init; }
 }

@@ -20,6 +20,9 @@ public sealed record GockerOptions
     /// <summary>Akka dispatcher for the per-container actors (they make blocking syscalls).</summary>
     public string ContainerDispatcher { get; init; } = "gocker.dispatchers.container";
 
+    /// <summary>Network of containers created without --network (Docker: "bridge"); "none" = loopback only.</summary>
+    public string DefaultNetwork { get; init; } = "bridge";
+
     public string ContainersDir => Path.Combine(DataRoot, "containers");
     public string ImagesDir => Path.Combine(DataRoot, "images");
     public string RunContainersDir => Path.Combine(ExecRoot, "containers");

@@ -23,7 +23,7 @@ public static class ContainerCommands
         }
         var now = ctx.Now;
         var rows = list.Select(c => (IReadOnlyList<string>)PsRow(c, now, noTrunc)).ToList();
-        Format.Table(w, ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], rows);
+        Format.Table(w, ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows);
         return 0;
     }
 
@@ -34,8 +34,15 @@ public static class ContainerCommands
         Format.Quote(noTrunc ? c.Command : Format.Ellipsis(c.Command, 20)),
         Format.Ago(c.Created, now),
         c.Status.Length > 0 ? c.Status : Capitalize(c.State),
+        PortsText(c),
         string.Join(",", c.Names.Select(n => n.TrimStart('/'))),
     ];
+
+    /// <summary>Docker's PORTS column: "127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp".</summary>
+    public static string PortsText(ContainerSummary c) =>
+        string.Join(", ", (c.Ports ?? []).Select(p => p.PublicPort is { } pub
+            ? $"{(string.IsNullOrEmpty(p.IP) ? "0.0.0.0" : p.IP)}:{pub}->{p.PrivatePort}/{p.Type}"
+            : $"{p.PrivatePort}/{p.Type}"));
 
     private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 

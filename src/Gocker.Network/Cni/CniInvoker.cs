@@ -46,6 +46,10 @@ public sealed class CniInvoker(string cniPath)
         proc.WaitForExit();
         var stdout = stdoutTask.GetAwaiter().GetResult();
         var stderr = stderrTask.GetAwaiter().GetResult();
+        // Process.Dispose leaves streams that were read synchronously (StandardOutput/StandardError)
+        // open until the finalizer runs: two pipe fds per plugin run would pile up in the daemon.
+        proc.StandardOutput.Dispose();
+        proc.StandardError.Dispose();
         if (proc.ExitCode == 0) return stdout;
         throw Error(pluginType, call.Command, proc.ExitCode, stdout, stderr);
     }

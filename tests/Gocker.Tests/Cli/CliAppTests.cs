@@ -199,8 +199,8 @@ public class CliAppTests
         var r = Run(d.HostUri, "ps", "-a");
         Assert.Equal(0, r.Code);
         Assert.Equal(
-            "CONTAINER ID   IMAGE     COMMAND       CREATED         STATUS         NAMES\n" +
-            "4f2a9c1b7e3d   busybox   \"sleep 100\"   2 minutes ago   Up 2 minutes   web\n", r.Out);
+            "CONTAINER ID   IMAGE     COMMAND       CREATED         STATUS         PORTS   NAMES\n" +
+            "4f2a9c1b7e3d   busybox   \"sleep 100\"   2 minutes ago   Up 2 minutes           web\n", r.Out);
         Assert.Equal("/containers/json?all=1", d.Requests.Single().Target);
         Assert.Equal("4f2a9c1b7e3d\n", Run(d.HostUri, "ps", "-q").Out);
         Assert.Equal(Id + "\n", Run(d.HostUri, "ps", "-q", "--no-trunc").Out);

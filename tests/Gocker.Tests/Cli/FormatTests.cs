@@ -78,7 +78,7 @@ public class FormatTests
             State = "running",
             Status = "Up 5 seconds",
         };
-        Assert.Equal(["4f2a9c1b7e3d", "busybox", "\"sh -c 'while true; …\"", "5 seconds ago", "Up 5 seconds", "web"],
+        Assert.Equal(["4f2a9c1b7e3d", "busybox", "\"sh -c 'while true; …\"", "5 seconds ago", "Up 5 seconds", "", "web"],
             ContainerCommands.PsRow(c, now, noTrunc: false));
         var full = ContainerCommands.PsRow(c, now, noTrunc: true);
         Assert.Equal(c.Id, full[0]);
@@ -86,5 +86,8 @@ public class FormatTests
         c.Status = "";
         c.State = "exited";
         Assert.Equal("Exited", ContainerCommands.PsRow(c, now, false)[4]);
+        c.Ports = [new ContainerPort { IP = "127.0.0.1", PrivatePort = 80, PublicPort = 8080, Type = "tcp" },
+                   new ContainerPort { IP = "0.0.0.0", PrivatePort = 53, PublicPort = 5353, Type = "udp" }];
+        Assert.Equal("127.0.0.1:8080->80/tcp, 0.0.0.0:5353->53/udp", ContainerCommands.PsRow(c, now, false)[5]);
     }
 }

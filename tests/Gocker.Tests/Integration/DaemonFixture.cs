@@ -20,6 +20,7 @@ public sealed class DaemonFixture : IDisposable
     public string ExecRoot => Path.Combine(Root, "exec");
     public string Socket => Path.Combine(Root, "gocker.sock");
     public string CgroupParent { get; }
+    public TestNetworkSlot Net { get; }
     public string Secret { get; } = "host-secret-" + Guid.NewGuid().ToString("N")[..8];
     readonly Process _daemon;
     readonly StringBuilder _daemonLog = new();
@@ -33,6 +34,7 @@ public sealed class DaemonFixture : IDisposable
         var tag = Guid.NewGuid().ToString("N")[..10];
         Root = Path.Combine("/tmp", "gocker-it-" + tag);
         CgroupParent = "gocker-it-" + tag;
+        Net = new TestNetworkSlot(tag);
         Directory.CreateDirectory(Root);
         var psi = new ProcessStartInfo(GockerBinaries.Gockerd)
         {
@@ -41,6 +43,7 @@ public sealed class DaemonFixture : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var a in Net.DaemonArgs) psi.ArgumentList.Add(a);
         // A variable only the daemon has: containers must never see it.
         psi.Environment["GOCKER_IT_SECRET"] = Secret;
         if (configHocon is not null)
@@ -134,6 +137,46 @@ public sealed class DaemonFixture : IDisposable
         var data = Path.Combine(DataRoot, "containers");
         Assert.True(!Directory.Exists(data) || Directory.GetDirectories(data).Length == 0,
             "container dirs left: " + string.Join(", ", Directory.Exists(data) ? Directory.GetDirectories(data) : []));
+        AssertNoNetworkLeaks();
+    }
+
+    string NetworkState => Path.Combine(DataRoot, "network");
+
+    /// <summary>The bridges of this daemon's networks (default and user networks).</summary>
+    public List<string> Bridges()
+    {
+        var list = new List<string> { Net.Bridge };
+        var dir = Path.Combine(NetworkState, "networks");
+        if (Directory.Exists(dir))
+            foreach (var f in Directory.GetFiles(dir, "*.json"))
+                if (System.Text.Json.JsonDocument.Parse(File.ReadAllText(f)).RootElement.TryGetProperty("Bridge", out var b) && b.GetString() is { } name)
+                    list.Add(name);
+        return list.Distinct().ToList();
+    }
+
+    /// <summary>No veth on any of this daemon's bridges, no iptables/nft rule naming one of its
+    /// addresses, no IP allocation, endpoint record or netns pin left.</summary>
+    public void AssertNoNetworkLeaks()
+    {
+        foreach (var bridge in Bridges())
+        {
+            var members = TestNetworkSlot.BridgeMembers(bridge);
+            Assert.True(members.Count == 0, $"veths left on {bridge}: {string.Join(", ", members)}");
+        }
+        var rules = Net.RulesNamingSlot();
+        Assert.True(rules.Count == 0, "rules left:\n" + string.Join('\n', rules));
+        var ipam = Path.Combine(NetworkState, "ipam");
+        var ips = Directory.Exists(ipam)
+            ? Directory.GetFiles(ipam, "*", SearchOption.AllDirectories).Select(Path.GetFileName)
+                .Where(n => System.Net.IPAddress.TryParse(n, out _) && n!.Count(c => c == '.') == 3).ToList()
+            : [];
+        Assert.True(ips.Count == 0, "IP allocations left: " + string.Join(", ", ips));
+        foreach (var sub in new[] { "endpoints", "netns" })
+        {
+            var d = Path.Combine(NetworkState, sub);
+            var left = Directory.Exists(d) ? Directory.GetFileSystemEntries(d) : [];
+            Assert.True(left.Length == 0, $"{sub} left: " + string.Join(", ", left));
+        }
     }
 
     public void Dispose()
@@ -153,6 +196,7 @@ public sealed class DaemonFixture : IDisposable
                 TryRmdir(child);
             TryRmdir(dir);
         }
+        foreach (var bridge in Bridges()) TestNetworkSlot.DeleteBridge(bridge);
         try { Directory.Delete(Root, true); } catch { }
     }
 

@@ -16,6 +16,7 @@ public sealed class LifecycleDaemon : IDisposable
     public string ExecRoot => Path.Combine(Root, "exec");
     public string Socket => Path.Combine(Root, "gocker.sock");
     public string CgroupParent { get; }
+    public TestNetworkSlot Net { get; }
     Process? _daemon;
     readonly StringBuilder _log = new();
 
@@ -25,6 +26,7 @@ public sealed class LifecycleDaemon : IDisposable
         var tag = Guid.NewGuid().ToString("N")[..10];
         Root = Path.Combine("/tmp", "gocker-lc-" + tag);
         CgroupParent = "gocker-lc-" + tag;
+        Net = new TestNetworkSlot(tag);
         Directory.CreateDirectory(Root);
         Start();
     }
@@ -42,6 +44,7 @@ public sealed class LifecycleDaemon : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var a in Net.DaemonArgs) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
@@ -145,6 +148,7 @@ public sealed class LifecycleDaemon : IDisposable
             }
             TryRmdir(dir);
         }
+        TestNetworkSlot.DeleteBridge(Net.Bridge);
         try { Directory.Delete(Root, true); } catch { }
     }
 

@@ -125,9 +125,9 @@ public sealed class RunTests(DaemonFixture daemon) : IClassFixture<DaemonFixture
     }
 
     [Fact]
-    public void Network_namespace_has_only_loopback_and_it_is_up()
+    public void Network_none_has_only_loopback_and_it_is_up()
     {
-        var r = Run("busybox", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ip addr show lo | grep -c 127.0.0.1");
+        var r = Run("--network", "none", "busybox", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/operstate; ip addr show lo | grep -c 127.0.0.1");
         Assert.True(r.ExitCode == 0, r.ToString());
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("lo", lines[0]);
