@@ -9,22 +9,25 @@ command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -q
 bin=$PWD/artifacts/bin
 root=$(mktemp -d /tmp/gocker-bench-XXXX)
 sock=$root/gocker.sock
-"$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent gocker-bench >"$root/gockerd.log" 2>&1 &
+"$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent gocker-bench \
+  -b gkbench0 --bridge-subnet 10.231.0.0/24 >"$root/gockerd.log" 2>&1 &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"' EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
 $g run --rm busybox true   # builds the busybox image once
+favor=$(grep -o favordynmods /proc/mounts | head -1); echo "cgroup favordynmods: ${favor:-off}"
 median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f" % (r["median"]*1000))' "$1"; }
 row() { # name, command
   hyperfine -N --warmup 20 --runs "$runs" --export-json "$root/h.json" "$2" >/dev/null 2>&1 && echo "| $1 | $(median "$root/h.json") ms |" || echo "| $1 | failed |"
 }
 echo "| command | median |"
 echo "|---|---|"
-row "gocker run --rm busybox true" "$g run --rm busybox true"
-row "gocker run --rm busybox echo hello" "$g run --rm busybox echo hello"
+row "gocker run --rm --network none busybox true" "$g run --rm --network none busybox true"
+row "gocker run --rm --network none busybox echo hello" "$g run --rm --network none busybox echo hello"
+row "gocker run --rm busybox true (default bridge network)" "$g run --rm busybox true"
 row "gocker version (console startup, warm daemon)" "$g version"
-row "unshare -Uuinpm --fork true (floor, no rootfs)" "unshare -uinpm --fork true"
+row "unshare -uinpm --fork true (floor, no rootfs)" "unshare -uinpm --fork true"
 for rt in crun runc; do
   if command -v $rt >/dev/null; then echo "| $rt | see bench/RESULTS.md (needs an OCI bundle) |"; fi
 done
