@@ -571,7 +571,11 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     {
         if (next.Status != _record.Status) ContainerStatusRules.CheckTransition(_record.Status, next.Status);
         _record = next;
-        if (next.Status != ContainerStatus.Removing)
+        // An --rm container's exit record would be deleted a moment later: skip that write (and its
+        // fsync) on the run path. If the daemon dies in between, the next one finds the process
+        // gone, records the exit and removes the container all the same.
+        var removedNext = next.Status == ContainerStatus.Exited && (next.Spec.AutoRemove || _pendingRemove);
+        if (next.Status != ContainerStatus.Removing && !removedNext)
         {
             try { StateStore.Save(_layout.DataDir, _record); }
             catch (Exception ex) { _log.Error("container {0}: saving state failed: {1}", Id[..12], ex.Message); }
