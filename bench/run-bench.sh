@@ -12,7 +12,7 @@ sock=$root/gocker.sock
 "$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent gocker-bench \
   -b gkbench0 --bridge-subnet 10.231.0.0/24 >"$root/gockerd.log" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"' EXIT
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; ip link del gkbench0 2>/dev/null; rm -rf "$root"' EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
 $g run --rm busybox true   # builds the busybox image once

@@ -191,22 +191,9 @@ public sealed class DaemonFixture : IDisposable
         }
         catch { }
         foreach (var dir in CgroupParentDirs().OrderByDescending(d => d.Length))
-        {
-            foreach (var child in Directory.GetDirectories(dir))
-                TryRmdir(child);
-            TryRmdir(dir);
-        }
+            TestCgroups.RemoveTree(dir);
         foreach (var bridge in Bridges()) TestNetworkSlot.DeleteBridge(bridge);
         try { Directory.Delete(Root, true); } catch { }
     }
 
-    static void TryRmdir(string dir)
-    {
-        for (var i = 0; i < 20; i++)
-        {
-            try { Directory.Delete(dir); return; }
-            catch (IOException) { Thread.Sleep(50); }
-            catch (UnauthorizedAccessException) { return; }
-        }
-    }
 }

@@ -140,35 +140,10 @@ public sealed class LifecycleDaemon : IDisposable
     {
         try { Kill9(); } catch { }
         foreach (var dir in CgroupParentDirs().OrderByDescending(d => d.Length))
-        {
-            foreach (var child in Directory.GetDirectories(dir))
-            {
-                KillAll(child);
-                TryRmdir(child);
-            }
-            TryRmdir(dir);
-        }
+            TestCgroups.RemoveTree(dir);
         TestNetworkSlot.DeleteBridge(Net.Bridge);
         try { Directory.Delete(Root, true); } catch { }
     }
 
-    static void KillAll(string cgroupDir)
-    {
-        try
-        {
-            foreach (var line in File.ReadAllLines(Path.Combine(cgroupDir, "cgroup.procs")))
-                if (int.TryParse(line, out var pid)) Tmds.Linux.LibC.kill(pid, 9);
-        }
-        catch { }
-    }
 
-    static void TryRmdir(string dir)
-    {
-        for (var i = 0; i < 40; i++)
-        {
-            try { Directory.Delete(dir); return; }
-            catch (IOException) { Thread.Sleep(50); }
-            catch (UnauthorizedAccessException) { return; }
-        }
-    }
 }
