@@ -73,20 +73,5 @@ public sealed class CgroupActor : ReceiveActor
 
     ICgroup Require() => _cgroup ?? throw new InvalidOperationException($"cgroup {_parent}/{_name} was not created");
 
-    /// <summary>Answers the asker either way: a result, or Status.Failure with the exception.</summary>
-    void Reply(Func<object> op)
-    {
-        object result;
-        try { result = op(); }
-        catch (Exception ex)
-        {
-            // The failure goes back to the ContainerActor, which decides: tear the container down.
-            // (Throwing as well would park this child until the parent's supervision directive is
-            // processed, which cannot happen while the parent awaits this very child.)
-            _log.Warning("{0} failed: {1}", op.Method.Name, ex.Message);
-            Sender.Tell(new Status.Failure(ex));
-            return;
-        }
-        Sender.Tell(result);
-    }
+    void Reply(Func<object> op) => ChildReply.Answer(Sender, _log, op);
 }

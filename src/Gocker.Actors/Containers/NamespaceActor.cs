@@ -82,21 +82,7 @@ public sealed class NamespaceActor : ReceiveActor
 
     IInitProcess Require() => _process ?? throw new InvalidOperationException("no process spawned");
 
-    void Reply(Func<object> op)
-    {
-        object result;
-        try { result = op(); }
-        catch (Exception ex)
-        {
-            // The failure goes back to the ContainerActor, which decides: tear the container down.
-            // (Throwing as well would park this child until the parent's supervision directive is
-            // processed, which cannot happen while the parent awaits this very child.)
-            _log.Warning("{0} failed: {1}", op.Method.Name, ex.Message);
-            Sender.Tell(new Status.Failure(ex));
-            return;
-        }
-        Sender.Tell(result);
-    }
+    void Reply(Func<object> op) => ChildReply.Answer(Sender, _log, op);
 
     protected override void PostStop()
     {

@@ -67,12 +67,7 @@ internal sealed class InitProcess : IInitProcess
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            if (Libc.syscall(SYS_pidfd_send_signal, reg.Pidfd, signal, 0, 0, 0) != 0)
-            {
-                int e = Libc.Errno;
-                // ESRCH: it already exited (a kill racing an exit is normal, not an error).
-                if (e != ESRCH) throw new SyscallException("pidfd_send_signal", Pid.ToString(CultureInfo.InvariantCulture), e);
-            }
+            reg.Signal(Pid, signal);
         }
     }
 

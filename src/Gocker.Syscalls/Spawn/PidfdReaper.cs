@@ -25,6 +25,17 @@ public sealed unsafe class PidfdReaper
         internal ulong StartTime;
         internal readonly TaskCompletionSource<ExitStatus> Exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Task<ExitStatus> Task => Exit.Task;
+
+        /// <summary>Signals the process through its pidfd (never a bare pid: no PID-reuse race).
+        /// ESRCH means it already exited: a kill racing an exit is normal, not an error.</summary>
+        internal void Signal(int pid, int signal)
+        {
+            if (Libc.syscall(SYS_pidfd_send_signal, Pidfd, signal, 0, 0, 0) != 0)
+            {
+                int e = Libc.Errno;
+                if (e != ESRCH) throw new SyscallException("pidfd_send_signal", pid.ToString(System.Globalization.CultureInfo.InvariantCulture), e);
+            }
+        }
     }
 
     readonly object gate = new();

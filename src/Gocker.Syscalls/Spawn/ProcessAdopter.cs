@@ -72,11 +72,7 @@ internal sealed class AdoptedProcess(int pid, PidfdReaper.Registration reg) : II
         lock (gate)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            if (Libc.syscall(SYS_pidfd_send_signal, reg.Pidfd, signal, 0, 0, 0) != 0)
-            {
-                int e = Libc.Errno;
-                if (e != ESRCH) throw new SyscallException("pidfd_send_signal", Pid.ToString(CultureInfo.InvariantCulture), e);
-            }
+            reg.Signal(Pid, signal);
         }
     }
 
