@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Gocker.Actors.Engine;
+using Gocker.Actors.Events;
 using Gocker.Syscalls.Spawn;
 
 namespace Gocker.Actors.Containers;
@@ -164,6 +165,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
                 Status = ContainerStatus.Running, Pid = pid, PidStartTime = startTime, StartedAt = _svc.Clock.GetUtcNow(),
                 ExitCode = 0, OomKilled = false, Error = "",
             });
+            Emit("start");
             sender.Tell(new Started(pid));
         }
         catch (Exception ex)
@@ -315,6 +317,10 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             Error = failure is not null ? failure.ToString() : string.Join("; ", note is null ? errors : errors.Prepend(note)),
             FinishedAt = _svc.Clock.GetUtcNow(),
         });
+        if (oom) Emit("oom");
+        // A failed start that never ran the command has no "die" in Docker either.
+        if (failure is null) Emit("die", ("exitCode", _record.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        if (_stoppers.Count > 0) Emit("stop");
         var result = new WaitResult(_record.ExitCode, oom, _record.Error.Length > 0 ? _record.Error : null);
         foreach (var w in _waiters.Where(w => w.Condition != WaitCondition.Removed).ToList())
         {
@@ -349,6 +355,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         foreach (var r in _removers) r.Tell(new Ack());
         _removers.Clear();
         _nextExit.TrySetResult();
+        Emit("destroy");
         Context.Stop(Self);
     }
 
@@ -453,6 +460,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         }
         // The process may have exited meanwhile (Teardown ran between messages? no: one message at a time).
         SetRecord(_record with { Status = freeze ? ContainerStatus.Paused : ContainerStatus.Running });
+        Emit(freeze ? "pause" : "unpause");
         sender.Tell(new Ack());
     }
 
@@ -514,6 +522,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             return;
         }
         _ns.Tell(new NamespaceActor.Signal(m.Signal));
+        Emit("kill", ("signal", m.Signal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         Sender.Tell(new Ack());
     }
 
@@ -523,6 +532,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         if (!_record.Status.CanKill() || _ns is null) { Sender.Tell(new NotModified()); return; }
         _stoppers.Add(Sender);
         _ns.Tell(new NamespaceActor.Signal(15));
+        Emit("kill", ("signal", "15"));
         // A PID 1 that ignores SIGTERM still stops: SIGKILL when the grace period ends.
         Timers.StartSingleTimer($"kill-{_runId}", new KillTimeout(_runId), m.Timeout);
     }
@@ -584,6 +594,19 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     }
 
     void Publish() => Context.Parent.Tell(new Changed(_record));
+
+    /// <summary>Publishes an event about this container on the system's EventStream (name and image
+    /// always among its attributes, as in Docker's).</summary>
+    void Emit(string action, params (string Key, string Value)[] extra)
+    {
+        var attrs = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["name"] = _record.Spec.Name,
+            ["image"] = _record.Spec.Image,
+        };
+        foreach (var (k, v) in extra) attrs[k] = v;
+        Context.System.EventStream.Publish(new GockerEvent("container", action, Id, attrs, _svc.Clock.GetUtcNow()));
+    }
 }
 
 /// <summary>The container could not be started; ExitCode is what `gocker run` exits with

@@ -138,6 +138,8 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             var record = new ContainerRecord { Spec = spec };
             ContainerLayout.For(_svc.Options, id).CreateData(record);
             StartChild(record);
+            Context.System.EventStream.Publish(new Events.GockerEvent("container", "create", id,
+                new Dictionary<string, string>(StringComparer.Ordinal) { ["name"] = name, ["image"] = spec.Image }, _svc.Clock.GetUtcNow()));
             return new CreatedContainer(id);
         });
     }
