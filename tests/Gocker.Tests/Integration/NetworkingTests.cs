@@ -150,8 +150,12 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
         {
             daemon.Gocker("rm", "-f", web);
         }
+        var netId = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Id").GetString()!;
+        // One NAT rule per network (not per container), there while the network is.
+        Assert.Single(daemon.Net.RulesNamingSlot(), r => r.StartsWith("-A POSTROUTING") && r.Contains("gocker-net " + netId[..12]));
         Ok("network", "rm", net);
         Assert.DoesNotContain(net, Ok("network", "ls"));
+        Assert.DoesNotContain(daemon.Net.RulesNamingSlot(), r => r.Contains("gocker-net " + netId[..12]));
     }
 
     [Fact]
