@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Restart reaction benchmark: one container under `--restart always --restart-delay 0` whose command
-# prints `date +%s%N` and exits at once. Consecutive timestamps are one run's exit to the next run's
-# command: the policy decision, teardown of the old run (OOM counter, cgroup rmdir, run dir), the
+# prints one line and exits at once. The gap between consecutive lines' `logs -t` timestamps (the
+# time the daemon's log indexer saw each write; busybox's date has no %N) is one run's exit to the
+# next run's command: the policy decision, teardown of the old run (OOM counter, cgroup rmdir, run dir), the
 # state write, and the whole start path of the new run (cgroup, spawn, init, exec of sh and date).
 # Usage: bench/restart-bench.sh [RESTARTS]   (as root, after ./build.sh). Prints a Markdown section.
 set -euo pipefail
@@ -23,19 +24,22 @@ trap cleanup EXIT
 for _ in $(seq 1 400); do [ -S "$sock" ] && "$bin/gocker" -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
 for _ in 1 2 3; do $g run --rm busybox true; done   # warm-up: image build, JIT of the start path
-id=$($g run -d --restart always --restart-delay 0 busybox sh -c 'date +%s%N')
+id=$($g run -d --restart always --restart-delay 0 busybox sh -c 'echo run')
 while :; do
   c=$($g inspect "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["RestartCount"])')
   [ "$c" -ge "$n" ] && break
   sleep 0.2
 done
 $g stop -t 1 "$id" >/dev/null
-$g logs "$id" | python3 -c '
-import sys, statistics
-t = [int(l) for l in sys.stdin if l.strip().isdigit()]
+$g logs -t "$id" | python3 -c '
+import sys, statistics, datetime
+def ns(stamp):  # 2026-11-29T06:20:01.123456789Z
+    sec, frac = stamp.rstrip("Z").split(".")
+    return int(datetime.datetime.fromisoformat(sec).replace(tzinfo=datetime.timezone.utc).timestamp()) * 10**9 + int(frac.ljust(9, "0"))
+t = [ns(l.split()[0]) for l in sys.stdin if l.strip().endswith("run")]
 gaps = sorted((b - a) / 1e6 for a, b in zip(t, t[1:]))
 n = len(gaps)
-print(f"### Restart reaction: `--restart always --restart-delay 0`, {n} restarts of `sh -c \"date +%s%N\"`")
+print(f"### Restart reaction: `--restart always --restart-delay 0`, {n} restarts of `sh -c \"echo run\"`")
 print()
 print("| measure | value |")
 print("|---|---|")
