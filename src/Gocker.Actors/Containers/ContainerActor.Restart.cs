@@ -21,20 +21,38 @@ public sealed partial class ContainerActor
     /// <summary>The current run was started by the policy (a failed start then counts as a failed run).</summary>
     bool _policyRun;
 
+    /// <summary>The decision for the exit record being written (SetRecord asks first, so that it can
+    /// skip writing an exit record that "restarting" replaces at once); ApplyRestartPolicy uses it.</summary>
+    RestartDecision? _plannedDecision;
+
     void ReceiveRestartMessages() => ReceiveAsync<RestartDue>(HandleRestartDue);
+
+    /// <summary>Decides for an exit record about to be written; true when the policy restarts it.
+    /// A daemon crash before the "restarting" write is harmless: the next daemon finds the recorded
+    /// run gone, tears it down and applies the policy.</summary>
+    bool PlanRestart(ContainerRecord exited)
+    {
+        _plannedDecision = Decide(exited, _startFailure);
+        return _plannedDecision is RestartDecision.Restart;
+    }
+
+    RestartDecision? Decide(ContainerRecord r, ExecResult? startFailure)
+    {
+        var policy = r.Spec.Restart;
+        if (policy.IsNone || r.Spec.AutoRemove || _pendingRemove) return null;
+        // A start by hand that failed: its caller gets the error, as in Docker; no restart loop.
+        if (startFailure is not null && !_policyRun) return null;
+        var runTime = startFailure is null && r.StartedAt is { } s && r.FinishedAt is { } f && f > s ? f - s : TimeSpan.Zero;
+        return RestartPolicyDecider.Decide(new RestartInput(policy, r.ExitCode, r.OomKilled,
+            r.ManuallyStopped, runTime, r.RestartCount, r.RestartDelay), Random.Shared.NextDouble());
+    }
 
     /// <summary>Called by Teardown once the run's exit is recorded and its waiters answered.</summary>
     void ApplyRestartPolicy(ExecResult? startFailure)
     {
-        var byPolicy = _policyRun;
+        var decision = _plannedDecision ?? Decide(_record, startFailure);
+        _plannedDecision = null;
         _policyRun = false;
-        var policy = _record.Spec.Restart;
-        if (policy.IsNone || _record.Spec.AutoRemove || _pendingRemove) return;
-        // A start by hand that failed: its caller gets the error, as in Docker; no restart loop.
-        if (startFailure is not null && !byPolicy) return;
-        var runTime = startFailure is null && _record.StartedAt is { } s && _record.FinishedAt is { } f && f > s ? f - s : TimeSpan.Zero;
-        var decision = RestartPolicyDecider.Decide(new RestartInput(policy, _record.ExitCode, _record.OomKilled,
-            _record.ManuallyStopped, runTime, _record.RestartCount, _record.RestartDelay), Random.Shared.NextDouble());
         switch (decision)
         {
             case RestartDecision.Restart r:

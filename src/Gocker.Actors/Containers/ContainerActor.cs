@@ -589,7 +589,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // fsync) on the run path. If the daemon dies in between, the next one finds the process
         // gone, records the exit and removes the container all the same.
         var removedNext = next.Status == ContainerStatus.Exited && (next.Spec.AutoRemove || _pendingRemove);
-        if (next.Status != ContainerStatus.Removing && !removedNext)
+        // Likewise the exit record of a run the policy restarts: "restarting" is written right after.
+        var restartedNext = next.Status == ContainerStatus.Exited && PlanRestart(next);
+        if (next.Status != ContainerStatus.Removing && !removedNext && !restartedNext)
         {
             try { StateStore.Save(_layout.DataDir, _record); }
             catch (Exception ex) { _log.Error("container {0}: saving state failed: {1}", Id[..12], ex.Message); }
