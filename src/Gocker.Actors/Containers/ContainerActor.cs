@@ -129,7 +129,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         try
         {
             _layout.CreateRun();
-            var network = Networked ? _layout.CreateEtcFiles() : [];
+            var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
             WriteInitSpec(network);
             _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
@@ -138,7 +138,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
             _svc.LogIndex?.Watch(_layout.DataDir);
-            var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog);
+            var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog) { HostNetwork = HostNetwork };
             pid = (await _ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout)).Pid;
             // Our unreaped child: its pid cannot be reused before this read.
             var startTime = _svc.Adopter.StartTime(pid);
@@ -212,7 +212,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>The container has a network of its own (not "none", and the daemon has networking).</summary>
-    bool Networked => _svc.Network is not null && _record.Spec.NetworkMode is { } m && m != "none";
+    bool Networked => _svc.Network is not null && _record.Spec.NetworkMode is { } m && m != "none" && m != "host";
+
+    /// <summary>--network host: the host's network namespace, nothing for CNI to do.</summary>
+    bool HostNetwork => _record.Spec.NetworkMode == "host";
 
     Task AttachAsync(int pid)
     {
