@@ -43,6 +43,31 @@ public sealed class HostConfig
     public Dictionary<string, List<PortBinding>?>? PortBindings { get; set; }
     /// <summary>-P: publish every exposed port (the image's and ExposedPorts) on an ephemeral host port.</summary>
     public bool PublishAllPorts { get; set; }
+    /// <summary>Docker's restart policy; null or Name "" = "no".</summary>
+    public RestartPolicy? RestartPolicy { get; set; }
+    /// <summary>Gocker extension: this container's restart backoff; unset fields take the daemon's
+    /// defaults (gocker.restart in the HOCON).</summary>
+    public RestartBackoff? GockerRestartBackoff { get; set; }
+}
+
+/// <summary>Docker's RestartPolicy: Name "", "no", "on-failure", "always" or "unless-stopped";
+/// MaximumRetryCount only with on-failure (0 = no limit).</summary>
+public sealed class RestartPolicy
+{
+    public string Name { get; set; } = "";
+    public int MaximumRetryCount { get; set; }
+}
+
+/// <summary>Gocker extension: delay before a policy restart = DelayMs, times Multiplier per restart,
+/// at most MaxDelayMs, back to DelayMs once a run lasted ResetAfterMs; Jitter (0..1) stretches each
+/// delay by up to that fraction (never past MaxDelayMs).</summary>
+public sealed class RestartBackoff
+{
+    public long? DelayMs { get; set; }
+    public long? MaxDelayMs { get; set; }
+    public double? Multiplier { get; set; }
+    public long? ResetAfterMs { get; set; }
+    public double? Jitter { get; set; }
 }
 
 public sealed class PortBinding
@@ -134,6 +159,10 @@ public sealed class ContainerState
     public string Error { get; set; } = "";
     public string StartedAt { get; set; } = "0001-01-01T00:00:00Z";
     public string FinishedAt { get; set; } = "0001-01-01T00:00:00Z";
+    /// <summary>Gocker extension: when the restart policy will start it again (while Restarting).</summary>
+    public string? GockerNextRestartAt { get; set; }
+    /// <summary>Gocker extension: the run was ended by hand (stop, kill): the policy leaves it down.</summary>
+    public bool GockerManuallyStopped { get; set; }
 }
 
 public sealed class ContainerConfig

@@ -104,6 +104,46 @@ public static class RunFlags
         return ($"{ctr}/{proto}", new Gocker.Api.PortBinding { HostIp = ip, HostPort = hostPort });
     }
 
+    /// <summary>--restart no | on-failure[:N] | always | unless-stopped (Docker's spelling).</summary>
+    public static Gocker.Api.RestartPolicy ParseRestart(string value)
+    {
+        var colon = value.IndexOf(':');
+        var name = colon < 0 ? value : value[..colon];
+        if (name is not ("no" or "on-failure" or "always" or "unless-stopped"))
+            throw new UsageException($"invalid restart policy \"{value}\": use no, on-failure[:max-retries], always or unless-stopped");
+        var max = 0;
+        if (colon >= 0)
+        {
+            if (name != "on-failure")
+                throw new UsageException($"invalid restart policy \"{value}\": maximum retry count can only be used with 'on-failure'");
+            var n = value[(colon + 1)..];
+            if (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out max))
+                throw new UsageException($"invalid restart policy \"{value}\": maximum retry count \"{n}\" must be a non-negative number");
+        }
+        return new Gocker.Api.RestartPolicy { Name = name, MaximumRetryCount = max };
+    }
+
+    /// <summary>"0", "250ms", "2s", "1.5s", "1m", "1h" (Go's units that matter here) -> milliseconds.</summary>
+    public static long ParseDurationMs(string value, string flag)
+    {
+        var v = value.Trim();
+        var i = 0;
+        while (i < v.Length && (char.IsAsciiDigit(v[i]) || v[i] == '.')) i++;
+        var (number, unit) = (v[..i], v[i..]);
+        double scale = unit switch { "ms" => 1, "s" => 1000, "m" => 60_000, "h" => 3_600_000, "" when number == "0" => 0, _ => -1 };
+        if (number.Length == 0 || scale < 0 ||
+            !double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n) || n * scale > 86_400_000)
+            throw new UsageException($"invalid {flag} value \"{value}\": expected a duration such as 100ms, 2s or 1m (at most 24h)");
+        return (long)Math.Round(n * scale);
+    }
+
+    public static double ParseFraction(string value, string flag, double min, double max)
+    {
+        if (!double.TryParse(value.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+            throw new UsageException($"invalid {flag} value \"{value}\": expected a number from {min} to {max}");
+        return n;
+    }
+
     public static List<string> ResolveEnv(IEnumerable<string> values, Func<string, string?> lookup)
     {
         var result = new List<string>();

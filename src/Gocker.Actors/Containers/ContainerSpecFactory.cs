@@ -63,6 +63,7 @@ public static partial class ContainerSpecFactory
             Ports = ports,
             Created = now,
             NanoCpus = hc.NanoCpus,
+            Restart = Gocker.Actors.Restart.RestartSpecFactory.Build(hc, options.DefaultBackoff ?? Gocker.Actors.Restart.BackoffSettings.Docker),
         };
     }
 
@@ -200,4 +201,5 @@ public static partial class ContainerSpecFactory
 }
 
 /// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
-public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none");
+public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none",
+    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null);
