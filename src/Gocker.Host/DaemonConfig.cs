@@ -47,6 +47,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             DefaultStopTimeout = g.HasPath("stop-timeout") ? g.GetTimeSpan("stop-timeout") : TimeSpan.FromSeconds(10),
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),
         };
+        options = options with { Events = EventSettings(g, options.DataRoot) };
         if (options.DefaultNetwork == "host")
             throw new ArgumentException("gocker.network.default = host: host networking is not supported");
         var network = new Gocker.Network.NetworkOptions
@@ -64,6 +65,17 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         };
         var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
         return new DaemonConfig(options, socket, hocon, file) { Network = network };
+    }
+
+    /// <summary>gocker.events { max, subscriber-buffer, persist }.</summary>
+    static Gocker.Actors.Events.EventLogSettings EventSettings(Config g, string dataRoot)
+    {
+        int max = g.HasPath("events.max") ? g.GetInt("events.max") : 10_000;
+        int buffer = g.HasPath("events.subscriber-buffer") ? g.GetInt("events.subscriber-buffer") : 1024;
+        if (max < 1) throw new ArgumentException($"gocker.events.max = {max}: must be at least 1");
+        if (buffer < 1) throw new ArgumentException($"gocker.events.subscriber-buffer = {buffer}: must be at least 1");
+        bool persist = !g.HasPath("events.persist") || g.GetBoolean("events.persist");
+        return new(max, buffer, persist ? Path.Combine(dataRoot, "events") : null);
     }
 
     static string Absolute(string flag, string path) =>

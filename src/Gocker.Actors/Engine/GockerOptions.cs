@@ -23,6 +23,10 @@ public sealed record GockerOptions
     /// <summary>Network of containers created without --network (Docker: "bridge"); "none" = loopback only.</summary>
     public string DefaultNetwork { get; init; } = "bridge";
 
+    /// <summary>The event log behind `GET /events` (gocker.events): ring size, per-subscriber
+    /// buffer, and whether the ring is kept on disk (DataRoot/events) across daemon restarts.</summary>
+    public global::Gocker.Actors.Events.EventLogSettings Events { get; init; } = new();
+
     public string ContainersDir => Path.Combine(DataRoot, "containers");
     public string ImagesDir => Path.Combine(DataRoot, "images");
     public string RunContainersDir => Path.Combine(ExecRoot, "containers");
