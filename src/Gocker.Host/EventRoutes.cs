@@ -51,7 +51,9 @@ public static class EventRoutes
             // Headers go out at once: a client knows it is subscribed before any event arrives.
             await ctx.Response.StartAsync(ctx.RequestAborted);
             await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
-            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+            // The daemon's shutdown ends open streams: Kestrel would otherwise wait for them.
+            var stopping = ctx.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, stopping);
             if (until is { } end) cts.CancelAfter(end - now);
             await foreach (var e in sub.Events.ReadAllAsync(cts.Token))
             {
@@ -71,11 +73,22 @@ public static class EventRoutes
         }
     }
 
+    /// <summary>Publishes an event from an API route (networks, images: they have no actor of their own).</summary>
+    public static void Publish(HttpContext ctx, string type, string action, string id, params (string Key, string Value)[] attributes)
+    {
+        var attrs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in attributes) attrs[k] = v;
+        var now = ctx.RequestServices.GetRequiredService<EngineServices>().Clock.GetUtcNow();
+        ctx.RequestServices.GetRequiredService<ActorSystem>().EventStream.Publish(new GockerEvent(type, action, id, attrs, now));
+    }
+
     static async Task Write(HttpContext ctx, GockerEvent e)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(ToMessage(e), GockerEventJson.Default.EventMessage);
-        await ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted);
-        await ctx.Response.Body.WriteAsync("\n"u8.ToArray(), ctx.RequestAborted);
+        var json = JsonSerializer.SerializeToUtf8Bytes(ToMessage(e), GockerEventJson.Default.EventMessage);
+        var line = new byte[json.Length + 1];
+        json.CopyTo(line, 0);
+        line[^1] = (byte)'\n';
+        await ctx.Response.Body.WriteAsync(line, ctx.RequestAborted);
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
     }
 
