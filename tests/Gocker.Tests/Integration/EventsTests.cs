@@ -140,7 +140,7 @@ public sealed class EventsTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
         var home = Path.Combine(daemon.Root, "home-" + session);
         Directory.CreateDirectory(home);
         var name = Name();
-        string Pane() => Tmux("capture-pane", "-p", "-t", session).Stdout;
+        string Pane() => Tmux("capture-pane", "-p", "-J", "-t", session).Stdout;
         string LastLine() => Pane().Split('\n').Last(l => l.Trim().Length > 0).TrimEnd();
         string WaitFor(Func<string, bool> ok, string what)
         {
@@ -157,7 +157,7 @@ public sealed class EventsTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
         Assert.Equal(0, Tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40", cmd).ExitCode);
         try
         {
-            WaitFor(p => p.Contains(ConsoleSessionPrompt), "the prompt");
+            WaitFor(p => p.Contains(ConsoleSessionPrompt.TrimEnd()), "the prompt"); // the pane drops trailing blanks
             Tmux("send-keys", "-t", session, "ps -a", "Enter");
             WaitFor(p => p.Contains("CONTAINER ID"), "ps output");
             // Half a command typed, then an event arrives from elsewhere.
