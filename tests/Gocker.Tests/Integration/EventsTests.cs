@@ -92,6 +92,33 @@ public sealed class EventsTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
     }
 
     [Fact]
+    public void Network_events_come_from_the_api_routes()
+    {
+        var t0 = DateTimeOffset.UtcNow.AddSeconds(-1).ToString("o");
+        var net = Name();
+        var id = Ok("network", "create", net).Trim();
+        Ok("network", "rm", net);
+        var lines = Ok("events", "--since", t0, "--until", "0s", "--filter", "type=network", "--filter", "network=" + net,
+            "--format", "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal([$"create {id} {net}", $"destroy {id} {net}"], lines);
+    }
+
+    [Fact]
+    public void Events_are_kept_across_a_daemon_kill_and_restart()
+    {
+        using var d = new LifecycleDaemon();
+        var name = Name();
+        d.Ok("run", "--rm", "--network", "none", "--name", name, "busybox", "true");
+        string[] Actions() => d.Ok("events", "--since", "1h", "--until", "0s", "--filter", "container=" + name, "--format", "{{.Action}}")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["create", "start", "die", "destroy"], Actions());
+        d.Kill9();
+        d.Start();
+        Assert.Equal(["create", "start", "die", "destroy"], Actions());
+        d.AssertNoLeaks();
+    }
+
+    [Fact]
     public void The_api_refuses_bad_filters_and_times_with_400()
     {
         foreach (var query in new[] { "filters=%7B%22colour%22%3A%5B%22red%22%5D%7D", "filters=notjson", "since=yesterday" })
