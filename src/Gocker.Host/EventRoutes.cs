@@ -41,7 +41,8 @@ public static class EventRoutes
         {
             var result = await log.Ask<EventLog.QueryResult>(new EventLog.Query(since, until, filter), AskTimeout, ctx.RequestAborted);
             await ctx.Response.StartAsync(ctx.RequestAborted);
-            foreach (var e in result.Events) await Write(ctx, e);
+            // A dump is written as it comes and flushed once; only live events are flushed one by one.
+            foreach (var e in result.Events) await Write(ctx, e, flush: false);
             return;
         }
 
@@ -82,14 +83,14 @@ public static class EventRoutes
         ctx.RequestServices.GetRequiredService<ActorSystem>().EventStream.Publish(new GockerEvent(type, action, id, attrs, now));
     }
 
-    static async Task Write(HttpContext ctx, GockerEvent e)
+    static async Task Write(HttpContext ctx, GockerEvent e, bool flush = true)
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(ToMessage(e), GockerEventJson.Default.EventMessage);
         var line = new byte[json.Length + 1];
         json.CopyTo(line, 0);
         line[^1] = (byte)'\n';
         await ctx.Response.Body.WriteAsync(line, ctx.RequestAborted);
-        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+        if (flush) await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
     }
 
     public static EventMessage ToMessage(GockerEvent e)

@@ -26,9 +26,13 @@ public static class EventCommands
     {
         EventFormat.Validate(format);
         var now = ctx.Now;
-        var query = Query(Time("--since", since, now), Time("--until", until, now), FiltersJson(filters));
+        var end = Time("--until", until, now);
+        var query = Query(Time("--since", since, now), end, FiltersJson(filters));
         using var r = Open(ctx.Client, query);
-        Pump(r, line => { ctx.IO.Out.Write(line + "\n"); ctx.IO.Out.Flush(); }, format);
+        // Live lines are flushed one by one; a dump of past events (until <= now) only at the end.
+        bool live = end is null || end > now;
+        Pump(r, line => { ctx.IO.Out.Write(line + "\n"); if (live) ctx.IO.Out.Flush(); }, format);
+        ctx.IO.Out.Flush();
         return 0;
     }
 
