@@ -48,8 +48,9 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),
             RestartBackoff = RestartBackoffOf(g),
         };
+        options = options with { Events = EventSettings(g, options.DataRoot) };
         if (options.DefaultNetwork == "host")
-            throw new ArgumentException("gocker.network.default = host: host networking is not supported");
+            throw new ArgumentException("gocker.network.default = host is not allowed: give --network host to the containers that need it");
         var network = new Gocker.Network.NetworkOptions
         {
             StateDir = Path.Combine(options.DataRoot, "network"),
@@ -86,6 +87,17 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         {
             throw new ArgumentException("gocker.restart: " + ex.Message.Replace("HostConfig.GockerRestartBackoff.", "", StringComparison.Ordinal));
         }
+    }
+
+    /// <summary>gocker.events { max, subscriber-buffer, persist }.</summary>
+    static Gocker.Actors.Events.EventLogSettings EventSettings(Config g, string dataRoot)
+    {
+        int max = g.HasPath("events.max") ? g.GetInt("events.max") : 10_000;
+        int buffer = g.HasPath("events.subscriber-buffer") ? g.GetInt("events.subscriber-buffer") : 1024;
+        if (max < 1) throw new ArgumentException($"gocker.events.max = {max}: must be at least 1");
+        if (buffer < 1) throw new ArgumentException($"gocker.events.subscriber-buffer = {buffer}: must be at least 1");
+        bool persist = !g.HasPath("events.persist") || g.GetBoolean("events.persist");
+        return new(max, buffer, persist ? Path.Combine(dataRoot, "events") : null);
     }
 
     static string Absolute(string flag, string path) =>

@@ -51,6 +51,7 @@ public static class ImageRoutes
         if (string.IsNullOrEmpty(repo)) throw new BadRequestException("repo (the new name) is required");
         var target = string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}";
         await Task.Run(() => svc.Images.Tag(name, target));
+        EventRoutes.Publish(ctx, "image", "tag", svc.Images.Resolve(target).Id, ("name", target));
         return Results.StatusCode(201);
     });
 
@@ -64,6 +65,7 @@ public static class ImageRoutes
         var name = string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}";
         var body = ctx.Request.Body;
         var image = await Task.Run(() => svc.Images.Import(body, name));
+        EventRoutes.Publish(ctx, "image", "import", image.Id, ("name", image.Name));
         return Results.Json(new ImageImportResponse { Id = image.Id, Name = image.Name }, GockerJson.Default.ImageImportResponse);
     });
 
@@ -76,6 +78,7 @@ public static class ImageRoutes
         var sb = new System.Text.StringBuilder();
         foreach (var i in images)
         {
+            EventRoutes.Publish(ctx, "image", "load", i.Id, ("name", i.Name));
             var text = i.Name == ImageStore.DanglingName ? $"Loaded image ID: {i.Id}\n" : $"Loaded image: {i.Name}\n";
             sb.Append(JsonSerializer.Serialize(new JsonMessage { Stream = text }, GockerImageJson.Default.JsonMessage)).Append('\n');
         }
@@ -170,6 +173,8 @@ public static class ImageRoutes
         if (user is not null && !force)
             throw new ConflictException($"conflict: unable to remove image {name}: it is used by container {user.Spec.Id[..12]} (-f removes the name only)");
         var removal = await Task.Run(() => svc.Images.Delete(name, untagOnly: user is not null));
+        foreach (var u in removal.Untagged) EventRoutes.Publish(ctx, "image", "untag", image.Id, ("name", u));
+        foreach (var d in removal.Deleted) EventRoutes.Publish(ctx, "image", "delete", d, ("name", name));
         var items = removal.Untagged.Select(u => new ImageDeleteItem { Untagged = u })
             .Concat(removal.Deleted.Select(d => new ImageDeleteItem { Deleted = d })).ToList();
         return Results.Json(items, GockerImageJson.Default.ListImageDeleteItem);

@@ -64,12 +64,15 @@ public static class NetworkRoutes
         var cfg = configs.FirstOrDefault();
         if (!string.IsNullOrEmpty(cfg?.IPRange)) throw new BadRequestException("--ip-range is not supported");
         var rec = Net(ctx).Create(req.Name, cfg?.Subnet, cfg?.Gateway);
+        EventRoutes.Publish(ctx, "network", "create", rec.Id, ("name", rec.Name), ("type", "bridge"));
         return Results.Json(new NetworkCreateResponse { Id = rec.Id }, NetworkApiJson.Default.NetworkCreateResponse, statusCode: 201);
     });
 
     static Task<IResult> RemoveNetwork(HttpContext ctx, string id) => Run(() =>
     {
+        var rec = Net(ctx).Inspect(id).Network;
         Net(ctx).Remove(id);
+        EventRoutes.Publish(ctx, "network", "destroy", rec.Id, ("name", rec.Name), ("type", "bridge"));
         return Task.FromResult(Results.NoContent());
     });
 
@@ -78,6 +81,7 @@ public static class NetworkRoutes
         var container = await ContainerOf(ctx);
         var net = Net(ctx);
         await Task.Run(() => net.Connect(container, id)); // plugins take tens of ms: off the request thread
+        PublishEndpoint(ctx, net, "connect", id, container);
         return Results.Ok();
     });
 
@@ -86,8 +90,15 @@ public static class NetworkRoutes
         var container = await ContainerOf(ctx);
         var net = Net(ctx);
         await Task.Run(() => net.Disconnect(container, id));
+        PublishEndpoint(ctx, net, "disconnect", id, container);
         return Results.Ok();
     });
+
+    static void PublishEndpoint(HttpContext ctx, INetworkManager net, string action, string network, string container)
+    {
+        var rec = net.Inspect(network).Network;
+        EventRoutes.Publish(ctx, "network", action, rec.Id, ("name", rec.Name), ("type", "bridge"), ("container", container));
+    }
 
     static async Task<string> ContainerOf(HttpContext ctx)
     {

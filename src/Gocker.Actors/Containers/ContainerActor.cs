@@ -354,13 +354,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         await AwaitDetach();
         _layout.RemoveRun();
         _layout.RemoveData();
+        Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
         var result = new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null);
         foreach (var w in _waiters) w.Who.Tell(result);
         _waiters.Clear();
         foreach (var r in _removers) r.Tell(new Ack());
         _removers.Clear();
         _nextExit.TrySetResult();
-        Emit("destroy");
         Context.Stop(Self);
     }
 

@@ -6,6 +6,9 @@ namespace Gocker.Actors.Engine;
 /// <summary>Marker for the ActorRegistry.</summary>
 public sealed class ContainerSupervisorKey;
 
+/// <summary>Marker for the ActorRegistry: the <see cref="Events.EventLog"/>.</summary>
+public sealed class EventLogKey;
+
 public static class GockerHostingExtensions
 {
     /// <summary>Default dispatcher settings; gocker.hocon may override them.</summary>
@@ -26,6 +29,10 @@ public static class GockerHostingExtensions
         builder.AddHocon(DefaultHocon, HoconAddMode.Append);
         return builder.WithActors((system, registry) =>
         {
+            // First, and subscribed here synchronously: the supervisor's first events must not be missed.
+            var events = system.ActorOf(Events.EventLog.Props(services.Options.Events), "events");
+            system.EventStream.Subscribe(events, typeof(Events.GockerEvent));
+            registry.Register<EventLogKey>(events);
             var supervisor = system.ActorOf(ContainerSupervisor.Props(services), "containers");
             registry.Register<ContainerSupervisorKey>(supervisor);
         });

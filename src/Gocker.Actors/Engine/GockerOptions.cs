@@ -26,6 +26,10 @@ public sealed record GockerOptions
     /// <summary>Restart backoff of containers that set none of their own (gocker.restart).</summary>
     public Gocker.Actors.Restart.BackoffSettings RestartBackoff { get; init; } = Gocker.Actors.Restart.BackoffSettings.Docker;
 
+    /// <summary>The event log behind `GET /events` (gocker.events): ring size, per-subscriber
+    /// buffer, and whether the ring is kept on disk (DataRoot/events) across daemon restarts.</summary>
+    public global::Gocker.Actors.Events.EventLogSettings Events { get; init; } = new();
+
     public string ContainersDir => Path.Combine(DataRoot, "containers");
     public string ImagesDir => Path.Combine(DataRoot, "images");
     public string RunContainersDir => Path.Combine(ExecRoot, "containers");
