@@ -26,6 +26,9 @@ public static class GockerHostingExtensions
         builder.AddHocon(DefaultHocon, HoconAddMode.Append);
         return builder.WithActors((system, registry) =>
         {
+            // Bad gocker.supervision values fail the daemon's start, not the first container start.
+            Faults.SupervisionSettings.For(system);
+            services.Faults.ArmGlobal(system.Settings.Config.GetConfig("gocker.faults"));
             var supervisor = system.ActorOf(ContainerSupervisor.Props(services), "containers");
             registry.Register<ContainerSupervisorKey>(supervisor);
         });
