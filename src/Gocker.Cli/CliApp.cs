@@ -111,6 +111,7 @@ public sealed class CliApp
         _root.Add(RmiCommand("rmi"));
 
         _root.Add(NetworkCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+        _root.Add(DebugCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
 
         var version = new Command("version", "Show the gocker version information");
         version.SetAction(pr => Guard(pr, false, () => VersionCommand.Run(_ctx)));

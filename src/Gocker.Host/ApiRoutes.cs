@@ -50,6 +50,7 @@ public static class ApiRoutes
 
         ImageRoutes.Map(app);
         NetworkRoutes.Map(app);
+        DebugRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------

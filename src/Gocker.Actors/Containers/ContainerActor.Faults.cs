@@ -60,7 +60,7 @@ public sealed partial class ContainerActor
 
     /// <summary>Runs one start step under its policy: on failure, retry after the backoff or give
     /// up with a StepFailedException naming the step (FailStart then tears the container down).</summary>
-    async Task<T> Supervised<T>(FaultStep kind, string step, Func<Task<T>> op)
+    async Task<T> Supervised<T>(FaultStep kind, string step, Func<Task<T>> op, Func<Task<bool>>? giveUpIf = null)
     {
         var policy = Supervision.For(kind);
         for (var failures = 1; ; failures++)
@@ -69,6 +69,8 @@ public sealed partial class ContainerActor
             try { return await op(); }
             catch (Exception ex) { error = ex; }
             var message = error is AskTimeoutException ? "timed out" : error.Message;
+            // Not a fault of this step (e.g. the init died by itself): no retry, the caller finds the cause.
+            if (giveUpIf is not null && await giveUpIf()) throw new StepFailedException(step, message, error);
             // A step that timed out may still be running inside its child: never retried.
             var (decision, delay) = error is AskTimeoutException ? (SupervisionDecision.Teardown, TimeSpan.Zero) : policy.Decide(failures);
             if (decision == SupervisionDecision.Teardown)
@@ -108,6 +110,34 @@ public sealed partial class ContainerActor
         if (Networked) StartDetach();
         await Backoff(delay, () => EmitFault("mount", error, SupervisionDecision.Retry, failures, delay));
         return null;
+    }
+
+    /// <summary>How long a post-spawn failure waits to learn whether the init has died by itself.
+    /// Real time, not the scheduler: a dead init is reported by the reaper within milliseconds.</summary>
+    static readonly TimeSpan InitExitGrace = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>True when the spawned init has exited by itself. It does so when its rootfs setup
+    /// fails: it reports on the status pipe and exits without waiting for the go byte, and then
+    /// placing it in its cgroup fails (ESRCH) and so does the CNI ADD (its netns is gone).</summary>
+    static async Task<bool> InitExited(IActorRef ns)
+    {
+        var exit = ns.Ask<ExitStatus>(new NamespaceActor.AwaitExit());
+        return await Task.WhenAny(exit, Task.Delay(InitExitGrace)) == exit && exit.IsCompletedSuccessfully;
+    }
+
+    /// <summary>A step between spawn and release failed. If the init died by itself, its own report
+    /// (read from the exec-status pipe by Release, which cannot start anything now) is the real
+    /// cause; otherwise the step's error stands.</summary>
+    async Task<ExecResult> InitReportOrThrow(IActorRef ns, Exception setupError)
+    {
+        if (await InitExited(ns))
+        {
+            var report = await ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
+            // An init that died without a word (killed) explains nothing: keep the step's error.
+            if (!report.Ok) return report;
+        }
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(setupError);
+        throw setupError; // not reached
     }
 
     /// <summary>The init's rootfs steps (gocker-init's Init.Run): a failure there is the "mount" step.

@@ -148,19 +148,25 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 // interfaces and its /etc files their content, before the user's command runs. The CNI
                 // ADD (tens of ms of plugin execs) runs meanwhile on the thread pool.
                 var attach = Networked ? AttachAsync(pid) : null;
-                Exception? cgroupError = null;
+                Exception? setupError = null;
                 var placed = pid;
                 try
                 {
                     await Supervised(FaultStep.Cgroup, "cgroup-add-process",
-                        () => _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(placed), AskTimeout));
+                        () => _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(placed), AskTimeout),
+                        giveUpIf: () => InitExited(ns));
                 }
-                catch (Exception ex) { cgroupError = ex; }
+                catch (Exception ex) { setupError = ex; }
                 // Always wait for the ADD, even when the cgroup failed: a teardown racing an ADD in flight
                 // could DEL before it and leave its veth behind. An ADD failure is already undone.
-                if (attach is not null) await attach;
-                if (cgroupError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cgroupError);
-                var exec = await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
+                if (attach is not null)
+                {
+                    try { await attach; }
+                    catch (Exception ex) { setupError = ex; }
+                }
+                var exec = setupError is null
+                    ? await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout)
+                    : await InitReportOrThrow(ns, setupError);
                 if (!exec.Ok)
                 {
                     // A failed rootfs setup: the mount policy decides (retry = a fresh init, after a backoff).

@@ -83,7 +83,9 @@ public sealed class NamespaceActor : ReceiveActor
     {
         _exited = true;
         _status = m.Status;
-        _process?.Dispose();
+        // An init that died before its release keeps its exec-status pipe open until PostStop: its
+        // report (why its setup failed) is still to be read by Release.
+        if (_released) _process?.Dispose();
         foreach (var w in _exitWaiters) w.Tell(m.Status);
         _exitWaiters.Clear();
         Context.Parent.Tell(new ProcessExited(_runId, m.Status));
