@@ -121,7 +121,7 @@ public sealed partial class ContainerActor
     /// placing it in its cgroup fails (ESRCH) and so does the CNI ADD (its netns is gone).</summary>
     static async Task<bool> InitExited(IActorRef ns)
     {
-        var exit = ns.Ask<ExitStatus>(new NamespaceActor.AwaitExit());
+        var exit = ns.Ask<ExitStatus>(new NamespaceActor.AwaitExit(), AskTimeout);
         return await Task.WhenAny(exit, Task.Delay(InitExitGrace)) == exit && exit.IsCompletedSuccessfully;
     }
 

@@ -95,6 +95,20 @@ public sealed class FaultInjectionTests(FaultDaemon fd) : IClassFixture<FaultDae
     }
 
     [Fact]
+    public void The_hocon_switch_arms_a_fault_daemon_wide()
+    {
+        using var d = new DaemonFixture("""
+            gocker.supervision.spawn.decision = teardown
+            gocker.faults { spawn = 1 }
+            """);
+        var first = d.Gocker("run", "--rm", "--network", "none", "busybox", "echo", "one");
+        Assert.True(first.ExitCode == 125 && first.Stderr.Contains("spawn: injected fault: spawn"), first.ToString());
+        var second = d.Gocker("run", "--rm", "--network", "none", "busybox", "echo", "two");
+        Assert.True(second.ExitCode == 0 && second.Stdout.Trim() == "two", second + "\n" + d.DaemonLog);
+        d.AssertNoLeaks();
+    }
+
+    [Fact]
     public void Inject_fault_refuses_unknown_containers_and_kinds()
     {
         var r = _d.Gocker("debug", "inject-fault", "no-such-container", "spawn");
