@@ -55,7 +55,8 @@ public sealed record StepPolicy(SupervisionDecision Decision, int MaxRetries, Ti
 }
 
 /// <summary>
-/// The per-step policies, from HOCON <c>gocker.supervision { cgroup {…}, spawn {…}, mount {…} }</c>:
+/// The per-step policies, from HOCON <c>gocker.supervision { cgroup {…} spawn {…} mount {…} }</c>
+/// (one block per line: Akka's HOCON parser refuses a comma after a closing brace):
 /// <c>decision = retry|teardown, max-retries = N, backoff = 50ms, max-backoff = 1s, multiplier = 2</c>.
 /// </summary>
 public sealed record SupervisionSettings(StepPolicy Cgroup, StepPolicy Spawn, StepPolicy Mount)
