@@ -18,6 +18,8 @@ public sealed class ContainerCreateRequest
     public bool AttachStderr { get; set; }
     public bool Tty { get; set; }
     public bool OpenStdin { get; set; }
+    /// <summary>Docker's shape: "80/tcp" -> {}; added to the image's for -P.</summary>
+    public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
     public HostConfig? HostConfig { get; set; }
 }
 
@@ -34,11 +36,13 @@ public sealed class HostConfig
     public string? CpusetCpus { get; set; }
     /// <summary>null or &lt;= 0 = unlimited (Docker: -1).</summary>
     public long? PidsLimit { get; set; }
-    /// <summary>"none", "host" (refused), "bridge"/"default" or a user network's name or id;
+    /// <summary>"none", "host" (the host's network namespace), "bridge"/"default" or a user network's name or id;
     /// null or "" = the daemon's default network (gocker.network.default).</summary>
     public string? NetworkMode { get; set; }
     /// <summary>Docker's shape: "80/tcp" -> [{HostIp, HostPort}]; HostPort "" = an ephemeral port.</summary>
     public Dictionary<string, List<PortBinding>?>? PortBindings { get; set; }
+    /// <summary>-P: publish every exposed port (the image's and ExposedPorts) on an ephemeral host port.</summary>
+    public bool PublishAllPorts { get; set; }
 }
 
 public sealed class PortBinding

@@ -64,6 +64,26 @@ public static class RunFlags
     /// unset (docker passes it on and the daemon ignores it).</summary>
     /// <summary>-p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO] as Docker's PortBindings entry ("80/tcp",
     /// {HostIp, HostPort}); the daemon checks the numbers and picks a port for an empty HOSTPORT.</summary>
+    /// <summary>--expose PORT[-PORT][/tcp|udp] as Docker's ExposedPorts keys ("80/tcp").</summary>
+    public static Dictionary<string, Gocker.Api.EmptyObject>? ParseExpose(string[] specs)
+    {
+        Dictionary<string, Gocker.Api.EmptyObject>? result = null;
+        foreach (var spec in specs)
+        {
+            var slash = spec.IndexOf('/');
+            var (range, proto) = slash < 0 ? (spec, "tcp") : (spec[..slash], spec[(slash + 1)..]);
+            if (proto is not ("tcp" or "udp")) throw new UsageException($"invalid --expose \"{spec}\": protocol must be tcp or udp");
+            var dash = range.IndexOf('-');
+            var (lo, hi) = dash < 0 ? (range, range) : (range[..dash], range[(dash + 1)..]);
+            if (!int.TryParse(lo, out var from) || !int.TryParse(hi, out var to) || from < 1 || to > 65535 || from > to)
+                throw new UsageException($"invalid --expose \"{spec}\": expected PORT or PORT-PORT between 1 and 65535");
+            if (to - from >= 1024) throw new UsageException($"invalid --expose \"{spec}\": a range spans at most 1024 ports");
+            result ??= [];
+            for (var p = from; p <= to; p++) result[$"{p}/{proto}"] = new Gocker.Api.EmptyObject();
+        }
+        return result;
+    }
+
     public static (string Key, Gocker.Api.PortBinding Binding) ParsePublish(string spec)
     {
         var body = spec;

@@ -17,7 +17,9 @@ public sealed class RunOptions
     public readonly Option<string?> CpusetCpus = new("--cpuset-cpus") { Description = "CPUs in which to allow execution (0-3, 0,1)", HelpName = "string" };
     public readonly Option<long?> PidsLimit = new("--pids-limit") { Description = "Tune container pids limit (-1 for unlimited)", HelpName = "int" };
     public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount HOST:CONTAINER[:ro|rw] (HOST absolute)", HelpName = "list" };
-    public readonly Option<string?> Network = new("--network", "--net") { Description = "Connect a container to a network (bridge, none, or a network's name)", HelpName = "network" };
+    public readonly Option<string?> Network = new("--network", "--net") { Description = "Connect a container to a network (bridge, host, none, or a network's name)", HelpName = "network" };
+    public readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish all exposed ports to random host ports" };
+    public readonly Option<string[]> Expose = new("--expose") { Description = "Expose a port or a range of ports (PORT[/tcp|udp])", HelpName = "list" };
     public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a container's port to the host ([IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp])", HelpName = "list" };
     public readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the default entrypoint of the image", HelpName = "string" };
     public readonly Option<bool> Interactive = new("--interactive", "-i") { Description = "Keep STDIN open (accepted; stdin is not forwarded yet)" };
@@ -28,7 +30,7 @@ public sealed class RunOptions
 
     public void AddTo(Command command, bool isRun)
     {
-        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, Entrypoint, Interactive, Tty })
+        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty })
             command.Add(o);
         if (isRun) command.Add(Detach);
         command.Add(Image);
@@ -66,6 +68,7 @@ public sealed class RunOptions
             CpusetCpus = pr.GetValue(CpusetCpus),
             PidsLimit = pr.GetValue(PidsLimit),
             NetworkMode = pr.GetValue(Network),
+            PublishAllPorts = pr.GetValue(PublishAll),
         };
         if (host.CpuShares < 0) throw new UsageException($"invalid --cpu-shares value {host.CpuShares}: must not be negative");
         foreach (var spec in pr.GetValue(Publish) ?? [])
@@ -91,6 +94,7 @@ public sealed class RunOptions
             AttachStdout = !detach,
             AttachStderr = !detach,
             OpenStdin = pr.GetValue(Interactive),
+            ExposedPorts = RunFlags.ParseExpose(pr.GetValue(Expose) ?? []),
             HostConfig = host,
         };
     }

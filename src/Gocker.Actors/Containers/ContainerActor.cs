@@ -123,7 +123,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         try
         {
             _layout.CreateRun();
-            var network = Networked ? _layout.CreateEtcFiles() : [];
+            var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
             _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id, _svc.Faults)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
             await Supervised(FaultStep.Cgroup, "cgroup-create",
@@ -137,7 +137,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId, _svc.Faults, Id)
                     .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
                 _svc.LogIndex?.Watch(_layout.DataDir);
-                var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog);
+                var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog) { HostNetwork = HostNetwork };
                 var ns = _ns;
                 pid = (await Supervised(FaultStep.Spawn, "spawn",
                     () => ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout))).Pid;
@@ -242,7 +242,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>The container has a network of its own (not "none", and the daemon has networking).</summary>
-    bool Networked => _svc.Network is not null && _record.Spec.NetworkMode is { } m && m != "none";
+    bool Networked => _svc.Network is not null && _record.Spec.NetworkMode is { } m && m != "none" && m != "host";
+
+    /// <summary>--network host: the host's network namespace, nothing for CNI to do.</summary>
+    bool HostNetwork => _record.Spec.NetworkMode == "host";
 
     Task AttachAsync(int pid)
     {

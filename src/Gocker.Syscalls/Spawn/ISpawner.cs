@@ -21,7 +21,12 @@ public sealed record SpawnRequest(
     string SpecPath,
     string StdoutPath,
     string StderrPath,
-    string? StdinPath = null);
+    string? StdinPath = null)
+{
+    /// <summary>--network host: the init stays in the host's network namespace (every other
+    /// namespace is still new).</summary>
+    public bool HostNetwork { get; init; }
+}
 
 /// <summary>The spawned, not yet released init. Owned by the NamespaceActor.</summary>
 public interface IInitProcess : IDisposable
