@@ -113,6 +113,7 @@ public sealed class CliApp
         _root.Add(NetworkCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(EventCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(ConsoleCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+        _root.Add(DebugCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
 
         var version = new Command("version", "Show the gocker version information");
         version.SetAction(pr => Guard(pr, false, () => VersionCommand.Run(_ctx)));

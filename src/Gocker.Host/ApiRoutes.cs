@@ -51,6 +51,7 @@ public static class ApiRoutes
         ImageRoutes.Map(app);
         NetworkRoutes.Map(app);
         EventRoutes.Map(app);
+        DebugRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------

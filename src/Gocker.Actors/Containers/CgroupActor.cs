@@ -1,5 +1,6 @@
 using Akka.Event;
 using Akka.Actor;
+using Gocker.Actors.Faults;
 using Gocker.Syscalls.Cgroups;
 
 namespace Gocker.Actors.Containers;
@@ -29,18 +30,27 @@ public sealed class CgroupActor : ReceiveActor
     readonly ICgroupManager _manager;
     readonly string _parent;
     readonly string _name;
+    readonly FaultInjector? _faults;
     ICgroup? _cgroup;
 
-    public static Props Props(ICgroupManager manager, string parent, string name) =>
-        Akka.Actor.Props.Create(() => new CgroupActor(manager, parent, name));
+    /// <summary><paramref name="faults"/>: consulted before the start-path writes (create, place the
+    /// init), with <paramref name="name"/> (the container id) as the key.</summary>
+    public static Props Props(ICgroupManager manager, string parent, string name, FaultInjector? faults = null) =>
+        Akka.Actor.Props.Create(() => new CgroupActor(manager, parent, name, faults));
 
-    public CgroupActor(ICgroupManager manager, string parent, string name)
+    public CgroupActor(ICgroupManager manager, string parent, string name, FaultInjector? faults = null)
     {
         _manager = manager;
         _parent = parent;
         _name = name;
+        _faults = faults;
         Receive<Create>(m => Reply(() => HandleCreate(m)));
-        Receive<AddProcess>(m => Reply(() => { Require().AddProcess(m.Pid); return new Done(); }));
+        Receive<AddProcess>(m => Reply(() =>
+        {
+            _faults?.ThrowIfArmed(_name, FaultKind.CgroupWrite);
+            Require().AddProcess(m.Pid);
+            return new Done();
+        }));
         Receive<ReadOomKills>(_ => Reply(() => new OomKills(_cgroup?.OomKillCount() ?? 0)));
         Receive<ReadStats>(_ => Reply(() => Require().Stats()));
         Receive<Open>(_ => Reply(() =>
@@ -58,6 +68,7 @@ public sealed class CgroupActor : ReceiveActor
     object HandleCreate(Create m)
     {
         if (_cgroup is not null) return new Created(_cgroup.RelativePath);
+        _faults?.ThrowIfArmed(_name, FaultKind.CgroupWrite);
         // A cgroup left by a crashed run of this same container is ours to clean, never to share.
         if (_manager.Exists(_parent, _name)) _manager.Open(_parent, _name).Remove();
         _cgroup = _manager.Create(_parent, _name, m.Limits);
@@ -69,6 +80,15 @@ public sealed class CgroupActor : ReceiveActor
         _cgroup?.Remove();
         _cgroup = null;
         return new Done();
+    }
+
+    /// <summary>Restarted by the ContainerActor's strategy after an exception escaped: the fresh
+    /// instance takes the container's cgroup back by name, so teardown can still remove it.</summary>
+    protected override void PostRestart(Exception reason)
+    {
+        base.PostRestart(reason);
+        try { if (_manager.Exists(_parent, _name)) _cgroup = _manager.Open(_parent, _name); }
+        catch (Exception ex) { _log.Error("re-opening cgroup {0}/{1} after a restart failed: {2}", _parent, _name, ex.Message); }
     }
 
     ICgroup Require() => _cgroup ?? throw new InvalidOperationException($"cgroup {_parent}/{_name} was not created");

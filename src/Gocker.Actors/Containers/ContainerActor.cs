@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Gocker.Actors.Engine;
 using Gocker.Actors.Events;
+using Gocker.Actors.Faults;
 using Gocker.Syscalls.Spawn;
 
 namespace Gocker.Actors.Containers;
@@ -9,8 +10,9 @@ namespace Gocker.Actors.Containers;
 /// <summary>
 /// One container: runs its state machine and owns its two children, the CgroupActor (its cgroup)
 /// and a NamespaceActor per run (its process). A container exiting is an event; an exception in a
-/// child is a failure, after which this actor tears the container down (nothing survives: no
-/// process, cgroup, run dir, and with --rm no data dir).
+/// child is a failure, handled by the per-step supervision policy (retry with backoff, or tear the
+/// container down: nothing survives, no process, cgroup, run dir, and with --rm no data dir); see
+/// ContainerActor.Faults.cs.
 /// </summary>
 public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 {
@@ -94,6 +96,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveAsync<Top>(_ => HandleTop());
         ReceiveAsync<Stats>(_ => HandleStats());
         Receive<Attach>(_ => HandleAttach());
+        ReceiveFaultMessages();
     }
 
     protected override void PreStart()
@@ -103,15 +106,6 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (_record.Status != ContainerStatus.Created || Directory.Exists(_layout.RunDir)) Self.Tell(new Readopt());
         else Context.Parent.Tell(new Settled(Id));
     }
-
-    /// <summary>A child's exception already failed the operation that caused it (the child answered
-    /// with Status.Failure); keep the child with its state so teardown can still use it.</summary>
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(ex =>
-        {
-            _log.Warning("container {0}: child failed: {1}", Id[..12], ex.Message);
-            return Directive.Resume;
-        });
 
     // ---- start ----------------------------------------------------------------------------
     async Task HandleStart()
@@ -126,48 +120,85 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var runId = ++_runId;
         _startFailure = null;
         var pid = 0;
+        var mountFailures = 0;
         try
         {
             _layout.CreateRun();
             var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
-            WriteInitSpec(network);
-            _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
+            _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id, _svc.Faults)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
-            await _cgroup.Ask<CgroupActor.Created>(new CgroupActor.Create(_record.Spec.Limits), AskTimeout);
+            await Supervised(FaultStep.Cgroup, "cgroup-create",
+                () => _cgroup.Ask<CgroupActor.Created>(new CgroupActor.Create(_record.Spec.Limits), AskTimeout));
 
-            _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId)
-                .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
-            _svc.LogIndex?.Watch(_layout.DataDir);
-            var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog) { HostNetwork = HostNetwork };
-            pid = (await _ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout)).Pid;
-            // Our unreaped child: its pid cannot be reused before this read.
-            var startTime = _svc.Adopter.StartTime(pid);
-
-            // The init waits on its "go" pipe: it is in the cgroup, and its network namespace has its
-            // interfaces and its /etc files their content, before the user's command runs. The CNI
-            // ADD (tens of ms of plugin execs) runs meanwhile on the thread pool.
-            var attach = Networked ? AttachAsync(pid) : null;
-            Exception? cgroupError = null;
-            try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(pid), AskTimeout); }
-            catch (Exception ex) { cgroupError = ex; }
-            // Always wait for the ADD, even when the cgroup failed: a teardown racing an ADD in flight
-            // could DEL before it and leave its veth behind. An ADD failure is already undone.
-            if (attach is not null) await attach;
-            if (cgroupError is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cgroupError);
-            var exec = await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
-            if (!exec.Ok)
+            // One pass per init spawned: a second only when the init's rootfs setup failed and the
+            // mount policy says retry (a fresh run: new NamespaceActor, new init, new network attach).
+            while (true)
             {
-                // The init exits by itself with exec.ExitCode.
-                FailStart(sender, exec, runId, hasProcess: true, killFirst: false);
+                WriteInitSpec(network, injectMountFault: _svc.Faults.TryConsume(Id, FaultKind.Mount));
+                _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId, _svc.Faults, Id)
+                    .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
+                _svc.LogIndex?.Watch(_layout.DataDir);
+                var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog) { HostNetwork = HostNetwork };
+                var ns = _ns;
+                pid = (await Supervised(FaultStep.Spawn, "spawn",
+                    () => ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout))).Pid;
+                // Our unreaped child: its pid cannot be reused before this read.
+                var startTime = _svc.Adopter.StartTime(pid);
+
+                // The init waits on its "go" pipe: it is in the cgroup, and its network namespace has its
+                // interfaces and its /etc files their content, before the user's command runs. The CNI
+                // ADD (tens of ms of plugin execs) runs meanwhile on the thread pool.
+                var attach = Networked ? AttachAsync(pid) : null;
+                Exception? setupError = null;
+                var placed = pid;
+                try
+                {
+                    await Supervised(FaultStep.Cgroup, "cgroup-add-process",
+                        () => _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(placed), AskTimeout),
+                        giveUpIf: () => InitExited(ns));
+                }
+                catch (Exception ex) { setupError = ex; }
+                // Always wait for the ADD, even when the cgroup failed: a teardown racing an ADD in flight
+                // could DEL before it and leave its veth behind. An ADD failure is already undone.
+                if (attach is not null)
+                {
+                    try { await attach; }
+                    catch (Exception ex) { setupError = ex; }
+                }
+                var exec = setupError is null
+                    ? await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout)
+                    : await InitReportOrThrow(ns, setupError);
+                if (!exec.Ok)
+                {
+                    // A failed rootfs setup: the mount policy decides (retry = a fresh init, after a backoff).
+                    if (IsRootfsSetup(exec))
+                    {
+                        var final = await MountFailed(exec, ++mountFailures);
+                        if (final is null)
+                        {
+                            runId = ++_runId;
+                            pid = 0;
+                            continue;
+                        }
+                        exec = final;
+                    }
+                    // The init exits by itself with exec.ExitCode.
+                    FailStart(sender, exec, runId, hasProcess: true, killFirst: false);
+                    return;
+                }
+                SetRecord(_record with
+                {
+                    Status = ContainerStatus.Running, Pid = pid, PidStartTime = startTime, StartedAt = _svc.Clock.GetUtcNow(),
+                    ExitCode = 0, OomKilled = false, Error = "",
+                });
+                Emit("start");
+                sender.Tell(new Started(pid));
                 return;
             }
-            SetRecord(_record with
-            {
-                Status = ContainerStatus.Running, Pid = pid, PidStartTime = startTime, StartedAt = _svc.Clock.GetUtcNow(),
-                ExitCode = 0, OomKilled = false, Error = "",
-            });
-            Emit("start");
-            sender.Tell(new Started(pid));
+        }
+        catch (StepFailedException ex)
+        {
+            FailStart(sender, new ExecResult(false, 125, ex.Step, ex.Message), runId, hasProcess: pid > 0, killFirst: pid > 0);
         }
         catch (Exception ex)
         {
@@ -253,7 +284,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         try { await _detach; } catch { /* logged */ }
     }
 
-    void WriteInitSpec(VolumeMount[] etcMounts)
+    void WriteInitSpec(VolumeMount[] etcMounts, bool injectMountFault = false)
     {
         var s = _record.Spec;
         var spec = new InitSpec
@@ -268,6 +299,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             WorkingDir = s.WorkingDir,
             // The generated /etc files first: a user's -v onto /etc/hosts still wins, as in Docker.
             Volumes = [.. etcMounts, .. s.Volumes],
+            InjectMountFault = injectMountFault,
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {
@@ -383,7 +415,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 
     async Task ReadoptCore()
     {
-        _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
+        _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id, _svc.Faults)
             .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
         var cgroupExists = false;
         try { cgroupExists = (await _cgroup.Ask<CgroupActor.Opened>(new CgroupActor.Open(), AskTimeout)).Existed; }

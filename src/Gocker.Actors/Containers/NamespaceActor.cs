@@ -1,5 +1,6 @@
 using Akka.Event;
 using Akka.Actor;
+using Gocker.Actors.Faults;
 using Gocker.Syscalls.Spawn;
 
 namespace Gocker.Actors.Containers;
@@ -25,17 +26,23 @@ public sealed class NamespaceActor : ReceiveActor
     readonly Akka.Event.ILoggingAdapter _log = Context.GetLogger();
     readonly ISpawner _spawner;
     readonly int _runId;
+    readonly FaultInjector? _faults;
+    readonly string _containerId;
     IInitProcess? _process;
     bool _exited, _released;
     ExitStatus? _status;
     readonly List<IActorRef> _exitWaiters = [];
 
-    public static Props Props(ISpawner spawner, int runId) => Akka.Actor.Props.Create(() => new NamespaceActor(spawner, runId));
+    /// <summary><paramref name="faults"/>: consulted before each spawn, keyed by <paramref name="containerId"/>.</summary>
+    public static Props Props(ISpawner spawner, int runId, FaultInjector? faults = null, string containerId = "") =>
+        Akka.Actor.Props.Create(() => new NamespaceActor(spawner, runId, faults, containerId));
 
-    public NamespaceActor(ISpawner spawner, int runId)
+    public NamespaceActor(ISpawner spawner, int runId, FaultInjector? faults = null, string containerId = "")
     {
         _spawner = spawner;
         _runId = runId;
+        _faults = faults;
+        _containerId = containerId;
         Receive<Spawn>(m => Reply(() => HandleSpawn(m)));
         Receive<Adopt>(m => Reply(() =>
         {
@@ -59,6 +66,8 @@ public sealed class NamespaceActor : ReceiveActor
     object HandleSpawn(Spawn m)
     {
         if (_process is not null) throw new InvalidOperationException("this run already has a process");
+        // Before the spawn, like a real spawn failure: nothing was started, the actor's state is unchanged.
+        _faults?.ThrowIfArmed(_containerId, FaultKind.Spawn);
         _process = _spawner.Spawn(m.Request);
         _process.WaitForExitAsync().PipeTo(Self, success: s => new ExitObserved(s));
         return new Spawned(_process.Pid);
@@ -74,7 +83,9 @@ public sealed class NamespaceActor : ReceiveActor
     {
         _exited = true;
         _status = m.Status;
-        _process?.Dispose();
+        // An init that died before its release keeps its exec-status pipe open until PostStop: its
+        // report (why its setup failed) is still to be read by Release.
+        if (_released) _process?.Dispose();
         foreach (var w in _exitWaiters) w.Tell(m.Status);
         _exitWaiters.Clear();
         Context.Parent.Tell(new ProcessExited(_runId, m.Status));

@@ -21,4 +21,6 @@ public sealed record EngineServices(
     public Logs.LogIndexer? LogIndex { get; init; }
     /// <summary>Container networking (CNI). Null (actor specs): every container gets loopback only.</summary>
     public Gocker.Network.INetworkManager? Network { get; init; }
+    /// <summary>Faults armed for experiments (gocker debug inject-fault, HOCON gocker.faults).</summary>
+    public Faults.FaultInjector Faults { get; init; } = new();
 }

@@ -33,6 +33,9 @@ public static class GockerHostingExtensions
             var events = system.ActorOf(Events.EventLog.Props(services.Options.Events), "events");
             system.EventStream.Subscribe(events, typeof(Events.GockerEvent));
             registry.Register<EventLogKey>(events);
+            // Bad gocker.supervision values fail the daemon's start, not the first container start.
+            Faults.SupervisionSettings.For(system);
+            services.Faults.ArmGlobal(system.Settings.Config.GetConfig("gocker.faults"));
             var supervisor = system.ActorOf(ContainerSupervisor.Props(services), "containers");
             registry.Register<ContainerSupervisorKey>(supervisor);
         });

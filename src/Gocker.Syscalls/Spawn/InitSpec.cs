@@ -25,6 +25,11 @@ public sealed record InitSpec
     /// <summary>Absolute path inside the container; created if missing.</summary>
     public string WorkingDir { get; init; } = "/";
     public VolumeMount[] Volumes { get; init; } = [];
+    /// <summary>Fault injection (gocker debug inject-fault CONTAINER mount): the init fails its
+    /// mount-overlay step with an "injected fault" error, through the real failure path (exec-status
+    /// pipe, teardown). Omitted from the JSON when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool InjectMountFault { get; init; }
 }
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>

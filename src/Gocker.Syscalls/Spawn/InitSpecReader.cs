@@ -23,6 +23,7 @@ public static class InitSpecReader
             string? rootfs = null, upper = null, work = null, hostname = null, workingDir = null;
             string[]? lower = null, args = null, env = null;
             VolumeMount[]? volumes = null;
+            bool injectMountFault = false;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
                 if (r.ValueTextEquals("Version"u8)) { r.Read(); version = r.GetInt32(); }
@@ -35,6 +36,7 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Env"u8)) env = Strings(ref r);
                 else if (r.ValueTextEquals("WorkingDir"u8)) workingDir = String(ref r);
                 else if (r.ValueTextEquals("Volumes"u8)) { volumes = Volumes(ref r); if (volumes is null) return null; }
+                else if (r.ValueTextEquals("InjectMountFault"u8)) { r.Read(); injectMountFault = r.GetBoolean(); }
                 else return null; // unknown: let the generated deserializer decide
             }
             if (r.TokenType != JsonTokenType.EndObject || rootfs is null || lower is null || upper is null ||
@@ -43,6 +45,7 @@ public static class InitSpecReader
             {
                 Version = version, RootfsDir = rootfs, LowerDirs = lower, UpperDir = upper, WorkDir = work,
                 Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [],
+                InjectMountFault = injectMountFault,
             };
         }
         catch (JsonException) { return null; }

@@ -15,6 +15,8 @@ public class ContainerActorSpecs : TestKit
     static readonly Config SpecConfig = ConfigurationFactory.ParseString(GockerHostingExtensions.DefaultHocon + """
         akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit"
         akka.loglevel = WARNING
+        # These specs fail steps for good and expect the teardown at once; retries are FaultSupervisionSpecs'.
+        gocker.supervision { cgroup.decision = teardown, spawn.decision = teardown }
         """);
 
     readonly FakeEngine _engine = new();

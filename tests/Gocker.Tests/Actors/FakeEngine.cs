@@ -96,6 +96,8 @@ public sealed class FakeInitProcess(int pid, SpawnRequest request, FakeSpawner o
     }
 
     public void Exit(int code) => _exit.TrySetResult(ExitStatus.Exited(code));
+    /// <summary>The exit watch itself fails (as a pidfd poll error would).</summary>
+    public void FailWait(Exception error) => _exit.TrySetException(error);
     public void Dispose() => Disposed = true;
 }
 

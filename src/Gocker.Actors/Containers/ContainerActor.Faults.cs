@@ -1,0 +1,239 @@
+using Akka.Actor;
+using Akka.Event;
+using Gocker.Actors.Faults;
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>
+/// Supervision of the engine's own faults (docs/ARCHITECTURE.md, "Supervision").
+///
+/// In the start path the children never throw: a failing cgroup write or spawn comes back as
+/// Status.Failure to the Ask (a throwing child would be parked until this actor's directive, which
+/// cannot be processed while this actor awaits that child). So the "supervisor" of a start step is
+/// <see cref="Supervised{T}"/>: the step's policy (gocker.supervision.cgroup|spawn|mount) says retry
+/// after a backoff (re-asking the same child) or tear down (the existing FailStart path). Backoffs
+/// run on the actor system's scheduler (virtual time in specs); while one runs, this actor
+/// handles no other message (the start is one message), which the policy bounds (at most 30 s).
+///
+/// Why re-ask the same child rather than a fresh one: a failed Create, AddProcess or Spawn leaves
+/// the child's state as it was (the cgroup handle is set only on success and Create is idempotent;
+/// the NamespaceActor's process is set only by a successful spawn), and the child keeps the handles
+/// that teardown needs (the cgroup to remove, the half-started init to kill and reap). A failed
+/// rootfs setup is different: that init has exited, so a retry is a fresh run (new NamespaceActor
+/// and run id, a new init, the network re-attached), after the dead one is reaped.
+///
+/// Exceptions that do escape a child (outside Ask replies) reach <see cref="SupervisorStrategy"/>,
+/// decided with the same policies: see <see cref="DecideEscaped"/>.
+/// </summary>
+public sealed partial class ContainerActor
+{
+    /// <summary>Arms an injected fault for this container's next start(s); answers FaultArmed.</summary>
+    public sealed record ArmFault(FaultKind Kind, int Count);
+    public sealed record FaultArmed(string Id, FaultKind Kind, int Count);
+    /// <summary>An exception escaped a child; sent to self by the strategy (events and the kill are
+    /// done as a message, not inside the strategy).</summary>
+    sealed record ChildFaulted(string Step, string Error, SupervisionDecision Decision, int Attempt);
+
+    readonly Dictionary<string, int> _escapedFaults = new(StringComparer.Ordinal);
+
+    SupervisionSettings Supervision => SupervisionSettings.For(Context.System);
+
+    void ReceiveFaultMessages()
+    {
+        Receive<ArmFault>(HandleArmFault);
+        ReceiveAsync<ChildFaulted>(HandleChildFaulted);
+    }
+
+    void HandleArmFault(ArmFault m)
+    {
+        if (_record.Status is ContainerStatus.Removing or ContainerStatus.Dead)
+        {
+            Sender.Tell(new Status.Failure(new ConflictException($"container {Id[..12]} is {_record.Status.DockerName()}")));
+            return;
+        }
+        try { _svc.Faults.Arm(Id, m.Kind, m.Count); }
+        catch (ArgumentException ex) { Sender.Tell(new Status.Failure(new BadRequestException(ex.Message))); return; }
+        Emit("fault-armed", ("kind", m.Kind.Name()), ("count", m.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Sender.Tell(new FaultArmed(Id, m.Kind, _svc.Faults.Armed(Id, m.Kind)));
+    }
+
+    /// <summary>Runs one start step under its policy: on failure, retry after the backoff or give
+    /// up with a StepFailedException naming the step (FailStart then tears the container down).</summary>
+    async Task<T> Supervised<T>(FaultStep kind, string step, Func<Task<T>> op, Func<Task<bool>>? giveUpIf = null)
+    {
+        var policy = Supervision.For(kind);
+        for (var failures = 1; ; failures++)
+        {
+            Exception error;
+            try { return await op(); }
+            catch (Exception ex) { error = ex; }
+            var message = error is AskTimeoutException ? "timed out" : error.Message;
+            // Not a fault of this step (e.g. the init died by itself): no retry, the caller finds the cause.
+            if (giveUpIf is not null && await giveUpIf()) throw new StepFailedException(step, message, error);
+            // A step that timed out may still be running inside its child: never retried.
+            var (decision, delay) = error is AskTimeoutException ? (SupervisionDecision.Teardown, TimeSpan.Zero) : policy.Decide(failures);
+            if (decision == SupervisionDecision.Teardown)
+            {
+                EmitFault(step, message, decision, failures, TimeSpan.Zero);
+                throw new StepFailedException(step, failures > 1 ? $"{message} (gave up after {failures} attempts)" : message, error);
+            }
+            var attempt = failures;
+            await Backoff(delay, () => EmitFault(step, message, SupervisionDecision.Retry, attempt, delay));
+        }
+    }
+
+    /// <summary>The init failed its rootfs setup (<paramref name="exec"/>, the <paramref name="failures"/>-th
+    /// time this start). Null: retry (the dead init is reaped, its actor stopped, its network released,
+    /// the backoff waited); otherwise the failure to report.</summary>
+    async Task<ExecResult?> MountFailed(ExecResult exec, int failures)
+    {
+        var (decision, delay) = Supervision.Mount.Decide(failures);
+        var error = exec.ToString();
+        if (decision == SupervisionDecision.Teardown)
+        {
+            EmitFault("mount", error, decision, failures, TimeSpan.Zero);
+            return failures > 1 ? exec with { Message = $"{exec.Message} (gave up after {failures} attempts)" } : exec;
+        }
+        var ns = _ns!;
+        try { await ns.Ask<ExitStatus>(new NamespaceActor.AwaitExit(), AskTimeout); }
+        catch (Exception ex)
+        {
+            // It did not exit by itself: let the teardown kill and reap it.
+            _log.Error("container {0}: init did not exit after its failed setup: {1}", Id[..12], ex.Message);
+            EmitFault("mount", error, SupervisionDecision.Teardown, failures, TimeSpan.Zero);
+            return exec;
+        }
+        Context.Stop(ns);
+        _ns = null;
+        // The dead init's network namespace had the endpoint: DEL it; the next attach waits for that.
+        if (Networked) StartDetach();
+        await Backoff(delay, () => EmitFault("mount", error, SupervisionDecision.Retry, failures, delay));
+        return null;
+    }
+
+    /// <summary>How long a post-spawn failure waits to learn whether the init has died by itself.
+    /// Real time, not the scheduler: a dead init is reported by the reaper within milliseconds.</summary>
+    static readonly TimeSpan InitExitGrace = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>True when the spawned init has exited by itself. It does so when its rootfs setup
+    /// fails: it reports on the status pipe and exits without waiting for the go byte, and then
+    /// placing it in its cgroup fails (ESRCH) and so does the CNI ADD (its netns is gone).</summary>
+    static async Task<bool> InitExited(IActorRef ns)
+    {
+        var exit = ns.Ask<ExitStatus>(new NamespaceActor.AwaitExit(), AskTimeout);
+        return await Task.WhenAny(exit, Task.Delay(InitExitGrace)) == exit && exit.IsCompletedSuccessfully;
+    }
+
+    /// <summary>A step between spawn and release failed. If the init died by itself, its own report
+    /// (read from the exec-status pipe by Release, which cannot start anything now) is the real
+    /// cause; otherwise the step's error stands.</summary>
+    async Task<ExecResult> InitReportOrThrow(IActorRef ns, Exception setupError)
+    {
+        if (await InitExited(ns))
+        {
+            var report = await ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
+            // An init that died without a word (killed) explains nothing: keep the step's error.
+            if (!report.Ok) return report;
+        }
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(setupError);
+        throw setupError; // not reached
+    }
+
+    /// <summary>The init's rootfs steps (gocker-init's Init.Run): a failure there is the "mount" step.
+    /// Other failures (command not found, workdir, capabilities) are never retried.</summary>
+    public static bool IsRootfsSetup(ExecResult exec) =>
+        !exec.Ok && exec.ExitCode == 125 && exec.Step is { } s &&
+        (s.StartsWith("mount-", StringComparison.Ordinal) || s == "mask-paths" || s.StartsWith("volume ", StringComparison.Ordinal) || s == "pivot-root");
+
+    /// <summary>A task that completes after <paramref name="delay"/> on the actor system's scheduler.
+    /// <paramref name="announce"/> runs after the timer is scheduled, so a spec on virtual time that
+    /// sees the event can advance the clock past it.</summary>
+    Task Backoff(TimeSpan delay, Action announce)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (delay <= TimeSpan.Zero) tcs.SetResult();
+        else Context.System.Scheduler.Advanced.ScheduleOnce(delay, () => tcs.TrySetResult());
+        announce();
+        return tcs.Task;
+    }
+
+    void EmitFault(string step, string error, SupervisionDecision decision, int attempt, TimeSpan delay, bool escaped = false)
+    {
+        var d = decision == SupervisionDecision.Retry ? "retry" : "teardown";
+        if (decision == SupervisionDecision.Retry)
+            _log.Warning("container {0}: {1} failed (attempt {2}): {3}; retrying in {4} ms", Id[..12], step, attempt, error, (long)delay.TotalMilliseconds);
+        else
+            _log.Warning("container {0}: {1} failed (attempt {2}): {3}; tearing the container down", Id[..12], step, attempt, error);
+        var attrs = new List<(string, string)>
+        {
+            ("step", step), ("error", error), ("decision", d),
+            ("attempt", attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ("delay", ((long)delay.TotalMilliseconds).ToString(System.Globalization.CultureInfo.InvariantCulture) + "ms"),
+        };
+        if (escaped) attrs.Add(("escaped", "true"));
+        Emit("fault", [.. attrs]);
+    }
+
+    // ---- exceptions that escape a child ---------------------------------------------------
+    /// <summary>
+    /// For exceptions thrown by a child outside its Ask replies (e.g. its pidfd wait failing). The
+    /// child's policy decides: CgroupActor, retry → Restart (the fresh instance re-opens the
+    /// container's cgroup by name in PostRestart, so nothing is lost), teardown → Resume and kill the
+    /// container so the ordinary exit path removes everything. NamespaceActor → always Resume: it
+    /// owns the process handle, which a restart would drop (an unreleased init would be killed by
+    /// PostStop, a running one orphaned); teardown then kills the container through it. A child
+    /// is restarted at most max-retries times; after that the container is torn down.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new ChildFaultStrategy(DecideEscaped);
+
+    Directive DecideEscaped(IActorRef child, Exception cause)
+    {
+        var isCgroup = _cgroup is not null && child.Equals(_cgroup);
+        var step = isCgroup ? "cgroup" : "namespace";
+        var policy = Supervision.For(isCgroup ? FaultStep.Cgroup : FaultStep.Spawn);
+        var failures = _escapedFaults[child.Path.Name] = _escapedFaults.GetValueOrDefault(child.Path.Name) + 1;
+        var (decision, _) = policy.Decide(failures);
+        Self.Tell(new ChildFaulted(step, cause.Message, decision, failures));
+        return isCgroup && decision == SupervisionDecision.Retry ? Directive.Restart : Directive.Resume;
+    }
+
+    async Task HandleChildFaulted(ChildFaulted m)
+    {
+        EmitFault(m.Step, m.Error, m.Decision, m.Attempt, TimeSpan.Zero, escaped: true);
+        if (m.Decision != SupervisionDecision.Teardown || !_record.Status.CanKill()) return;
+        // Tear down without relying on the child that failed (a NamespaceActor whose exit watch
+        // failed would never report the exit): kill through it and through the cgroup, then the
+        // usual teardown (cgroup, run dir, network), with the fault as the recorded reason.
+        _ns?.Tell(new NamespaceActor.Signal(9));
+        if (_cgroup is not null)
+        {
+            try
+            {
+                if (_record.Status == ContainerStatus.Paused) await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Thaw(), AskTimeout);
+                await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.KillAll(), AskTimeout);
+            }
+            catch (Exception ex) { _log.Error("container {0}: killing after an engine fault failed: {1}", Id[..12], ex.Message); }
+        }
+        await Teardown(ExitStatus.Killed(9), note: $"torn down after an engine fault in its {m.Step} actor: {m.Error}");
+    }
+
+    protected override void PostStop()
+    {
+        // A removed container's armed faults must not fire for a later container.
+        _svc.Faults.Forget(Id);
+        base.PostStop();
+    }
+
+    /// <summary>OneForOneStrategy whose decider also knows which child failed.</summary>
+    sealed class ChildFaultStrategy(Func<IActorRef, Exception, Directive> decide) : OneForOneStrategy(_ => Directive.Resume)
+    {
+        protected override Directive Handle(IActorRef child, Exception exception) => decide(child, exception);
+    }
+}
+
+/// <summary>A start step failed for good (its policy said teardown, or its retries ran out).</summary>
+public sealed class StepFailedException(string step, string message, Exception inner) : Exception(message, inner)
+{
+    public string Step { get; } = step;
+}
