@@ -50,6 +50,7 @@ public static class ApiRoutes
 
         ImageRoutes.Map(app);
         NetworkRoutes.Map(app);
+        ExecRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ public static class ApiRoutes
             },
             Config = new ContainerConfig
             {
-                Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir,
+                Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
             },
             HostConfig = new HostConfig
             {

@@ -12,7 +12,7 @@ namespace Gocker.Actors.Containers;
 /// child is a failure, after which this actor tears the container down (nothing survives: no
 /// process, cgroup, run dir, and with --rm no data dir).
 /// </summary>
-public sealed class ContainerActor : ReceiveActor, IWithTimers
+public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 {
     // ---- messages -------------------------------------------------------------------------
     public sealed record Start;
@@ -93,6 +93,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         ReceiveAsync<Top>(_ => HandleTop());
         ReceiveAsync<Stats>(_ => HandleStats());
         Receive<Attach>(_ => HandleAttach());
+        ReceiveExec();
     }
 
     protected override void PreStart()
@@ -262,6 +263,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             Args = s.Args,
             Env = s.Env,
             WorkingDir = s.WorkingDir,
+            User = s.User,
             // The generated /etc files first: a user's -v onto /etc/hosts still wins, as in Docker.
             Volumes = [.. etcMounts, .. s.Volumes],
         };

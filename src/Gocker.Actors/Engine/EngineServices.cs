@@ -21,4 +21,6 @@ public sealed record EngineServices(
     public Logs.LogIndexer? LogIndex { get; init; }
     /// <summary>Container networking (CNI). Null (actor specs): every container gets loopback only.</summary>
     public Gocker.Network.INetworkManager? Network { get; init; }
+    /// <summary>Spawns `exec` processes into running containers (null: exec is refused).</summary>
+    public IExecSpawner? Execs { get; init; }
 }

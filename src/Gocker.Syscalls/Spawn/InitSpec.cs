@@ -25,6 +25,9 @@ public sealed record InitSpec
     /// <summary>Absolute path inside the container; created if missing.</summary>
     public string WorkingDir { get; init; } = "/";
     public VolumeMount[] Volumes { get; init; } = [];
+    /// <summary>USER (name, uid, uid:gid, name:group; "" = root), resolved by the init inside the
+    /// container's /etc/passwd and /etc/group just before it execs the command.</summary>
+    public string User { get; init; } = "";
 }
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>
