@@ -36,7 +36,9 @@ public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
             Assert.Equal("sleep\01000\0", Ok("exec", name, "cat", "/proc/1/cmdline"));
             // The container's rootfs (the file its PID 1 wrote), not the host's.
             Assert.Equal("1", Ok("exec", name, "cat", "/pid1").Trim());
-            Assert.DoesNotContain("home", Ok("exec", name, "ls", "/").Split('\n'));
+            Assert.Contains("pid1", Ok("exec", name, "ls", "/").Split('\n'));
+            // Its / is the container's overlay (the mount namespace was joined), not the host's root.
+            Assert.Equal("overlay", Ok("exec", name, "awk", "$5 == \"/\" { print $9 }", "/proc/self/mountinfo").Trim());
             // The same cgroup as the container's PID 1, in every hierarchy.
             Assert.Equal(Ok("exec", name, "cat", "/proc/1/cgroup"), Ok("exec", name, "cat", "/proc/self/cgroup"));
             var cg = Inspect(name)["CgroupPath"]!.ToString();
@@ -69,7 +71,7 @@ public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
             // Killed by a signal: 128+N.
             Assert.Equal(137, daemon.Gocker("exec", name, "sh", "-c", "kill -9 $$").ExitCode);
             // Arguments pass through exactly, dashes and all.
-            Assert.Equal("-n x --y\n", Ok("exec", name, "sh", "-c", "echo \"$@\"", "sh", "-n", "x", "--y"));
+            Assert.Equal("-n|x y|--y|", Ok("exec", name, "sh", "-c", "printf '%s|' \"$@\"", "sh", "-n", "x y", "--y"));
         }
         finally { Ok("rm", "-f", name); }
     }

@@ -21,7 +21,7 @@ public sealed class UserTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
         Assert.Equal("uid=65534(nobody) gid=65534(nobody)", Ok("run", "--rm", "--network", "none", "-u", "nobody", "busybox", "id").Trim());
         Assert.StartsWith("uid=1000 gid=65534(nobody)", Ok("run", "--rm", "--network", "none", "--user", "1000:nobody", "busybox", "id").Trim());
         // A non-root user has no capabilities left, and HOME comes from passwd.
-        Assert.Equal("0000000000000000 /nonexistent\n",
+        Assert.Equal("0000000000000000\n/nonexistent\n",
             Ok("run", "--rm", "--network", "none", "-u", "nobody", "busybox", "sh", "-c", "grep CapEff /proc/self/status | cut -f2; echo $HOME"));
         // Root stays root (with /root from passwd as HOME).
         Assert.Equal("uid=0(root) gid=0(root) /root", Ok("run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo $(id) $HOME").Trim());
@@ -45,7 +45,7 @@ public sealed class UserTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
     {
         var name = "userimg-" + Guid.NewGuid().ToString("N")[..8];
         var layers = ImageArchives.ThreeLayers(withBusybox: true);
-        var etc = new TarBuilder().Dir("etc")
+        var etc = new TarBuilder().Dir("bin").Symlink("bin/id", "busybox").Dir("etc")
             .File("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345:App:/home/app:/bin/sh\n")
             .File("etc/group", "root:x:0:\nstaff:x:2345:\nextra:x:777:app\n")
             .Bytes();
