@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Gocker.Actors.Containers;
 using Gocker.Api;
 using Gocker.Syscalls.Native;
+using Gocker.Syscalls.Terminal;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Win32.SafeHandles;
 using static Gocker.Syscalls.Native.Consts;
@@ -31,6 +32,8 @@ public static class ExecRoutes
         public bool Started, Running;
         public int? ExitCode;
         public int Pid;
+        /// <summary>The pty master of a -t exec while it runs (for resize); -1 otherwise. Under Gate.</summary>
+        public int Master = -1;
         public string? Error;
         public DateTimeOffset? Finished;
 
@@ -46,7 +49,7 @@ public static class ExecRoutes
         app.MapPost("/containers/{id}/exec", (HttpContext ctx, string id) => Create(ctx, id, store));
         app.MapPost("/exec/{id}/start", (HttpContext ctx, string id) => Start(ctx, id, store));
         app.MapGet("/exec/{id}/json", (HttpContext ctx, string id) => Inspect(id, store));
-        app.MapPost("/exec/{id}/resize", (HttpContext ctx, string id) => Resize(id, store));
+        app.MapPost("/exec/{id}/resize", (HttpContext ctx, string id) => Resize(ctx, id, store));
     }
 
     static Task<IResult> Create(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store) => ApiRoutes.Guard(async () =>
@@ -101,10 +104,16 @@ public static class ExecRoutes
         }
     }
 
-    static IResult Resize(string id, ConcurrentDictionary<string, ExecInstance> store)
+    static IResult Resize(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store)
     {
         if (!store.TryGetValue(id, out var e)) return NoSuchExec(id);
-        // Without a terminal there is nothing to resize (Docker answers OK as well).
+        if (!ushort.TryParse(ctx.Request.Query["h"], out var rows) || !ushort.TryParse(ctx.Request.Query["w"], out var cols))
+            return ApiRoutes.Error(new BadRequestException("resize: h and w must be numbers from 0 to 65535"));
+        lock (e.Gate)
+        {
+            // Without a terminal (or once it is gone) there is nothing to resize: OK, as Docker answers.
+            if (e.Master >= 0) Pty.SetWindowSize(e.Master, rows, cols);
+        }
         return Results.Ok();
     }
 
@@ -142,14 +151,17 @@ public static class ExecRoutes
         }
 
         var c = inst.Config;
+        // A detached exec has nobody to read a terminal: it gets /dev/null, as without -t.
+        var tty = c.Tty && !detach;
         var fds = new Fds();
         ContainerActor.ExecStarted started;
         try
         {
-            fds.Open(stdin: c.AttachStdin && !detach, stdout: c.AttachStdout && !detach, stderr: c.AttachStderr && !detach);
+            if (tty) fds.OpenPty(inst, Size(ctx, "h", 24), Size(ctx, "w", 80));
+            else fds.Open(stdin: c.AttachStdin && !detach, stdout: c.AttachStdout && !detach, stderr: c.AttachStderr && !detach);
             started = await ApiRoutes.AskContainer<ContainerActor.ExecStarted>(ctx, inst.ContainerId,
                 new ContainerActor.ExecStart(inst.Id, [.. c.Cmd!], [.. c.Env ?? []], c.WorkingDir, string.IsNullOrEmpty(c.User) ? null : c.User,
-                    false, fds.ChildIn, fds.ChildOut, fds.ChildErr));
+                    tty, fds.ChildIn, fds.ChildOut, fds.ChildErr));
         }
         catch (Exception ex)
         {
@@ -175,21 +187,30 @@ public static class ExecRoutes
         Stream conn;
         if (upgradable)
         {
-            ctx.Response.Headers.ContentType = GockerClientContentType;
+            ctx.Response.Headers.ContentType = tty ? RawContentType : GockerClientContentType;
             conn = await upgrade!.UpgradeAsync();
         }
         else
         {
             ctx.Response.StatusCode = 200;
-            ctx.Response.ContentType = GockerClientContentType;
+            ctx.Response.ContentType = tty ? RawContentType : GockerClientContentType;
             await ctx.Response.StartAsync(ctx.RequestAborted);
             conn = ctx.Response.Body;
             fds.CloseStdin(); // no way for the client to send any
         }
-        await Pump(conn, fds, started, inst, upgradable, ctx.Request.Query["stdin"] == "framed");
+        var framed = ctx.Request.Query["stdin"] == "framed";
+        if (tty) await PumpTty(conn, fds, started, inst, upgradable && c.AttachStdin, framed);
+        else await Pump(conn, fds, started, inst, upgradable, framed);
     }
 
+    /// <summary>The initial window size of a -t exec (`?h=ROWS&w=COLS` on start, so that the first
+    /// screen is drawn at the right size; Docker's ConsoleSize travels in the body, which an upgrade
+    /// request cannot have here).</summary>
+    static ushort Size(HttpContext ctx, string name, ushort fallback) =>
+        ushort.TryParse(ctx.Request.Query[name], out var v) && v > 0 ? v : fallback;
+
     const string GockerClientContentType = "application/vnd.docker.multiplexed-stream";
+    const string RawContentType = "application/vnd.docker.raw-stream";
 
     static async Task Pump(Stream conn, Fds fds, ContainerActor.ExecStarted started, ExecInstance inst, bool hasInput, bool framedStdin)
     {
@@ -238,27 +259,7 @@ public static class ExecRoutes
                 try
                 {
                     using var fs = new FileStream(new SafeFileHandle(fds.InW, ownsHandle: false), FileAccess.Write, 1);
-                    var buffer = new byte[32 * 1024];
-                    if (framedStdin)
-                    {
-                        var header = new byte[Multiplex.HeaderSize];
-                        while (conn.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) == header.Length)
-                        {
-                            var (_, length) = Multiplex.ReadHeader(header);
-                            if (length <= 0) break; // the client's stdin ended
-                            while (length > 0)
-                            {
-                                int got = conn.Read(buffer, 0, Math.Min(buffer.Length, length));
-                                if (got <= 0) return;
-                                fs.Write(buffer, 0, got);
-                                length -= got;
-                            }
-                            fs.Flush();
-                        }
-                        return;
-                    }
-                    int n;
-                    while ((n = conn.Read(buffer, 0, buffer.Length)) > 0) { fs.Write(buffer, 0, n); fs.Flush(); }
+                    CopyStdin(conn, framedStdin, data => { fs.Write(data); fs.Flush(); });
                 }
                 catch (Exception) { /* the process closed its stdin or exited, or the client went away */ }
                 finally { fds.CloseStdin(); }
@@ -283,6 +284,77 @@ public static class ExecRoutes
         }
     }
 
+    /// <summary>-t: one pty master carries both directions, raw (no frames, as Docker's tty streams).
+    /// The master is closed by whichever of the two copies ends last, under the instance's gate
+    /// (resize uses it too).</summary>
+    static async Task PumpTty(Stream conn, Fds fds, ContainerActor.ExecStarted started, ExecInstance inst, bool hasInput, bool framedStdin)
+    {
+        int users = hasInput ? 2 : 1;
+        void Release()
+        {
+            if (Interlocked.Decrement(ref users) != 0) return;
+            lock (inst.Gate) { Sys.Close(inst.Master); inst.Master = -1; }
+        }
+        int master = inst.Master;
+        if (!started.Result.Ok)
+        {
+            try { conn.Write(System.Text.Encoding.UTF8.GetBytes($"gocker: exec failed: {started.Result}\r\n")); conn.Flush(); }
+            catch (Exception) { }
+        }
+        if (hasInput)
+        {
+            _ = Task.Factory.StartNew(() =>
+            {
+                try { CopyStdin(conn, framedStdin, data => { if (!Pty.WriteAll(master, data)) throw new IOException("terminal closed"); }); }
+                catch (Exception) { /* the terminal or the client went away */ }
+                finally { Release(); }
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        try
+        {
+            await Task.Factory.StartNew(() =>
+            {
+                var buffer = new byte[32 * 1024];
+                var broken = false;
+                int n;
+                // 0 (EIO on a master) once every slave descriptor is closed: the process and its children are done.
+                while ((n = Pty.Read(master, buffer)) > 0)
+                {
+                    if (broken) continue;
+                    try { conn.Write(buffer, 0, n); conn.Flush(); }
+                    catch (Exception) { broken = true; }
+                }
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            if (started.Result.Ok) inst.Finish((await started.Exit).ExitCode);
+        }
+        finally { Release(); }
+    }
+
+    /// <summary>Client bytes to the process: raw until EOF, or (framed) stream-0 frames until an empty one.</summary>
+    static void CopyStdin(Stream conn, bool framed, Action<ReadOnlySpan<byte>> write)
+    {
+        var buffer = new byte[32 * 1024];
+        if (!framed)
+        {
+            int n;
+            while ((n = conn.Read(buffer, 0, buffer.Length)) > 0) write(buffer.AsSpan(0, n));
+            return;
+        }
+        var header = new byte[Multiplex.HeaderSize];
+        while (conn.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) == header.Length)
+        {
+            var (_, length) = Multiplex.ReadHeader(header);
+            if (length <= 0) return; // the client's stdin ended
+            while (length > 0)
+            {
+                int got = conn.Read(buffer, 0, Math.Min(buffer.Length, length));
+                if (got <= 0) return;
+                write(buffer.AsSpan(0, got));
+                length -= got;
+            }
+        }
+    }
+
     /// <summary>The pipes of one exec: the child's ends (handed to the spawn, then closed here) and
     /// the daemon's. /dev/null for a stream that is not attached.</summary>
     sealed class Fds
@@ -298,9 +370,20 @@ public static class ExecRoutes
             if (stderr) (ErrR, ChildErr) = Sys.Pipe(); else ChildErr = _null;
         }
 
+        /// <summary>-t: the slave as fds 0-2 of the process; the master goes to the instance (resize, PumpTty).</summary>
+        public void OpenPty(ExecInstance inst, ushort rows, ushort cols)
+        {
+            using var pty = Pty.Open(rows, cols);
+            ChildIn = ChildOut = ChildErr = pty.TakeSlave();
+            lock (inst.Gate) inst.Master = pty.TakeMaster();
+            _master = inst;
+        }
+
+        ExecInstance? _master;
+
         public void CloseChildEnds()
         {
-            foreach (var fd in new[] { ChildIn, ChildOut, ChildErr }) if (fd != _null) Sys.Close(fd);
+            foreach (var fd in new[] { ChildIn, ChildOut, ChildErr }.Distinct()) if (fd != _null) Sys.Close(fd);
             Sys.Close(_null);
             ChildIn = ChildOut = ChildErr = _null = -1;
         }
@@ -315,6 +398,7 @@ public static class ExecRoutes
 
         public void CloseAll()
         {
+            if (_master is { } inst) lock (inst.Gate) { Sys.Close(inst.Master); inst.Master = -1; }
             CloseChildEnds();
             CloseStdin();
             CloseOutputs();

@@ -32,7 +32,8 @@ public static class ExecCommands
     {
         if (command.Length == 0) throw new UsageException("\"gocker exec\" requires at least 2 arguments: CONTAINER COMMAND [ARG...]");
         bool tty = pr.GetValue(o.Tty), interactive = pr.GetValue(o.Interactive), detach = pr.GetValue(o.Detach);
-        if (tty) throw new UsageException(Console.IsInputRedirected ? "the input device is not a TTY" : "-t (pseudo-TTY) is not supported yet");
+        if (tty && interactive && !detach && !Gocker.Syscalls.Terminal.TerminalMode.IsTerminal(0))
+            throw new UsageException("the input device is not a TTY");
         var env = RunFlags.ResolveEnv(pr.GetValue(o.Env) ?? [], ctx.GetEnv);
         var request = new ExecCreateRequest
         {
@@ -64,6 +65,7 @@ public static class ExecCommands
             return 0;
         }
 
+        if (tty) return ExecTty(ctx, http, execId, interactive);
         using (var stream = HijackedStream.Open(http, "POST", $"/exec/{execId}/start?stdin=framed"))
         {
             if (interactive && stream is HijackedStream hijacked)
@@ -93,11 +95,63 @@ public static class ExecCommands
             MultiplexPump.Pump(stream, ctx.IO.StdOut, ctx.IO.StdErr);
         }
 
+        return ExitCode(ctx, http, execId);
+    }
+
+    static int ExitCode(CliContext ctx, UnixHttpClient http, string execId)
+    {
         using var inspect = http.Send("GET", $"/exec/{execId}/json");
         GockerClient.EnsureSuccess(inspect);
         var info = JsonSerializer.Deserialize(inspect.ReadBodyBytes(), GockerClient.Json.ExecInspect);
         if (info?.ExitCode is { } code) return code;
         ctx.IO.Error("the exec's exit code is unknown");
         return 126;
+    }
+
+    /// <summary>
+    /// -t: the daemon gives the process a pty; this terminal goes raw (keys, Ctrl-C included, reach
+    /// the container's terminal as bytes), the stream is raw both ways, the window size is sent at
+    /// start and on every SIGWINCH, and the terminal is restored on every way out.
+    /// </summary>
+    static int ExecTty(CliContext ctx, UnixHttpClient http, string execId, bool interactive)
+    {
+        var size = Gocker.Syscalls.Terminal.TerminalMode.WindowSize(1) ?? Gocker.Syscalls.Terminal.TerminalMode.WindowSize(0);
+        var query = size is { } s0 ? $"&h={s0.Rows}&w={s0.Cols}" : "";
+        using var stream = HijackedStream.Open(http, "POST", $"/exec/{execId}/start?stdin=framed{query}");
+        using var raw = interactive ? Gocker.Syscalls.Terminal.TerminalMode.MakeRaw(0) : null;
+        using var winch = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGWINCH, c =>
+        {
+            c.Cancel = true;
+            if ((Gocker.Syscalls.Terminal.TerminalMode.WindowSize(1) ?? Gocker.Syscalls.Terminal.TerminalMode.WindowSize(0)) is { } s)
+            {
+                try { using var r = http.Send("POST", $"/exec/{execId}/resize?h={s.Rows}&w={s.Cols}"); }
+                catch (Exception) { /* the exec is over */ }
+            }
+        });
+        if (interactive && stream is HijackedStream hijacked)
+        {
+            var pump = new Thread(() =>
+            {
+                try
+                {
+                    using var stdin = Console.OpenStandardInput();
+                    var buffer = new byte[Multiplex.HeaderSize + 4096];
+                    int n;
+                    while ((n = stdin.Read(buffer, Multiplex.HeaderSize, buffer.Length - Multiplex.HeaderSize)) > 0)
+                    {
+                        Multiplex.WriteHeader(buffer, Multiplex.Stdin, n);
+                        hijacked.Write(buffer.AsSpan(0, Multiplex.HeaderSize + n));
+                    }
+                    Multiplex.WriteHeader(buffer, Multiplex.Stdin, 0);
+                    hijacked.Write(buffer.AsSpan(0, Multiplex.HeaderSize));
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException) { }
+            }) { IsBackground = true, Name = "stdin" };
+            pump.Start();
+        }
+        ctx.IO.Flush();
+        MultiplexPump.PumpRaw(stream, ctx.IO.StdOut);
+        raw?.Restore();
+        return ExitCode(ctx, http, execId);
     }
 }
