@@ -76,10 +76,9 @@ public static class ExecCommands
                     try
                     {
                         // Framed (see ExecRoutes): the daemon cannot see a half-close, so EOF is an empty frame.
-                        using var stdin = Console.OpenStandardInput();
                         var buffer = new byte[Multiplex.HeaderSize + 32 * 1024];
                         int n;
-                        while ((n = stdin.Read(buffer, Multiplex.HeaderSize, buffer.Length - Multiplex.HeaderSize)) > 0)
+                        while ((n = ReadStdin(buffer.AsSpan(Multiplex.HeaderSize))) > 0)
                         {
                             Multiplex.WriteHeader(buffer, Multiplex.Stdin, n);
                             hijacked.Write(buffer.AsSpan(0, Multiplex.HeaderSize + n));
@@ -97,6 +96,11 @@ public static class ExecCommands
 
         return ExitCode(ctx, http, execId);
     }
+
+    /// <summary>read(2) on fd 0, not Console's stream: .NET's console stream puts a terminal back into
+    /// canonical mode with echo before each read, which would undo raw mode (keys echoed twice,
+    /// Ctrl-C turned into a SIGINT for the console instead of a byte for the container).</summary>
+    static int ReadStdin(Span<byte> buffer) => Gocker.Syscalls.Terminal.Pty.Read(0, buffer);
 
     static int ExitCode(CliContext ctx, UnixHttpClient http, string execId)
     {
@@ -134,10 +138,9 @@ public static class ExecCommands
             {
                 try
                 {
-                    using var stdin = Console.OpenStandardInput();
                     var buffer = new byte[Multiplex.HeaderSize + 4096];
                     int n;
-                    while ((n = stdin.Read(buffer, Multiplex.HeaderSize, buffer.Length - Multiplex.HeaderSize)) > 0)
+                    while ((n = ReadStdin(buffer.AsSpan(Multiplex.HeaderSize))) > 0)
                     {
                         Multiplex.WriteHeader(buffer, Multiplex.Stdin, n);
                         hijacked.Write(buffer.AsSpan(0, Multiplex.HeaderSize + n));
