@@ -140,14 +140,16 @@ public static class ExecRoutes
                 return;
             }
         }
+        bool already;
         lock (inst.Gate)
         {
-            if (inst.Started)
-            {
-                _ = ApiRoutes.Error(new ConflictException($"Exec {id} has already been started")).ExecuteAsync(ctx);
-                return;
-            }
+            already = inst.Started;
             inst.Started = true;
+        }
+        if (already)
+        {
+            await ApiRoutes.Error(new ConflictException($"Exec {id} has already been started")).ExecuteAsync(ctx);
+            return;
         }
 
         var c = inst.Config;

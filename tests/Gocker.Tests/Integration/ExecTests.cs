@@ -187,5 +187,42 @@ public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
         finally { Ok("rm", "-f", name); }
     }
 
+    [Fact]
+    public void Exec_api_create_inspect_detached_start_and_wrong_uses()
+    {
+        var name = Running();
+        try
+        {
+            var http = new Gocker.Cli.Http.UnixHttpClient(daemon.Socket, "unix://" + daemon.Socket);
+            JsonNode Send(string method, string target, string? body, int expect)
+            {
+                using var r = http.Send(method, target, body is null ? default : System.Text.Encoding.UTF8.GetBytes(body), body is null ? null : "application/json");
+                var text = r.ReadBodyString();
+                Assert.True(r.StatusCode == expect, $"{method} {target}: {r.StatusCode} {text}");
+                return text.Length > 0 && text[0] == '{' ? JsonNode.Parse(text)! : new JsonObject();
+            }
+            var id = Send("POST", $"/containers/{name}/exec", """{"Cmd":["sh","-c","exit 5"],"AttachStdout":true}""", 201)["Id"]!.ToString();
+            Assert.Matches("^[0-9a-f]{64}$", id);
+            var before = Send("GET", $"/exec/{id}/json", null, 200);
+            Assert.False(before["Running"]!.GetValue<bool>());
+            Assert.Null(before["ExitCode"]);
+            Assert.Equal("sh", before["ProcessConfig"]!["Entrypoint"]!.ToString());
+            Send("POST", $"/exec/{id}/start", """{"Detach":true}""", 200);
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while (Send("GET", $"/exec/{id}/json", null, 200)["ExitCode"] is null)
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the detached exec never finished");
+                Thread.Sleep(20);
+            }
+            Assert.Equal(5, Send("GET", $"/exec/{id}/json", null, 200)["ExitCode"]!.GetValue<int>());
+            Assert.Contains("already been started", Send("POST", $"/exec/{id}/start", """{"Detach":true}""", 409)["message"]!.ToString());
+            Send("GET", "/exec/0123/json", null, 404);
+            Send("POST", $"/containers/{name}/exec", """{"Cmd":[]}""", 400);
+            Send("POST", $"/containers/{name}/exec", """{"Cmd":["true"],"Env":["NOEQUALS"]}""", 400);
+            Send("POST", $"/containers/{name}/exec", """{"Cmd":["true"],"WorkingDir":"relative"}""", 400);
+        }
+        finally { Ok("rm", "-f", name); }
+    }
+
     int DaemonFds() => Directory.GetFiles($"/proc/{daemon.DaemonPid}/fd").Length;
 }
