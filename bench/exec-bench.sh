@@ -13,7 +13,11 @@ sock=$root/gocker.sock
   --default-network none >"$root/gockerd.log" 2>&1 &
 daemon=$!
 g="$bin/gocker -H unix://$sock"
-cleanup() { $g rm -f bench-exec >/dev/null 2>&1 || true; kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"; }
+cleanup() {
+  $g rm -f bench-exec >/dev/null 2>&1 || true
+  kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"
+  for d in /sys/fs/cgroup/*/gocker-exec-bench /sys/fs/cgroup/unified/gocker-exec-bench; do rmdir "$d" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done
 $g run -d --name bench-exec busybox sleep 100000 >/dev/null
