@@ -12,6 +12,8 @@ public sealed class ContainerCreateRequest
     public List<string>? Entrypoint { get; set; }
     public List<string>? Env { get; set; }
     public string? WorkingDir { get; set; }
+    /// <summary>USER: name, uid, uid:gid or name:group, resolved inside the container; null/"" = the image's.</summary>
+    public string? User { get; set; }
     public string? Hostname { get; set; }
     public bool AttachStdin { get; set; }
     public bool AttachStdout { get; set; }
@@ -172,6 +174,7 @@ public sealed class ContainerConfig
     public List<string> Cmd { get; set; } = [];
     public string Image { get; set; } = "";
     public string WorkingDir { get; set; } = "";
+    public string User { get; set; } = "";
 }
 
 public sealed class MountPoint
@@ -235,4 +238,8 @@ public sealed class VersionResponse
 [JsonSerializable(typeof(List<ImageSummary>))]
 [JsonSerializable(typeof(ImageImportResponse))]
 [JsonSerializable(typeof(VersionResponse))]
+[JsonSerializable(typeof(ExecCreateRequest))]
+[JsonSerializable(typeof(ExecCreateResponse))]
+[JsonSerializable(typeof(ExecStartRequest))]
+[JsonSerializable(typeof(ExecInspect))]
 public partial class GockerJson : JsonSerializerContext;

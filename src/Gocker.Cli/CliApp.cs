@@ -17,12 +17,13 @@ public sealed class CliApp
 {
     public const int ExitUsage = 125;
 
-    private static readonly HashSet<string> SplitCommands = ["run", "create"];
+    private static readonly HashSet<string> SplitCommands = ["run", "create", "exec"];
 
     private readonly CliContext _ctx;
     private readonly RootCommand _root;
     private readonly Option<string?> _host = new("--host", "-H") { Description = $"Daemon socket to connect to (default {HostAddress.Default}, or ${HostAddress.EnvVar})", HelpName = "unix://PATH" };
     private readonly Command _run;
+    private readonly Command _exec;
     private string[] _containerCommand = [];
 
     public CliApp(CliContext ctx)
@@ -100,6 +101,9 @@ public sealed class CliApp
 
         ContainerVerbs.Register(_root, Ids, (pr, h) => Guard(pr, false, h), _ctx);
 
+        _exec = new ExecOptions().Build((pr, h) => Guard(pr, false, h), _ctx, () => _containerCommand);
+        _root.Add(_exec);
+
         var image = new Command("image", "Manage images");
         image.Add(ImportCommand("import"));
         image.Add(ImagesCommand("ls", "list"));
@@ -158,10 +162,21 @@ public sealed class CliApp
     /// from the command tree itself so the two can never disagree.</summary>
     public SplitArgs Split(string[] args)
     {
-        var all = RunOptions.OptionSpellings(_run, valuesOnly: false);
+        var globals = RunOptions.OptionSpellings(_root, valuesOnly: true);
+        // exec splits at CONTAINER with its own options; run and create at IMAGE.
+        var command = CommandName(args, globals) == "exec" ? _exec : _run;
+        var all = RunOptions.OptionSpellings(command, valuesOnly: false);
         all.Add("--help");
-        return ArgSplitter.Split(args, RunOptions.OptionSpellings(_root, valuesOnly: true), SplitCommands, all,
-            RunOptions.OptionSpellings(_run, valuesOnly: true));
+        return ArgSplitter.Split(args, globals, SplitCommands, all, RunOptions.OptionSpellings(command, valuesOnly: true));
+    }
+
+    /// <summary>The first token after the global options (null when there is none).</summary>
+    private static string? CommandName(string[] args, IReadOnlySet<string> globalValueOptions)
+    {
+        int i = 0;
+        while (i < args.Length && args[i].Length > 1 && args[i][0] == '-' && args[i] != "--")
+            i += globalValueOptions.Contains(args[i]) ? 2 : 1;
+        return i < args.Length ? args[i] : null;
     }
 
     public int Run(string[] args)

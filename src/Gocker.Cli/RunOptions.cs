@@ -10,6 +10,7 @@ public sealed class RunOptions
     public readonly Option<string?> Name = new("--name") { Description = "Assign a name to the container" };
     public readonly Option<string[]> Env = new("--env", "-e") { Description = "Set environment variables (K=V, or K to take the console's value)", HelpName = "list" };
     public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the container" };
+    public readonly Option<string?> User = new("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
     public readonly Option<string?> Hostname = new("--hostname", "-h") { Description = "Container host name" };
     public readonly Option<string?> Memory = new("--memory", "-m") { Description = "Memory limit (bytes, or with a b, k, m, g suffix)", HelpName = "bytes" };
     public readonly Option<string?> Cpus = new("--cpus") { Description = "Number of CPUs (decimal)", HelpName = "decimal" };
@@ -36,7 +37,7 @@ public sealed class RunOptions
 
     public void AddTo(Command command, bool isRun)
     {
-        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
+        foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter })
             command.Add(o);
         if (isRun) command.Add(Detach);
@@ -111,6 +112,7 @@ public sealed class RunOptions
             Entrypoint = entrypoint is null ? null : entrypoint.Length == 0 ? [] : [entrypoint],
             Env = env.Count > 0 ? env : null,
             WorkingDir = pr.GetValue(Workdir),
+            User = pr.GetValue(User),
             Hostname = pr.GetValue(Hostname),
             AttachStdout = !detach,
             AttachStderr = !detach,

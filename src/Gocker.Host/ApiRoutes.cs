@@ -52,6 +52,7 @@ public static class ApiRoutes
         NetworkRoutes.Map(app);
         EventRoutes.Map(app);
         DebugRoutes.Map(app);
+        ExecRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -164,7 +165,7 @@ public static class ApiRoutes
             },
             Config = new ContainerConfig
             {
-                Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir,
+                Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
             },
             HostConfig = new HostConfig
             {

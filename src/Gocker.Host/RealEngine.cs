@@ -28,7 +28,7 @@ public static class RealEngine
                 catch (Gocker.Network.NetworkNotFoundException) { throw new DaemonStartupException($"gocker.network.default: network {options.DefaultNetwork} not found"); }
             }
         }
-        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System) { Network = net, LogIndex = new Gocker.Actors.Logs.LogIndexer() };
+        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System) { Network = net, LogIndex = new Gocker.Actors.Logs.LogIndexer(), Execs = NamespaceJoiner.Create() };
     }
 }
 public static class InitLocator

@@ -14,7 +14,7 @@ public sealed record ImageRecord
     public long SizeBytes { get; init; }
     /// <summary>The image config's Entrypoint (null: none). `run` puts it before Cmd.</summary>
     public string[]? Entrypoint { get; init; }
-    /// <summary>The image config's User ("" = root). Stored only: not applied by the init yet.</summary>
+    /// <summary>The image config's User ("" = root): what `run` uses unless -u/--user says otherwise.</summary>
     public string User { get; init; } = "";
     /// <summary>"80/tcp" etc. from the image config (informational).</summary>
     public string[] ExposedPorts { get; init; } = [];

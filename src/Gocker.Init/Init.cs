@@ -48,13 +48,16 @@ static class Init
             Sys.Close(root);
 
             step = "workdir"; Root.ChdirInside(spec.WorkingDir);
+            // Resolved inside the new root: the container's /etc/passwd, never the host's.
+            step = "user"; var user = Users.Resolve(spec.User);
             step = "capabilities"; Capabilities.DropToDockerDefault();
+            step = "set-user"; Users.Apply(user);
 
             step = "wait-go";
             if (!WaitGo()) return 125; // the daemon gave up: exit without a word, exec nothing
 
             step = "exec";
-            Exec.Run(spec.Args, spec.Env, StatusFd); // returns only on failure (throws)
+            Exec.Run(spec.Args, Users.WithHome(spec.Env, user), StatusFd); // returns only on failure (throws)
             return 125;
         }
         catch (InitFailure e) { return Report(e.Code, step, e.Message); }

@@ -3,4 +3,5 @@
 // fd 4 = go pipe (one byte = go; EOF = the daemon gave up). argv[1] = InitSpec JSON path.
 using Gocker.Init;
 
-return Init.Run(args);
+// `gocker-init --exec SPEC_PATH`: a process for `gocker exec` (see ExecMode, NamespaceJoiner).
+return args is ["--exec", var spec] ? ExecMode.Run(spec) : Init.Run(args);

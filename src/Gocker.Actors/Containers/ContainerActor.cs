@@ -97,6 +97,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveAsync<Stats>(_ => HandleStats());
         Receive<Attach>(_ => HandleAttach());
         ReceiveFaultMessages();
+        ReceiveExec();
     }
 
     protected override void PreStart()
@@ -297,6 +298,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             Args = s.Args,
             Env = s.Env,
             WorkingDir = s.WorkingDir,
+            User = s.User,
             // The generated /etc files first: a user's -v onto /etc/hosts still wins, as in Docker.
             Volumes = [.. etcMounts, .. s.Volumes],
             InjectMountFault = injectMountFault,

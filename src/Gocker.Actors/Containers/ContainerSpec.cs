@@ -15,6 +15,8 @@ public sealed record ContainerSpec
     public required string[] Args { get; init; }
     public required string[] Env { get; init; }
     public string WorkingDir { get; init; } = "/";
+    /// <summary>USER (-u, else the image's User; "" = root): resolved by the init inside the container.</summary>
+    public string User { get; init; } = "";
     public required string Hostname { get; init; }
     public VolumeMount[] Volumes { get; init; } = [];
     public CgroupLimits Limits { get; init; } = CgroupLimits.None;

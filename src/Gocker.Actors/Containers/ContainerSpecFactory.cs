@@ -31,6 +31,9 @@ public static partial class ContainerSpecFactory
         if (!workDir.StartsWith('/')) throw new BadRequestException($"Invalid working directory \"{workDir}\": it must be an absolute path");
         if (workDir.Contains('\0')) throw new BadRequestException("Invalid working directory: NUL byte");
 
+        var user = string.IsNullOrEmpty(req.User) ? image.User ?? "" : req.User;
+        ValidateUser(user);
+
         var mode = string.IsNullOrEmpty(hc.NetworkMode) || hc.NetworkMode == "default" ? options.DefaultNetwork : hc.NetworkMode;
         if (mode.StartsWith("container:", StringComparison.Ordinal))
             throw new BadRequestException($"Network mode \"{mode}\" is not supported");
@@ -55,6 +58,7 @@ public static partial class ContainerSpecFactory
             Args = args.ToArray(),
             Env = env,
             WorkingDir = workDir,
+            User = user,
             Hostname = hostname,
             Volumes = (hc.Binds ?? []).Select(ParseBind).ToArray(),
             Limits = BuildLimits(hc, options),
@@ -108,6 +112,16 @@ public static partial class ContainerSpecFactory
         var dup = result.GroupBy(p => (p.HostPort, p.Protocol)).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null) throw new BadRequestException($"host port {dup.Key.HostPort}/{dup.Key.Protocol} is published twice");
         return result.ToArray();
+    }
+
+    /// <summary>USER's shape only (name, uid, uid:gid, name:group); whether the names exist is up to
+    /// the container's /etc/passwd, which the init reads at start.</summary>
+    public static void ValidateUser(string user)
+    {
+        if (user.Length == 0) return;
+        if (user.Length > 256 || user.Any(c => c is '\0' or '\n' or '/' || char.IsWhiteSpace(c)) || user.Count(c => c == ':') > 1 ||
+            user.StartsWith(':') || user.EndsWith(':'))
+            throw new BadRequestException($"invalid user \"{user}\": expected NAME, UID, NAME:GROUP or UID:GID");
     }
 
     [GeneratedRegex("^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")]

@@ -23,4 +23,6 @@ public sealed record EngineServices(
     public Gocker.Network.INetworkManager? Network { get; init; }
     /// <summary>Faults armed for experiments (gocker debug inject-fault, HOCON gocker.faults).</summary>
     public Faults.FaultInjector Faults { get; init; } = new();
+    /// <summary>Spawns `exec` processes into running containers (null: exec is refused).</summary>
+    public IExecSpawner? Execs { get; init; }
 }

@@ -30,6 +30,9 @@ public sealed record InitSpec
     /// pipe, teardown). Omitted from the JSON when false.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool InjectMountFault { get; init; }
+    /// <summary>USER (name, uid, uid:gid, name:group; "" = root), resolved by the init inside the
+    /// container's /etc/passwd and /etc/group just before it execs the command.</summary>
+    public string User { get; init; } = "";
 }
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>

@@ -20,7 +20,7 @@ public static class InitSpecReader
             var r = new Utf8JsonReader(json);
             if (!r.Read() || r.TokenType != JsonTokenType.StartObject) return null;
             int version = 1;
-            string? rootfs = null, upper = null, work = null, hostname = null, workingDir = null;
+            string? rootfs = null, upper = null, work = null, hostname = null, workingDir = null, user = null;
             string[]? lower = null, args = null, env = null;
             VolumeMount[]? volumes = null;
             bool injectMountFault = false;
@@ -35,6 +35,7 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Args"u8)) args = Strings(ref r);
                 else if (r.ValueTextEquals("Env"u8)) env = Strings(ref r);
                 else if (r.ValueTextEquals("WorkingDir"u8)) workingDir = String(ref r);
+                else if (r.ValueTextEquals("User"u8)) user = String(ref r);
                 else if (r.ValueTextEquals("Volumes"u8)) { volumes = Volumes(ref r); if (volumes is null) return null; }
                 else if (r.ValueTextEquals("InjectMountFault"u8)) { r.Read(); injectMountFault = r.GetBoolean(); }
                 else return null; // unknown: let the generated deserializer decide
@@ -44,7 +45,7 @@ public static class InitSpecReader
             return new InitSpec
             {
                 Version = version, RootfsDir = rootfs, LowerDirs = lower, UpperDir = upper, WorkDir = work,
-                Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [],
+                Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [], User = user ?? "",
                 InjectMountFault = injectMountFault,
             };
         }

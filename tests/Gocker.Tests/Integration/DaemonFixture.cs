@@ -68,6 +68,7 @@ public sealed class DaemonFixture : IDisposable
     }
 
     public string DaemonLog { get { lock (_daemonLog) return _daemonLog.ToString(); } }
+    public int DaemonPid => _daemon.Id;
 
     public bool Ping()
     {

@@ -10,6 +10,7 @@ public class InitSpecReaderTests
         Hostname = "h\u00e9\"x", Args = ["sh", "-c", "echo 'a b' \\ \u2603"], Env = ["A=1", "PATH=/bin"],
         WorkingDir = "/srv", Volumes = [new VolumeMount("/src", "/dst", true), new VolumeMount("/s2", "/d2", false)],
         InjectMountFault = true,
+        User = "app:staff",
     };
 
     [Fact]

@@ -1,0 +1,58 @@
+namespace Gocker.Api;
+
+// `exec` bodies, in the Docker Engine API's shapes (POST /containers/{id}/exec, POST /exec/{id}/start,
+// GET /exec/{id}/json).
+
+public sealed class ExecCreateRequest
+{
+    public List<string>? Cmd { get; set; }
+    /// <summary>K=V entries laid over the container's environment.</summary>
+    public List<string>? Env { get; set; }
+    /// <summary>null/"" = the container's working dir.</summary>
+    public string? WorkingDir { get; set; }
+    /// <summary>null/"" = the container's user.</summary>
+    public string? User { get; set; }
+    public bool AttachStdin { get; set; }
+    public bool AttachStdout { get; set; }
+    public bool AttachStderr { get; set; }
+    public bool Tty { get; set; }
+    public bool Privileged { get; set; }
+    public string? DetachKeys { get; set; }
+}
+
+public sealed class ExecCreateResponse
+{
+    public string Id { get; set; } = "";
+}
+
+public sealed class ExecStartRequest
+{
+    public bool Detach { get; set; }
+    public bool Tty { get; set; }
+}
+
+public sealed class ExecProcessConfig
+{
+    public bool Tty { get; set; }
+    public string Entrypoint { get; set; } = "";
+    public List<string> Arguments { get; set; } = [];
+    public string User { get; set; } = "";
+    public bool Privileged { get; set; }
+}
+
+public sealed class ExecInspect
+{
+    public string ID { get; set; } = "";
+    public bool Running { get; set; }
+    /// <summary>null until the process has exited (Docker's shape).</summary>
+    public int? ExitCode { get; set; }
+    public ExecProcessConfig ProcessConfig { get; set; } = new();
+    public bool OpenStdin { get; set; }
+    public bool OpenStdout { get; set; }
+    public bool OpenStderr { get; set; }
+    public bool CanRemove { get; set; }
+    public string ContainerID { get; set; } = "";
+    public int Pid { get; set; }
+    /// <summary>Gocker extension: why the command could not be started (e.g. not found), if so.</summary>
+    public string? Error { get; set; }
+}
