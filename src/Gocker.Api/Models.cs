@@ -18,6 +18,8 @@ public sealed class ContainerCreateRequest
     public bool AttachStderr { get; set; }
     public bool Tty { get; set; }
     public bool OpenStdin { get; set; }
+    /// <summary>Close the container's stdin when the attached client's input ends (docker run -i sets it).</summary>
+    public bool StdinOnce { get; set; }
     public HostConfig? HostConfig { get; set; }
 }
 
@@ -139,6 +141,9 @@ public sealed class ContainerConfig
     public List<string> Cmd { get; set; } = [];
     public string Image { get; set; } = "";
     public string WorkingDir { get; set; } = "";
+    public bool Tty { get; set; }
+    public bool OpenStdin { get; set; }
+    public bool StdinOnce { get; set; }
 }
 
 public sealed class MountPoint

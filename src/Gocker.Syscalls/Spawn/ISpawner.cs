@@ -21,7 +21,15 @@ public sealed record SpawnRequest(
     string SpecPath,
     string StdoutPath,
     string StderrPath,
-    string? StdinPath = null);
+    string? StdinPath = null)
+{
+    /// <summary>Optional descriptors (owned by the caller, who closes them after Spawn returns) that become
+    /// fd 0, 1 and 2 of the init instead of StdinPath/StdoutPath/StderrPath: the read end of a stdin pipe
+    /// (`run -i`), or a pty slave for all three (`run -t`). -1 = use the path.</summary>
+    public int StdinFd { get; init; } = -1;
+    public int StdoutFd { get; init; } = -1;
+    public int StderrFd { get; init; } = -1;
+}
 
 /// <summary>The spawned, not yet released init. Owned by the NamespaceActor.</summary>
 public interface IInitProcess : IDisposable

@@ -25,6 +25,9 @@ public sealed record InitSpec
     /// <summary>Absolute path inside the container; created if missing.</summary>
     public string WorkingDir { get; init; } = "/";
     public VolumeMount[] Volumes { get; init; } = [];
+    /// <summary>fds 0-2 are the slave of a pseudo-terminal: the init makes it its controlling terminal
+    /// (TIOCSCTTY; the spawner already made it a session leader) and bind-mounts it on /dev/console.</summary>
+    public bool Tty { get; init; }
 }
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>

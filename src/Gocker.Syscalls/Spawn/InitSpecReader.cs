@@ -23,6 +23,7 @@ public static class InitSpecReader
             string? rootfs = null, upper = null, work = null, hostname = null, workingDir = null;
             string[]? lower = null, args = null, env = null;
             VolumeMount[]? volumes = null;
+            bool tty = false;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
                 if (r.ValueTextEquals("Version"u8)) { r.Read(); version = r.GetInt32(); }
@@ -34,6 +35,7 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Args"u8)) args = Strings(ref r);
                 else if (r.ValueTextEquals("Env"u8)) env = Strings(ref r);
                 else if (r.ValueTextEquals("WorkingDir"u8)) workingDir = String(ref r);
+                else if (r.ValueTextEquals("Tty"u8)) { r.Read(); tty = r.GetBoolean(); }
                 else if (r.ValueTextEquals("Volumes"u8)) { volumes = Volumes(ref r); if (volumes is null) return null; }
                 else return null; // unknown: let the generated deserializer decide
             }
@@ -42,7 +44,7 @@ public static class InitSpecReader
             return new InitSpec
             {
                 Version = version, RootfsDir = rootfs, LowerDirs = lower, UpperDir = upper, WorkDir = work,
-                Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [],
+                Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [], Tty = tty,
             };
         }
         catch (JsonException) { return null; }

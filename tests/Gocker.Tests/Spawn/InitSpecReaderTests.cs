@@ -9,6 +9,7 @@ public class InitSpecReaderTests
         Version = 7, RootfsDir = "/r/rootfs", LowerDirs = ["/l1", "/l2"], UpperDir = "/u", WorkDir = "/w",
         Hostname = "h\u00e9\"x", Args = ["sh", "-c", "echo 'a b' \\ \u2603"], Env = ["A=1", "PATH=/bin"],
         WorkingDir = "/srv", Volumes = [new VolumeMount("/src", "/dst", true), new VolumeMount("/s2", "/d2", false)],
+        Tty = true,
     };
 
     [Fact]
