@@ -9,6 +9,9 @@ public sealed class TmuxConsole : IDisposable
 {
     readonly string _socket = "gk-it-" + Guid.NewGuid().ToString("N")[..10];
 
+    [System.Runtime.InteropServices.DllImport("libc")]
+    static extern uint geteuid();
+
     public TmuxConsole(string commandLine, int width = 100, int height = 30)
     {
         Tmux("new-session", "-d", "-x", width.ToString(), "-y", height.ToString(), commandLine);
@@ -61,5 +64,10 @@ public sealed class TmuxConsole : IDisposable
     public void Dispose()
     {
         try { Tmux("kill-server"); } catch (Exception) { /* already gone */ }
+        // tmux leaves its socket file behind.
+        var dir = Environment.GetEnvironmentVariable("TMUX_TMPDIR") is { Length: > 0 } t ? t : "/tmp";
+        try { File.Delete(Path.Combine(dir, $"tmux-{geteuid()}", _socket)); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 }
