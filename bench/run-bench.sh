@@ -12,7 +12,15 @@ sock=$root/gocker.sock
 "$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent gocker-bench \
   -b gkbench0 --bridge-subnet 10.231.0.0/24 >"$root/gockerd.log" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; ip link del gkbench0 2>/dev/null; rm -rf "$root"' EXIT
+cleanup() {
+  kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
+  ip link del gkbench0 2>/dev/null || true
+  # The bench network's NAT rule (one per network, kept while the network exists).
+  iptables -w -t nat -S POSTROUTING | grep -- '-s 10.231.0.0/24 ! -o gkbench0' | sed 's/^-A /-D /' |
+    while read -r rule; do eval iptables -w -t nat "$rule"; done || true
+  rm -rf "$root"
+}
+trap cleanup EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
 $g run --rm busybox true   # builds the busybox image once

@@ -20,6 +20,8 @@ public sealed class ContainerCreateRequest
     public bool OpenStdin { get; set; }
     /// <summary>Close the container's stdin when the attached client's input ends (docker run -i sets it).</summary>
     public bool StdinOnce { get; set; }
+    /// <summary>Docker's shape: "80/tcp" -> {}; added to the image's for -P.</summary>
+    public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
     public HostConfig? HostConfig { get; set; }
 }
 
@@ -36,11 +38,38 @@ public sealed class HostConfig
     public string? CpusetCpus { get; set; }
     /// <summary>null or &lt;= 0 = unlimited (Docker: -1).</summary>
     public long? PidsLimit { get; set; }
-    /// <summary>"none", "host" (refused), "bridge"/"default" or a user network's name or id;
+    /// <summary>"none", "host" (the host's network namespace), "bridge"/"default" or a user network's name or id;
     /// null or "" = the daemon's default network (gocker.network.default).</summary>
     public string? NetworkMode { get; set; }
     /// <summary>Docker's shape: "80/tcp" -> [{HostIp, HostPort}]; HostPort "" = an ephemeral port.</summary>
     public Dictionary<string, List<PortBinding>?>? PortBindings { get; set; }
+    /// <summary>-P: publish every exposed port (the image's and ExposedPorts) on an ephemeral host port.</summary>
+    public bool PublishAllPorts { get; set; }
+    /// <summary>Docker's restart policy; null or Name "" = "no".</summary>
+    public RestartPolicy? RestartPolicy { get; set; }
+    /// <summary>Gocker extension: this container's restart backoff; unset fields take the daemon's
+    /// defaults (gocker.restart in the HOCON).</summary>
+    public RestartBackoff? GockerRestartBackoff { get; set; }
+}
+
+/// <summary>Docker's RestartPolicy: Name "", "no", "on-failure", "always" or "unless-stopped";
+/// MaximumRetryCount only with on-failure (0 = no limit).</summary>
+public sealed class RestartPolicy
+{
+    public string Name { get; set; } = "";
+    public int MaximumRetryCount { get; set; }
+}
+
+/// <summary>Gocker extension: delay before a policy restart = DelayMs, times Multiplier per restart,
+/// at most MaxDelayMs, back to DelayMs once a run lasted ResetAfterMs; Jitter (0..1) stretches each
+/// delay by up to that fraction (never past MaxDelayMs).</summary>
+public sealed class RestartBackoff
+{
+    public long? DelayMs { get; set; }
+    public long? MaxDelayMs { get; set; }
+    public double? Multiplier { get; set; }
+    public long? ResetAfterMs { get; set; }
+    public double? Jitter { get; set; }
 }
 
 public sealed class PortBinding
@@ -132,6 +161,10 @@ public sealed class ContainerState
     public string Error { get; set; } = "";
     public string StartedAt { get; set; } = "0001-01-01T00:00:00Z";
     public string FinishedAt { get; set; } = "0001-01-01T00:00:00Z";
+    /// <summary>Gocker extension: when the restart policy will start it again (while Restarting).</summary>
+    public string? GockerNextRestartAt { get; set; }
+    /// <summary>Gocker extension: the run was ended by hand (stop, kill): the policy leaves it down.</summary>
+    public bool GockerManuallyStopped { get; set; }
 }
 
 public sealed class ContainerConfig

@@ -43,9 +43,10 @@ public static class ImageClient
         catch { r.Dispose(); throw; }
     }
 
-    public static string Commit(this GockerClient c, string container, string? repo, string? tag, string? comment, string? author)
+    public static string Commit(this GockerClient c, string container, string? repo, string? tag, string? comment, string? author, bool pause = true)
     {
         var q = "/commit?container=" + Esc(container);
+        if (!pause) q += "&pause=0";
         if (repo is not null) q += "&repo=" + Esc(repo) + "&tag=" + Esc(tag ?? "latest");
         if (!string.IsNullOrEmpty(comment)) q += "&comment=" + Esc(comment);
         if (!string.IsNullOrEmpty(author)) q += "&author=" + Esc(author);

@@ -64,6 +64,26 @@ public static class RunFlags
     /// unset (docker passes it on and the daemon ignores it).</summary>
     /// <summary>-p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO] as Docker's PortBindings entry ("80/tcp",
     /// {HostIp, HostPort}); the daemon checks the numbers and picks a port for an empty HOSTPORT.</summary>
+    /// <summary>--expose PORT[-PORT][/tcp|udp] as Docker's ExposedPorts keys ("80/tcp").</summary>
+    public static Dictionary<string, Gocker.Api.EmptyObject>? ParseExpose(string[] specs)
+    {
+        Dictionary<string, Gocker.Api.EmptyObject>? result = null;
+        foreach (var spec in specs)
+        {
+            var slash = spec.IndexOf('/');
+            var (range, proto) = slash < 0 ? (spec, "tcp") : (spec[..slash], spec[(slash + 1)..]);
+            if (proto is not ("tcp" or "udp")) throw new UsageException($"invalid --expose \"{spec}\": protocol must be tcp or udp");
+            var dash = range.IndexOf('-');
+            var (lo, hi) = dash < 0 ? (range, range) : (range[..dash], range[(dash + 1)..]);
+            if (!int.TryParse(lo, out var from) || !int.TryParse(hi, out var to) || from < 1 || to > 65535 || from > to)
+                throw new UsageException($"invalid --expose \"{spec}\": expected PORT or PORT-PORT between 1 and 65535");
+            if (to - from >= 1024) throw new UsageException($"invalid --expose \"{spec}\": a range spans at most 1024 ports");
+            result ??= [];
+            for (var p = from; p <= to; p++) result[$"{p}/{proto}"] = new Gocker.Api.EmptyObject();
+        }
+        return result;
+    }
+
     public static (string Key, Gocker.Api.PortBinding Binding) ParsePublish(string spec)
     {
         var body = spec;
@@ -82,6 +102,46 @@ public static class RunFlags
             throw new UsageException($"invalid publish spec \"{spec}\": container port \"{ctr}\" is not a number");
         if (proto is not ("tcp" or "udp")) throw new UsageException($"invalid publish spec \"{spec}\": protocol must be tcp or udp");
         return ($"{ctr}/{proto}", new Gocker.Api.PortBinding { HostIp = ip, HostPort = hostPort });
+    }
+
+    /// <summary>--restart no | on-failure[:N] | always | unless-stopped (Docker's spelling).</summary>
+    public static Gocker.Api.RestartPolicy ParseRestart(string value)
+    {
+        var colon = value.IndexOf(':');
+        var name = colon < 0 ? value : value[..colon];
+        if (name is not ("no" or "on-failure" or "always" or "unless-stopped"))
+            throw new UsageException($"invalid restart policy \"{value}\": use no, on-failure[:max-retries], always or unless-stopped");
+        var max = 0;
+        if (colon >= 0)
+        {
+            if (name != "on-failure")
+                throw new UsageException($"invalid restart policy \"{value}\": maximum retry count can only be used with 'on-failure'");
+            var n = value[(colon + 1)..];
+            if (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out max))
+                throw new UsageException($"invalid restart policy \"{value}\": maximum retry count \"{n}\" must be a non-negative number");
+        }
+        return new Gocker.Api.RestartPolicy { Name = name, MaximumRetryCount = max };
+    }
+
+    /// <summary>"0", "250ms", "2s", "1.5s", "1m", "1h" (Go's units that matter here) -> milliseconds.</summary>
+    public static long ParseDurationMs(string value, string flag)
+    {
+        var v = value.Trim();
+        var i = 0;
+        while (i < v.Length && (char.IsAsciiDigit(v[i]) || v[i] == '.')) i++;
+        var (number, unit) = (v[..i], v[i..]);
+        double scale = unit switch { "ms" => 1, "s" => 1000, "m" => 60_000, "h" => 3_600_000, "" when number == "0" => 0, _ => -1 };
+        if (number.Length == 0 || scale < 0 ||
+            !double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n) || n * scale > 86_400_000)
+            throw new UsageException($"invalid {flag} value \"{value}\": expected a duration such as 100ms, 2s or 1m (at most 24h)");
+        return (long)Math.Round(n * scale);
+    }
+
+    public static double ParseFraction(string value, string flag, double min, double max)
+    {
+        if (!double.TryParse(value.Trim(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n) || n < min || n > max)
+            throw new UsageException($"invalid {flag} value \"{value}\": expected a number from {min} to {max}");
+        return n;
     }
 
     public static List<string> ResolveEnv(IEnumerable<string> values, Func<string, string?> lookup)

@@ -17,20 +17,29 @@ public sealed class RunOptions
     public readonly Option<string?> CpusetCpus = new("--cpuset-cpus") { Description = "CPUs in which to allow execution (0-3, 0,1)", HelpName = "string" };
     public readonly Option<long?> PidsLimit = new("--pids-limit") { Description = "Tune container pids limit (-1 for unlimited)", HelpName = "int" };
     public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount HOST:CONTAINER[:ro|rw] (HOST absolute)", HelpName = "list" };
-    public readonly Option<string?> Network = new("--network", "--net") { Description = "Connect a container to a network (bridge, none, or a network's name)", HelpName = "network" };
+    public readonly Option<string?> Network = new("--network", "--net") { Description = "Connect a container to a network (bridge, host, none, or a network's name)", HelpName = "network" };
+    public readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish all exposed ports to random host ports" };
+    public readonly Option<string[]> Expose = new("--expose") { Description = "Expose a port or a range of ports (PORT[/tcp|udp])", HelpName = "list" };
     public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a container's port to the host ([IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp])", HelpName = "list" };
     public readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the default entrypoint of the image", HelpName = "string" };
     public readonly Option<bool> Interactive = new("--interactive", "-i") { Description = "Keep STDIN open and forward the console's input" };
     public readonly Option<bool> Tty = new("--tty", "-t") { Description = "Allocate a pseudo-TTY" };
     public readonly Option<string?> DetachKeysOption = new("--detach-keys") { Description = "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)", HelpName = "string" };
     public readonly Option<bool> SigProxy = new("--sig-proxy") { Description = "Proxy received signals to the process (non-TTY only)", DefaultValueFactory = _ => true };
+    public readonly Option<string?> Restart = new("--restart") { Description = "Restart policy when the container exits (no, on-failure[:max-retries], always, unless-stopped)", HelpName = "policy" };
+    public readonly Option<string?> RestartDelay = new("--restart-delay") { Description = "Wait before the first policy restart (e.g. 100ms, 2s; default gocker.restart.delay)", HelpName = "duration" };
+    public readonly Option<string?> RestartMaxDelay = new("--restart-max-delay") { Description = "Longest wait between policy restarts (default 1m)", HelpName = "duration" };
+    public readonly Option<string?> RestartMultiplier = new("--restart-multiplier") { Description = "Growth of the wait per restart (>= 1, default 2)", HelpName = "decimal" };
+    public readonly Option<string?> RestartResetAfter = new("--restart-reset-after") { Description = "A run this long resets the wait to --restart-delay (default 10s)", HelpName = "duration" };
+    public readonly Option<string?> RestartJitter = new("--restart-jitter") { Description = "Stretch each wait by up to this fraction (0..1, default 0)", HelpName = "decimal" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
 
     public void AddTo(Command command, bool isRun)
     {
-        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, Entrypoint, Interactive, Tty })
+        foreach (var o in new Option[] { Rm, Name, Env, Workdir, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
+                     Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -68,6 +77,7 @@ public sealed class RunOptions
             CpusetCpus = pr.GetValue(CpusetCpus),
             PidsLimit = pr.GetValue(PidsLimit),
             NetworkMode = pr.GetValue(Network),
+            PublishAllPorts = pr.GetValue(PublishAll),
         };
         if (host.CpuShares < 0) throw new UsageException($"invalid --cpu-shares value {host.CpuShares}: must not be negative");
         foreach (var spec in pr.GetValue(Publish) ?? [])
@@ -77,6 +87,20 @@ public sealed class RunOptions
             if (!host.PortBindings.TryGetValue(key, out var list) || list is null) host.PortBindings[key] = list = [];
             list.Add(binding);
         }
+        if (pr.GetValue(Restart) is { } restart)
+        {
+            host.RestartPolicy = RunFlags.ParseRestart(restart);
+            if (host.AutoRemove && host.RestartPolicy.Name is not ("" or "no"))
+                throw new UsageException("conflicting options: cannot specify both --restart and --rm");
+        }
+        RestartBackoff? backoff = null;
+        RestartBackoff B() => backoff ??= new RestartBackoff();
+        if (pr.GetValue(RestartDelay) is { } d) B().DelayMs = RunFlags.ParseDurationMs(d, "--restart-delay");
+        if (pr.GetValue(RestartMaxDelay) is { } md) B().MaxDelayMs = RunFlags.ParseDurationMs(md, "--restart-max-delay");
+        if (pr.GetValue(RestartResetAfter) is { } ra) B().ResetAfterMs = RunFlags.ParseDurationMs(ra, "--restart-reset-after");
+        if (pr.GetValue(RestartMultiplier) is { } mu) B().Multiplier = RunFlags.ParseFraction(mu, "--restart-multiplier", 1, 1000);
+        if (pr.GetValue(RestartJitter) is { } ji) B().Jitter = RunFlags.ParseFraction(ji, "--restart-jitter", 0, 1);
+        host.GockerRestartBackoff = backoff;
         var binds = pr.GetValue(Volume) ?? [];
         if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
 
@@ -97,6 +121,7 @@ public sealed class RunOptions
             // docker run -i: the container's stdin ends with ours.
             StdinOnce = interactive && !detach,
             Tty = tty,
+            ExposedPorts = RunFlags.ParseExpose(pr.GetValue(Expose) ?? []),
             HostConfig = host,
         };
     }

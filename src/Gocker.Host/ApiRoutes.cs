@@ -158,6 +158,8 @@ public static class ApiRoutes
                 Error = r.Error,
                 StartedAt = StatusText.Iso(r.StartedAt),
                 FinishedAt = StatusText.Iso(r.FinishedAt),
+                GockerNextRestartAt = r.Status == ContainerStatus.Restarting && r.NextRestartAt is { } next ? StatusText.Iso(next) : null,
+                GockerManuallyStopped = r.ManuallyStopped,
             },
             Config = new ContainerConfig
             {
@@ -175,6 +177,16 @@ public static class ApiRoutes
                 NetworkMode = s.NetworkMode ?? "none",
                 PortBindings = PortBindings(s.Ports),
                 Binds = s.Volumes.Select(v => $"{v.Source}:{v.Destination}{(v.ReadOnly ? ":ro" : "")}").ToList(),
+                RestartPolicy = new RestartPolicy
+                {
+                    Name = Gocker.Actors.Restart.RestartSettings.NameOf(s.Restart.Mode), MaximumRetryCount = s.Restart.MaximumRetryCount,
+                },
+                GockerRestartBackoff = new RestartBackoff
+                {
+                    DelayMs = (long)s.Restart.Backoff.Delay.TotalMilliseconds, MaxDelayMs = (long)s.Restart.Backoff.MaxDelay.TotalMilliseconds,
+                    Multiplier = s.Restart.Backoff.Multiplier, ResetAfterMs = (long)s.Restart.Backoff.ResetAfter.TotalMilliseconds,
+                    Jitter = s.Restart.Backoff.Jitter,
+                },
             },
             Mounts = s.Volumes.Select(v => new MountPoint { Source = v.Source, Destination = v.Destination, RW = !v.ReadOnly }).ToList(),
             CgroupPath = $"{svc.Options.CgroupParent}/{s.Id}",

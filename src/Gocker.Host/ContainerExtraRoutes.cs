@@ -75,15 +75,55 @@ public static class ContainerExtraRoutes
         return Results.Bytes(ms.ToArray(), "application/json");
     });
 
-    static Task<IResult> Stats(HttpContext ctx, string id) => Guard(async () =>
+    /// <summary>Docker's stats: `stream=false` answers one sample (with a second one 200 ms later
+    /// as precpu, so CPU % can be computed); otherwise (Docker's default) one JSON line per second,
+    /// each with the previous sample as precpu, until the container stops or the client leaves.</summary>
+    static async Task<IResult> Stats(HttpContext ctx, string id)
     {
-        var record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
-        var pre = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
-        var preSys = SystemCpuNanos();
-        // Docker's one-shot=false: a second sample a moment later, so CPU % can be computed.
-        await Task.Delay(200, ctx.RequestAborted);
-        var now = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
-        var sys = SystemCpuNanos();
+        ContainerRecord record;
+        ContainerActor.StatsResult pre;
+        long preSys;
+        try
+        {
+            record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
+            pre = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
+            preSys = SystemCpuNanos();
+        }
+        catch (Exception ex) { return ApiRoutes.Error(ex); }
+        var stream = ctx.Request.Query["stream"].ToString() is not ("false" or "0");
+        if (!stream)
+        {
+            return await Guard(async () =>
+            {
+                await Task.Delay(200, ctx.RequestAborted);
+                var now = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
+                return Results.Bytes(StatsJson(record, now, SystemCpuNanos(), pre, preSys), "application/json");
+            });
+        }
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.StartAsync(ctx.RequestAborted);
+        try
+        {
+            while (!ctx.RequestAborted.IsCancellationRequested)
+            {
+                await Task.Delay(1000, ctx.RequestAborted);
+                var current = await AskContainer<ContainerRecord>(ctx, record.Spec.Id, new ContainerActor.Inspect());
+                if (current.Status is not (ContainerStatus.Running or ContainerStatus.Paused)) break;
+                var now = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
+                var sys = SystemCpuNanos();
+                await ctx.Response.Body.WriteAsync(StatsJson(record, now, sys, pre, preSys), ctx.RequestAborted);
+                await ctx.Response.Body.WriteAsync("\n"u8.ToArray(), ctx.RequestAborted);
+                await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+                (pre, preSys) = (now, sys);
+            }
+        }
+        catch (OperationCanceledException) { /* the client left */ }
+        catch (Exception) { /* the container went away: the stream ends, as Docker's does */ }
+        return Results.Empty;
+    }
+
+    static byte[] StatsJson(ContainerRecord record, ContainerActor.StatsResult now, long sys, ContainerActor.StatsResult pre, long preSys)
+    {
         using var ms = new MemoryStream();
         using (var j = new Utf8JsonWriter(ms))
         {
@@ -112,8 +152,8 @@ public static class ContainerExtraRoutes
             Cpu("precpu_stats", pre, preSys);
             j.WriteEndObject();
         }
-        return Results.Bytes(ms.ToArray(), "application/json");
-    });
+        return ms.ToArray();
+    }
 
     /// <summary>The `filters` query of GET /containers/json ({"status":[...],"name":[...],"id":[...]}).
     /// Values of one key are alternatives; different keys must all match. A status filter lists

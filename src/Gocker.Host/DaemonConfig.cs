@@ -46,6 +46,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             DefaultLimits = limits,
             DefaultStopTimeout = g.HasPath("stop-timeout") ? g.GetTimeSpan("stop-timeout") : TimeSpan.FromSeconds(10),
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),
+            RestartBackoff = RestartBackoffOf(g),
         };
         if (options.DefaultNetwork == "host")
             throw new ArgumentException("gocker.network.default = host: host networking is not supported");
@@ -64,6 +65,27 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         };
         var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
         return new DaemonConfig(options, socket, hocon, file) { Network = network };
+    }
+
+    /// <summary>gocker.restart { delay, max-delay, multiplier, reset-after, jitter }, checked like the
+    /// per-container values.</summary>
+    static Gocker.Actors.Restart.BackoffSettings RestartBackoffOf(Config g)
+    {
+        var d = Gocker.Actors.Restart.BackoffSettings.Docker;
+        long? Ms(string key) => g.HasPath(key) ? (long)g.GetTimeSpan(key).TotalMilliseconds : null;
+        double? Num(string key) => g.HasPath(key) ? g.GetDouble(key) : null;
+        try
+        {
+            return Gocker.Actors.Restart.RestartSpecFactory.BuildBackoff(new Gocker.Api.RestartBackoff
+            {
+                DelayMs = Ms("restart.delay"), MaxDelayMs = Ms("restart.max-delay"), Multiplier = Num("restart.multiplier"),
+                ResetAfterMs = Ms("restart.reset-after"), Jitter = Num("restart.jitter"),
+            }, d);
+        }
+        catch (Gocker.Actors.Containers.BadRequestException ex)
+        {
+            throw new ArgumentException("gocker.restart: " + ex.Message.Replace("HostConfig.GockerRestartBackoff.", "", StringComparison.Ordinal));
+        }
     }
 
     static string Absolute(string flag, string path) =>

@@ -17,7 +17,9 @@ public static class ImageContainerRoutes
         app.MapGet("/containers/{id}/export", Export);
     }
 
-    /// <summary>POST /commit?container=ID&amp;repo=NAME&amp;tag=TAG&amp;comment=&amp;author=</summary>
+    /// <summary>POST /commit?container=ID&amp;repo=NAME&amp;tag=TAG&amp;comment=&amp;author=&amp;pause=
+    /// A running container is frozen while its upper dir is read (Docker's pause=true default), so
+    /// the layer is one consistent moment of its filesystem; it is thawed whatever happens.</summary>
     static Task<IResult> Commit(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
         var id = ctx.Request.Query["container"].ToString();
@@ -28,6 +30,30 @@ public static class ImageContainerRoutes
         if (name is not null) ImageReference.Normalize(name); // a bad name fails before any work
         var r = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
         var layout = ContainerLayout.For(svc.Options, r.Spec.Id);
+        var pause = ctx.Request.Query["pause"].ToString() is not ("0" or "false");
+        var paused = false;
+        if (pause && r.Status == ContainerStatus.Running)
+        {
+            // It may exit in between: then there is nothing to freeze, and the commit goes on.
+            try { await AskContainer<ContainerActor.Ack>(ctx, r.Spec.Id, new ContainerActor.Pause()); paused = true; }
+            catch (ConflictException) { }
+        }
+        try
+        {
+            return await CommitCore(ctx, svc, r, layout, name);
+        }
+        finally
+        {
+            if (paused)
+            {
+                try { await AskContainer<ContainerActor.Ack>(ctx, r.Spec.Id, new ContainerActor.Unpause()); }
+                catch (ConflictException) { /* exited or removed meanwhile */ }
+            }
+        }
+    });
+
+    static async Task<IResult> CommitCore(HttpContext ctx, EngineServices svc, ContainerRecord r, ContainerLayout layout, string? name)
+    {
         var image = await Task.Run(() => svc.Images.CommitContainer(new ContainerCommit
         {
             UpperDir = layout.UpperDir,
@@ -40,7 +66,7 @@ public static class ImageContainerRoutes
             Author = ctx.Request.Query["author"].ToString() is { Length: > 0 } a ? a : null,
         }));
         return Results.Json(new IdResponse { Id = image.Id }, GockerImageJson.Default.IdResponse, statusCode: 201);
-    });
+    }
 
     /// <summary>GET /containers/ID/export: the merged rootfs (upper dir over the image layers) as a tar.</summary>
     static async Task Export(HttpContext ctx, string id, EngineServices svc)

@@ -50,8 +50,11 @@ internal sealed class TarUnpacker
 
     void Run(Stream archive)
     {
-        using var reader = new TarReader(archive, leaveOpen: true);
+        var counted = new CountingReadStream(archive);
+        using var reader = new TarReader(counted, leaveOpen: true);
         string last = "(none: at the start)";
+        // Where the next header starts: after the last entry's header(s) and its padded data.
+        long nextHeader = 0;
         while (true)
         {
             TarEntry? entry;
@@ -59,12 +62,20 @@ internal sealed class TarUnpacker
             {
                 entry = reader.GetNextEntry(copyData: false);
             }
+            catch (EndOfStreamException) when (counted.SawEnd && counted.Total == nextHeader)
+            {
+                // No end-of-archive blocks, but nothing cut either: the stream ended exactly where
+                // a header would start. Go's archive/tar (umoci, some registries' layers) and GNU tar
+                // accept this; an archive cut inside a header or inside data still fails below.
+                break;
+            }
             catch (Exception ex) when (IsArchiveError(ex))
             {
                 throw new UnsafeArchiveException($"archive is corrupt or truncated after entry {last}: {ex.Message}");
             }
             if (entry is null) break;
             last = entry.Name;
+            nextHeader = counted.Total + (HasData(entry) ? (entry.Length + 511) / 512 * 512 : 0);
             try
             {
                 Apply(entry);
@@ -84,6 +95,10 @@ internal sealed class TarUnpacker
 
     // Note: .NET's TarReader does not verify header checksums; damage shows only where a field fails
     // to parse. The image id (SHA-256 of the archive) is the end-to-end integrity check.
+    /// <summary>Entries whose size field counts data blocks that follow the header.</summary>
+    static bool HasData(TarEntry e) => e.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile
+        or TarEntryType.ContiguousFile or TarEntryType.SparseFile;
+
     static bool IsArchiveError(Exception ex) =>
         ex is InvalidDataException or EndOfStreamException or FormatException or IOException or ArgumentException or NotSupportedException
         && ex is not UnsafeArchiveException;

@@ -12,7 +12,7 @@ namespace Gocker.Actors.Containers;
 /// child is a failure, after which this actor tears the container down (nothing survives: no
 /// process, cgroup, run dir, and with --rm no data dir).
 /// </summary>
-public sealed class ContainerActor : ReceiveActor, IWithTimers
+public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 {
     // ---- messages -------------------------------------------------------------------------
     public sealed record Start;
@@ -85,14 +85,15 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         _svc = svc;
         _record = record;
         _layout = ContainerLayout.For(svc.Options, record.Spec.Id);
-        ReceiveAsync<Start>(_ => HandleStart());
+        ReceiveAsync<Start>(_ => HandleStartByHand());
         ReceiveAsync<NamespaceActor.ProcessExited>(HandleExited);
         ReceiveAsync<FinishFailedStart>(HandleFinishFailedStart);
         Receive<Wait>(HandleWait);
-        Receive<Kill>(HandleKill);
-        Receive<Stop>(HandleStop);
+        Receive<Kill>(HandleKillByHand);
+        Receive<Stop>(HandleStopByHand);
         Receive<KillTimeout>(HandleKillTimeout);
-        ReceiveAsync<Remove>(HandleRemove);
+        ReceiveAsync<Remove>(HandleRemoveByHand);
+        ReceiveRestartMessages();
         Receive<Inspect>(_ => Sender.Tell(_record));
         ReceiveAsync<Readopt>(_ => HandleReadopt());
         ReceiveAsync<Pause>(_ => HandlePause(freeze: true));
@@ -137,7 +138,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         try
         {
             _layout.CreateRun();
-            var network = Networked ? _layout.CreateEtcFiles() : [];
+            var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
             WriteInitSpec(network);
             _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
@@ -146,7 +147,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
             _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
             _svc.LogIndex?.Watch(_layout.DataDir);
-            var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog);
+            var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog) { HostNetwork = HostNetwork };
             // A client that attached before the start already holds this run's stdio (NextStdio).
             var stdio = NextStdio();
             if (stdio is not null) request = stdio.Apply(request);
@@ -224,7 +225,10 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>The container has a network of its own (not "none", and the daemon has networking).</summary>
-    bool Networked => _svc.Network is not null && _record.Spec.NetworkMode is { } m && m != "none";
+    bool Networked => _svc.Network is not null && _record.Spec.NetworkMode is { } m && m != "none" && m != "host";
+
+    /// <summary>--network host: the host's network namespace, nothing for CNI to do.</summary>
+    bool HostNetwork => _record.Spec.NetworkMode == "host";
 
     Task AttachAsync(int pid)
     {
@@ -354,6 +358,7 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
         tcs.TrySetResult();
 
+        ApplyRestartPolicy(failure);
         if (_record.Spec.AutoRemove || _pendingRemove) await DoRemove();
         ReplyPendingStart();
     }
@@ -392,7 +397,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
     /// </summary>
     async Task HandleReadopt()
     {
-        try { await ReadoptCore(); }
+        var loaded = _record.Status;
+        try { await ReadoptCore(); ResumePolicyAfterDaemonRestart(loaded); }
         finally { Context.Parent.Tell(new Settled(Id)); }
     }
 
@@ -404,7 +410,8 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         try { cgroupExists = (await _cgroup.Ask<CgroupActor.Opened>(new CgroupActor.Open(), AskTimeout)).Existed; }
         catch (Exception ex) { _log.Warning("container {0}: re-opening its cgroup failed: {1}", Id[..12], ex.Message); }
 
-        if (_record.Status is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead)
+        // Restarting: its last run was torn down before the daemon died; the policy resumes it.
+        if (_record.Status is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead or ContainerStatus.Restarting)
         {
             if (cgroupExists) await KillAndRemoveCgroup();
             StartDetach();
@@ -614,7 +621,9 @@ public sealed class ContainerActor : ReceiveActor, IWithTimers
         // fsync) on the run path. If the daemon dies in between, the next one finds the process
         // gone, records the exit and removes the container all the same.
         var removedNext = next.Status == ContainerStatus.Exited && (next.Spec.AutoRemove || _pendingRemove);
-        if (next.Status != ContainerStatus.Removing && !removedNext)
+        // Likewise the exit record of a run the policy restarts: "restarting" is written right after.
+        var restartedNext = next.Status == ContainerStatus.Exited && PlanRestart(next);
+        if (next.Status != ContainerStatus.Removing && !removedNext && !restartedNext)
         {
             try { StateStore.Save(_layout.DataDir, _record); }
             catch (Exception ex) { _log.Error("container {0}: saving state failed: {1}", Id[..12], ex.Message); }

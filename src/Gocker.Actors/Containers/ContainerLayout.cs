@@ -38,6 +38,21 @@ public sealed record ContainerLayout(string DataDir, string RunDir)
         return mounts.ToArray();
     }
 
+    /// <summary>--network host: /etc/hosts and /etc/resolv.conf are copies of the host's (taken at
+    /// each start, as Docker does), /etc/hostname the container's name for itself.</summary>
+    public Gocker.Syscalls.Spawn.VolumeMount[] CreateHostEtcFiles(string hostname)
+    {
+        var mounts = CreateEtcFiles();
+        File.WriteAllText(Path.Combine(EtcDir, Gocker.Network.EtcFiles.Hostname), hostname + "\n");
+        foreach (var name in new[] { Gocker.Network.EtcFiles.Hosts, Gocker.Network.EtcFiles.ResolvConf })
+        {
+            var source = "/etc/" + name;
+            // A missing host file leaves the empty one: the container still starts.
+            if (File.Exists(source)) File.WriteAllBytes(Path.Combine(EtcDir, name), File.ReadAllBytes(source));
+        }
+        return mounts;
+    }
+
     /// <summary>Creates the persistent part. All or nothing.</summary>
     public void CreateData(ContainerRecord record)
     {

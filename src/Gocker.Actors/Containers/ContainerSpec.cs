@@ -33,6 +33,8 @@ public sealed record ContainerSpec
     public bool StdinOnce { get; init; }
     // Kept to answer inspect the way Docker does.
     public long NanoCpus { get; init; }
+    /// <summary>Restart policy and backoff (fixed at create; defaults from gocker.restart).</summary>
+    public Gocker.Actors.Restart.RestartSettings Restart { get; init; } = Gocker.Actors.Restart.RestartSettings.None;
 }
 
 /// <summary>The persisted runtime state of a container (next to its spec).</summary>
@@ -49,7 +51,15 @@ public sealed record ContainerRecord
     public string Error { get; init; } = "";
     public DateTimeOffset? StartedAt { get; init; }
     public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>Policy restarts since the last start by hand.</summary>
     public int RestartCount { get; init; }
+    /// <summary>The last run was ended by hand (stop, kill with SIGKILL/SIGTERM): no policy restarts
+    /// it, and after a daemon restart unless-stopped leaves it down. Cleared by a start by hand.</summary>
+    public bool ManuallyStopped { get; init; }
+    /// <summary>While Restarting: when the policy's timer starts it again.</summary>
+    public DateTimeOffset? NextRestartAt { get; init; }
+    /// <summary>The un-jittered backoff delay of the last policy restart (the next one grows from it).</summary>
+    public TimeSpan? RestartDelay { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]

@@ -31,16 +31,17 @@ public static partial class ContainerSpecFactory
         if (!workDir.StartsWith('/')) throw new BadRequestException($"Invalid working directory \"{workDir}\": it must be an absolute path");
         if (workDir.Contains('\0')) throw new BadRequestException("Invalid working directory: NUL byte");
 
-        var hostname = string.IsNullOrEmpty(req.Hostname) ? id[..12] : req.Hostname;
+        var mode = string.IsNullOrEmpty(hc.NetworkMode) || hc.NetworkMode == "default" ? options.DefaultNetwork : hc.NetworkMode;
+        if (mode.StartsWith("container:", StringComparison.Ordinal))
+            throw new BadRequestException($"Network mode \"{mode}\" is not supported");
+        // Docker: a host-network container is named like the host unless told otherwise.
+        var hostname = !string.IsNullOrEmpty(req.Hostname) ? req.Hostname : mode == "host" ? HostHostname() : id[..12];
         if (hostname.Length > 64 || !HostnameRegex().IsMatch(hostname))
             throw new BadRequestException($"Invalid hostname \"{hostname}\": use letters, digits, '-' and '.' (max 64)");
 
-        var mode = string.IsNullOrEmpty(hc.NetworkMode) || hc.NetworkMode == "default" ? options.DefaultNetwork : hc.NetworkMode;
-        if (mode == "host")
-            throw new BadRequestException("Network mode \"host\" is not supported: every container gets its own network namespace (use -p to publish ports)");
-        if (mode.StartsWith("container:", StringComparison.Ordinal))
-            throw new BadRequestException($"Network mode \"{mode}\" is not supported");
-        var ports = ParsePortBindings(hc.PortBindings);
+        var bindings = WithExposedPorts(hc.PortBindings, hc.PublishAllPorts ? [.. image.ExposedPorts, .. (IEnumerable<string>?)req.ExposedPorts?.Keys ?? []] : []);
+        // Docker discards published ports in host mode (the container's ports are the host's).
+        var ports = mode == "host" ? [] : ParsePortBindings(bindings);
         if (ports.Length > 0 && mode == "none")
             throw new BadRequestException("conflicting options: port publishing and the container type network mode \"none\"");
 
@@ -65,7 +66,29 @@ public static partial class ContainerSpecFactory
             Tty = req.Tty,
             OpenStdin = req.OpenStdin,
             StdinOnce = req.OpenStdin && req.StdinOnce,
+            Restart = Gocker.Actors.Restart.RestartSpecFactory.Build(hc, options.DefaultBackoff ?? Gocker.Actors.Restart.BackoffSettings.Docker),
         };
+    }
+
+    static string HostHostname()
+    {
+        try { return File.ReadAllText("/proc/sys/kernel/hostname").Trim(); }
+        catch (IOException) { return Environment.MachineName; }
+    }
+
+    /// <summary>-P: every exposed port ("80", "80/tcp", "53/udp") that has no binding yet gets one on
+    /// an ephemeral host port (explicit -p bindings of the same port win, as in Docker).</summary>
+    public static Dictionary<string, List<PortBinding>?>? WithExposedPorts(Dictionary<string, List<PortBinding>?>? bindings, IEnumerable<string> exposed)
+    {
+        Dictionary<string, List<PortBinding>?>? result = bindings is null ? null : new(bindings);
+        foreach (var port in exposed)
+        {
+            var key = port.Contains('/') ? port : port + "/tcp";
+            if (result is not null && (result.ContainsKey(key) || (key.EndsWith("/tcp", StringComparison.Ordinal) && result.ContainsKey(key[..^4])))) continue;
+            result ??= [];
+            result[key] = [new PortBinding()];
+        }
+        return result;
     }
 
     /// <summary>Docker's PortBindings ("80/tcp" -> [{HostIp, HostPort}]) as port mappings; a missing
@@ -181,4 +204,5 @@ public static partial class ContainerSpecFactory
 }
 
 /// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
-public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none");
+public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none",
+    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null);

@@ -5,7 +5,8 @@ public enum ContainerStatus { Created, Running, Paused, Restarting, Exited, Remo
 
 public static class ContainerStatusRules
 {
-    public static bool CanStart(this ContainerStatus s) => s is ContainerStatus.Created or ContainerStatus.Exited;
+    /// <summary>Restarting: a start (by hand or by the policy's timer) ends the wait.</summary>
+    public static bool CanStart(this ContainerStatus s) => s is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Restarting;
     public static bool CanKill(this ContainerStatus s) => s is ContainerStatus.Running or ContainerStatus.Paused;
     public static bool CanRemove(this ContainerStatus s, bool force) =>
         force ? s is not ContainerStatus.Removing : s is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead;

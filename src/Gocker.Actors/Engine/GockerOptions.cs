@@ -23,6 +23,9 @@ public sealed record GockerOptions
     /// <summary>Network of containers created without --network (Docker: "bridge"); "none" = loopback only.</summary>
     public string DefaultNetwork { get; init; } = "bridge";
 
+    /// <summary>Restart backoff of containers that set none of their own (gocker.restart).</summary>
+    public Gocker.Actors.Restart.BackoffSettings RestartBackoff { get; init; } = Gocker.Actors.Restart.BackoffSettings.Docker;
+
     public string ContainersDir => Path.Combine(DataRoot, "containers");
     public string ImagesDir => Path.Combine(DataRoot, "images");
     public string RunContainersDir => Path.Combine(ExecRoot, "containers");

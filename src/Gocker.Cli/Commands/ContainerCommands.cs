@@ -108,13 +108,51 @@ public static class ContainerCommands
         return 0;
     }
 
-    /// <summary>`stats --no-stream`: one sample per container. CPU % compares the sample with the
-    /// daemon's previous one (precpu_stats), as docker does.</summary>
-    public static int Stats(CliContext ctx, string[] ids, bool all)
+    /// <summary>`stats`: a table of one sample per container; CPU % compares the sample with the
+    /// daemon's previous one (precpu_stats), as docker does. Without --no-stream the table is
+    /// redrawn every second (in place on a terminal) until Ctrl-C, or until none of the named
+    /// containers runs any more; without names it follows whatever is running.</summary>
+    public static int Stats(CliContext ctx, string[] ids, bool all, bool noStream)
     {
-        if (ids.Length == 0) ids = ctx.Client.List(all).Select(c => c.Id).ToArray();
+        if (noStream)
+        {
+            PrintStats(ctx, Sample(ctx, ids, all, dropStopped: false, out var rc));
+            return rc;
+        }
+        var tty = !Console.IsOutputRedirected;
+        using var stop = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var started = DateTime.UtcNow;
+                var rows = Sample(ctx, ids, all, dropStopped: !all, out _);
+                if (tty) ctx.IO.Out.Write("\u001b[2J\u001b[H"); // clear and home, as docker redraws
+                PrintStats(ctx, rows);
+                ctx.IO.Flush();
+                if (ids.Length > 0 && rows.Count == 0) return 0; // every named container stopped
+                var wait = TimeSpan.FromSeconds(1) - (DateTime.UtcNow - started);
+                if (wait > TimeSpan.Zero) stop.Token.WaitHandle.WaitOne(wait);
+            }
+            return 0;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    static void PrintStats(CliContext ctx, List<IReadOnlyList<string>> rows) =>
+        Format.Table(ctx.IO.Out, ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], rows);
+
+    /// <summary>One row per running container of <paramref name="ids"/> (all running, or all with
+    /// <paramref name="all"/>, when none are named). A named container that is missing is an error
+    /// (rc 1); with <paramref name="dropStopped"/> one that is not running has no row.</summary>
+    static List<IReadOnlyList<string>> Sample(CliContext ctx, string[] ids, bool all, bool dropStopped, out int rc)
+    {
+        var running = ctx.Client.List(false).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+        if (ids.Length == 0) ids = all ? ctx.Client.List(true).Select(c => c.Id).ToArray() : [.. running];
         var rows = new List<IReadOnlyList<string>>();
-        int rc = 0;
+        rc = 0;
         foreach (var id in ids)
         {
             try
@@ -135,9 +173,11 @@ public static class ContainerCommands
                 var memPct = limit > 0 ? (double)usage / limit * 100 : 0;
                 var name = s.TryGetProperty("name", out var n) ? (n.GetString() ?? "").TrimStart('/') : "";
                 var fullId = s.TryGetProperty("id", out var i) ? i.GetString() ?? id : id;
+                var pids = L(s, "pids_stats", "current");
+                if (dropStopped && !running.Contains(fullId)) continue;
                 rows.Add([Format.ShortId(fullId), name, $"{cpuPct:0.00}%",
                     $"{BytesSize(usage)} / {(limit > 0 ? BytesSize(limit) : "unlimited")}", $"{memPct:0.00}%",
-                    L(s, "pids_stats", "current").ToString()]);
+                    pids.ToString()]);
             }
             catch (ApiException e)
             {
@@ -145,8 +185,7 @@ public static class ContainerCommands
                 rc = 1;
             }
         }
-        Format.Table(ctx.IO.Out, ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], rows);
-        return rc;
+        return rows;
     }
 
     /// <summary>docker stats' binary sizes (go-units BytesSize): "1.5MiB", "64MiB".</summary>

@@ -29,10 +29,10 @@ internal static class ContainerVerbs
         root.Add(top);
 
         var statsAll = new Option<bool>("--all", "-a") { Description = "Show all containers (default shows just running)" };
-        var statsNoStream = new Option<bool>("--no-stream") { Description = "Disable streaming stats and only pull the first result (the only mode gocker has)" };
+        var statsNoStream = new Option<bool>("--no-stream") { Description = "Disable streaming stats and only pull the first result" };
         var statsIds = new Argument<string[]>("CONTAINER") { Arity = ArgumentArity.ZeroOrMore, Description = "Containers (default: all running)" };
         var stats = new Command("stats", "Display a live stream of container(s) resource usage statistics") { statsAll, statsNoStream, statsIds };
-        stats.SetAction(pr => guard(pr, () => ContainerCommands.Stats(ctx, pr.GetValue(statsIds) ?? [], pr.GetValue(statsAll))));
+        stats.SetAction(pr => guard(pr, () => ContainerCommands.Stats(ctx, pr.GetValue(statsIds) ?? [], pr.GetValue(statsAll), pr.GetValue(statsNoStream))));
         root.Add(stats);
     }
 }

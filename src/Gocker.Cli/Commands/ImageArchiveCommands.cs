@@ -107,11 +107,11 @@ public static class ImageArchiveCommands
         return 0;
     }
 
-    public static int Commit(CliContext ctx, string container, string? reference, string? message, string? author)
+    public static int Commit(CliContext ctx, string container, string? reference, string? message, string? author, bool pause = true)
     {
         string? repo = null, tag = null;
         if (reference is not null) (repo, tag) = RunFlags.SplitReference(reference);
-        var id = ctx.Client.Commit(container, repo, tag, message, author);
+        var id = ctx.Client.Commit(container, repo, tag, message, author, pause);
         ctx.IO.Out.Write(id + "\n");
         return 0;
     }

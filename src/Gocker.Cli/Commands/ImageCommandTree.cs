@@ -64,8 +64,9 @@ public static class ImageCommandTree
         var author = new Option<string?>("--author", "-a") { Description = "Author", HelpName = "string" };
         var container = new Argument<string>("CONTAINER");
         var reference = new Argument<string?>("REPOSITORY[:TAG]") { Arity = ArgumentArity.ZeroOrOne };
-        var cmd = new Command("commit", "Create a new image from a container's changes") { message, author, container, reference };
-        cmd.SetAction(pr => guard(pr, () => ImageArchiveCommands.Commit(ctx, pr.GetValue(container)!, pr.GetValue(reference), pr.GetValue(message), pr.GetValue(author))));
+        var pause = new Option<bool>("--pause", "-p") { Description = "Pause container during commit (default true; --pause=false to not)", DefaultValueFactory = _ => true };
+        var cmd = new Command("commit", "Create a new image from a container's changes") { message, author, pause, container, reference };
+        cmd.SetAction(pr => guard(pr, () => ImageArchiveCommands.Commit(ctx, pr.GetValue(container)!, pr.GetValue(reference), pr.GetValue(message), pr.GetValue(author), pr.GetValue(pause))));
         return cmd;
     }
 

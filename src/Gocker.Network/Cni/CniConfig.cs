@@ -4,7 +4,8 @@ using System.Text.Json;
 namespace Gocker.Network.Cni;
 
 /// <summary>The plugin chain of a Gocker network, as CNI network configurations:
-///   bridge (+ host-local IPAM): veth pair, bridge device, gateway address, IP masquerade
+///   bridge (+ host-local IPAM): veth pair, bridge device, gateway address (NAT: one rule per
+///     network, see Masquerade, rather than the plugin's per-container ipMasq chains)
 ///   firewall (optional): accepts the container's traffic when the host's FORWARD policy drops
 ///   portmap (only when ports are published): DNAT from host ports, SNAT for hairpin and 127.0.0.1
 /// </summary>
@@ -36,7 +37,7 @@ public static class CniConfig
                 case "bridge":
                     w.WriteString("bridge", net.Bridge);
                     w.WriteBoolean("isGateway", true);
-                    w.WriteBoolean("ipMasq", true);
+                    w.WriteBoolean("ipMasq", false);
                     // Lets a container reach its own published port through the host's address.
                     w.WriteBoolean("hairpinMode", true);
                     w.WriteStartObject("ipam");

@@ -29,6 +29,9 @@ public sealed record SpawnRequest(
     public int StdinFd { get; init; } = -1;
     public int StdoutFd { get; init; } = -1;
     public int StderrFd { get; init; } = -1;
+    /// <summary>--network host: the init stays in the host's network namespace (every other
+    /// namespace is still new).</summary>
+    public bool HostNetwork { get; init; }
 }
 
 /// <summary>The spawned, not yet released init. Owned by the NamespaceActor.</summary>

@@ -116,7 +116,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
 
             var job = new SpawnJob
             {
-                Namespaces = Namespaces, Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
+                Namespaces = request.HostNetwork ? Namespaces & ~CLONE_NEWNET : Namespaces, Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
                 Argv = (nint)argv, Envp = (nint)envp,
             };
             var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-spawn" };

@@ -90,4 +90,37 @@ public class RunFlagsTests
     [InlineData("reg:5000/team/app:v2", "reg:5000/team/app", "v2")]
     public void References(string reference, string repo, string tag) =>
         Assert.Equal((repo, tag), RunFlags.SplitReference(reference));
+
+    [Fact]
+    public void Expose_takes_ports_ranges_and_protocols()
+    {
+        var e = RunFlags.ParseExpose(["80", "53/udp", "7000-7002/tcp"])!;
+        Assert.Equal(["53/udp", "7000/tcp", "7001/tcp", "7002/tcp", "80/tcp"], e.Keys.Order(StringComparer.Ordinal));
+        Assert.Null(RunFlags.ParseExpose([]));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("65536")]
+    [InlineData("http")]
+    [InlineData("80/sctp")]
+    [InlineData("90-80")]
+    [InlineData("1-5000")]
+    public void Bad_expose_values_are_refused(string value)
+    {
+        var e = Assert.Throws<UsageException>(() => RunFlags.ParseExpose([value]));
+        Assert.Contains($"\"{value}\"", e.Message);
+    }
+
+    [Fact]
+    public void Publish_all_adds_exposed_ports_without_overriding_explicit_bindings()
+    {
+        var explicitBinding = new Gocker.Api.PortBinding { HostPort = "8080" };
+        var result = Gocker.Actors.Containers.ContainerSpecFactory.WithExposedPorts(
+            new() { ["80/tcp"] = [explicitBinding] }, ["80", "443", "53/udp"])!;
+        Assert.Same(explicitBinding, Assert.Single(result["80/tcp"]!));
+        Assert.Equal("", Assert.Single(result["443/tcp"]!).HostPort);
+        Assert.Equal("", Assert.Single(result["53/udp"]!).HostPort);
+        Assert.Null(Gocker.Actors.Containers.ContainerSpecFactory.WithExposedPorts(null, []));
+    }
 }

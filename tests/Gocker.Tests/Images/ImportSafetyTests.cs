@@ -192,6 +192,28 @@ public class ImportSafetyTests : IDisposable
     }
 
     [Fact]
+    public void An_archive_without_end_blocks_is_complete_when_it_ends_after_the_last_entry()
+    {
+        // Go's archive/tar as umoci drives it writes no end-of-archive blocks (GNU tar reads it).
+        var full = new TarBuilder().File("first", "ok").Symlink("link", "first").File("last", "tail").Bytes();
+        Assert.All(full[^1024..], b => Assert.Equal(0, b));
+        var img = _t.Store().Import(new MemoryStream(full[..^1024]), "noend");
+        Assert.Equal("ok", File.ReadAllText(Path.Combine(img.Layers[0], "first")));
+        Assert.Equal("first", new FileInfo(Path.Combine(img.Layers[0], "link")).LinkTarget);
+        Assert.Equal("tail", File.ReadAllText(Path.Combine(img.Layers[0], "last")));
+    }
+
+    [Fact]
+    public void An_archive_cut_at_a_block_boundary_inside_data_is_still_refused()
+    {
+        var data = new byte[10_000];
+        Array.Fill(data, (byte)7);
+        var full = new TarBuilder().File("first", "ok").File("data", data).Bytes();
+        var cut = full.Length / 2 / 512 * 512;
+        Refused(full[..cut], "entry data: archive is truncated");
+    }
+
+    [Fact]
     public void A_corrupt_header_is_refused()
     {
         var bytes = new TarBuilder(TarEntryFormat.Ustar).File("first", "ok").File("second", "x").Bytes();

@@ -73,6 +73,24 @@ public sealed class ImageTests(DaemonFixture daemon) : IClassFixture<DaemonFixtu
     }
 
     [Fact]
+    public void Commit_of_a_running_container_freezes_it_meanwhile_and_leaves_it_running()
+    {
+        var cname = "cr-" + Guid.NewGuid().ToString("N")[..8];
+        var image = "it-live-" + Guid.NewGuid().ToString("N")[..6];
+        Ok("run", "-d", "--name", cname, "busybox", "sh", "-c", "echo live > /live; echo ready; sleep 1000");
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!Ok("logs", cname).Stdout.Contains("ready") && DateTime.UtcNow < deadline) Thread.Sleep(50);
+        Ok("commit", cname, image);
+        Assert.Equal("running", JsonDocument.Parse(Ok("inspect", cname).Stdout).RootElement[0].GetProperty("State").GetProperty("Status").GetString());
+        Assert.Equal("live\n", Ok("run", "--rm", image, "cat", "/live").Stdout);
+        Ok("commit", "--pause=false", cname, image + "-np");
+        Assert.Equal("running", JsonDocument.Parse(Ok("inspect", cname).Stdout).RootElement[0].GetProperty("State").GetProperty("Status").GetString());
+        Ok("rm", "-f", cname);
+        Ok("rmi", image);
+        Ok("rmi", image + "-np");
+    }
+
+    [Fact]
     public void Commit_makes_a_new_layer_that_runs_then_save_and_load_round_trip()
     {
         var name = LoadThree("it-commit-" + Guid.NewGuid().ToString("N")[..6]);

@@ -142,6 +142,7 @@ public sealed class LifecycleDaemon : IDisposable
         foreach (var dir in CgroupParentDirs().OrderByDescending(d => d.Length))
             TestCgroups.RemoveTree(dir);
         TestNetworkSlot.DeleteBridge(Net.Bridge);
+        try { Net.DeleteNetworkRules(); } catch { }
         try { Directory.Delete(Root, true); } catch { }
     }
 

@@ -131,6 +131,38 @@ public sealed class LifecycleVerbsTests(DaemonFixture daemon) : IClassFixture<Da
     }
 
     [Fact]
+    public void Stats_streams_until_the_named_container_stops_and_the_api_streams_json_lines()
+    {
+        // Lives ~3 s: the console's stream redraws about once a second, then ends with it.
+        var id = Ok("run", "-d", "-m", "32m", "busybox", "sh", "-c", "sleep 3");
+        var r = daemon.Gocker("stats", id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var tables = r.Stdout.Split('\n').Count(l => l.StartsWith("CONTAINER ID"));
+        Assert.True(tables >= 2, $"expected a stream of tables:\n{r.Stdout}");
+        Assert.Contains("32MiB", r.Stdout);
+        Assert.True(Inspect(id)["State"]!["Status"]!.ToString() == "exited");
+
+        // The API's default (stream=true): one JSON object per line, each with the previous sample as
+        // precpu, ending when the container stops.
+        var id2 = Ok("run", "-d", "busybox", "sh", "-c", "sleep 3");
+        using var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        s.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(daemon.Socket));
+        s.Send(System.Text.Encoding.ASCII.GetBytes($"GET /containers/{id2}/stats HTTP/1.0\r\nHost: d\r\n\r\n"));
+        using var ns = new System.Net.Sockets.NetworkStream(s);
+        var all = new MemoryStream();
+        ns.CopyTo(all); // ends when the daemon ends the stream
+        var text = System.Text.Encoding.UTF8.GetString(all.ToArray());
+        var body = text[(text.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        var lines = body.Split('\n').Where(l => l.StartsWith('{')).ToList();
+        Assert.True(lines.Count >= 2, text);
+        var first = JsonNode.Parse(lines[0])!;
+        var second = JsonNode.Parse(lines[1])!;
+        Assert.Equal(id2, first["id"]!.ToString());
+        Assert.Equal(first["cpu_stats"]!["system_cpu_usage"]!.GetValue<long>(), second["precpu_stats"]!["system_cpu_usage"]!.GetValue<long>());
+        Ok("rm", id, id2);
+    }
+
+    [Fact]
     public void Inspect_top_stats_and_logs()
     {
         // --tail counts lines of the merged stream in the order the daemon saw the writes: the sleep

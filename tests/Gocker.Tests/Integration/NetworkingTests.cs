@@ -73,14 +73,52 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
     }
 
     [Fact]
-    public void Unknown_network_and_host_mode_are_refused_at_create()
+    public void Unknown_network_is_refused_at_create()
     {
         var r = daemon.Gocker("run", "--rm", "--network", "no-such-net-x", "busybox", "true");
         Assert.Equal(125, r.ExitCode);
         Assert.Contains("network no-such-net-x not found", r.Stderr);
-        r = daemon.Gocker("run", "--rm", "--network", "host", "busybox", "true");
-        Assert.Equal(125, r.ExitCode);
-        Assert.Contains("host", r.Stderr);
+    }
+
+    [Fact]
+    public void Network_host_shares_the_hosts_network_namespace_and_nothing_else()
+    {
+        var hostNet = new FileInfo("/proc/self/ns/net").LinkTarget;
+        var hostUts = new FileInfo("/proc/self/ns/uts").LinkTarget;
+        var r = daemon.Gocker("run", "--rm", "--network", "host", "-p", "8080:80", "busybox", "sh", "-c",
+            "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; hostname; cat /etc/resolv.conf | wc -l");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(hostNet, lines[0]);
+        Assert.NotEqual(hostUts, lines[1]);
+        // Docker's defaults for host mode: the host's name, the host's resolver configuration.
+        Assert.Equal(File.ReadAllText("/proc/sys/kernel/hostname").Trim(), lines[2]);
+        var resolvLines = File.Exists("/etc/resolv.conf") ? File.ReadAllLines("/etc/resolv.conf").Length : 0;
+        Assert.Equal(resolvLines.ToString(), lines[3].Trim());
+        // No veth, no CNI state: the leak check in Dispose also covers the bridge.
+        Assert.Empty(TestNetworkSlot.BridgeMembers(daemon.Net.Bridge));
+    }
+
+    [Fact]
+    public void Publish_all_maps_every_exposed_port_to_an_ephemeral_host_port_reachable_on_127_0_0_1()
+    {
+        var web = Unique("pall");
+        try
+        {
+            var (id, _) = StartHttpd(web, "published-all", "--expose", "80", "--expose", "9999/udp", "-P");
+            var ports = Inspect(id).GetProperty("NetworkSettings").GetProperty("Ports");
+            var tcp = ports.GetProperty("80/tcp")[0].GetProperty("HostPort").GetString()!;
+            var udp = ports.GetProperty("9999/udp")[0].GetProperty("HostPort").GetString()!;
+            Assert.True(int.Parse(tcp) > 0 && int.Parse(udp) > 0, ports.ToString());
+            Assert.Equal("published-all", GetWithRetry($"http://127.0.0.1:{tcp}/"));
+        }
+        finally
+        {
+            daemon.Gocker("rm", "-f", web);
+        }
+        var bad = daemon.Gocker("run", "--rm", "--expose", "99999", "-P", "busybox", "true");
+        Assert.Equal(125, bad.ExitCode);
+        Assert.Contains("--expose", bad.Stderr);
     }
 
     [Fact]
@@ -112,8 +150,12 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
         {
             daemon.Gocker("rm", "-f", web);
         }
+        var netId = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Id").GetString()!;
+        // One NAT rule per network (not per container), there while the network is.
+        Assert.Single(daemon.Net.RulesNamingSlot(), r => r.StartsWith("-A POSTROUTING") && r.Contains("gocker-net " + netId[..12]));
         Ok("network", "rm", net);
         Assert.DoesNotContain(net, Ok("network", "ls"));
+        Assert.DoesNotContain(daemon.Net.RulesNamingSlot(), r => r.Contains("gocker-net " + netId[..12]));
     }
 
     [Fact]

@@ -52,6 +52,21 @@ public sealed partial class TestNetworkSlot
         return text.Split('\n').Where(l => Ipv4().Matches(l).Any(m => Contains(m.Value))).ToList();
     }
 
+    /// <summary>Removes the per-network NAT rules (Gocker's Masquerade) naming this slot's
+    /// addresses: they live as long as their network, which outlives a killed daemon.</summary>
+    public void DeleteNetworkRules()
+    {
+        foreach (var line in Run("iptables-save", "-t", "nat").Split('\n'))
+        {
+            if (!line.StartsWith("-A POSTROUTING", StringComparison.Ordinal) || !line.Contains("gocker-net ")) continue;
+            if (!Ipv4().Matches(line).Any(m => Contains(m.Value))) continue;
+            var m = System.Text.RegularExpressions.Regex.Match(line, "-s (\\S+) ! -o (\\S+) -m comment --comment \"([^\"]+)\" -j MASQUERADE");
+            if (m.Success)
+                Run("iptables", "-w", "-t", "nat", "-D", "POSTROUTING", "-s", m.Groups[1].Value, "!", "-o", m.Groups[2].Value,
+                    "-m", "comment", "--comment", m.Groups[3].Value, "-j", "MASQUERADE");
+        }
+    }
+
     /// <summary>Interfaces enslaved to the bridge (container veths).</summary>
     public static List<string> BridgeMembers(string bridge)
     {

@@ -101,6 +101,35 @@ public class AttachTests
     }
 
     [Fact]
+    public void Containers_reach_out_through_one_nat_rule_per_network_removed_with_the_network()
+    {
+        using var t = new TestNetworks();
+        using var c = new TestNetns();
+        using var remote = new RemoteHost();
+        var net = t.CreateUserNetwork("out" + Guid.NewGuid().ToString("N")[..6]);
+        var www = Directory.CreateTempSubdirectory("gocker-www-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(www, "index.html"), "outside");
+            remote.Netns.StartHttpd(www, 80);
+            var att = t.Manager.Attach(Req(t, c, "client", net.Name));
+            // The remote host has no route back to the container's subnet: only the source NAT to
+            // the host's address makes this answer come back.
+            var r = c.Exec("timeout", "10", "/bin/busybox", "wget", "-q", "-O", "-", $"http://{remote.RemoteAddress}/index.html");
+            Assert.True(r.Code == 0, "egress: " + r.Err);
+            Assert.Equal("outside", r.Out);
+            var comment = Masquerade.Comment(net);
+            Assert.Single(Sh.Run("iptables-save", "-t", "nat").Out.Split('\n'), l => l.Contains(comment));
+            t.Manager.Detach(att.ContainerId);
+            // Still there for the next container of the network; gone with the network.
+            Assert.Contains(comment, Sh.Run("iptables-save", "-t", "nat").Out);
+            t.Manager.Remove(net.Id);
+            Assert.DoesNotContain(comment, Sh.Run("iptables-save", "-t", "nat").Out);
+        }
+        finally { Directory.Delete(www, true); }
+    }
+
+    [Fact]
     public void Published_port_bound_to_127_0_0_1_only()
     {
         using var t = new TestNetworks();
@@ -217,6 +246,7 @@ internal sealed class RemoteHost : IDisposable
 {
     public TestNetns Netns { get; } = new();
     public string HostAddress { get; }
+    public string RemoteAddress { get; }
     readonly string _hostIf = "gtr" + Guid.NewGuid().ToString("N")[..8];
 
     public RemoteHost()
@@ -224,7 +254,7 @@ internal sealed class RemoteHost : IDisposable
         // 198.18.0.0/15 is reserved for benchmarking: never a real destination.
         uint baseAddr = (198u << 24) | (18u << 16) | ((uint)Random.Shared.Next(0, 512) << 8) | ((uint)Random.Shared.Next(0, 64) << 2);
         HostAddress = Ipv4Cidr.Format(baseAddr + 1);
-        var remoteAddr = Ipv4Cidr.Format(baseAddr + 2);
+        var remoteAddr = RemoteAddress = Ipv4Cidr.Format(baseAddr + 2);
         Sh.Ok("ip", "link", "add", _hostIf, "type", "veth", "peer", "name", "eth0", "netns", Netns.Name);
         Sh.Ok("ip", "addr", "add", HostAddress + "/30", "dev", _hostIf);
         Sh.Ok("ip", "link", "set", _hostIf, "up");

@@ -1,0 +1,220 @@
+using System.Globalization;
+using Akka.Actor;
+using Gocker.Actors.Restart;
+using Gocker.Syscalls.Spawn;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>
+/// The restart policy (Docker's `--restart`): after a run ends, RestartPolicyDecider says whether
+/// and when to start it again; a timer (Timers, so TestScheduler drives it in specs) carries it
+/// out. Verbs by hand go through the *ByHand handlers here first: stop/kill mark the run as
+/// stopped by hand (never undone by the policy), and cancel a pending restart.
+/// </summary>
+public sealed partial class ContainerActor
+{
+    /// <summary>The policy's timer fired (Generation guards against a cancelled one still queued).</summary>
+    sealed record RestartDue(int Generation);
+
+    const string RestartTimerKey = "restart";
+    int _restartGeneration;
+    /// <summary>The current run was started by the policy (a failed start then counts as a failed run).</summary>
+    bool _policyRun;
+
+    /// <summary>The decision for the exit record being written (SetRecord asks first, so that it can
+    /// skip writing an exit record that "restarting" replaces at once); ApplyRestartPolicy uses it.</summary>
+    RestartDecision? _plannedDecision;
+
+    void ReceiveRestartMessages() => ReceiveAsync<RestartDue>(HandleRestartDue);
+
+    /// <summary>Decides for an exit record about to be written; true when the policy restarts it.
+    /// A daemon crash before the "restarting" write is harmless: the next daemon finds the recorded
+    /// run gone, tears it down and applies the policy.</summary>
+    bool PlanRestart(ContainerRecord exited)
+    {
+        _plannedDecision = Decide(exited, _startFailure);
+        return _plannedDecision is RestartDecision.Restart;
+    }
+
+    RestartDecision? Decide(ContainerRecord r, ExecResult? startFailure)
+    {
+        var policy = r.Spec.Restart;
+        if (policy.IsNone || r.Spec.AutoRemove || _pendingRemove) return null;
+        // A start by hand that failed: its caller gets the error, as in Docker; no restart loop.
+        if (startFailure is not null && !_policyRun) return null;
+        var runTime = startFailure is null && r.StartedAt is { } s && r.FinishedAt is { } f && f > s ? f - s : TimeSpan.Zero;
+        return RestartPolicyDecider.Decide(new RestartInput(policy, r.ExitCode, r.OomKilled,
+            r.ManuallyStopped, runTime, r.RestartCount, r.RestartDelay), Random.Shared.NextDouble());
+    }
+
+    /// <summary>Called by Teardown once the run's exit is recorded and its waiters answered.</summary>
+    void ApplyRestartPolicy(ExecResult? startFailure)
+    {
+        var decision = _plannedDecision ?? Decide(_record, startFailure);
+        _plannedDecision = null;
+        _policyRun = false;
+        switch (decision)
+        {
+            case RestartDecision.Restart r:
+                ScheduleRestart(r.Delay, r.RestartCount, r.BaseDelay, r.Reason);
+                break;
+            case RestartDecision.NoRestart n:
+                Emit("restart-skipped", ("reason", n.Reason), ("restartCount", Str(_record.RestartCount)));
+                break;
+        }
+    }
+
+    void ScheduleRestart(TimeSpan delay, int restartCount, TimeSpan? baseDelay, string reason)
+    {
+        var at = _svc.Clock.GetUtcNow() + delay;
+        SetRecord(_record with
+        {
+            Status = ContainerStatus.Restarting, RestartCount = restartCount, RestartDelay = baseDelay, NextRestartAt = at,
+        });
+        Emit("restart-scheduled", ("delayMs", Str((long)delay.TotalMilliseconds)), ("restartCount", Str(restartCount)), ("reason", reason));
+        var due = new RestartDue(++_restartGeneration);
+        // No scheduler tick (10 ms) for a zero delay: the restart reaction time is the point of it.
+        if (delay <= TimeSpan.Zero) Self.Tell(due, ActorRefs.NoSender);
+        else Timers.StartSingleTimer(RestartTimerKey, due, delay);
+    }
+
+    void CancelPendingRestart()
+    {
+        Timers.Cancel(RestartTimerKey);
+        _restartGeneration++;
+    }
+
+    async Task HandleRestartDue(RestartDue m)
+    {
+        if (m.Generation != _restartGeneration || _record.Status != ContainerStatus.Restarting) return;
+        await StartByPolicy();
+    }
+
+    async Task StartByPolicy()
+    {
+        _policyRun = true;
+        _record = _record with { NextRestartAt = null };   // saved by the start's own record write
+        var run = _runId;
+        await HandleStart();
+        if (_record.Status == ContainerStatus.Running && _runId == run + 1)
+            Emit("restart", ("restartCount", Str(_record.RestartCount)));
+    }
+
+    // ---- verbs by hand ------------------------------------------------------------------------
+    /// <summary>`start`: of a container waiting to restart, starts it now (the policy's cycle goes
+    /// on); otherwise a fresh start: the stopped-by-hand flag, the count and the backoff reset.</summary>
+    Task HandleStartByHand()
+    {
+        if (_record.Status == ContainerStatus.Restarting)
+        {
+            CancelPendingRestart();
+            return StartByPolicy();
+        }
+        if (_record.Status.CanStart())
+        {
+            _policyRun = false;
+            _record = _record with { ManuallyStopped = false, RestartCount = 0, RestartDelay = null, NextRestartAt = null };
+        }
+        return HandleStart();
+    }
+
+    void HandleStopByHand(Stop m)
+    {
+        if (_record.Status == ContainerStatus.Restarting)
+        {
+            StopPendingRestart();
+            Emit("stop");
+            Sender.Tell(new Ack());
+            return;
+        }
+        if (_record.Status == ContainerStatus.Running && _ns is not null) MarkStoppedByHand();
+        HandleStop(m);
+    }
+
+    /// <summary>Docker: SIGKILL and the stop signal (SIGTERM) disable the policy until the next start;
+    /// other signals (SIGHUP, SIGUSR1...) leave it in place.</summary>
+    void HandleKillByHand(Kill m)
+    {
+        var fatal = m.Signal is 9 or 15;
+        if (_record.Status == ContainerStatus.Restarting)
+        {
+            if (!fatal)
+            {
+                Sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is not running (it is restarting)")));
+                return;
+            }
+            StopPendingRestart();
+            Emit("kill", ("signal", Str(m.Signal)));
+            Sender.Tell(new Ack());
+            return;
+        }
+        if (fatal && _record.Status == ContainerStatus.Running && _ns is not null) MarkStoppedByHand();
+        HandleKill(m);
+    }
+
+    Task HandleRemoveByHand(Remove m)
+    {
+        if (_record.Status == ContainerStatus.Restarting)
+        {
+            if (!m.Force)
+            {
+                Sender.Tell(new Status.Failure(new ConflictException(
+                    $"You cannot remove a restarting container {Id}. Stop the container before attempting removal or force remove")));
+                return Task.CompletedTask;
+            }
+            CancelPendingRestart();
+        }
+        return HandleRemove(m);
+    }
+
+    void MarkStoppedByHand()
+    {
+        // Persisted at once: if the daemon dies before the exit, unless-stopped must still stay down.
+        if (!_record.ManuallyStopped) SetRecord(_record with { ManuallyStopped = true });
+    }
+
+    void StopPendingRestart()
+    {
+        CancelPendingRestart();
+        SetRecord(_record with { Status = ContainerStatus.Exited, ManuallyStopped = true, NextRestartAt = null });
+    }
+
+    // ---- daemon restart -----------------------------------------------------------------------
+    /// <summary>
+    /// After re-adoption: `always` containers come back (even stopped by hand, as Docker does),
+    /// `unless-stopped` ones unless stopped by hand, and one that was waiting to restart when the
+    /// daemon died keeps its schedule. Deliberately not Docker: an on-failure container that had
+    /// given up, or was stopped by hand, stays down (Docker's restore starts it again when its
+    /// last exit code was not 0, because its restart count starts from 0 again).
+    /// </summary>
+    void ResumePolicyAfterDaemonRestart(ContainerStatus loaded)
+    {
+        var policy = _record.Spec.Restart;
+        if (policy.IsNone) return;
+        if (_record.Status == ContainerStatus.Restarting)
+        {
+            if (loaded != ContainerStatus.Restarting) return;   // scheduled by the teardown of a run that died meanwhile
+            var left = (_record.NextRestartAt ?? _svc.Clock.GetUtcNow()) - _svc.Clock.GetUtcNow();
+            if (left < TimeSpan.Zero) left = TimeSpan.Zero;
+            if (left > policy.Backoff.MaxDelay) left = policy.Backoff.MaxDelay;
+            Emit("restart-scheduled", ("delayMs", Str((long)left.TotalMilliseconds)), ("restartCount", Str(_record.RestartCount)),
+                ("reason", "was waiting to restart when the daemon stopped"));
+            var due = new RestartDue(++_restartGeneration);
+            if (left <= TimeSpan.Zero) Self.Tell(due, ActorRefs.NoSender);
+            else Timers.StartSingleTimer(RestartTimerKey, due, left);
+            return;
+        }
+        if (_record.Status != ContainerStatus.Exited || loaded != ContainerStatus.Exited) return;
+        var comesBack = policy.Mode == RestartMode.Always || (policy.Mode == RestartMode.UnlessStopped && !_record.ManuallyStopped);
+        if (!comesBack)
+        {
+            Emit("restart-skipped", ("reason", $"daemon restart: {RestartSettings.NameOf(policy.Mode)}{(_record.ManuallyStopped ? " and stopped by hand" : "")}"));
+            return;
+        }
+        // Docker starts it as a fresh start: the stopped-by-hand flag and the backoff reset.
+        _record = _record with { ManuallyStopped = false, RestartDelay = null };
+        ScheduleRestart(TimeSpan.Zero, _record.RestartCount, null, $"daemon restart: {RestartSettings.NameOf(policy.Mode)}");
+    }
+
+    static string Str(long v) => v.ToString(CultureInfo.InvariantCulture);
+}
