@@ -67,6 +67,9 @@ public static partial class ContainerSpecFactory
             Ports = ports,
             Created = now,
             NanoCpus = hc.NanoCpus,
+            Tty = req.Tty,
+            OpenStdin = req.OpenStdin,
+            StdinOnce = req.OpenStdin && req.StdinOnce,
             Restart = Gocker.Actors.Restart.RestartSpecFactory.Build(hc, options.DefaultBackoff ?? Gocker.Actors.Restart.BackoffSettings.Docker),
         };
     }
