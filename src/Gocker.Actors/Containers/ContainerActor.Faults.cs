@@ -116,21 +116,26 @@ public sealed partial class ContainerActor
     /// Real time, not the scheduler: a dead init is reported by the reaper within milliseconds.</summary>
     static readonly TimeSpan InitExitGrace = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>How long to wait for the reaper: when /proc already shows the init a zombie its exit
+    /// is certain, and only a busy machine delays the reaper's notification.</summary>
+    internal static TimeSpan ExitGraceFor(int pid) =>
+        Gocker.Syscalls.Spawn.ProcStat.Read(pid) is { IsZombie: true } ? TimeSpan.FromSeconds(10) : InitExitGrace;
+
     /// <summary>True when the spawned init has exited by itself. It does so when its rootfs setup
     /// fails: it reports on the status pipe and exits without waiting for the go byte, and then
     /// placing it in its cgroup fails (ESRCH) and so does the CNI ADD (its netns is gone).</summary>
-    static async Task<bool> InitExited(IActorRef ns)
+    static async Task<bool> InitExited(IActorRef ns, int pid)
     {
         var exit = ns.Ask<ExitStatus>(new NamespaceActor.AwaitExit(), AskTimeout);
-        return await Task.WhenAny(exit, Task.Delay(InitExitGrace)) == exit && exit.IsCompletedSuccessfully;
+        return await Task.WhenAny(exit, Task.Delay(ExitGraceFor(pid))) == exit && exit.IsCompletedSuccessfully;
     }
 
     /// <summary>A step between spawn and release failed. If the init died by itself, its own report
     /// (read from the exec-status pipe by Release, which cannot start anything now) is the real
     /// cause; otherwise the step's error stands.</summary>
-    async Task<ExecResult> InitReportOrThrow(IActorRef ns, Exception setupError)
+    async Task<ExecResult> InitReportOrThrow(IActorRef ns, int pid, Exception setupError)
     {
-        if (await InitExited(ns))
+        if (await InitExited(ns, pid))
         {
             var report = await ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout);
             // An init that died without a word (killed) explains nothing: keep the step's error.

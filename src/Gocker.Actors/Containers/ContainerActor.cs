@@ -167,7 +167,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 {
                     await Supervised(FaultStep.Cgroup, "cgroup-add-process",
                         () => _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(placed), AskTimeout),
-                        giveUpIf: () => InitExited(ns));
+                        giveUpIf: () => InitExited(ns, placed));
                 }
                 catch (Exception ex) { setupError = ex; }
                 // Always wait for the ADD, even when the cgroup failed: a teardown racing an ADD in flight
@@ -179,7 +179,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 }
                 var exec = setupError is null
                     ? await _ns.Ask<ExecResult>(new NamespaceActor.Release(), ReleaseTimeout)
-                    : await InitReportOrThrow(ns, setupError);
+                    : await InitReportOrThrow(ns, placed, setupError);
                 if (!exec.Ok)
                 {
                     // A failed rootfs setup: the mount policy decides (retry = a fresh init, after a backoff).
