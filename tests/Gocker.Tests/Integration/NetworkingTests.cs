@@ -159,6 +159,39 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
     }
 
     [Fact]
+    public void Connect_and_disconnect_a_running_container()
+    {
+        var net = Unique("cnet");
+        Ok("network", "create", net);
+        var web = Unique("cweb");
+        var client = Unique("ccli");
+        try
+        {
+            var (_, ip) = StartHttpd(web, "joined", "--network", net);
+            Ok("run", "-d", "--name", client, "busybox", "sleep", "1000");
+            // On the default bridge only: the user network's address is unreachable.
+            Assert.DoesNotContain("eth1", Ok("exec", client, "ls", "/sys/class/net"));
+
+            Ok("network", "connect", net, client);
+            Assert.Contains("eth1", Ok("exec", client, "ls", "/sys/class/net"));
+            Assert.Equal("joined", Ok("exec", client, "timeout", "10", "wget", "-q", "-O", "-", $"http://{ip}/"));
+            Assert.Equal("joined", Ok("exec", client, "timeout", "10", "wget", "-q", "-O", "-", $"http://{web}/"));
+            var networks = Inspect(client).GetProperty("NetworkSettings").GetProperty("Networks");
+            Assert.True(networks.TryGetProperty(net, out _), networks.ToString());
+
+            Ok("network", "disconnect", net, client);
+            Assert.DoesNotContain("eth1", Ok("exec", client, "ls", "/sys/class/net"));
+            Assert.False(Inspect(client).GetProperty("NetworkSettings").GetProperty("Networks").TryGetProperty(net, out _));
+            Assert.Contains("is not connected", daemon.Gocker("network", "disconnect", net, client).Stderr);
+        }
+        finally
+        {
+            daemon.Gocker("rm", "-f", web, client);
+        }
+        Ok("network", "rm", net);
+    }
+
+    [Fact]
     public void A_published_port_is_reachable_on_127_0_0_1_from_the_host()
     {
         var port = FreePort();
