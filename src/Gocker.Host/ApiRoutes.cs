@@ -53,6 +53,7 @@ public static class ApiRoutes
         EventRoutes.Map(app);
         DebugRoutes.Map(app);
         ExecRoutes.Map(app);
+        GroupRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -182,6 +183,7 @@ public static class ApiRoutes
                 {
                     Name = Gocker.Actors.Restart.RestartSettings.NameOf(s.Restart.Mode), MaximumRetryCount = s.Restart.MaximumRetryCount,
                 },
+                GockerGroup = s.Group,
                 GockerRestartBackoff = new RestartBackoff
                 {
                     DelayMs = (long)s.Restart.Backoff.Delay.TotalMilliseconds, MaxDelayMs = (long)s.Restart.Backoff.MaxDelay.TotalMilliseconds,
