@@ -157,4 +157,23 @@ public sealed class GroupTests : IDisposable
         Assert.Contains("No such group", gone.Stderr);
         _d.AssertNoLeaks();
     }
+
+    [Fact]
+    public void A_group_survives_a_daemon_restart_and_keeps_supervising_its_members()
+    {
+        var g = "dr-" + Guid.NewGuid().ToString("N")[..6];
+        _d.Ok("group", "create", g, "--strategy", "rest-for-one", "--max-restarts", "5", "--within", "60s");
+        var ids = ThreeMembers(g);
+        _d.Kill9();
+        _d.Start();
+        var group = InspectGroup(g);
+        Assert.Equal("rest-for-one", group["Strategy"]!.ToString());
+        Assert.Equal(ids, group["Members"]!.AsArray().Select(n => n!.ToString()).ToArray());
+        foreach (var id in ids) Assert.Equal("running", Status(Inspect(id)));   // re-adopted, not restarted
+
+        File.WriteAllText(Path.Combine(_shared, "fail"), "");
+        WaitFor(() => ids.Skip(1).All(id => Inspect(id) is var j && Status(j) == "running" && Restarts(j) == 1), "members 2 and 3 restarted");
+        Assert.Equal(0, Restarts(Inspect(ids[0])));
+        Cleanup(g, ids);
+    }
 }
