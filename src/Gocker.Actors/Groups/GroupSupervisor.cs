@@ -48,6 +48,13 @@ public sealed class GroupSupervisor : ReceiveActor
         Receive<MemberStarted>(m =>
         {
             if (!_state.Members.Contains(m.Id)) Save(_state with { Members = [.. _state.Members, m.Id] });
+            // A given-up group starts nothing itself: a member started now was started by hand, and
+            // the user taking over again revives the group (with a fresh intensity window).
+            if (_state.GivenUp)
+            {
+                Save(_state with { GivenUp = false, GiveUpReason = null, GaveUpAt = null, RestartLog = [] });
+                Publish("group-resume", ("startedBy", m.Id));
+            }
         });
         Receive<MemberRemoved>(m =>
         {

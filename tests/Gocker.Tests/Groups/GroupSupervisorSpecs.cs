@@ -133,6 +133,18 @@ public sealed class GroupSupervisorSpecs : TestKit
 
         g.Tell(new GroupSupervisor.MemberExited("a", 1));
         _containers.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // A member started by hand revives it, with a fresh window.
+        g.Tell(new GroupSupervisor.MemberStarted("b"));
+        Assert.Equal("group-resume", GroupEvent().Action);
+        g.Tell(new GroupSupervisor.GetState());
+        var revived = ExpectMsg<GroupState>();
+        Assert.False(revived.GivenUp);
+        Assert.Empty(revived.RestartLog);
+        g.Tell(new GroupSupervisor.MemberExited("b", 1));
+        Expect<ContainerActor.Inspect>("b", Record("b", ContainerStatus.Exited));
+        Expect<ContainerActor.GroupRestart>("b", new ContainerActor.Started(13));
+        Assert.Equal("group-restart", GroupEvent().Action);
     }
 
     [Fact]
