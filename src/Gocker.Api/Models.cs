@@ -20,6 +20,8 @@ public sealed class ContainerCreateRequest
     public bool AttachStderr { get; set; }
     public bool Tty { get; set; }
     public bool OpenStdin { get; set; }
+    /// <summary>Close the container's stdin when the attached client's input ends (docker run -i sets it).</summary>
+    public bool StdinOnce { get; set; }
     /// <summary>Docker's shape: "80/tcp" -> {}; added to the image's for -P.</summary>
     public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
     public HostConfig? HostConfig { get; set; }
@@ -178,6 +180,9 @@ public sealed class ContainerConfig
     public string Image { get; set; } = "";
     public string WorkingDir { get; set; } = "";
     public string User { get; set; } = "";
+    public bool Tty { get; set; }
+    public bool OpenStdin { get; set; }
+    public bool StdinOnce { get; set; }
 }
 
 public sealed class MountPoint

@@ -53,6 +53,16 @@ public sealed class CliApp
         start.SetAction(pr => Guard(pr, false, () => RunCommands.Start(_ctx, pr.GetValue(startIds)!, pr.GetValue(startAttach))));
         _root.Add(start);
 
+        var attachNoStdin = new Option<bool>("--no-stdin") { Description = "Do not attach STDIN" };
+        var attachKeys = new Option<string?>("--detach-keys") { Description = "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)", HelpName = "string" };
+        var attachSigProxy = new Option<bool>("--sig-proxy") { Description = "Proxy all received signals to the process (non-TTY only)", DefaultValueFactory = _ => true };
+        var attachId = new Argument<string>("CONTAINER");
+        var attachCmd = new Command("attach", "Attach local standard input, output, and error streams to a running container")
+            { attachNoStdin, attachKeys, attachSigProxy, attachId };
+        attachCmd.SetAction(pr => Guard(pr, false, () => RunCommands.Attach(_ctx, pr.GetValue(attachId)!,
+            pr.GetValue(attachNoStdin), pr.GetValue(attachKeys), pr.GetValue(attachSigProxy))));
+        _root.Add(attachCmd);
+
         var waitIds = Ids("Containers to wait for");
         var wait = new Command("wait", "Block until one or more containers stop, then print their exit codes") { waitIds };
         wait.SetAction(pr => Guard(pr, false, () => ContainerCommands.Wait(_ctx, pr.GetValue(waitIds)!)));

@@ -51,6 +51,23 @@ public sealed class GockerClient(UnixHttpClient http)
     public HttpExchange BeginAttach(string id) =>
         http.Begin("POST", $"/containers/{Esc(id)}/attach?stream=1&stdout=1&stderr=1");
 
+    /// <summary>The hijacked attach (101): output, and with stdin the connection carries our input.</summary>
+    public HttpExchange BeginHijack(string id, bool stdin) =>
+        http.BeginUpgrade("POST", $"/containers/{Esc(id)}/attach?stream=1&stdout=1&stderr=1{(stdin ? "&stdin=1" : "")}");
+
+    /// <summary>Our input ended after `sent` bytes on the attach connection (see gockerd's AttachSession).</summary>
+    public void CloseStdin(string id, long sent)
+    {
+        using var r = http.Send("POST", $"/containers/{Esc(id)}/attach/close-stdin?after={sent}");
+        EnsureSuccess(r);
+    }
+
+    public void Resize(string id, int rows, int cols)
+    {
+        using var r = http.Send("POST", $"/containers/{Esc(id)}/resize?h={rows}&w={cols}");
+        EnsureSuccess(r);
+    }
+
     public HttpExchange BeginWait(string id, string condition) =>
         http.Begin("POST", $"/containers/{Esc(id)}/wait?condition={Esc(condition)}");
 

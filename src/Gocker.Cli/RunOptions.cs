@@ -23,8 +23,10 @@ public sealed class RunOptions
     public readonly Option<string[]> Expose = new("--expose") { Description = "Expose a port or a range of ports (PORT[/tcp|udp])", HelpName = "list" };
     public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a container's port to the host ([IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp])", HelpName = "list" };
     public readonly Option<string?> Entrypoint = new("--entrypoint") { Description = "Overwrite the default entrypoint of the image", HelpName = "string" };
-    public readonly Option<bool> Interactive = new("--interactive", "-i") { Description = "Keep STDIN open (accepted; stdin is not forwarded yet)" };
-    public readonly Option<bool> Tty = new("--tty", "-t") { Description = "Allocate a pseudo-TTY (not supported yet)" };
+    public readonly Option<bool> Interactive = new("--interactive", "-i") { Description = "Keep STDIN open and forward the console's input" };
+    public readonly Option<bool> Tty = new("--tty", "-t") { Description = "Allocate a pseudo-TTY" };
+    public readonly Option<string?> DetachKeysOption = new("--detach-keys") { Description = "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)", HelpName = "string" };
+    public readonly Option<bool> SigProxy = new("--sig-proxy") { Description = "Proxy received signals to the process (non-TTY only)", DefaultValueFactory = _ => true };
     public readonly Option<string?> Restart = new("--restart") { Description = "Restart policy when the container exits (no, on-failure[:max-retries], always, unless-stopped)", HelpName = "policy" };
     public readonly Option<string?> RestartDelay = new("--restart-delay") { Description = "Wait before the first policy restart (e.g. 100ms, 2s; default gocker.restart.delay)", HelpName = "duration" };
     public readonly Option<string?> RestartMaxDelay = new("--restart-max-delay") { Description = "Longest wait between policy restarts (default 1m)", HelpName = "duration" };
@@ -41,7 +43,7 @@ public sealed class RunOptions
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group })
             command.Add(o);
-        if (isRun) command.Add(Detach);
+        if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
         // Only for the help text: the pre-split hands the command over directly.
         command.Add(Command);
@@ -63,11 +65,11 @@ public sealed class RunOptions
 
     public ContainerCreateRequest BuildRequest(ParseResult pr, string image, string[] cmd, Func<string, string?> getEnv)
     {
-        if (pr.GetValue(Tty))
-            throw new UsageException(Console.IsInputRedirected
-                ? "the input device is not a TTY"
-                : "-t (pseudo-TTY) is not supported yet");
         bool detach = pr.GetResult(Detach) is not null && pr.GetValue(Detach);
+        bool interactive = pr.GetValue(Interactive), tty = pr.GetValue(Tty);
+        // Docker's check: relaying a terminal needs one on our side.
+        if (tty && interactive && !detach && !Gocker.Syscalls.Terminal.TerminalMode.IsTerminal(0))
+            throw new UsageException("the input device is not a TTY");
         var host = new HostConfig
         {
             AutoRemove = pr.GetValue(Rm),
@@ -118,7 +120,11 @@ public sealed class RunOptions
             Hostname = pr.GetValue(Hostname),
             AttachStdout = !detach,
             AttachStderr = !detach,
-            OpenStdin = pr.GetValue(Interactive),
+            OpenStdin = interactive,
+            AttachStdin = interactive && !detach,
+            // docker run -i: the container's stdin ends with ours.
+            StdinOnce = interactive && !detach,
+            Tty = tty,
             ExposedPorts = RunFlags.ParseExpose(pr.GetValue(Expose) ?? []),
             HostConfig = host,
         };

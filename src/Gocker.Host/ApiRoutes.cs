@@ -47,6 +47,7 @@ public static class ApiRoutes
         c.MapPost("/{id}/kill", Kill);
         c.MapDelete("/{id}", Remove);
         ContainerExtraRoutes.Map(c);
+        AttachSession.Map(c);
 
         ImageRoutes.Map(app);
         NetworkRoutes.Map(app);
@@ -167,6 +168,7 @@ public static class ApiRoutes
             Config = new ContainerConfig
             {
                 Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
+                Tty = s.Tty, OpenStdin = s.OpenStdin, StdinOnce = s.StdinOnce,
             },
             HostConfig = new HostConfig
             {
@@ -276,14 +278,20 @@ public static class ApiRoutes
             await Error(ex).ExecuteAsync(ctx);
             return;
         }
+        if (AttachSession.IsUpgrade(ctx))
+        {
+            await AttachSession.RunHijackedAsync(ctx, info);
+            return;
+        }
+        // Not upgraded: output only (a tty's single raw stream, or the framed stdout/stderr).
         var sources = new List<OutputStreamer.Source>();
-        if (Flag(ctx, "stdout")) sources.Add(new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset));
-        if (Flag(ctx, "stderr")) sources.Add(new(Multiplex.Stderr, info.StderrPath, info.StderrOffset));
+        if (Flag(ctx, "stdout") || info.Tty) sources.Add(new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset));
+        if (Flag(ctx, "stderr") && !info.Tty) sources.Add(new(Multiplex.Stderr, info.StderrPath, info.StderrOffset));
         ctx.Response.StatusCode = 200;
-        ctx.Response.ContentType = "application/vnd.docker.multiplexed-stream";
+        ctx.Response.ContentType = info.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
         await ctx.Response.StartAsync(ctx.RequestAborted);
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
-        try { await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, ctx.RequestAborted); }
+        try { await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, info.Tty, ctx.RequestAborted); }
         catch (OperationCanceledException) { /* client went away */ }
     }
 

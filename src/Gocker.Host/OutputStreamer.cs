@@ -14,7 +14,11 @@ public static class OutputStreamer
     public sealed record Source(byte Stream, string Path, long Offset);
 
     /// <summary>Copies new output until `done` completes, then drains what is left and returns.</summary>
-    public static async Task FollowAsync(Stream output, IReadOnlyList<Source> sources, Task done, CancellationToken ct)
+    public static Task FollowAsync(Stream output, IReadOnlyList<Source> sources, Task done, CancellationToken ct) =>
+        FollowAsync(output, sources, done, raw: false, ct);
+
+    /// <summary>As above; raw: no framing (a tty container's single stream, as Docker sends it).</summary>
+    public static async Task FollowAsync(Stream output, IReadOnlyList<Source> sources, Task done, bool raw, CancellationToken ct)
     {
         var files = sources.Select(s => (s.Stream, File: Open(s.Path, s.Offset))).ToList();
         var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
@@ -26,7 +30,7 @@ public static class OutputStreamer
                 var finished = done.IsCompleted; // read before draining, so nothing written before the exit is missed
                 var any = false;
                 foreach (var (stream, file) in files)
-                    if (file is not null) any |= await CopyAvailable(file, stream, output, buffer, ct);
+                    if (file is not null) any |= await CopyAvailable(file, raw ? null : stream, output, buffer, ct);
                 if (any) { await output.FlushAsync(ct); idle = 1; continue; }
                 if (finished) return;
                 // Poll with a short, growing delay; the exit wakes us at once.
@@ -59,14 +63,22 @@ public static class OutputStreamer
         catch (DirectoryNotFoundException) { return null; }
     }
 
-    static async Task<bool> CopyAvailable(FileStream file, byte stream, Stream output, byte[] buffer, CancellationToken ct)
+    static async Task<bool> CopyAvailable(FileStream file, byte? stream, Stream output, byte[] buffer, CancellationToken ct)
     {
         var any = false;
         while (true)
         {
+            if (stream is null)
+            {
+                var r = await file.ReadAsync(buffer, ct);
+                if (r <= 0) return any;
+                await output.WriteAsync(buffer.AsMemory(0, r), ct);
+                any = true;
+                continue;
+            }
             var n = await file.ReadAsync(buffer.AsMemory(Multiplex.HeaderSize, buffer.Length - Multiplex.HeaderSize), ct);
             if (n <= 0) return any;
-            Multiplex.WriteHeader(buffer, stream, n);
+            Multiplex.WriteHeader(buffer, stream.Value, n);
             await output.WriteAsync(buffer.AsMemory(0, Multiplex.HeaderSize + n), ct);
             any = true;
         }

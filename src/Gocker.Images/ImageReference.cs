@@ -51,9 +51,23 @@ public static partial class ImageReference
             reason = "must be lowercase [a-z0-9] path components separated by '/', each joined only by '.', '_', '__' or '-'";
             return false;
         }
-        normalized = name + ":" + tag;
+        normalized = Familiar(name) + ":" + tag;
         reason = "";
         return true;
+    }
+
+    /// <summary>Docker Hub's long forms name the same image as the short one (skopeo and docker save
+    /// write "docker.io/library/x"): stored and shown as Docker shows them, "x" and "user/x".</summary>
+    static string Familiar(string name)
+    {
+        foreach (var hub in new[] { "docker.io/", "index.docker.io/" })
+        {
+            if (!name.StartsWith(hub, StringComparison.Ordinal)) continue;
+            var rest = name[hub.Length..];
+            if (rest.StartsWith("library/", StringComparison.Ordinal) && rest.IndexOf('/', "library/".Length) < 0) rest = rest["library/".Length..];
+            return rest;
+        }
+        return name;
     }
 
     /// <summary>True if the reference could be an image id or an id prefix (at least 4 hex digits).</summary>

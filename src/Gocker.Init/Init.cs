@@ -33,6 +33,13 @@ static class Init
 
             step = "mount-proc"; ContainerMounts.Proc(root);
             step = "mount-dev"; ContainerMounts.Dev(root);
+            if (spec.Tty)
+            {
+                // The spawner made us a session leader (POSIX_SPAWN_SETSID); the command we exec keeps
+                // this controlling terminal, so Ctrl-C on it signals the foreground process group.
+                step = "console"; ContainerMounts.Console(root);
+                step = "controlling-terminal"; Gocker.Syscalls.Terminal.Pty.MakeControllingTerminal(0);
+            }
             step = "mount-sys"; ContainerMounts.Sysfs(root);
             step = "mask-paths"; ContainerMounts.ProtectKernelPaths(root);
             foreach (var v in spec.Volumes)

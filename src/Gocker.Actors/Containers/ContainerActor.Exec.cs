@@ -52,7 +52,18 @@ public sealed partial class ContainerActor
             var request = new ExecSpawnRequest(_svc.InitPath, specPath, _record.Pid, _record.PidStartTime, m.StdinFd, m.StdoutFd, m.StderrFd);
             var spawned = await actor.Ask<ExecActor.Spawned>(new ExecActor.Spawn(request), AskTimeout);
             // Held at its go pipe until it is in the container's cgroup: v1, v2 and hybrid alike.
-            await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(spawned.Pid), AskTimeout);
+            try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.AddProcess(spawned.Pid), AskTimeout); }
+            catch (Exception placement)
+            {
+                // An init that failed its own setup (a missing -w dir, an unknown user) exits without
+                // waiting for "go", so its placement fails with ESRCH: its report says the real cause.
+                // Released only once it has surely exited: a live one must never run outside the cgroup.
+                if (await Task.WhenAny(spawned.Exit, Task.Delay(InitExitGrace)) != spawned.Exit) throw;
+                var report = await actor.Ask<ExecResult>(new ExecActor.Release(), ReleaseTimeout);
+                if (report.Ok) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(placement);
+                sender.Tell(new ExecStarted(spawned.Pid, report, spawned.Exit));
+                return;
+            }
             var result = await actor.Ask<ExecResult>(new ExecActor.Release(), ReleaseTimeout);
             Emit("exec_start", ("execID", m.ExecId));
             sender.Tell(new ExecStarted(spawned.Pid, result, spawned.Exit));

@@ -222,6 +222,8 @@ public sealed partial class ContainerActor
     {
         // A removed container's armed faults must not fire for a later container.
         _svc.Faults.Forget(Id);
+        // The daemon's side of its terminal or stdin pipe (see ContainerStdio).
+        _stdio?.Dispose();
         base.PostStop();
     }
 

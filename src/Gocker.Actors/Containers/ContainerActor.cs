@@ -35,7 +35,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     public sealed record Attach;
     /// <summary>Where to read the output from, and a task that completes when the current (or
     /// next, if not yet started) run has exited and its output files are complete.</summary>
-    public sealed record AttachInfo(string StdoutPath, string StderrPath, long StdoutOffset, long StderrOffset, Task Exited);
+    public sealed record AttachInfo(string StdoutPath, string StderrPath, long StdoutOffset, long StderrOffset, Task Exited)
+    {
+        /// <summary>The run's terminal or stdin pipe (null: no -t/-i, or re-adopted after a daemon restart).</summary>
+        public ContainerStdio? Stdio { get; init; }
+        public bool Tty { get; init; }
+    }
     public sealed record Ack;
     public sealed record NotModified;
     /// <summary>Published to the parent on every state change (it keeps the listing).</summary>
@@ -64,6 +69,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     (IActorRef Requester, Exception Error)? _pendingStartReply;
     /// <summary>The last run's network teardown (DELs run off the exit path); removal waits for it.</summary>
     Task? _detach;
+    /// <summary>This run's pty or stdin pipe (-t/-i); closed at teardown.</summary>
+    ContainerStdio? _stdio;
     TaskCompletionSource _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly List<(IActorRef Who, WaitCondition Condition)> _waiters = [];
     readonly List<IActorRef> _stoppers = [];
@@ -141,9 +148,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                     .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
                 _svc.LogIndex?.Watch(_layout.DataDir);
                 var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog) { HostNetwork = HostNetwork };
+                // A client that attached before the start already holds this run's stdio (NextStdio).
+                var stdio = NextStdio();
+                if (stdio is not null) request = stdio.Apply(request);
                 var ns = _ns;
                 pid = (await Supervised(FaultStep.Spawn, "spawn",
                     () => ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout))).Pid;
+                _stdio?.Spawned();
                 // Our unreaped child: its pid cannot be reused before this read.
                 var startTime = _svc.Adopter.StartTime(pid);
 
@@ -303,6 +314,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             // The generated /etc files first: a user's -v onto /etc/hosts still wins, as in Docker.
             Volumes = [.. etcMounts, .. s.Volumes],
             InjectMountFault = injectMountFault,
+            Tty = s.Tty,
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {
@@ -332,6 +344,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             note = "exit status unknown: the process was re-adopted after a daemon restart and reaped by another process before its status could be read";
         _tornDownRun = _runId;
         Timers.CancelAll();
+        if (_stdio is { } stdio)
+        {
+            // Everything the container wrote to its terminal reaches stdout.log before the exit is
+            // announced (attached clients drain the file up to that point, then finish).
+            _stdio = null;
+            await stdio.FinishAsync(TimeSpan.FromSeconds(2));
+        }
         _svc.LogIndex?.Unwatch(_layout.DataDir);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
         var errors = new List<string>();
@@ -606,6 +625,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         await DoRemove();
     }
 
+    /// <summary>The stdio of the coming run, made on first need (an attach before start, or the start).</summary>
+    ContainerStdio? NextStdio()
+    {
+        if (_stdio is { IsSpawned: true }) { _stdio.Dispose(); _stdio = null; }
+        return _stdio ??= ContainerStdio.Create(_record.Spec.Tty, _record.Spec.OpenStdin, _record.Spec.StdinOnce, _layout.StdoutLog);
+    }
+
     void HandleAttach()
     {
         if (_record.Status is ContainerStatus.Exited or ContainerStatus.Dead or ContainerStatus.Removing)
@@ -614,7 +640,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             return;
         }
         Sender.Tell(new AttachInfo(_layout.StdoutLog, _layout.StderrLog,
-            FileLength(_layout.StdoutLog), FileLength(_layout.StderrLog), _nextExit.Task));
+            FileLength(_layout.StdoutLog), FileLength(_layout.StderrLog), _nextExit.Task)
+        { Stdio = _record.Status == ContainerStatus.Created ? NextStdio() : _stdio, Tty = _record.Spec.Tty });
     }
 
     static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;

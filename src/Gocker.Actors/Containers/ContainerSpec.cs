@@ -27,6 +27,12 @@ public sealed record ContainerSpec
     /// <summary>Published ports, host ports already chosen (stable across restarts, as Docker does).</summary>
     public Gocker.Network.PortMapping[] Ports { get; init; } = [];
     public DateTimeOffset Created { get; init; }
+    /// <summary>-t: the container's stdio is a pseudo-terminal held by the daemon.</summary>
+    public bool Tty { get; init; }
+    /// <summary>-i: the container's stdin is a pipe fed by attached clients (else /dev/null).</summary>
+    public bool OpenStdin { get; init; }
+    /// <summary>Close that pipe when the first attached client's input ends.</summary>
+    public bool StdinOnce { get; init; }
     // Kept to answer inspect the way Docker does.
     public long NanoCpus { get; init; }
     /// <summary>Restart policy and backoff (fixed at create; defaults from gocker.restart).</summary>

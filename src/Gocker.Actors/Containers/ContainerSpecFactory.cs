@@ -77,6 +77,9 @@ public static partial class ContainerSpecFactory
             Ports = ports,
             Created = now,
             NanoCpus = hc.NanoCpus,
+            Tty = req.Tty,
+            OpenStdin = req.OpenStdin,
+            StdinOnce = req.OpenStdin && req.StdinOnce,
             Restart = restart,
             Group = group,
         };

@@ -36,7 +36,31 @@ public static class RunCommands
             ctx.IO.Out.Write(created.Id + "\n");
             return 0;
         }
-        return StartAttached(ctx, created.Id, pr.GetValue(o.Rm) ? "removed" : "next-exit");
+        var waitCondition = pr.GetValue(o.Rm) ? "removed" : "next-exit";
+        if (request.Tty || request.OpenStdin)
+            return AttachSession.Run(ctx, created.Id, new AttachOptions(request.Tty, request.OpenStdin,
+                DetachKeys.Parse(pr.GetValue(o.DetachKeysOption) ?? DetachKeys.Default), pr.GetValue(o.SigProxy)),
+                start: true, waitCondition);
+        return StartAttached(ctx, created.Id, waitCondition);
+    }
+
+    /// <summary>`attach`: back to a running container's output (and its stdin if it was created with -i;
+    /// its terminal if with -t) until it exits or the detach keys are typed.</summary>
+    public static int Attach(CliContext ctx, string id, bool noStdin, string? detachKeys, bool sigProxy)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(ctx.Client.InspectRaw(id));
+        var root = doc.RootElement;
+        var config = root.GetProperty("Config");
+        bool tty = config.TryGetProperty("Tty", out var t) && t.GetBoolean();
+        bool openStdin = config.TryGetProperty("OpenStdin", out var s) && s.GetBoolean();
+        if (root.GetProperty("State").GetProperty("Status").GetString() is not ("running" or "paused"))
+            throw new ApiException(409, "You cannot attach to a stopped container, start it first");
+        bool stdin = openStdin && !noStdin;
+        if (tty && stdin && !Gocker.Syscalls.Terminal.TerminalMode.IsTerminal(0))
+            throw new UsageException("the input device is not a TTY");
+        var fullId = root.GetProperty("Id").GetString()!;
+        return AttachSession.Run(ctx, fullId, new AttachOptions(tty, stdin,
+            DetachKeys.Parse(detachKeys ?? DetachKeys.Default), sigProxy), start: false, "next-exit");
     }
 
     public static int Start(CliContext ctx, string[] ids, bool attach)

@@ -26,6 +26,10 @@ public sealed class HttpResponse : IDisposable
 
     public bool IsSuccess => StatusCode is >= 200 and < 300;
 
+    /// <summary>The connection itself: after a 101 (hijacked attach) the client writes its input here
+    /// and reads the output from <see cref="Body"/>.</summary>
+    public Socket Connection => _socket;
+
     public string? ContentType => Headers.TryGetValue("Content-Type", out var v) ? v : null;
 
     public byte[] ReadBodyBytes()
@@ -74,6 +78,7 @@ public sealed class HttpResponse : IDisposable
 
     private static Stream SelectBody(SocketReader reader, string method, int status, Dictionary<string, string> headers)
     {
+        if (status == 101) return new UntilCloseBody(reader); // upgraded: raw bytes until the daemon closes
         if (method == "HEAD" || status is 204 or 304 || status < 200) return EmptyBody.Instance;
         if (headers.TryGetValue("Transfer-Encoding", out var te))
         {

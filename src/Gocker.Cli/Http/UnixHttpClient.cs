@@ -73,6 +73,24 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         }
     }
 
+    /// <summary>Docker's hijack: a request with `Connection: Upgrade, Upgrade: tcp` and no body; a 101
+    /// answer turns the connection into a two-way byte stream (see HttpResponse.Connection).</summary>
+    public HttpExchange BeginUpgrade(string method, string target)
+    {
+        var socket = Connect();
+        try
+        {
+            SendAll(socket, Encoding.ASCII.GetBytes(
+                $"{method} {target} HTTP/1.1\r\nHost: gocker\r\nUser-Agent: gocker-cli\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"));
+            return new HttpExchange(socket, method);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     private Socket Connect()
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

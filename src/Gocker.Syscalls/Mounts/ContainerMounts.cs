@@ -40,6 +40,41 @@ public static unsafe class ContainerMounts
         finally { Sys.Close(dev); }
     }
 
+    /// <summary>
+    /// Bind-mounts the terminal that is fd 0 (a pty slave of the daemon's devpts) on the container's
+    /// /dev/console. Why: the container has its own devpts instance, so the slave's name (/dev/pts/N of
+    /// the host's instance) means nothing inside, and ttyname() (`tty`) would fail; with the same inode
+    /// mounted on /dev/console, glibc's fallback scan of /dev finds it. The source is the slave's path
+    /// in our copy of the host mount table (open_tree of fd 0 itself is refused: its mount belongs to
+    /// the daemon's namespace), checked to be the very inode of fd 0.
+    /// </summary>
+    public static void Console(int rootfd)
+    {
+        var path = File.ResolveLinkTarget("/proc/self/fd/0", false)?.FullName
+            ?? throw new SyscallException("readlink", "/proc/self/fd/0", "not a link");
+        if (!path.StartsWith("/dev/pts/", StringComparison.Ordinal))
+            throw new SyscallException("console", path, "stdin is not a /dev/pts terminal");
+        if (!Sys.TryStat(0, "", out ulong dev0, out ulong ino0, out _) ||
+            !Sys.TryStat(AT_FDCWD, path, out ulong dev, out ulong ino, out _) || dev != dev0 || ino != ino0)
+            throw new SyscallException("console", path, "is not the terminal on fd 0");
+        int devDir = InRoot.Open(rootfd, "/dev", O_PATH | O_DIRECTORY);
+        try
+        {
+            int target;
+            fixed (byte* n = Sys.Z("console"))
+            {
+                int f = Libc.openat(devDir, n, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0x180);
+                if (f < 0) throw new SyscallException("create", "/dev/console", Libc.Errno);
+                Sys.Close(f);
+                target = Libc.openat(devDir, n, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+                if (target < 0) throw new SyscallException("open", "/dev/console", Libc.Errno);
+            }
+            try { BindMount.Attach(path, target, readOnly: false, "/dev/console"); }
+            finally { Sys.Close(target); }
+        }
+        finally { Sys.Close(devDir); }
+    }
+
     // Docker's defaults. Why: container root is real root; /proc/sys/vm/drop_caches, /proc/sysrq-trigger,
     // /proc/kcore... are global to the host, not per namespace. Read-only paths get a read-only bind of
     // themselves; masked paths are covered (directories by an empty read-only tmpfs, files by /dev/null).

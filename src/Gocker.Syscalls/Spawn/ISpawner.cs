@@ -23,6 +23,12 @@ public sealed record SpawnRequest(
     string StderrPath,
     string? StdinPath = null)
 {
+    /// <summary>Optional descriptors (owned by the caller, who closes them after Spawn returns) that become
+    /// fd 0, 1 and 2 of the init instead of StdinPath/StdoutPath/StderrPath: the read end of a stdin pipe
+    /// (`run -i`), or a pty slave for all three (`run -t`). -1 = use the path.</summary>
+    public int StdinFd { get; init; } = -1;
+    public int StdoutFd { get; init; } = -1;
+    public int StderrFd { get; init; } = -1;
     /// <summary>--network host: the init stays in the host's network namespace (every other
     /// namespace is still new).</summary>
     public bool HostNetwork { get; init; }

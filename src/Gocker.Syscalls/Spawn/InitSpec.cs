@@ -33,6 +33,9 @@ public sealed record InitSpec
     /// <summary>USER (name, uid, uid:gid, name:group; "" = root), resolved by the init inside the
     /// container's /etc/passwd and /etc/group just before it execs the command.</summary>
     public string User { get; init; } = "";
+    /// <summary>fds 0-2 are the slave of a pseudo-terminal: the init makes it its controlling terminal
+    /// (TIOCSCTTY; the spawner already made it a session leader) and bind-mounts it on /dev/console.</summary>
+    public bool Tty { get; init; }
 }
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>

@@ -24,6 +24,7 @@ public static class InitSpecReader
             string[]? lower = null, args = null, env = null;
             VolumeMount[]? volumes = null;
             bool injectMountFault = false;
+            bool tty = false;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
                 if (r.ValueTextEquals("Version"u8)) { r.Read(); version = r.GetInt32(); }
@@ -36,6 +37,7 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Env"u8)) env = Strings(ref r);
                 else if (r.ValueTextEquals("WorkingDir"u8)) workingDir = String(ref r);
                 else if (r.ValueTextEquals("User"u8)) user = String(ref r);
+                else if (r.ValueTextEquals("Tty"u8)) { r.Read(); tty = r.GetBoolean(); }
                 else if (r.ValueTextEquals("Volumes"u8)) { volumes = Volumes(ref r); if (volumes is null) return null; }
                 else if (r.ValueTextEquals("InjectMountFault"u8)) { r.Read(); injectMountFault = r.GetBoolean(); }
                 else return null; // unknown: let the generated deserializer decide
@@ -46,7 +48,7 @@ public static class InitSpecReader
             {
                 Version = version, RootfsDir = rootfs, LowerDirs = lower, UpperDir = upper, WorkDir = work,
                 Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [], User = user ?? "",
-                InjectMountFault = injectMountFault,
+                InjectMountFault = injectMountFault, Tty = tty,
             };
         }
         catch (JsonException) { return null; }

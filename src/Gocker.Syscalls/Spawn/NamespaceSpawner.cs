@@ -59,6 +59,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
         if (request.StdinPath is not null) Absolute("StdinPath", request.StdinPath);
 
         int statusR = -1, statusW = -1, goR = -1, goW = -1, pidfd = -1;
+        int[] given = [-1, -1, -1];
         var pins = new List<GCHandle>();
         void* fa = null, attr = null;
         bool faInit = false, attrInit = false;
@@ -82,9 +83,21 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             Check(Libc.posix_spawn_file_actions_init(fa), "posix_spawn_file_actions_init"); faInit = true;
             Check(Libc.posix_spawnattr_init(attr), "posix_spawnattr_init"); attrInit = true;
 
-            Check(Libc.posix_spawn_file_actions_addopen(fa, 0, Pin(request.StdinPath ?? "/dev/null"), O_RDONLY | O_NOCTTY, 0), "addopen stdin");
-            Check(Libc.posix_spawn_file_actions_addopen(fa, 1, Pin(request.StdoutPath), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0 /*0640*/), "addopen stdout");
-            Check(Libc.posix_spawn_file_actions_addopen(fa, 2, Pin(request.StderrPath), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0), "addopen stderr");
+            // Caller's descriptors: private CLOEXEC copies above 10 (so no dup2 below can clobber one
+            // before it is used, whatever number the caller's fd had); dup2 clears CLOEXEC in the child.
+            int[] wanted = [request.StdinFd, request.StdoutFd, request.StderrFd];
+            for (int i = 0; i < 3; i++)
+                if (wanted[i] >= 0)
+                {
+                    given[i] = Libc.fcntl(wanted[i], F_DUPFD_CLOEXEC, 10);
+                    if (given[i] < 0) throw new SyscallException("fcntl F_DUPFD_CLOEXEC", $"stdio fd {wanted[i]}", Libc.Errno);
+                }
+            if (given[0] >= 0) Check(Libc.posix_spawn_file_actions_adddup2(fa, given[0], 0), "adddup2 stdin");
+            else Check(Libc.posix_spawn_file_actions_addopen(fa, 0, Pin(request.StdinPath ?? "/dev/null"), O_RDONLY | O_NOCTTY, 0), "addopen stdin");
+            if (given[1] >= 0) Check(Libc.posix_spawn_file_actions_adddup2(fa, given[1], 1), "adddup2 stdout");
+            else Check(Libc.posix_spawn_file_actions_addopen(fa, 1, Pin(request.StdoutPath), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0 /*0640*/), "addopen stdout");
+            if (given[2] >= 0) Check(Libc.posix_spawn_file_actions_adddup2(fa, given[2], 2), "adddup2 stderr");
+            else Check(Libc.posix_spawn_file_actions_addopen(fa, 2, Pin(request.StderrPath), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0), "addopen stderr");
             Check(Libc.posix_spawn_file_actions_adddup2(fa, statusW, 3), "adddup2 status");
             Check(Libc.posix_spawn_file_actions_adddup2(fa, goR, 4), "adddup2 go");
             Check(Libc.posix_spawn_file_actions_addclosefrom_np(fa, 5), "addclosefrom_np");
@@ -132,6 +145,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             NativeMemory.Free(fa);
             NativeMemory.Free(attr);
             Sys.Close(statusR); Sys.Close(statusW); Sys.Close(goR); Sys.Close(goW); Sys.Close(pidfd);
+            foreach (var fd in given) Sys.Close(fd);
         }
     }
 

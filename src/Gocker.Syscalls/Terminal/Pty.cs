@@ -114,6 +114,16 @@ public sealed unsafe class Pty : IDisposable
             }
     }
 
+    /// <summary>poll(2) for input (or hang-up) on fd: true when a read will not block, false on timeout.</summary>
+    public static bool WaitReadable(int fd, int timeoutMs)
+    {
+        // struct pollfd { int fd; short events; short revents; } = one 8-byte word; POLLIN = 1.
+        long pfd = (uint)fd | (1L << 32);
+        int r = poll(&pfd, 1, timeoutMs);
+        if (r < 0 && Errno != EINTR) throw new SyscallException("poll", "pty", Errno);
+        return r > 0;
+    }
+
     /// <summary>Writes everything to fd; false when the other side is gone (EIO/EPIPE).</summary>
     public static bool WriteAll(int fd, ReadOnlySpan<byte> data)
     {

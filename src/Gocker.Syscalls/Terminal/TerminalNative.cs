@@ -34,6 +34,8 @@ static unsafe partial class TerminalNative
     public static partial nint read(int fd, byte* buf, nint count);
     [LibraryImport(L, EntryPoint = "write", SetLastError = true)]
     public static partial nint write(int fd, byte* buf, nint count);
+    [LibraryImport(L, EntryPoint = "poll", SetLastError = true)]
+    public static partial int poll(long* fds, nuint nfds, int timeout);
     [LibraryImport(L, EntryPoint = "isatty")]
     public static partial int isatty(int fd);
     [LibraryImport(L, EntryPoint = "tcgetattr", SetLastError = true)]

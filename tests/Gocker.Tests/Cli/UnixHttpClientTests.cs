@@ -234,6 +234,6 @@ public class UnixHttpClientTests
         Assert.Equal(["w"], created.Warnings);
         Assert.True(server.Requests.TryDequeue(out var req));
         // Nulls are not sent.
-        Assert.Equal("{\"Image\":\"b\",\"AttachStdin\":false,\"AttachStdout\":false,\"AttachStderr\":false,\"Tty\":false,\"OpenStdin\":false}", req.BodyText);
+        Assert.Equal("{\"Image\":\"b\",\"AttachStdin\":false,\"AttachStdout\":false,\"AttachStderr\":false,\"Tty\":false,\"OpenStdin\":false,\"StdinOnce\":false}", req.BodyText);
     }
 }

@@ -14,6 +14,11 @@ public class ImageReferenceTests : IDisposable
     [InlineData("library/ubuntu:22.04", "library/ubuntu:22.04")]
     [InlineData("a__b/c---d", "a__b/c---d:latest")]
     [InlineData("0abc", "0abc:latest")]
+    [InlineData("docker.io/library/busybox:1.36", "busybox:1.36")]
+    [InlineData("docker.io/library/busybox", "busybox:latest")]
+    [InlineData("index.docker.io/user/app:v2", "user/app:v2")]
+    [InlineData("docker.io/library/a/b", "library/a/b:latest")]
+    [InlineData("quay.io/org/app:1", "quay.io/org/app:1")]
     public void Valid_names_normalise_to_name_and_tag(string reference, string expected) =>
         Assert.Equal(expected, ImageReference.Normalize(reference));
 

@@ -60,6 +60,70 @@ public sealed class ImageTests(DaemonFixture daemon) : IClassFixture<DaemonFixtu
         Ok("rmi", name);
     }
 
+    /// <summary>Runs a host tool (umoci, skopeo: installed by deps.sh) and asserts it worked.</summary>
+    static string Tool(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
+        Process p;
+        try { p = Process.Start(psi)!; }
+        catch (System.ComponentModel.Win32Exception) { Assert.Fail($"{file} is not installed: ./deps.sh installs it"); throw; }
+        using (p)
+        {
+            var err = p.StandardError.ReadToEndAsync();
+            var output = p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, $"{file} {string.Join(' ', args)}: {err.Result}");
+            return output;
+        }
+    }
+
+    [Fact]
+    public void An_image_built_by_umoci_loads_as_an_oci_layout_and_through_skopeo_as_a_docker_archive()
+    {
+        // Real tools' archives: umoci writes the OCI layout (two layers: files, then a whiteout and a
+        // replaced directory), skopeo converts it to a docker-save archive with a name.
+        var work = Directory.CreateDirectory(Path.Combine(daemon.Root, "umoci-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        var layout = Path.Combine(work, "oci");
+        var bundle = Path.Combine(work, "bundle");
+        var rootfs = Path.Combine(bundle, "rootfs");
+        Tool("umoci", "init", "--layout", layout);
+        Tool("umoci", "new", "--image", layout + ":v1");
+        Tool("umoci", "unpack", "--image", layout + ":v1", bundle);
+        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
+        File.Copy("/bin/busybox", Path.Combine(rootfs, "bin/busybox"));
+        File.CreateSymbolicLink(Path.Combine(rootfs, "bin/sh"), "busybox");
+        Directory.CreateDirectory(Path.Combine(rootfs, "keep"));
+        File.WriteAllText(Path.Combine(rootfs, "keep/a"), "a");
+        File.WriteAllText(Path.Combine(rootfs, "keep/b"), "b");
+        Directory.CreateDirectory(Path.Combine(rootfs, "dir"));
+        File.WriteAllText(Path.Combine(rootfs, "dir/old"), "old");
+        Tool("umoci", "repack", "--image", layout + ":v1", bundle);
+        Directory.Delete(bundle, true);
+        Tool("umoci", "unpack", "--image", layout + ":v1", bundle);
+        File.Delete(Path.Combine(rootfs, "keep/b"));
+        Directory.Delete(Path.Combine(rootfs, "dir"), true);
+        Directory.CreateDirectory(Path.Combine(rootfs, "dir"));
+        File.WriteAllText(Path.Combine(rootfs, "dir/new"), "new");
+        Tool("umoci", "repack", "--image", layout + ":v1", bundle);
+        Tool("umoci", "config", "--image", layout + ":v1", "--config.cmd", "sh", "--config.cmd=-c",
+            "--config.cmd", "ls /keep /dir; echo $FOO; pwd", "--config.env", "FOO=from-umoci", "--config.workingdir", "/keep");
+        const string expected = "/dir:\nnew\n\n/keep:\na\nfrom-umoci\n/keep\n";
+
+        // The OCI layout names its manifest by a bare tag ("v1"): loaded unnamed, run by id.
+        var loaded = Ok("load", "-i", layout).Stdout;
+        var id = System.Text.RegularExpressions.Regex.Match(loaded, "sha256:([0-9a-f]{64})").Groups[1].Value;
+        Assert.True(id.Length == 64, loaded);
+        Assert.Equal(expected, Ok("run", "--rm", id).Stdout);
+
+        var name = "umoci-it-" + Guid.NewGuid().ToString("N")[..6] + ":v1";
+        var archive = Path.Combine(work, "docker.tar");
+        Tool("skopeo", "copy", "--quiet", "oci:" + layout + ":v1", $"docker-archive:{archive}:{name}");
+        Assert.Contains("Loaded image: " + name, Ok("load", "-i", archive).Stdout);
+        Assert.Equal(expected, Ok("run", "--rm", name).Stdout);
+        Ok("rmi", name);
+        Directory.Delete(work, true);
+    }
+
     [Fact]
     public void The_image_config_cmd_and_entrypoint_are_used()
     {

@@ -322,7 +322,8 @@ public sealed class NetworkRestartTests : IDisposable
         _d.Ok("rm", "-f", web, shortLived);
         Assert.Empty(Directory.GetFileSystemEntries(pinDir));
         Assert.Empty(TestNetworkSlot.BridgeMembers(_d.Net.Bridge));
-        Assert.Empty(_d.Net.RulesNamingSlot());
+        // The network's own NAT rule (it names the subnet) stays while the network does.
+        Assert.Empty(_d.Net.RulesNamingSlot().Where(r => !r.Contains(_d.Net.Subnet)));
         _d.AssertNoLeaks();
     }
 

@@ -11,6 +11,7 @@ public class InitSpecReaderTests
         WorkingDir = "/srv", Volumes = [new VolumeMount("/src", "/dst", true), new VolumeMount("/s2", "/d2", false)],
         InjectMountFault = true,
         User = "app:staff",
+        Tty = true,
     };
 
     [Fact]
