@@ -52,6 +52,9 @@ public sealed class HostConfig
     /// <summary>Gocker extension: this container's restart backoff; unset fields take the daemon's
     /// defaults (gocker.restart in the HOCON).</summary>
     public RestartBackoff? GockerRestartBackoff { get; set; }
+    /// <summary>Gocker extension: the supervision group this container belongs to (it must exist;
+    /// RestartPolicy must then be empty or "no": the group decides restarts).</summary>
+    public string? GockerGroup { get; set; }
 }
 
 /// <summary>Docker's RestartPolicy: Name "", "no", "on-failure", "always" or "unless-stopped";

@@ -126,6 +126,7 @@ public sealed class CliApp
 
         _root.Add(NetworkCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(EventCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+        _root.Add(GroupCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(ConsoleCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(DebugCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
 

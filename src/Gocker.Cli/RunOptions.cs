@@ -33,6 +33,7 @@ public sealed class RunOptions
     public readonly Option<string?> RestartMultiplier = new("--restart-multiplier") { Description = "Growth of the wait per restart (>= 1, default 2)", HelpName = "decimal" };
     public readonly Option<string?> RestartResetAfter = new("--restart-reset-after") { Description = "A run this long resets the wait to --restart-delay (default 10s)", HelpName = "duration" };
     public readonly Option<string?> RestartJitter = new("--restart-jitter") { Description = "Stretch each wait by up to this fraction (0..1, default 0)", HelpName = "decimal" };
+    public readonly Option<string?> Group = new("--group") { Description = "Supervision group to join (gocker group create); the group decides restarts", HelpName = "name" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
@@ -40,7 +41,7 @@ public sealed class RunOptions
     public void AddTo(Command command, bool isRun)
     {
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
-                     Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter })
+                     Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -102,6 +103,7 @@ public sealed class RunOptions
         if (pr.GetValue(RestartMultiplier) is { } mu) B().Multiplier = RunFlags.ParseFraction(mu, "--restart-multiplier", 1, 1000);
         if (pr.GetValue(RestartJitter) is { } ji) B().Jitter = RunFlags.ParseFraction(ji, "--restart-jitter", 0, 1);
         host.GockerRestartBackoff = backoff;
+        if (pr.GetValue(Group) is { Length: > 0 } group) host.GockerGroup = group;
         var binds = pr.GetValue(Volume) ?? [];
         if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
 

@@ -54,6 +54,7 @@ public static class ApiRoutes
         EventRoutes.Map(app);
         DebugRoutes.Map(app);
         ExecRoutes.Map(app);
+        GroupRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -184,6 +185,7 @@ public static class ApiRoutes
                 {
                     Name = Gocker.Actors.Restart.RestartSettings.NameOf(s.Restart.Mode), MaximumRetryCount = s.Restart.MaximumRetryCount,
                 },
+                GockerGroup = s.Group,
                 GockerRestartBackoff = new RestartBackoff
                 {
                     DelayMs = (long)s.Restart.Backoff.Delay.TotalMilliseconds, MaxDelayMs = (long)s.Restart.Backoff.MaxDelay.TotalMilliseconds,

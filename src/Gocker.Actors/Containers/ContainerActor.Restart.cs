@@ -50,6 +50,7 @@ public sealed partial class ContainerActor
     /// <summary>Called by Teardown once the run's exit is recorded and its waiters answered.</summary>
     void ApplyRestartPolicy(ExecResult? startFailure)
     {
+        if (ReportToGroup(startFailure)) return;   // a group member: its group decides (ContainerActor.Group.cs)
         var decision = _plannedDecision ?? Decide(_record, startFailure);
         _plannedDecision = null;
         _policyRun = false;

@@ -105,6 +105,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         Receive<Attach>(_ => HandleAttach());
         ReceiveFaultMessages();
         ReceiveExec();
+        ReceiveGroupMessages();
     }
 
     protected override void PreStart()
@@ -674,6 +675,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             ["name"] = _record.Spec.Name,
             ["image"] = _record.Spec.Image,
         };
+        if (_record.Spec.Group is { Length: > 0 } group) attrs["group"] = group;
         foreach (var (k, v) in extra) attrs[k] = v;
         Context.System.EventStream.Publish(new GockerEvent("container", action, Id, attrs, _svc.Clock.GetUtcNow()));
     }

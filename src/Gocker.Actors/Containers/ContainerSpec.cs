@@ -37,6 +37,8 @@ public sealed record ContainerSpec
     public long NanoCpus { get; init; }
     /// <summary>Restart policy and backoff (fixed at create; defaults from gocker.restart).</summary>
     public Gocker.Actors.Restart.RestartSettings Restart { get; init; } = Gocker.Actors.Restart.RestartSettings.None;
+    /// <summary>Supervision group (--group): the group decides restarts; Restart is then "no".</summary>
+    public string? Group { get; init; }
 }
 
 /// <summary>The persisted runtime state of a container (next to its spec).</summary>

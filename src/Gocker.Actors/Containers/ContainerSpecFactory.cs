@@ -48,6 +48,16 @@ public static partial class ContainerSpecFactory
         if (ports.Length > 0 && mode == "none")
             throw new BadRequestException("conflicting options: port publishing and the container type network mode \"none\"");
 
+        var restart = Gocker.Actors.Restart.RestartSpecFactory.Build(hc, options.DefaultBackoff ?? Gocker.Actors.Restart.BackoffSettings.Docker);
+        var group = string.IsNullOrEmpty(hc.GockerGroup) ? null : hc.GockerGroup;
+        if (group is not null)
+        {
+            // The group decides restarts: a policy of its own would race the group's decision.
+            if (!restart.IsNone)
+                throw new BadRequestException($"conflicting options: --restart {Gocker.Actors.Restart.RestartSettings.NameOf(restart.Mode)} and --group {group}: a group member's restarts are decided by its group (use --restart no)");
+            if (hc.AutoRemove) throw new BadRequestException($"conflicting options: --rm and --group {group}");
+        }
+
         return new ContainerSpec
         {
             Id = id,
@@ -70,7 +80,8 @@ public static partial class ContainerSpecFactory
             Tty = req.Tty,
             OpenStdin = req.OpenStdin,
             StdinOnce = req.OpenStdin && req.StdinOnce,
-            Restart = Gocker.Actors.Restart.RestartSpecFactory.Build(hc, options.DefaultBackoff ?? Gocker.Actors.Restart.BackoffSettings.Docker),
+            Restart = restart,
+            Group = group,
         };
     }
 

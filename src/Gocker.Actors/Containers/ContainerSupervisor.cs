@@ -135,11 +135,15 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
                 new GockerOptionsView(_svc.Options.DefaultLimits, _svc.Network is null ? "none" : _svc.Options.DefaultNetwork, _svc.Options.RestartBackoff), _svc.Clock.GetUtcNow());
             // Docker refuses an unknown network at create, not at start.
             if (_svc.Network is not null && spec.NetworkMode is { } net && net is not ("none" or "host")) _svc.Network.Inspect(net);
+            if (spec.Group is { } group && !_svc.Groups.Exists(group))
+                throw new BadRequestException($"group \"{group}\" does not exist (create it with `gocker group create {group}`)");
             var record = new ContainerRecord { Spec = spec };
             ContainerLayout.For(_svc.Options, id).CreateData(record);
             StartChild(record);
             Context.System.EventStream.Publish(new Events.GockerEvent("container", "create", id,
-                new Dictionary<string, string>(StringComparer.Ordinal) { ["name"] = name, ["image"] = spec.Image }, _svc.Clock.GetUtcNow()));
+                spec.Group is { } g
+                    ? new Dictionary<string, string>(StringComparer.Ordinal) { ["name"] = name, ["image"] = spec.Image, ["group"] = g }
+                    : new Dictionary<string, string>(StringComparer.Ordinal) { ["name"] = name, ["image"] = spec.Image }, _svc.Clock.GetUtcNow()));
             return new CreatedContainer(id);
         });
     }

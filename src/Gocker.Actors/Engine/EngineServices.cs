@@ -25,4 +25,6 @@ public sealed record EngineServices(
     public Faults.FaultInjector Faults { get; init; } = new();
     /// <summary>Spawns `exec` processes into running containers (null: exec is refused).</summary>
     public IExecSpawner? Execs { get; init; }
+    /// <summary>Names of the supervision groups that exist (create refuses an unknown --group).</summary>
+    public Groups.GroupDirectory Groups { get; init; } = new();
 }

@@ -9,6 +9,9 @@ public sealed class ContainerSupervisorKey;
 /// <summary>Marker for the ActorRegistry: the <see cref="Events.EventLog"/>.</summary>
 public sealed class EventLogKey;
 
+/// <summary>Marker for the ActorRegistry: the <see cref="Groups.GroupsManager"/>.</summary>
+public sealed class GroupsManagerKey;
+
 public static class GockerHostingExtensions
 {
     /// <summary>Default dispatcher settings; gocker.hocon may override them.</summary>
@@ -36,6 +39,13 @@ public static class GockerHostingExtensions
             // Bad gocker.supervision values fail the daemon's start, not the first container start.
             Faults.SupervisionSettings.For(system);
             services.Faults.ArmGlobal(system.Settings.Config.GetConfig("gocker.faults"));
+            // Before the containers: a re-adopted member's exit report must find its group. It
+            // reaches the containers by path (they start next).
+            var groups = system.ActorOf(Groups.GroupsManager.Props(services.Options.GroupsDir, services.Groups,
+                system.ActorSelection("/user/containers"), services.Clock, services.Options.DefaultStopTimeout), "groups");
+            system.EventStream.Subscribe(groups, typeof(Events.GockerEvent));
+            system.EventStream.Subscribe(groups, typeof(ContainerActor.GroupMemberExited));
+            registry.Register<GroupsManagerKey>(groups);
             var supervisor = system.ActorOf(ContainerSupervisor.Props(services), "containers");
             registry.Register<ContainerSupervisorKey>(supervisor);
         });

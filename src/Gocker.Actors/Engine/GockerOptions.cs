@@ -31,6 +31,7 @@ public sealed record GockerOptions
     public global::Gocker.Actors.Events.EventLogSettings Events { get; init; } = new();
 
     public string ContainersDir => Path.Combine(DataRoot, "containers");
+    public string GroupsDir => Path.Combine(DataRoot, "groups");
     public string ImagesDir => Path.Combine(DataRoot, "images");
     public string RunContainersDir => Path.Combine(ExecRoot, "containers");
 }
