@@ -58,7 +58,7 @@ public sealed partial class ContainerActor
                 // An init that failed its own setup (a missing -w dir, an unknown user) exits without
                 // waiting for "go", so its placement fails with ESRCH: its report says the real cause.
                 // Released only once it has surely exited: a live one must never run outside the cgroup.
-                if (await Task.WhenAny(spawned.Exit, Task.Delay(ExitGraceFor(spawned.Pid))) != spawned.Exit) throw;
+                if (await Task.WhenAny(spawned.Exit, Task.Delay(ExitGraceFor(spawned.Pid, goneMeansExited: true))) != spawned.Exit) throw;
                 var report = await actor.Ask<ExecResult>(new ExecActor.Release(), ReleaseTimeout);
                 if (report.Ok) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(placement);
                 sender.Tell(new ExecStarted(spawned.Pid, report, spawned.Exit));

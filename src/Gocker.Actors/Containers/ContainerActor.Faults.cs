@@ -114,12 +114,13 @@ public sealed partial class ContainerActor
 
     /// <summary>How long a post-spawn failure waits to learn whether the init has died by itself.
     /// Real time, not the scheduler: a dead init is reported by the reaper within milliseconds.</summary>
-    static readonly TimeSpan InitExitGrace = TimeSpan.FromMilliseconds(300);
+    static readonly TimeSpan InitExitGrace = TimeSpan.FromSeconds(1);
 
     /// <summary>How long to wait for the reaper: when /proc already shows the init a zombie its exit
     /// is certain, and only a busy machine delays the reaper's notification.</summary>
-    internal static TimeSpan ExitGraceFor(int pid) =>
-        Gocker.Syscalls.Spawn.ProcStat.Read(pid) is { IsZombie: true } ? TimeSpan.FromSeconds(10) : InitExitGrace;
+    internal static TimeSpan ExitGraceFor(int pid, bool goneMeansExited = false) =>
+        Gocker.Syscalls.Spawn.ProcStat.Read(pid) is { IsZombie: true } || (goneMeansExited && !Directory.Exists($"/proc/{pid}"))
+            ? TimeSpan.FromSeconds(10) : InitExitGrace;
 
     /// <summary>True when the spawned init has exited by itself. It does so when its rootfs setup
     /// fails: it reports on the status pipe and exits without waiting for the go byte, and then

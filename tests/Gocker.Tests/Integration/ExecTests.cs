@@ -88,10 +88,10 @@ public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
             Assert.StartsWith("uid=1000 gid=0", Ok("exec", "--user", "1000", name, "id").Trim());
             var bad = daemon.Gocker("exec", "-u", "ghost", name, "true");
             Assert.NotEqual(0, bad.ExitCode);
-            Assert.Contains("unable to find user ghost", bad.Stderr);
+            Assert.True(bad.Stderr.Contains("unable to find user ghost"), bad.ToString());
             var noDir = daemon.Gocker("exec", "-w", "/no/such/dir", name, "true");
             Assert.NotEqual(0, noDir.ExitCode);
-            Assert.Contains("/no/such/dir", noDir.Stderr);
+            Assert.True(noDir.Stderr.Contains("/no/such/dir"), noDir.ToString());
         }
         finally { Ok("rm", "-f", name); }
     }
