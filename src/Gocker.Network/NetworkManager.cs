@@ -12,7 +12,7 @@ public sealed class NetworkManager : INetworkManager
     readonly NetworkOptions _o;
     readonly NetworkStore _store;
     readonly CniInvoker _cni;
-    readonly Masquerade _masq = new();
+    readonly NetworkRules _rules = new();
     readonly bool _firewall;
     readonly object _lock = new();
     readonly object[] _containerLocks = Enumerable.Range(0, 64).Select(_ => new object()).ToArray();
@@ -114,7 +114,7 @@ public sealed class NetworkManager : INetworkManager
             if (users.Count > 0)
                 throw new NetworkConflictException($"error while removing network: network {n.Name} id {n.Id} has active endpoints ({string.Join(", ", users)})");
             // The rule first: a crash after it leaves a network whose next use adds it back.
-            _masq.Remove(n);
+            _rules.Remove(n);
             _store.Delete(n);
             _networks.Remove(n.Id);
         }
@@ -386,7 +386,7 @@ public sealed class NetworkManager : INetworkManager
         string? result = null;
         try
         {
-            _masq.Ensure(net);
+            _rules.Ensure(net);
             foreach (var plugin in ep.Plugins)
                 result = _cni.Exec(plugin, call, CniConfig.For(plugin, net, _o.IpamDir, ep.Ports, result));
         }

@@ -5,7 +5,7 @@ namespace Gocker.Network.Cni;
 
 /// <summary>The plugin chain of a Gocker network, as CNI network configurations:
 ///   bridge (+ host-local IPAM): veth pair, bridge device, gateway address (NAT: one rule per
-///     network, see Masquerade, rather than the plugin's per-container ipMasq chains)
+///     network, see NetworkRules, rather than the plugin's per-container ipMasq chains)
 ///   firewall (optional): accepts the container's traffic when the host's FORWARD policy drops
 ///   portmap (only when ports are published): DNAT from host ports, SNAT for hairpin and 127.0.0.1
 /// </summary>

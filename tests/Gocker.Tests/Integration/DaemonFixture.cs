@@ -210,8 +210,10 @@ public sealed class DaemonFixture : IDisposable
         catch { }
         foreach (var dir in CgroupParentDirs().OrderByDescending(d => d.Length))
             TestCgroups.RemoveTree(dir);
-        foreach (var bridge in Bridges()) TestNetworkSlot.DeleteBridge(bridge);
+        var bridges = Bridges();
+        foreach (var bridge in bridges) TestNetworkSlot.DeleteBridge(bridge);
         try { Net.DeleteNetworkRules(); } catch { }
+        try { TestNetworkSlot.DeleteBridgeRules(bridges); } catch { }
         try { Directory.Delete(Root, true); } catch { }
     }
 

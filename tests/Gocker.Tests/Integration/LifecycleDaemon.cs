@@ -143,6 +143,7 @@ public sealed class LifecycleDaemon : IDisposable
             TestCgroups.RemoveTree(dir);
         TestNetworkSlot.DeleteBridge(Net.Bridge);
         try { Net.DeleteNetworkRules(); } catch { }
+        try { TestNetworkSlot.DeleteBridgeRules([Net.Bridge]); } catch { }
         try { Directory.Delete(Root, true); } catch { }
     }
 

@@ -151,11 +151,14 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
             daemon.Gocker("rm", "-f", web);
         }
         var netId = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Id").GetString()!;
+        var bridge = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Options").GetProperty("com.docker.network.bridge.name").GetString()!;
+        Assert.Equal(2, TestNetworkSlot.BridgeRules(bridge).Count);
         // One NAT rule per network (not per container), there while the network is.
         Assert.Single(daemon.Net.RulesNamingSlot(), r => r.StartsWith("-A POSTROUTING") && r.Contains("gocker-net " + netId[..12]));
         Ok("network", "rm", net);
         Assert.DoesNotContain(net, Ok("network", "ls"));
         Assert.DoesNotContain(daemon.Net.RulesNamingSlot(), r => r.Contains("gocker-net " + netId[..12]));
+        Assert.Empty(TestNetworkSlot.BridgeRules(bridge));
     }
 
     [Fact]
@@ -169,8 +172,9 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
         {
             var (_, ip) = StartHttpd(web, "joined", "--network", net);
             Ok("run", "-d", "--name", client, "busybox", "sleep", "1000");
-            // On the default bridge only: the user network's address is unreachable.
+            // On the default bridge only: networks are isolated from each other, as in Docker.
             Assert.DoesNotContain("eth1", Ok("exec", client, "ls", "/sys/class/net"));
+            Assert.NotEqual(0, daemon.Gocker("exec", client, "timeout", "3", "wget", "-q", "-O", "-", $"http://{ip}/").ExitCode);
 
             Ok("network", "connect", net, client);
             Assert.Contains("eth1", Ok("exec", client, "ls", "/sys/class/net"));
@@ -182,6 +186,7 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
             Ok("network", "disconnect", net, client);
             Assert.DoesNotContain("eth1", Ok("exec", client, "ls", "/sys/class/net"));
             Assert.False(Inspect(client).GetProperty("NetworkSettings").GetProperty("Networks").TryGetProperty(net, out _));
+            Assert.NotEqual(0, daemon.Gocker("exec", client, "timeout", "3", "wget", "-q", "-O", "-", $"http://{ip}/").ExitCode);
             Assert.Contains("is not connected", daemon.Gocker("network", "disconnect", net, client).Stderr);
         }
         finally

@@ -52,7 +52,7 @@ public sealed partial class TestNetworkSlot
         return text.Split('\n').Where(l => Ipv4().Matches(l).Any(m => Contains(m.Value))).ToList();
     }
 
-    /// <summary>Removes the per-network NAT rules (Gocker's Masquerade) naming this slot's
+    /// <summary>Removes the per-network NAT rules (Gocker's NetworkRules) naming this slot's
     /// addresses: they live as long as their network, which outlives a killed daemon.</summary>
     public void DeleteNetworkRules()
     {
@@ -66,6 +66,24 @@ public sealed partial class TestNetworkSlot
                     "-m", "comment", "--comment", m.Groups[3].Value, "-j", "MASQUERADE");
         }
     }
+
+    /// <summary>Removes the isolation rules (Gocker's NetworkRules, filter table) naming these bridges.</summary>
+    public static void DeleteBridgeRules(IEnumerable<string> bridges)
+    {
+        var names = bridges.ToHashSet();
+        foreach (var line in Run("iptables-save", "-t", "filter").Split('\n'))
+        {
+            if (!line.StartsWith("-A GOCKER-ISOLATION-", StringComparison.Ordinal)) continue;
+            var words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (!words.Any(names.Contains)) continue;
+            Run("iptables", ["-w", "-t", "filter", "-D", .. words.Skip(1)]);
+        }
+    }
+
+    /// <summary>The isolation rules naming <paramref name="bridge"/>.</summary>
+    public static List<string> BridgeRules(string bridge) =>
+        Run("iptables-save", "-t", "filter").Split('\n')
+            .Where(l => l.StartsWith("-A GOCKER-ISOLATION-", StringComparison.Ordinal) && l.Split(' ').Contains(bridge)).ToList();
 
     /// <summary>Interfaces enslaved to the bridge (container veths).</summary>
     public static List<string> BridgeMembers(string bridge)

@@ -118,7 +118,7 @@ public class AttachTests
             var r = c.Exec("timeout", "10", "/bin/busybox", "wget", "-q", "-O", "-", $"http://{remote.RemoteAddress}/index.html");
             Assert.True(r.Code == 0, "egress: " + r.Err);
             Assert.Equal("outside", r.Out);
-            var comment = Masquerade.Comment(net);
+            var comment = NetworkRules.Comment(net);
             Assert.Single(Sh.Run("iptables-save", "-t", "nat").Out.Split('\n'), l => l.Contains(comment));
             t.Manager.Detach(att.ContainerId);
             // Still there for the next container of the network; gone with the network.
@@ -127,6 +127,29 @@ public class AttachTests
             Assert.DoesNotContain(comment, Sh.Run("iptables-save", "-t", "nat").Out);
         }
         finally { Directory.Delete(www, true); }
+    }
+
+    [Fact]
+    public void Networks_are_isolated_from_each_other_until_rm_removes_their_rules()
+    {
+        using var t = new TestNetworks();
+        using var a = new TestNetns();
+        using var b = new TestNetns();
+        var n1 = t.CreateUserNetwork("iso1" + Guid.NewGuid().ToString("N")[..6]);
+        var n2 = t.CreateUserNetwork("iso2" + Guid.NewGuid().ToString("N")[..6]);
+        var aa = t.Manager.Attach(Req(t, a, "one", n1.Name));
+        var ba = t.Manager.Attach(Req(t, b, "two", n2.Name));
+        // Each reaches its own gateway, never the other network's container.
+        Assert.Equal(0, a.Exec("/bin/busybox", "ping", "-c", "1", "-W", "5", aa.Primary!.Gateway).Code);
+        Assert.Equal(0, b.Exec("/bin/busybox", "ping", "-c", "1", "-W", "5", ba.Primary!.Gateway).Code);
+        Assert.NotEqual(0, a.Exec("/bin/busybox", "ping", "-c", "1", "-W", "2", ba.Primary.Ip).Code);
+        t.Manager.Detach(aa.ContainerId);
+        t.Manager.Detach(ba.ContainerId);
+        t.Manager.Remove(n1.Id);
+        t.Manager.Remove(n2.Id);
+        var filter = Sh.Run("iptables-save", "-t", "filter").Out;
+        Assert.DoesNotContain(n1.Bridge, filter);
+        Assert.DoesNotContain(n2.Bridge, filter);
     }
 
     [Fact]

@@ -132,7 +132,7 @@ internal sealed class TestNetworks : IDisposable
         {
             try { if (!n.Network.IsDefault) Manager.Remove(n.Network.Id); } catch { }
             // The default network's NAT rule outlives the manager, as it outlives a daemon.
-            try { new Masquerade().Remove(n.Network); } catch { }
+            try { new NetworkRules().Remove(n.Network); } catch { }
             try { NetworkManager.DeleteBridge(n.Network.Bridge); } catch { }
         }
         try { Directory.Delete(StateDir, true); } catch { }
