@@ -209,9 +209,14 @@ public sealed class DaemonFixture : IDisposable
         }
         catch { }
         foreach (var dir in CgroupParentDirs().OrderByDescending(d => d.Length))
-            TestCgroups.RemoveTree(dir);
+        {
+            try { TestCgroups.RemoveTree(dir); } catch { }
+        }
         var bridges = Bridges();
-        foreach (var bridge in bridges) TestNetworkSlot.DeleteBridge(bridge);
+        foreach (var bridge in bridges)
+        {
+            try { TestNetworkSlot.DeleteBridge(bridge); } catch { }
+        }
         try { Net.DeleteNetworkRules(); } catch { }
         try { TestNetworkSlot.DeleteBridgeRules(bridges); } catch { }
         try { Directory.Delete(Root, true); } catch { }

@@ -140,8 +140,10 @@ public sealed class LifecycleDaemon : IDisposable
     {
         try { Kill9(); } catch { }
         foreach (var dir in CgroupParentDirs().OrderByDescending(d => d.Length))
-            TestCgroups.RemoveTree(dir);
-        TestNetworkSlot.DeleteBridge(Net.Bridge);
+        {
+            try { TestCgroups.RemoveTree(dir); } catch { }
+        }
+        try { TestNetworkSlot.DeleteBridge(Net.Bridge); } catch { }
         try { Net.DeleteNetworkRules(); } catch { }
         try { TestNetworkSlot.DeleteBridgeRules([Net.Bridge]); } catch { }
         try { Directory.Delete(Root, true); } catch { }

@@ -13,6 +13,20 @@ public sealed partial class TestNetworkSlot
 {
     static readonly object Lock = new();
     static readonly HashSet<uint> Taken = [];
+    static readonly List<TestNetworkSlot> All = [];
+
+    /// <summary>A safety net for fixtures that could not clean up (a constructor or Dispose that
+    /// threw): the per-network host rules of every slot this test run used go when it ends.</summary>
+    static TestNetworkSlot() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        List<TestNetworkSlot> slots;
+        lock (Lock) slots = [.. All];
+        foreach (var s in slots)
+        {
+            try { s.DeleteNetworkRules(); } catch { }
+        }
+        try { DeleteBridgeRules(slots.Select(s => s.Bridge)); } catch { }
+    };
 
     public string Bridge { get; }
     public uint Block { get; }
@@ -34,6 +48,7 @@ public sealed partial class TestNetworkSlot
                 if (Taken.Contains(block) || routes.Any(r => Overlaps(r.Net, r.Prefix, block, 21))) continue;
                 Taken.Add(block);
                 Block = block;
+                All.Add(this);
                 return;
             }
         }
