@@ -159,7 +159,11 @@ public static class ExecRoutes
         ContainerActor.ExecStarted started;
         try
         {
-            if (tty) fds.OpenPty(inst, Size(ctx, "h", 24), Size(ctx, "w", 80));
+            if (tty)
+            {
+                var record = await ApiRoutes.AskContainer<ContainerRecord>(ctx, inst.ContainerId, new ContainerActor.Inspect());
+                fds.OpenPty(inst, Size(ctx, "h", 24), Size(ctx, "w", 80), record.Pid, record.PidStartTime);
+            }
             else fds.Open(stdin: c.AttachStdin && !detach, stdout: c.AttachStdout && !detach, stderr: c.AttachStderr && !detach);
             started = await ApiRoutes.AskContainer<ContainerActor.ExecStarted>(ctx, inst.ContainerId,
                 new ContainerActor.ExecStart(inst.Id, [.. c.Cmd!], [.. c.Env ?? []], c.WorkingDir, string.IsNullOrEmpty(c.User) ? null : c.User,
@@ -373,15 +377,35 @@ public static class ExecRoutes
         }
 
         /// <summary>-t: the slave as fds 0-2 of the process; the master goes to the instance (resize, PumpTty).</summary>
-        public void OpenPty(ExecInstance inst, ushort rows, ushort cols)
+        public void OpenPty(ExecInstance inst, ushort rows, ushort cols, int initPid, ulong initStartTime)
         {
-            using var pty = Pty.Open(rows, cols);
+            // The container's own devpts (so `tty` names a /dev/pts/N that exists in it); the host's
+            // only if the container has no usable /dev/ptmx.
+            using var pty = ContainerPty(initPid, initStartTime, rows, cols) ?? Pty.Open(rows, cols);
             ChildIn = ChildOut = ChildErr = pty.TakeSlave();
             lock (inst.Gate) inst.Master = pty.TakeMaster();
             _master = inst;
         }
 
         ExecInstance? _master;
+
+        /// <summary>A pty of the container's devpts, through /proc/PID/root of its init. The pid is
+        /// trusted only if it still names the process that started at the recorded time, checked
+        /// before and after opening its root: a reused pid must never hand this exec a terminal in
+        /// another container's devpts, where that container could read and type into it.</summary>
+        static Pty? ContainerPty(int pid, ulong startTime, ushort rows, ushort cols)
+        {
+            if (pid <= 0 || Gocker.Syscalls.Spawn.ProcStat.Read(pid)?.StartTime != startTime) return null;
+            int root;
+            try { root = Sys.Open($"/proc/{pid}/root", O_PATH | O_DIRECTORY | O_CLOEXEC); }
+            catch (Gocker.Syscalls.SyscallException) { return null; }
+            try
+            {
+                if (Gocker.Syscalls.Spawn.ProcStat.Read(pid)?.StartTime != startTime) return null;
+                return Pty.OpenInRoot(root, rows, cols);
+            }
+            finally { Sys.Close(root); }
+        }
 
         public void CloseChildEnds()
         {

@@ -142,6 +142,18 @@ public static unsafe class Sys
         return true;
     }
 
+    /// <summary>st_mode and st_rdev of fd (x86_64 struct stat: st_mode at 24, st_rdev at 40).</summary>
+    public static bool TryStatDevice(int fd, out int mode, out ulong rdev)
+    {
+        byte* st = stackalloc byte[256];
+        int r;
+        fixed (byte* p = Z(""))
+            r = Libc.fstatat(fd, p, st, AT_EMPTY_PATH);
+        if (r != 0) { mode = 0; rdev = 0; return false; }
+        mode = (int)*(uint*)(st + 24); rdev = *(ulong*)(st + 40);
+        return true;
+    }
+
     public static long FsType(int fd)
     {
         byte* buf = stackalloc byte[256];

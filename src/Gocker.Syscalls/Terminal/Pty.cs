@@ -1,4 +1,5 @@
 using System.Text;
+using Gocker.Syscalls.Native;
 using static Gocker.Syscalls.Terminal.TerminalNative;
 
 namespace Gocker.Syscalls.Terminal;
@@ -25,6 +26,39 @@ public sealed unsafe class Pty : IDisposable
     {
         int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (m < 0) throw new SyscallException("posix_openpt", "/dev/ptmx", Errno);
+        return FromMaster(m, rows, cols);
+    }
+
+    /// <summary>
+    /// A pair from the devpts instance of a container: its /dev/ptmx, resolved inside the rootfs of
+    /// <paramref name="rootDirFd"/> (a /proc/PID/root fd) so that the slave is one of the container's
+    /// own /dev/pts/N (`tty` names it). Why so careful: the container owns its /dev and may have
+    /// replaced ptmx by a symlink or by any device node (CAP_MKNOD): the path is resolved with
+    /// RESOLVE_IN_ROOT, and only a character device 5:2 (a ptmx) is opened, through the O_PATH fd
+    /// that was checked, never by path again. Null when it is not there (the caller falls back).
+    /// </summary>
+    public static Pty? OpenInRoot(int rootDirFd, ushort rows = 0, ushort cols = 0)
+    {
+        int path;
+        try { path = Gocker.Syscalls.Mounts.InRoot.Open(rootDirFd, "dev/ptmx"); }
+        catch (SyscallException) { return null; }
+        try
+        {
+            const int S_IFMT = 0xF000, S_IFCHR = 0x2000;
+            if (!Sys.TryStatDevice(path, out var mode, out var rdev) || (mode & S_IFMT) != S_IFCHR) return null;
+            // glibc's makedev: major in bits 8-19 (and 32-43), minor in bits 0-7 (and 12-31).
+            var major = ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfffUL);
+            var minor = (rdev & 0xff) | ((rdev >> 12) & ~0xffUL);
+            if (major != 5 || minor != 2) return null;
+            int m = Sys.Open(Gocker.Syscalls.Mounts.InRoot.FdPath(path), O_RDWR | O_NOCTTY | O_CLOEXEC);
+            return FromMaster(m, rows, cols);
+        }
+        catch (SyscallException) { return null; }
+        finally { Sys.Close(path); }
+    }
+
+    static Pty FromMaster(int m, ushort rows, ushort cols)
+    {
         try
         {
             // grantpt is a no-op on devpts (the kernel sets the owner), kept for portability.

@@ -55,6 +55,9 @@ public sealed class ExecTtyTests(DaemonFixture daemon) : IClassFixture<DaemonFix
 
             Tmux("send-keys", "-t", "t", "[ -t 0 ] && echo tty-$((40+2)); stty size", "Enter");
             WaitFor(s => s.Contains("tty-42") && s.Contains("30 100"), "a terminal of the pane's size");
+            // A terminal of the container's own devpts: `tty` names it, and it is there in /dev/pts.
+            Tmux("send-keys", "-t", "t", "t=$(tty); echo \"TTY=$t\"; test -c \"$t\" && echo IN-DEVPTS", "Enter");
+            WaitFor(s => s.Contains("TTY=/dev/pts/") && s.Contains("IN-DEVPTS"), "the exec's tty inside the container's /dev/pts");
 
             Tmux("resize-window", "-t", "t", "-x", "120", "-y", "40");
             Thread.Sleep(300); // SIGWINCH -> resize request; the next stty shows it
