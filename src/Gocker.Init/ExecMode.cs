@@ -32,6 +32,12 @@ static unsafe class ExecMode
             step = "read-spec";
             var spec = ExecSpecJson.Deserialize(File.ReadAllBytes(specPath));
 
+            // Wait for "go" (we are in the container's cgroup then) before any step that can fail on
+            // the user's input (user, workdir): a failure is then always reported through Release,
+            // never by an exit that races the daemon's cgroup placement of this process.
+            step = "wait-go";
+            if (!WaitGo()) return 125;
+
             step = "join-mount-namespace";
             // setns(mnt) refuses a thread that shares its fs struct (root, cwd) with other threads.
             if (Libc.unshare(CLONE_FS) != 0) throw new SyscallException("unshare CLONE_FS", null, Libc.Errno);
@@ -54,8 +60,6 @@ static unsafe class ExecMode
             step = "capabilities"; Capabilities.DropToDockerDefault();
             step = "set-user"; Users.Apply(user);
 
-            step = "wait-go";
-            if (!WaitGo()) return 125;
             step = "exec";
             Exec.Run(spec.Args, Users.WithHome(spec.Env, user), StatusFd);
             return 125;

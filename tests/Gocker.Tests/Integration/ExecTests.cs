@@ -88,10 +88,10 @@ public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
             Assert.StartsWith("uid=1000 gid=0", Ok("exec", "--user", "1000", name, "id").Trim());
             var bad = daemon.Gocker("exec", "-u", "ghost", name, "true");
             Assert.NotEqual(0, bad.ExitCode);
-            Assert.True(bad.Stderr.Contains("unable to find user ghost"), bad.ToString());
+            Assert.True(bad.Stderr.Contains("unable to find user ghost"), bad + "\n" + daemon.DaemonLog);
             var noDir = daemon.Gocker("exec", "-w", "/no/such/dir", name, "true");
             Assert.NotEqual(0, noDir.ExitCode);
-            Assert.True(noDir.Stderr.Contains("/no/such/dir"), noDir.ToString());
+            Assert.True(noDir.Stderr.Contains("/no/such/dir"), noDir + "\n" + daemon.DaemonLog);
         }
         finally { Ok("rm", "-f", name); }
     }
