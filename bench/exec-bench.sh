@@ -4,6 +4,7 @@
 # Usage: bench/exec-bench.sh [RUNS]   (as root, after ./build.sh). Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-200}
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 bin=$PWD/artifacts/bin
@@ -16,7 +17,7 @@ g="$bin/gocker -H unix://$sock"
 cleanup() {
   $g rm -f bench-exec >/dev/null 2>&1 || true
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"
-  for d in /sys/fs/cgroup/*/gocker-exec-bench /sys/fs/cgroup/unified/gocker-exec-bench; do rmdir "$d" 2>/dev/null || true; done
+  rm_cgroup_parent gocker-exec-bench
 }
 trap cleanup EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done

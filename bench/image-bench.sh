@@ -4,12 +4,13 @@
 # Prints a Markdown section (append it to bench/RESULTS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin=$PWD/artifacts/bin
 root=$(mktemp -d /tmp/gocker-ibench-XXXX)
 sock=$root/gocker.sock
 "$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent gocker-ibench >"$root/gockerd.log" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"' EXIT
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"; rm_cgroup_parent gocker-ibench' EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
 export GOCKER_NO_PROGRESS=1

@@ -6,6 +6,7 @@
 # Usage: bench/lifecycle-bench.sh [N]   (as root, after ./build.sh). Prints a Markdown section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n=${1:-50}
 bin=$PWD/artifacts/bin
 root=$(mktemp -d /tmp/gocker-lcbench-XXXX)
@@ -17,6 +18,7 @@ cleanup() {
   $bin/gocker -H "unix://$sock" ps -aq 2>/dev/null | xargs -r $bin/gocker -H "unix://$sock" rm -f >/dev/null 2>&1 || true
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
   rm -rf "$root"
+  rm_cgroup_parent $cg
 }
 trap cleanup EXIT
 for _ in $(seq 1 400); do [ -S "$sock" ] && "$bin/gocker" -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.05; done

@@ -7,6 +7,7 @@
 # Usage: bench/restart-bench.sh [RESTARTS]   (as root, after ./build.sh). Prints a Markdown section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n=${1:-100}
 bin=$PWD/artifacts/bin
 root=$(mktemp -d /tmp/gocker-rsbench-XXXX)
@@ -19,6 +20,7 @@ cleanup() {
   $bin/gocker -H "unix://$sock" ps -aq 2>/dev/null | xargs -r $bin/gocker -H "unix://$sock" rm -f >/dev/null 2>&1 || true
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
   rm -rf "$root"
+  rm_cgroup_parent $cg
 }
 trap cleanup EXIT
 for _ in $(seq 1 400); do [ -S "$sock" ] && "$bin/gocker" -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.05; done

@@ -4,6 +4,7 @@
 # Usage: bench/run-bench.sh [RUNS]   (as root, after ./build.sh). Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-200}
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 bin=$PWD/artifacts/bin
@@ -19,6 +20,7 @@ cleanup() {
   iptables -w -t nat -S POSTROUTING | grep -- '-s 10.231.0.0/24 ! -o gkbench0' | sed 's/^-A /-D /' |
     while read -r rule; do eval iptables -w -t nat "$rule"; done || true
   rm -rf "$root"
+  rm_cgroup_parent gocker-bench
 }
 trap cleanup EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done

@@ -6,6 +6,7 @@
 # (as root, after ./build.sh). Prints a Markdown section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 n=${1:-200}
 secs=${2:-60}
 bin=$PWD/artifacts/bin
@@ -20,6 +21,7 @@ cleanup() {
   $g ps -aq 2>/dev/null | xargs -r $g rm -f >/dev/null 2>&1 || true
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
   rm -rf "$root"
+  rm_cgroup_parent $cg
 }
 trap cleanup EXIT
 for _ in $(seq 1 400); do [ -S "$sock" ] && $g version >/dev/null 2>&1 && break; sleep 0.05; done
