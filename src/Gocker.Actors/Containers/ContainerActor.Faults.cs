@@ -211,7 +211,10 @@ public sealed partial class ContainerActor
         // Tear down without relying on the child that failed (a NamespaceActor whose exit watch
         // failed would never report the exit): kill through it and through the cgroup, then the
         // usual teardown (cgroup, run dir, network), with the fault as the recorded reason.
-        _ns?.Tell(new NamespaceActor.Signal(9));
+        // Asked, not told: Teardown stops the NamespaceActor, and a stop (a system message) would
+        // overtake a queued signal.
+        try { if (_ns is not null) await _ns.Ask<NamespaceActor.Done>(new NamespaceActor.Signal(9), AskTimeout); }
+        catch (Exception ex) { _log.Error("container {0}: killing through its process after an engine fault failed: {1}", Id[..12], ex.Message); }
         if (_cgroup is not null)
         {
             try
