@@ -22,6 +22,9 @@ public static class GockerHostingExtensions
           type = ForkJoinDispatcher
           throughput = 10
           dedicated-thread-pool { thread-count = 8 }
+          # Akka stops an idle dispatcher's threads after 1 s without actors (after the last `rm`):
+          # re-creating them cost the next start ~2 ms. Keep them.
+          shutdown-timeout = 365d
         }
         """;
 
