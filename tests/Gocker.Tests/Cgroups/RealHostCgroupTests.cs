@@ -100,7 +100,7 @@ public sealed class RealHostCgroupTests : IDisposable
     }
 
     [Fact]
-    public void Pids_max_stops_forks_beyond_the_limit()
+    public async Task Pids_max_stops_forks_beyond_the_limit()
     {
         var cg = _h.Create("pids", new CgroupLimits { PidsMax = 5 });
         // The shell waits for a line so it forks only once it is inside the cgroup.
@@ -110,7 +110,7 @@ public sealed class RealHostCgroupTests : IDisposable
         p.StandardInput.Flush();
         var stderr = p.StandardError.ReadToEndAsync();
         Assert.True(p.WaitForExit(20_000));
-        Assert.Contains("can't fork", stderr.Result);
+        Assert.Contains("can't fork", await stderr);
         Assert.NotEqual(0, p.ExitCode);
         var events = IsV2 ? Path.Combine(cg.Directories[0], "pids.events") : Path.Combine(DirOf(cg, "pids"), "pids.events");
         Assert.True(Gocker.Syscalls.Cgroups.CgroupValues.KeyedValue(File.ReadAllText(events), "max") > 0);

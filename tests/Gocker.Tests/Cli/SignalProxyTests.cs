@@ -14,7 +14,7 @@ public partial class SignalProxyTests
     private const int SIGINT = 2;
 
     [Fact]
-    public void Sigint_to_an_attached_run_is_forwarded_to_the_container()
+    public async Task Sigint_to_an_attached_run_is_forwarded_to_the_container()
     {
         var started = new ManualResetEventSlim();
         var killed = new ManualResetEventSlim();
@@ -74,7 +74,7 @@ public partial class SignalProxyTests
         }
         Assert.Equal("/containers/c1/kill?signal=SIGINT", killTarget);
         Assert.Equal(130, p.ExitCode);
-        Assert.Equal("running\ninterrupted\n", stdout.Result);
-        Assert.Equal("", stderr.Result);
+        Assert.Equal("running\ninterrupted\n", await stdout);
+        Assert.Equal("", await stderr);
     }
 }

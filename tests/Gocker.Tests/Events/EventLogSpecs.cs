@@ -82,7 +82,7 @@ public class EventLogSpecs : TestKit
     }
 
     [Fact]
-    public void A_subscriber_gets_the_matching_backlog_then_live_events_without_gap_or_duplicate()
+    public async Task A_subscriber_gets_the_matching_backlog_then_live_events_without_gap_or_duplicate()
     {
         var log = NewLog(new EventLogSettings());
         log.Tell(Ev(0, "create"));
@@ -104,7 +104,7 @@ public class EventLogSpecs : TestKit
         Assert.Equal("destroy", Next(liveOnly.Events).Action);
 
         log.Tell(new EventLog.Unsubscribe(liveOnly.Id));
-        Assert.True(liveOnly.Events.Completion.Wait(TimeSpan.FromSeconds(10)));
+        await liveOnly.Events.Completion.WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     [Fact]

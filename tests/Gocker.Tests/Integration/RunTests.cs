@@ -291,14 +291,13 @@ public sealed class RunTests(DaemonFixture daemon) : IClassFixture<DaemonFixture
     }
 
     [Fact]
-    public void Many_containers_start_in_parallel()
+    public async Task Many_containers_start_in_parallel()
     {
-        var tasks = Enumerable.Range(0, 8).Select(i => Task.Run(() => Run("busybox", "sh", "-c", $"echo {i}"))).ToArray();
-        Task.WaitAll(tasks);
-        for (var i = 0; i < tasks.Length; i++)
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => Run("busybox", "sh", "-c", $"echo {i}"))));
+        for (var i = 0; i < results.Length; i++)
         {
-            Assert.True(tasks[i].Result.ExitCode == 0, tasks[i].Result.ToString());
-            Assert.Equal($"{i}\n", tasks[i].Result.Stdout);
+            Assert.True(results[i].ExitCode == 0, results[i].ToString());
+            Assert.Equal($"{i}\n", results[i].Stdout);
         }
     }
 }
