@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Akka.Hosting;
 using Gocker.Actors.Engine;
 using Gocker.Api;
+using Gocker.Syscalls.Cgroups;
 
 namespace Gocker.Host;
 
@@ -17,6 +18,7 @@ public static class Daemon
         Directory.CreateDirectory(cfg.Options.DataRoot);
         Directory.CreateDirectory(cfg.Options.ExecRoot);
         var engine = RealEngine.Create(cfg.Options, cfg.Network);
+        var favorNote = cfg.FavorDynmods ? EnableFavorDynmods() : null;
 
         var builder = WebApplication.CreateSlimBuilder();
         // Type=notify under systemd: READY=1 once the socket answers, STOPPING=1 on shutdown, logs
@@ -47,9 +49,22 @@ public static class Daemon
         File.SetUnixFileMode(cfg.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
         app.Logger.LogInformation("gockerd listening on unix://{Socket} (data-root {Data}, exec-root {Exec}, cgroup-parent {Cg}, cgroups {Mode}, config {Config})",
             cfg.SocketPath, cfg.Options.DataRoot, cfg.Options.ExecRoot, cfg.Options.CgroupParent, engine.Cgroups.Mode, cfg.ConfigFile ?? "built-in");
+        if (favorNote is not null) app.Logger.LogInformation("gocker.cgroups.favor-dynmods: {Note}", favorNote);
         await app.WaitForShutdownAsync(ct);
         try { File.Delete(cfg.SocketPath); } catch { }
         return 0;
+    }
+
+    /// <summary>A performance option: a failure (pure v1, a kernel before 6.1) is reported, not fatal.</summary>
+    static string EnableFavorDynmods()
+    {
+        try
+        {
+            var mp = FavorDynmods.MountPointOnThisHost();
+            if (mp is null) return "not available (no cgroup2 mount on this host)";
+            return FavorDynmods.Set(mp, true) ? $"enabled on {mp}" : $"already on at {mp}";
+        }
+        catch (Exception ex) { return $"not enabled: {ex.Message}"; }
     }
 
     /// <summary>Removes a stale socket left by a crashed daemon, but never steals a live one.</summary>

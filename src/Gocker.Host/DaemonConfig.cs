@@ -10,6 +10,8 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
 {
     /// <summary>The network manager's settings (gocker.network, --bridge, --bridge-subnet, --address-pool).</summary>
     public Gocker.Network.NetworkOptions Network { get; init; } = new() { StateDir = Path.Combine(Options.DataRoot, "network") };
+    /// <summary>gocker.cgroups.favor-dynmods: set the host's cgroup2 favordynmods option at start.</summary>
+    public bool FavorDynmods { get; init; }
 
     public static DaemonConfig Load(string? configFile, string? dataRoot, string? execRoot, string? host, string? cgroupParent,
         string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null)
@@ -64,8 +66,13 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
                 var v => throw new ArgumentException($"gocker.network.firewall-plugin = {v}: use auto, on or off"),
             },
         };
+        var favor = Str("cgroups.favor-dynmods", "off") switch
+        {
+            "on" or "true" => true, "off" or "false" => false,
+            var v => throw new ArgumentException($"gocker.cgroups.favor-dynmods = {v}: use on or off"),
+        };
         var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
-        return new DaemonConfig(options, socket, hocon, file) { Network = network };
+        return new DaemonConfig(options, socket, hocon, file) { Network = network, FavorDynmods = favor };
     }
 
     /// <summary>gocker.restart { delay, max-delay, multiplier, reset-after, jitter }, checked like the

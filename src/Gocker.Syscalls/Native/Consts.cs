@@ -28,10 +28,11 @@ public static class Consts
     public const int OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = O_CLOEXEC;
     public const int MOVE_MOUNT_F_EMPTY_PATH = 0x04, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
     public const ulong MOUNT_ATTR_RDONLY = 0x1;
+    public const int FSPICK_CLOEXEC = 1, FSCONFIG_SET_FLAG = 0, FSCONFIG_CMD_RECONFIGURE = 7;
 
     // syscall numbers (x86_64)
     public const long SYS_rt_sigaction = 13, SYS_pivot_root = 155, SYS_capset = 126, SYS_pidfd_send_signal = 424, SYS_open_tree = 428,
-        SYS_move_mount = 429, SYS_pidfd_open = 434, SYS_close_range = 436, SYS_openat2 = 437, SYS_mount_setattr = 442;
+        SYS_move_mount = 429, SYS_fsconfig = 431, SYS_fspick = 433, SYS_pidfd_open = 434, SYS_close_range = 436, SYS_openat2 = 437, SYS_mount_setattr = 442;
     public const uint CLOSE_RANGE_CLOEXEC = 4;
 
     // posix_spawn (glibc)
