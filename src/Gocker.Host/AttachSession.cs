@@ -75,17 +75,19 @@ public static class AttachSession
     }
 
     /// <summary>
-    /// Gocker extension: the attached client's input has ended. Why not the half-close docker's CLI
-    /// does: Kestrel treats a client's FIN as the end of the connection, so the output after it would
-    /// be lost. `after` is how many bytes the client sent on its attach connection: they are written
-    /// to the container first (bounded wait), then its stdin pipe is closed (StdinOnce or not: the
-    /// client asks for it). A terminal has no end of input: nothing happens.
+    /// Gocker extension: the attached client's input has ended, said on a separate request (docker's
+    /// CLI half-closes instead, which gockerd also serves: HalfCloseConnection). `after` is how many
+    /// bytes the client sent on its attach connection: they are written to the container first
+    /// (bounded wait), then its stdin pipe is closed (StdinOnce or not: the client asks for it). A
+    /// terminal has no end of input: nothing happens.
     /// </summary>
     static Task<IResult> CloseStdin(HttpContext ctx, string id) => ApiRoutes.Guard(async () =>
     {
         long after = long.TryParse(ctx.Request.Query["after"], NumberStyles.None, CultureInfo.InvariantCulture, out var a) ? a : 0;
         var info = await ApiRoutes.AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
-        if (info.Stdio is not { Tty: false } stdio) return Results.NoContent();
+        // Not yet given to a run: the input of a run that has already exited (attaching to an exited
+        // container prepares its next run's stdin, which this must not close).
+        if (info.Stdio is not { Tty: false, IsSpawned: true } stdio) return Results.NoContent();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (stdio.InputBytes < after && DateTime.UtcNow < deadline) await Task.Delay(5, ctx.RequestAborted);
         stdio.CloseInput();
