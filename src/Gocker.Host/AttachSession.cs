@@ -38,10 +38,9 @@ public static class AttachSession
         if (ApiRoutes.Flag(ctx, "stderr") && !info.Tty) sources.Add(new(Multiplex.Stderr, info.StderrPath, info.StderrOffset));
 
         bool stdin = ApiRoutes.Flag(ctx, "stdin") && info.Stdio is not null;
-        // Kestrel reports the client's half-close (its stdin EOF) as RequestAborted, yet the output must
-        // keep flowing (`echo hi | gocker run -i busybox cat`): with stdin, a gone client shows as a
-        // failed write or the input's end instead.
-        using var cts = stdin && !info.Tty ? new CancellationTokenSource() : CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        // A client's half-close (its stdin's EOF, `echo hi | docker attach`) is not RequestAborted (see
+        // HalfCloseConnection): the output keeps flowing until the run ends or the client is gone.
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         var input = stdin && info.Stdio is { } stdio
             ? Task.Run(() => PumpInputAsync(stream, stdio, cts))
             : Task.CompletedTask;
