@@ -1,24 +1,32 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Gocker.Cli.Commands;
 using Gocker.Cli.Http;
 using Gocker.Syscalls.Terminal;
 
 namespace Gocker.Cli;
 
 /// <summary>How the console attaches: a terminal (raw mode, window size, detach keys) or not, with
-/// our stdin forwarded or not, signals proxied (non-tty) or not.</summary>
-public sealed record AttachOptions(bool Tty, bool Stdin, byte[] DetachKeys, bool SigProxy);
+/// our stdin forwarded or not, signals proxied (non-tty) or not. Tty null: not known beforehand
+/// (`start -a` does not inspect): the attach answer says it (a raw stream is a terminal's).</summary>
+public sealed record AttachOptions(bool? Tty, bool Stdin, byte[] DetachKeys, bool SigProxy);
 
 /// <summary>
-/// One hijacked attach (docker's shape): the daemon answers 101 and the connection carries the
-/// container's output to us and our stdin to the container. With a tty the user's terminal is in raw
-/// mode for exactly as long as we are attached, restored on every way out (return, exception,
-/// SIGTERM/SIGHUP/SIGQUIT); its size is sent at start and on every SIGWINCH; the detach keys
-/// (Ctrl-P Ctrl-Q) end the session and leave the container running.
+/// One attach, docker's shape: with stdin (or a known terminal) the hijacked connection (101: the
+/// container's output to us, our stdin to the container), otherwise the plain output stream. It is
+/// what `run` (without -d), `start -a [-i]` and `attach` share: for run/start, attach and wait are
+/// in place before start, so no output and no exit is missed. With a tty and stdin the user's
+/// terminal is in raw mode for exactly as long as we are attached, restored on every way out
+/// (return, exception, SIGTERM/SIGHUP/SIGQUIT); its size is sent at start and on every SIGWINCH; the
+/// detach keys (Ctrl-P Ctrl-Q) end the session and leave the container running.
 /// </summary>
 public sealed class AttachSession
 {
+    // Docker's daemon answers attach's head at once; waiting for it is what guarantees the attach is in
+    // place before start. The bound only keeps a daemon that delays the head from hanging the console.
     static readonly TimeSpan HeadTimeout = TimeSpan.FromSeconds(2);
+    // When the attach stream already carried the exit code, the wait answer is only needed for --rm
+    // (removal done); don't hang for ever if it never comes.
     static readonly TimeSpan WaitAfterExitTimeout = TimeSpan.FromSeconds(10);
 
     readonly CliContext _ctx;
@@ -28,47 +36,77 @@ public sealed class AttachSession
 
     AttachSession(CliContext ctx, string id, AttachOptions o) { _ctx = ctx; _id = id; _o = o; }
 
-    /// <summary>Attaches (and, for run/start, starts: attach and wait are in place first so nothing is
-    /// missed), relays until the container exits or the user detaches. Returns the exit code to use.</summary>
+    /// <summary>Attaches (and, for run/start, starts), relays until the container exits or the user
+    /// detaches. Returns the exit code to use (the container's; 0 after a detach).</summary>
     public static int Run(CliContext ctx, string id, AttachOptions o, bool start, string waitCondition) =>
         new AttachSession(ctx, id, o).Run(start, waitCondition);
 
     int Run(bool start, string waitCondition)
     {
         var client = _ctx.Client;
-        using var attachExchange = client.BeginHijack(_id, _o.Stdin);
+        bool hijack = _o.Stdin || _o.Tty == true;
+        using var attachExchange = hijack ? client.BeginHijack(_id, _o.Stdin) : client.BeginAttach(_id);
         using var waitExchange = client.BeginWait(_id, waitCondition);
-        using var proxy = !_o.Tty && _o.SigProxy ? SignalProxy.Install(signal => client.Kill(_id, signal)) : null;
-        using var attach = attachExchange.ReadResponse();
-        if (attach.StatusCode != 101)
+        HttpResponse? attach = null;
+        SignalProxy? proxy = null;
+        try
+        {
+            if (attachExchange.WaitForAnswer(HeadTimeout)) attach = OpenAttach(attachExchange);
+            // Before start, as docker does: a Ctrl-C right after start must reach the container, not
+            // kill the console (which would leave the container running, detached from everything).
+            // A terminal delivers Ctrl-C itself (raw mode) or the user's console goes (no stdin).
+            if (_o.SigProxy && !(_o.Tty ?? IsTerminalStream(attach))) proxy = SignalProxy.Install(signal => client.Kill(_id, signal));
+            // The wait's head too: gockerd sends it once the wait is registered with the container,
+            // so an exit (or the --rm removal) right after start cannot slip past it.
+            waitExchange.WaitForAnswer(HeadTimeout);
+            if (start && !RunCommands.TryStart(_ctx, _id, out int startCode)) return startCode;
+            attach ??= OpenAttach(attachExchange);
+            _ctx.IO.Flush();
+            return Relay(attach, waitExchange, _o.Tty ?? IsTerminalStream(attach));
+        }
+        finally
+        {
+            attach?.Dispose();
+            proxy?.Dispose();
+        }
+    }
+
+    static bool IsTerminalStream(HttpResponse? attach) =>
+        attach?.ContentType is { } type && !type.StartsWith(GockerClient.MultiplexedContentType, StringComparison.OrdinalIgnoreCase);
+
+    HttpResponse OpenAttach(HttpExchange exchange)
+    {
+        var attach = exchange.ReadResponse();
+        try
         {
             GockerClient.EnsureSuccess(attach);
-            throw new IOException($"the daemon answered the attach with {attach.StatusCode} instead of upgrading the connection");
+            if (_o.Stdin && attach.StatusCode != 101)
+                throw new IOException($"the daemon answered the attach with {attach.StatusCode} instead of upgrading the connection");
+            return attach;
         }
-        waitExchange.WaitForAnswer(HeadTimeout);
-        if (start)
+        catch
         {
-            try { client.Start(_id); }
-            catch (ApiException e)
-            {
-                _ctx.IO.Error("Error response from daemon: " + e.Message);
-                return e.ExitCode ?? 125;
-            }
+            attach.Dispose();
+            throw;
         }
-        _ctx.IO.Flush();
+    }
 
+    /// <summary>The attached part: the terminal set up (raw, size), stdin pumped, output copied until
+    /// the stream ends (the run is over) or the user detaches.</summary>
+    int Relay(HttpResponse attach, HttpExchange waitExchange, bool tty)
+    {
         TerminalMode? raw = null;
         var registrations = new List<PosixSignalRegistration>();
         try
         {
-            if (_o.Tty && _o.Stdin)
+            if (tty && _o.Stdin)
             {
                 raw = TerminalMode.MakeRaw(0);
                 // A signal that ends the console must not leave the user's terminal raw.
                 foreach (var sig in new[] { PosixSignal.SIGTERM, PosixSignal.SIGHUP, PosixSignal.SIGQUIT })
                     registrations.Add(PosixSignalRegistration.Create(sig, _ => raw?.Restore()));
             }
-            if (_o.Tty)
+            if (tty)
             {
                 registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, c =>
                 {
@@ -78,12 +116,12 @@ public sealed class AttachSession
                 SendSize();
             }
             if (_o.Stdin)
-                new Thread(() => PumpInput(attach.Connection)) { IsBackground = true, Name = "stdin" }.Start();
+                new Thread(() => PumpInput(attach.Connection, tty)) { IsBackground = true, Name = "stdin" }.Start();
 
             int? streamExit = null;
             try
             {
-                if (_o.Tty) MultiplexPump.PumpRaw(attach.Body, _ctx.IO.StdOut);
+                if (tty) MultiplexPump.PumpRaw(attach.Body, _ctx.IO.StdOut);
                 else streamExit = MultiplexPump.Pump(attach.Body, _ctx.IO.StdOut, _ctx.IO.StdErr);
             }
             catch (Exception e) when (_detached && e is IOException or SocketException or ObjectDisposedException) { }
@@ -107,10 +145,10 @@ public sealed class AttachSession
     /// <summary>Our stdin to the connection. EOF (non-tty): the daemon is told to close the container's
     /// stdin once the bytes sent have arrived; not by a half-close, which Kestrel takes for the end of
     /// the whole connection. The detach keys close the connection (the daemon ends the session).</summary>
-    void PumpInput(Socket connection)
+    void PumpInput(Socket connection, bool tty)
     {
         var buf = new byte[4096];
-        var matcher = _o.Tty ? new DetachKeyMatcher(_o.DetachKeys) : null;
+        var matcher = tty ? new DetachKeyMatcher(_o.DetachKeys) : null;
         try
         {
             while (true)
@@ -120,7 +158,7 @@ public sealed class AttachSession
                 catch (Exception) { n = 0; }
                 if (n == 0)
                 {
-                    if (!_o.Tty) _ctx.Client.CloseStdin(_id, _sent);
+                    if (!tty) _ctx.Client.CloseStdin(_id, _sent);
                     return;
                 }
                 if (matcher is null) { Send(connection, buf.AsSpan(0, n)); continue; }

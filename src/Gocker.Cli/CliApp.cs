@@ -48,9 +48,12 @@ public sealed class CliApp
         _root.Add(create);
 
         var startAttach = new Option<bool>("--attach", "-a") { Description = "Attach STDOUT/STDERR and forward signals" };
+        var startInteractive = new Option<bool>("--interactive", "-i") { Description = "Attach container's STDIN" };
+        var startKeys = new Option<string?>("--detach-keys") { Description = "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)", HelpName = "string" };
         var startIds = Ids("Containers to start");
-        var start = new Command("start", "Start one or more stopped containers") { startAttach, startIds };
-        start.SetAction(pr => Guard(pr, false, () => RunCommands.Start(_ctx, pr.GetValue(startIds)!, pr.GetValue(startAttach))));
+        var start = new Command("start", "Start one or more stopped containers") { startAttach, startInteractive, startKeys, startIds };
+        start.SetAction(pr => Guard(pr, false, () => RunCommands.Start(_ctx, pr.GetValue(startIds)!, pr.GetValue(startAttach),
+            pr.GetValue(startInteractive), pr.GetValue(startKeys))));
         _root.Add(start);
 
         var attachNoStdin = new Option<bool>("--no-stdin") { Description = "Do not attach STDIN" };

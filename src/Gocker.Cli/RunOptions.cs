@@ -38,8 +38,11 @@ public sealed class RunOptions
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
 
+    bool _isRun;
+
     public void AddTo(Command command, bool isRun)
     {
+        _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group })
             command.Add(o);
@@ -67,8 +70,9 @@ public sealed class RunOptions
     {
         bool detach = pr.GetResult(Detach) is not null && pr.GetValue(Detach);
         bool interactive = pr.GetValue(Interactive), tty = pr.GetValue(Tty);
-        // Docker's check: relaying a terminal needs one on our side.
-        if (tty && interactive && !detach && !Gocker.Syscalls.Terminal.TerminalMode.IsTerminal(0))
+        // Docker's check: relaying a terminal needs one on our side (run only: `create -it` relays
+        // nothing; `start -ai` checks when it attaches).
+        if (_isRun && tty && interactive && !detach && !Gocker.Syscalls.Terminal.TerminalMode.IsTerminal(0))
             throw new UsageException("the input device is not a TTY");
         var host = new HostConfig
         {

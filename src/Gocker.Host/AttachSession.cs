@@ -38,10 +38,9 @@ public static class AttachSession
         if (ApiRoutes.Flag(ctx, "stderr") && !info.Tty) sources.Add(new(Multiplex.Stderr, info.StderrPath, info.StderrOffset));
 
         bool stdin = ApiRoutes.Flag(ctx, "stdin") && info.Stdio is not null;
-        // Kestrel reports the client's half-close (its stdin EOF) as RequestAborted, yet the output must
-        // keep flowing (`echo hi | gocker run -i busybox cat`): with stdin, a gone client shows as a
-        // failed write or the input's end instead.
-        using var cts = stdin && !info.Tty ? new CancellationTokenSource() : CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+        // A client's half-close (its stdin's EOF, `echo hi | docker attach`) is not RequestAborted (see
+        // HalfCloseConnection): the output keeps flowing until the run ends or the client is gone.
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         var input = stdin && info.Stdio is { } stdio
             ? Task.Run(() => PumpInputAsync(stream, stdio, cts))
             : Task.CompletedTask;
@@ -75,17 +74,19 @@ public static class AttachSession
     }
 
     /// <summary>
-    /// Gocker extension: the attached client's input has ended. Why not the half-close docker's CLI
-    /// does: Kestrel treats a client's FIN as the end of the connection, so the output after it would
-    /// be lost. `after` is how many bytes the client sent on its attach connection: they are written
-    /// to the container first (bounded wait), then its stdin pipe is closed (StdinOnce or not: the
-    /// client asks for it). A terminal has no end of input: nothing happens.
+    /// Gocker extension: the attached client's input has ended, said on a separate request (docker's
+    /// CLI half-closes instead, which gockerd also serves: HalfCloseConnection). `after` is how many
+    /// bytes the client sent on its attach connection: they are written to the container first
+    /// (bounded wait), then its stdin pipe is closed (StdinOnce or not: the client asks for it). A
+    /// terminal has no end of input: nothing happens.
     /// </summary>
     static Task<IResult> CloseStdin(HttpContext ctx, string id) => ApiRoutes.Guard(async () =>
     {
         long after = long.TryParse(ctx.Request.Query["after"], NumberStyles.None, CultureInfo.InvariantCulture, out var a) ? a : 0;
         var info = await ApiRoutes.AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
-        if (info.Stdio is not { Tty: false } stdio) return Results.NoContent();
+        // Not yet given to a run: the input of a run that has already exited (attaching to an exited
+        // container prepares its next run's stdin, which this must not close).
+        if (info.Stdio is not { Tty: false, IsSpawned: true } stdio) return Results.NoContent();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (stdio.InputBytes < after && DateTime.UtcNow < deadline) await Task.Delay(5, ctx.RequestAborted);
         stdio.CloseInput();

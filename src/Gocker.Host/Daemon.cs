@@ -28,7 +28,8 @@ public static class Daemon
         builder.Logging.AddFilter("Gocker", LogLevel.Information);
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.ListenUnixSocket(cfg.SocketPath);
+            // A client's half-close (docker's stdin EOF on attach/exec) must not end the output: see HalfCloseConnection.
+            k.ListenUnixSocket(cfg.SocketPath, l => l.Use(HalfCloseConnection.Middleware));
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = null; // image imports stream big tarballs
             k.AllowSynchronousIO = true;         // the tar unpacker reads the body synchronously on its own thread

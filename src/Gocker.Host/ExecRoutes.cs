@@ -259,9 +259,9 @@ public static class ExecRoutes
             _ = Task.Factory.StartNew(() =>
             {
                 // Client bytes after the upgrade are stdin; its EOF closes the process's stdin. Docker
-                // clients signal EOF by half-closing, but Kestrel aborts a connection on the client's
-                // FIN (no half-close support), and the output would be lost. So a client may ask for
-                // framed stdin (`?stdin=framed`): Multiplex frames on stream 0, an empty frame = EOF.
+                // clients signal EOF by half-closing (served: HalfCloseConnection keeps the output
+                // going); a client may also ask for framed stdin (`?stdin=framed`): Multiplex frames
+                // on stream 0, an empty frame = EOF, on the connection that stays open.
                 try
                 {
                     using var fs = new FileStream(new SafeFileHandle(fds.InW, ownsHandle: false), FileAccess.Write, 1);

@@ -634,14 +634,17 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 
     void HandleAttach()
     {
-        if (_record.Status is ContainerStatus.Exited or ContainerStatus.Dead or ContainerStatus.Removing)
+        if (_record.Status is ContainerStatus.Dead or ContainerStatus.Removing)
         {
             Sender.Tell(new Status.Failure(new ConflictException("You cannot attach to a stopped container, start it first")));
             return;
         }
+        // An exited container is attached like a created one, to its next run: docker's `start -a`
+        // attaches before it starts (the console refuses a plain `attach` to a stopped container).
+        bool next = _record.Status is ContainerStatus.Created or ContainerStatus.Exited;
         Sender.Tell(new AttachInfo(_layout.StdoutLog, _layout.StderrLog,
             FileLength(_layout.StdoutLog), FileLength(_layout.StderrLog), _nextExit.Task)
-        { Stdio = _record.Status == ContainerStatus.Created ? NextStdio() : _stdio, Tty = _record.Spec.Tty });
+        { Stdio = next ? NextStdio() : _stdio, Tty = _record.Spec.Tty });
     }
 
     static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
