@@ -82,9 +82,7 @@ public sealed class InteractiveTests(DaemonFixture daemon) : IClassFixture<Daemo
                 Assert.Contains("/dev/console", screen); // ttyname works: /dev/console is the pty's slave
                 Assert.DoesNotContain("job control turned off", screen); // it is the controlling terminal
 
-                term.Resize(120, 40);
-                term.Type("stty size");
-                term.WaitFor("40 120");
+                term.ResizeAndWaitForShell(120, 40);
 
                 // Ctrl-C reaches the foreground job through the terminal, not the console.
                 term.Type("sleep 300; echo after-sl''eep");

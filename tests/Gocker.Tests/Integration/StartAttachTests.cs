@@ -104,14 +104,7 @@ public sealed class StartAttachTests(DaemonFixture daemon) : IClassFixture<Daemo
                 term.Type("echo hel''lo; tty; stty size");
                 var screen = term.WaitFor(s => s.Contains("\nhello") && s.Contains("30 100"), "hello and the size");
                 Assert.Contains("/dev/console", screen);
-                term.Resize(120, 40);
-                // The size travels SIGWINCH -> console -> daemon -> pty: ask until the shell sees it.
-                for (int i = 0; i < 60 && !term.Screen().Contains("40 120"); i++)
-                {
-                    term.Type("stty size");
-                    Thread.Sleep(500);
-                }
-                term.WaitFor("40 120");
+                term.ResizeAndWaitForShell(120, 40);
                 term.Keys("C-a", "x");
                 term.WaitFor("EXIT=0");
                 Assert.Equal("running", Status(name));

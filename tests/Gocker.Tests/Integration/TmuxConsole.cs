@@ -46,6 +46,21 @@ public sealed class TmuxConsole : IDisposable
     public void Resize(int width, int height) =>
         Tmux("resize-window", "-x", width.ToString(), "-y", height.ToString());
 
+    /// <summary>Resizes the window, then asks the shell in it (`stty size`) until it sees the new size:
+    /// the size travels SIGWINCH -> console -> daemon -> pty, so a single early ask can miss it.</summary>
+    public void ResizeAndWaitForShell(int width, int height, int seconds = 30)
+    {
+        Resize(width, height);
+        var expected = $"{height} {width}";
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!Screen().Contains(expected) && DateTime.UtcNow < deadline)
+        {
+            Type("stty size");
+            Thread.Sleep(500);
+        }
+        WaitFor(expected, 1);
+    }
+
     /// <summary>Waits until the screen satisfies the predicate; fails with the screen otherwise.</summary>
     public string WaitFor(Func<string, bool> ok, string what, int seconds = 30)
     {
