@@ -17,6 +17,8 @@ public static class Daemon
         Directory.CreateDirectory(cfg.Options.DataRoot);
         Directory.CreateDirectory(cfg.Options.ExecRoot);
         var engine = RealEngine.Create(cfg.Options, cfg.Network);
+        // A terminal keeper that exited while no daemon ran (it held nothing more) leaves its cgroup.
+        Gocker.Syscalls.Keeper.TerminalKeeper.For(cfg.Options.ExecRoot, engine.InitPath, engine.Cgroups, cfg.Options.CgroupParent).CleanupIfIdle();
 
         var builder = WebApplication.CreateSlimBuilder();
         // Type=notify under systemd: READY=1 once the socket answers, STOPPING=1 on shutdown, logs
