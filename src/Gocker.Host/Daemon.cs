@@ -35,6 +35,7 @@ public static class Daemon
         });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GockerJson.Default));
         builder.Services.AddSingleton(engine);
+        builder.Services.AddHostedService(_ => new SocketMode(cfg.SocketPath));
         builder.Services.AddSingleton<Gocker.Network.INetworkManager>(engine.Network!);
         builder.Services.AddAkka("gocker", b =>
         {
@@ -44,9 +45,7 @@ public static class Daemon
 
         var app = builder.Build();
         ApiRoutes.Map(app);
-        await app.StartAsync(ct);
-        // Only root (and the socket's group) may drive the daemon: it can run anything as root.
-        File.SetUnixFileMode(cfg.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        await app.StartAsync(ct); // the socket's mode is set before "started" (SocketMode)
         app.Logger.LogInformation("gockerd listening on unix://{Socket} (data-root {Data}, exec-root {Exec}, cgroup-parent {Cg}, cgroups {Mode}, config {Config})",
             cfg.SocketPath, cfg.Options.DataRoot, cfg.Options.ExecRoot, cfg.Options.CgroupParent, engine.Cgroups.Mode, cfg.ConfigFile ?? "built-in");
         await app.WaitForShutdownAsync(ct);
