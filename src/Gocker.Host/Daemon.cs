@@ -19,6 +19,8 @@ public static class Daemon
         Directory.CreateDirectory(cfg.Options.ExecRoot);
         var engine = RealEngine.Create(cfg.Options, cfg.Network);
         var favorNote = cfg.FavorDynmods ? EnableFavorDynmods() : null;
+        // A terminal keeper that exited while no daemon ran (it held nothing more) leaves its cgroup.
+        Gocker.Syscalls.Keeper.TerminalKeeper.For(cfg.Options.ExecRoot, engine.InitPath, engine.Cgroups, cfg.Options.CgroupParent).CleanupIfIdle();
 
         var builder = WebApplication.CreateSlimBuilder();
         // Type=notify under systemd: READY=1 once the socket answers, STOPPING=1 on shutdown, logs
@@ -36,6 +38,7 @@ public static class Daemon
         });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GockerJson.Default));
         builder.Services.AddSingleton(engine);
+        builder.Services.AddHostedService(_ => new SocketMode(cfg.SocketPath));
         builder.Services.AddSingleton<Gocker.Network.INetworkManager>(engine.Network!);
         builder.Services.AddAkka("gocker", b =>
         {
@@ -45,9 +48,7 @@ public static class Daemon
 
         var app = builder.Build();
         ApiRoutes.Map(app);
-        await app.StartAsync(ct);
-        // Only root (and the socket's group) may drive the daemon: it can run anything as root.
-        File.SetUnixFileMode(cfg.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
+        await app.StartAsync(ct); // the socket's mode is set before "started" (SocketMode)
         app.Logger.LogInformation("gockerd listening on unix://{Socket} (data-root {Data}, exec-root {Exec}, cgroup-parent {Cg}, cgroups {Mode}, config {Config})",
             cfg.SocketPath, cfg.Options.DataRoot, cfg.Options.ExecRoot, cfg.Options.CgroupParent, engine.Cgroups.Mode, cfg.ConfigFile ?? "built-in");
         if (favorNote is not null) app.Logger.LogInformation("gocker.cgroups.favor-dynmods: {Note}", favorNote);

@@ -4,4 +4,10 @@
 using Gocker.Init;
 
 // `gocker-init --exec SPEC_PATH`: a process for `gocker exec` (see ExecMode, NamespaceJoiner).
-return args is ["--exec", var spec] ? ExecMode.Run(spec) : Init.Run(args);
+// `gocker-init --keeper SOCKET`: the daemon's terminal keeper (see KeeperMode, TerminalKeeper).
+return args switch
+{
+    ["--exec", var spec] => ExecMode.Run(spec),
+    ["--keeper", var socket] => KeeperMode.Run(socket),
+    _ => Init.Run(args),
+};

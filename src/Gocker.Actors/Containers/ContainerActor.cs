@@ -154,7 +154,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 var ns = _ns;
                 pid = (await Supervised(FaultStep.Spawn, "spawn",
                     () => ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout))).Pid;
-                _stdio?.Spawned();
+                if (_stdio?.Spawned() is { } stdioWarning) _log.Warning("container {0}: {1}", Id[..12], stdioWarning);
                 // Our unreaped child: its pid cannot be reused before this read.
                 var startTime = _svc.Adopter.StartTime(pid);
 
@@ -202,7 +202,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 SetRecord(_record with
                 {
                     Status = ContainerStatus.Running, Pid = pid, PidStartTime = startTime, StartedAt = _svc.Clock.GetUtcNow(),
-                    ExitCode = 0, OomKilled = false, Error = "",
+                    ExitCode = 0, OomKilled = false, Error = "", Terminal = _stdio?.Kept,
                 });
                 Emit("start");
                 sender.Tell(new Started(pid));
@@ -351,6 +351,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             _stdio = null;
             await stdio.FinishAsync(TimeSpan.FromSeconds(2));
         }
+        // A kept terminal no daemon took back (its run ended while gockerd was down): the keeper drops it.
+        else if (_record.Terminal is { } kept) Keeper?.Release(kept, Id);
         _svc.LogIndex?.Unwatch(_layout.DataDir);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
         var errors = new List<string>();
@@ -370,6 +372,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         {
             Status = ContainerStatus.Exited,
             Pid = 0,
+            Terminal = null,
             ExitCode = failure?.ExitCode ?? status.ExitCode,
             OomKilled = oom,
             Error = failure is not null ? failure.ToString() : string.Join("; ", note is null ? errors : errors.Prepend(note)),
@@ -468,6 +471,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                     await Teardown(status, note: "exited while gockerd was down");
                     return;
                 }
+                ReadoptTerminal();
                 _svc.LogIndex?.Watch(_layout.DataDir);
                 if (_record.Status == ContainerStatus.Restarting) SetRecord(_record with { Status = ContainerStatus.Running });
                 _log.Info("container {0}: re-adopted pid {1} ({2})", Id[..12], _record.Pid, _record.Status.DockerName());
@@ -480,6 +484,31 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (cgroupExists) await KillAndRemoveCgroup();
         await Teardown(new ExitStatus(-1, null), note: why);
     }
+
+    /// <summary>A -t container's terminal: taken back from the keeper, so output is copied to the log
+    /// again and attach, input and resize work. If the keeper is gone (or is not the recorded process)
+    /// the container runs on without a terminal, and the log says so.</summary>
+    void ReadoptTerminal()
+    {
+        if (!_record.Spec.Tty) return;
+        string why = "no terminal keeper held it (the daemon that started it had none)";
+        if (_record.Terminal is { } kept && Keeper is { } keeper)
+        {
+            _stdio = ContainerStdio.Readopt(kept, keeper, Id, _record.Spec.StdinOnce, _layout.StdoutLog, out why);
+            if (_stdio is not null)
+            {
+                _log.Info("container {0}: terminal /dev/pts/{1} taken back from the keeper (pid {2})", Id[..12], kept.Pts, kept.KeeperPid);
+                return;
+            }
+        }
+        _log.Warning("container {0}: re-adopted without a terminal: {1}", Id[..12], why);
+        if (_record.Terminal is not null) SetRecord(_record with { Terminal = null });
+    }
+
+    /// <summary>The daemon's terminal keeper (one per exec root, started with the first -t run).</summary>
+    Gocker.Syscalls.Keeper.TerminalKeeper? Keeper => _record.Spec.Tty
+        ? Gocker.Syscalls.Keeper.TerminalKeeper.For(_svc.Options.ExecRoot, _svc.InitPath, _svc.Cgroups, _svc.Options.CgroupParent)
+        : null;
 
     async Task KillAndRemoveCgroup()
     {
@@ -629,7 +658,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     ContainerStdio? NextStdio()
     {
         if (_stdio is { IsSpawned: true }) { _stdio.Dispose(); _stdio = null; }
-        return _stdio ??= ContainerStdio.Create(_record.Spec.Tty, _record.Spec.OpenStdin, _record.Spec.StdinOnce, _layout.StdoutLog);
+        return _stdio ??= ContainerStdio.Create(_record.Spec.Tty, _record.Spec.OpenStdin, _record.Spec.StdinOnce, _layout.StdoutLog, Keeper, Id);
     }
 
     void HandleAttach()

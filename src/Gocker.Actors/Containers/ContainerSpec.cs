@@ -64,6 +64,9 @@ public sealed record ContainerRecord
     public DateTimeOffset? NextRestartAt { get; init; }
     /// <summary>The un-jittered backoff delay of the last policy restart (the next one grows from it).</summary>
     public TimeSpan? RestartDelay { get; init; }
+    /// <summary>While a -t container runs: where the terminal keeper holds its pty master, so that a
+    /// daemon started after this one takes the terminal back (null: none kept).</summary>
+    public Gocker.Syscalls.Keeper.KeptTerminal? Terminal { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]

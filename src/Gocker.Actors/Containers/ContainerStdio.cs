@@ -2,6 +2,7 @@ using Gocker.Syscalls;
 using Gocker.Syscalls.Native;
 using Gocker.Syscalls.Spawn;
 using Gocker.Syscalls.Terminal;
+using Gocker.Syscalls.Keeper;
 
 namespace Gocker.Actors.Containers;
 
@@ -10,46 +11,74 @@ namespace Gocker.Actors.Containers;
 /// - Tty: a pty whose slave becomes fds 0-2 of the init; the daemon keeps the master. A copier thread
 ///   appends everything the container writes to its terminal to stdout.log (raw, as Docker's tty mode
 ///   has no stderr), so `logs` and every attached client see it; input goes to the master.
+///   A copy of the master is handed to the daemon's terminal keeper (TerminalKeeper), so the terminal
+///   outlives the daemon; a later daemon takes it back (Readopt) and the copier goes on.
 /// - OpenStdin without a tty: fd 0 of the init is the read end of a pipe whose write end the daemon
 ///   holds; closing it (client EOF with StdinOnce) gives the container EOF.
 /// Every descriptor is CLOEXEC and the spawner passes only fds 0-4, so none reaches another container.
-/// The master dies with the daemon (the kernel then hangs up the terminal): see ARCHITECTURE.md.
 /// </summary>
 public sealed class ContainerStdio : IDisposable
 {
     readonly Pty? _pty;
+    readonly bool _tty;
+    int _master = -1;
     int _stdinRead = -1, _stdinWrite = -1;
     readonly object _inputLock = new();
     readonly string _stdoutLog;
+    readonly TerminalKeeper? _keeper;
+    readonly string _tag;
     readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     volatile bool _stop;
     Thread? _copier;
 
-    public bool Tty => _pty is not null;
+    public bool Tty => _tty;
     /// <summary>Already given to a run (a new run gets a new one).</summary>
     public bool IsSpawned { get; private set; }
     public bool StdinOnce { get; }
+    /// <summary>Where the keeper holds this run's master (null: no keeper, or handing it over failed).</summary>
+    public KeptTerminal? Kept { get; private set; }
     /// <summary>Completes when the copier has seen the end of the terminal (every slave closed) and
     /// written all of it to the log; at once without a tty.</summary>
     public Task Drained => _drained.Task;
 
-    ContainerStdio(Pty? pty, bool openStdin, bool stdinOnce, string stdoutLog)
+    ContainerStdio(Pty? pty, int master, bool openStdin, bool stdinOnce, string stdoutLog, TerminalKeeper? keeper, string tag)
     {
         _pty = pty;
+        _tty = pty is not null || master >= 0;
+        _master = pty is not null ? pty.TakeMaster() : master;
         StdinOnce = stdinOnce;
         _stdoutLog = stdoutLog;
-        if (pty is null)
+        _keeper = keeper;
+        _tag = tag;
+        if (!_tty)
         {
             _drained.SetResult();
             if (openStdin) (_stdinRead, _stdinWrite) = Sys.Pipe();
         }
     }
 
-    /// <summary>Null when the container has neither a tty nor an open stdin (stdin is /dev/null).</summary>
-    public static ContainerStdio? Create(bool tty, bool openStdin, bool stdinOnce, string stdoutLog)
+    /// <summary>Null when the container has neither a tty nor an open stdin (stdin is /dev/null).
+    /// keeper (tty only) receives a copy of the master once the run is spawned, under tag.</summary>
+    public static ContainerStdio? Create(bool tty, bool openStdin, bool stdinOnce, string stdoutLog, TerminalKeeper? keeper = null, string tag = "")
     {
         if (!tty && !openStdin) return null;
-        return new ContainerStdio(tty ? Pty.Open(24, 80) : null, openStdin, stdinOnce, stdoutLog);
+        return new ContainerStdio(tty ? Pty.Open(24, 80) : null, -1, openStdin, stdinOnce, stdoutLog, tty ? keeper : null, tag);
+    }
+
+    /// <summary>
+    /// After a daemon restart: the running container's terminal, taken back from the keeper that
+    /// holds its master (see TerminalKeeper.TakeBack), with the copier running again. Null with the
+    /// reason when it cannot be had (keeper gone or not the recorded process): the container then
+    /// runs on without a terminal.
+    /// </summary>
+    public static ContainerStdio? Readopt(KeptTerminal kept, TerminalKeeper keeper, string tag, bool stdinOnce, string stdoutLog, out string why)
+    {
+        int master = TerminalKeeper.TakeBack(kept, out why);
+        if (master < 0) return null;
+        var stdio = new ContainerStdio(null, master, openStdin: false, stdinOnce, stdoutLog, keeper, tag) { Kept = kept };
+        stdio.IsSpawned = true;
+        stdio.StartCopier();
+        return stdio;
     }
 
     /// <summary>The spawn request with this run's descriptors as fds 0-2 (the spawner dups them).</summary>
@@ -57,14 +86,23 @@ public sealed class ContainerStdio : IDisposable
         ? r with { StdinFd = _pty.Slave, StdoutFd = _pty.Slave, StderrFd = _pty.Slave }
         : r with { StdinFd = _stdinRead };
 
-    /// <summary>After the spawn: drop our copies of the child's ends (so EOF/hang-up work) and start
-    /// copying the terminal's output.</summary>
-    public void Spawned()
+    /// <summary>After the spawn: drop our copies of the child's ends (so EOF/hang-up work), start
+    /// copying the terminal's output, and hand a copy of the master to the keeper. Returns a warning
+    /// when the keeper could not take it (the terminal then ends with this daemon).</summary>
+    public string? Spawned()
     {
         IsSpawned = true;
         Sys.Close(_stdinRead); _stdinRead = -1;
-        if (_pty is null) return;
+        if (_pty is null) return null;
         _pty.CloseSlave();
+        StartCopier();
+        if (_keeper is null) return null;
+        try { Kept = _keeper.Hold(_tag, _master); return null; }
+        catch (Exception ex) { return $"its terminal will not survive a daemon restart: {ex.Message}"; }
+    }
+
+    void StartCopier()
+    {
         _copier = new Thread(CopyOutput, 128 * 1024) { IsBackground = true, Name = "gocker-pty" };
         _copier.Start();
     }
@@ -79,7 +117,7 @@ public sealed class ContainerStdio : IDisposable
                 BufferSize = 0, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
             });
             var buf = new byte[16 * 1024];
-            int master = _pty!.Master;
+            int master = _master;
             while (true)
             {
                 if (!Pty.WaitReadable(master, 100))
@@ -101,7 +139,7 @@ public sealed class ContainerStdio : IDisposable
     {
         lock (_inputLock)
         {
-            bool ok = _pty is not null ? _pty.Master >= 0 && Pty.WriteAll(_pty.Master, data)
+            bool ok = _tty ? _master >= 0 && Pty.WriteAll(_master, data)
                 : _stdinWrite >= 0 && Sys.WriteAll(_stdinWrite, data);
             if (ok) Interlocked.Add(ref _inputBytes, data.Length);
             return ok;
@@ -121,16 +159,20 @@ public sealed class ContainerStdio : IDisposable
 
     public void Resize(ushort rows, ushort cols)
     {
-        if (_pty is null) throw new InvalidOperationException("the container has no terminal (run it with -t)");
+        if (!_tty) throw new InvalidOperationException("the container has no terminal (run it with -t)");
         lock (_inputLock)
-            if (_pty.Master >= 0) Pty.SetWindowSize(_pty.Master, rows, cols);
+            if (_master >= 0) Pty.SetWindowSize(_master, rows, cols);
     }
 
-    /// <summary>Waits (bounded) for the copier to reach the end of the terminal, then closes everything.</summary>
+    /// <summary>The run is over: waits (bounded) for the copier to reach the end of the terminal, closes
+    /// everything, and tells the keeper to drop its copy. (Dispose alone, as at a daemon's shutdown,
+    /// leaves the keeper's copy: the terminal lives on for the next daemon.)</summary>
     public async Task FinishAsync(TimeSpan drainTimeout)
     {
         await Task.WhenAny(_drained.Task, Task.Delay(drainTimeout));
         Dispose();
+        if (Kept is { } kept && _keeper is not null) _keeper.Release(kept, _tag);
+        Kept = null;
     }
 
     public void Dispose()
@@ -142,6 +184,7 @@ public sealed class ContainerStdio : IDisposable
             Sys.Close(_stdinRead); _stdinRead = -1;
             Sys.Close(_stdinWrite); _stdinWrite = -1;
             _pty?.Dispose();
+            Sys.Close(_master); _master = -1;
         }
     }
 }

@@ -1,0 +1,122 @@
+using System.Globalization;
+using Gocker.Syscalls.Keeper;
+using Gocker.Syscalls.Native;
+
+namespace Gocker.Init;
+
+/// <summary>
+/// `gocker-init --keeper SOCKET`: the daemon's terminal keeper (see TerminalKeeper). It holds a copy
+/// of each running -t container's pty master so the terminal survives the daemon; it never reads or
+/// writes a terminal. One thread, one poll loop over: the listening socket (fd 3, bound by the
+/// daemon), the connected daemons, and the held masters (polled for hang-up only: a master whose
+/// slaves are all closed belongs to a run that is over, and is dropped).
+/// It exits when it holds nothing any more, or when nothing was handed to it within 10 s of its start
+/// (the daemon that started it died first). It is non-dumpable: only root with CAP_SYS_PTRACE
+/// (the daemon, by pidfd_getfd) can reach the terminals it holds.
+/// </summary>
+static class KeeperMode
+{
+    const int ListenFd = 3, MaxClients = 16, PR_SET_DUMPABLE = 4;
+    const short POLLIN = 1, POLLHUP = 0x10, POLLERR = 8, POLLNVAL = 0x20;
+    static readonly TimeSpan FirstHoldWithin = TimeSpan.FromSeconds(10);
+
+    public static int Run(string socketPath)
+    {
+        _ = socketPath; // for ps: says which daemon's keeper this is
+        Libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        var clients = new List<int>();
+        var held = new List<(int Fd, string Tag)>();
+        var buf = new byte[KeeperSocket.MaxMessage];
+        var started = Environment.TickCount64;
+        bool everHeld = false;
+        var pfds = new long[1 + MaxClients + 1024];
+
+        while (true)
+        {
+            if (everHeld && held.Count == 0) return 0;
+            int n = 0;
+            pfds[n++] = Poll(ListenFd, POLLIN);
+            foreach (var c in clients) pfds[n++] = Poll(c, POLLIN);
+            int heldFrom = n;
+            foreach (var h in held)
+            {
+                if (n == pfds.Length) break;
+                pfds[n++] = Poll(h.Fd, 0);
+            }
+            int timeout = everHeld ? -1 : (int)Math.Max(0, FirstHoldWithin.TotalMilliseconds - (Environment.TickCount64 - started));
+            int r = KeeperSocket.PollMany(pfds, n, timeout);
+            if (r < 0) continue; // EINTR
+            if (r == 0 && !everHeld) return 0;
+
+            // Hung-up masters first (their runs are over), then requests, then new connections.
+            for (int i = n - 1; i >= heldFrom; i--)
+                if ((Revents(pfds[i]) & (POLLHUP | POLLERR | POLLNVAL)) != 0)
+                {
+                    Libc.close(held[i - heldFrom].Fd);
+                    held.RemoveAt(i - heldFrom);
+                }
+            for (int i = clients.Count; i >= 1; i--)
+            {
+                var ev = Revents(pfds[i]);
+                if (ev == 0) continue;
+                int c = clients[i - 1];
+                List<int> fds = [];
+                var request = (ev & POLLIN) != 0 ? KeeperSocket.Receive(c, buf, out fds) : null;
+                if (request is null)
+                {
+                    Libc.close(c);
+                    clients.RemoveAt(i - 1);
+                    continue;
+                }
+                var reply = Handle(request, fds, held, ref everHeld);
+                KeeperSocket.Send(c, reply);
+            }
+            if ((Revents(pfds[0]) & POLLIN) != 0)
+            {
+                int c = KeeperSocket.Accept(ListenFd);
+                if (c >= 0)
+                {
+                    // A daemon that restarted leaves its old connection behind: the oldest goes.
+                    if (clients.Count == MaxClients) { Libc.close(clients[0]); clients.RemoveAt(0); }
+                    clients.Add(c);
+                }
+            }
+        }
+    }
+
+    static string Handle(string request, List<int> fds, List<(int Fd, string Tag)> held, ref bool everHeld)
+    {
+        var parts = request.Split(' ');
+        try
+        {
+            switch (parts)
+            {
+                case ["HOLD", var tag] when fds.Count == 1 && KeeperSocket.ValidTag(tag):
+                    held.Add((fds[0], tag));
+                    everHeld = true;
+                    fds.Clear();
+                    return "OK " + held[^1].Fd.ToString(CultureInfo.InvariantCulture);
+                case ["CLOSE", var fdText, var tag] when int.TryParse(fdText, NumberStyles.None, CultureInfo.InvariantCulture, out var fd):
+                    // Only the descriptor held under that tag: a stale request never closes another's.
+                    var i = held.FindIndex(h => h.Fd == fd && h.Tag == tag);
+                    if (i >= 0) { Libc.close(fd); held.RemoveAt(i); }
+                    return "OK " + held.Count.ToString(CultureInfo.InvariantCulture);
+                case ["PID"]:
+                    return "OK " + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+                case ["LIST"]:
+                    var sb = new System.Text.StringBuilder("OK ").Append(held.Count);
+                    foreach (var h in held) sb.Append('\n').Append(h.Fd).Append(' ').Append(h.Tag);
+                    return sb.ToString();
+                default:
+                    return "ERR bad request";
+            }
+        }
+        finally
+        {
+            foreach (var fd in fds) Libc.close(fd);
+        }
+    }
+
+    static long Poll(int fd, short events) => (uint)fd | ((long)(ushort)events << 32);
+    static short Revents(long pfd) => (short)(pfd >> 48);
+}
