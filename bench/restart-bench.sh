@@ -4,11 +4,14 @@
 # time the daemon's log indexer saw each write; busybox's date has no %N) is one run's exit to the
 # next run's command: the policy decision, teardown of the old run (OOM counter, cgroup rmdir, run dir), the
 # state write, and the whole start path of the new run (cgroup, spawn, init, exec of sh and date).
-# Usage: bench/restart-bench.sh [RESTARTS]   (as root, after ./build.sh). Prints a Markdown section.
+# Usage: bench/restart-bench.sh [RESTARTS] [WARMUP]   (as root, after ./build.sh). Prints a Markdown
+# section. The first WARMUP restarts (default 300) are not counted: the daemon's JIT (tiered
+# compilation) needs a few hundred runs of the start path to settle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 n=${1:-100}
+warm=${2:-300}
 bin=$PWD/artifacts/bin
 root=$(mktemp -d /tmp/gocker-rsbench-XXXX)
 sock=$root/gocker.sock
@@ -29,19 +32,20 @@ for _ in 1 2 3; do $g run --rm busybox true; done   # warm-up: image build, JIT 
 id=$($g run -d --restart always --restart-delay 0 busybox sh -c 'echo run')
 while :; do
   c=$($g inspect "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["RestartCount"])')
-  [ "$c" -ge "$n" ] && break
+  [ "$c" -ge $((n + warm)) ] && break
   sleep 0.2
 done
 $g stop -t 1 "$id" >/dev/null
-$g logs -t "$id" | python3 -c '
-import sys, statistics, datetime
+$g logs -t "$id" | WARM=$warm python3 -c '
+import os, sys, statistics, datetime
 def ns(stamp):  # 2026-11-29T06:20:01.123456789Z
     sec, frac = stamp.rstrip("Z").split(".")
     return int(datetime.datetime.fromisoformat(sec).replace(tzinfo=datetime.timezone.utc).timestamp()) * 10**9 + int(frac.ljust(9, "0"))
-t = [ns(l.split()[0]) for l in sys.stdin if l.strip().endswith("run")]
+w = int(os.environ["WARM"])
+t = [ns(l.split()[0]) for l in sys.stdin if l.strip().endswith("run")][w:]
 gaps = sorted((b - a) / 1e6 for a, b in zip(t, t[1:]))
 n = len(gaps)
-print(f"### Restart reaction: `--restart always --restart-delay 0`, {n} restarts of `sh -c \"echo run\"`")
+print(f"### Restart reaction: `--restart always --restart-delay 0`, {n} restarts of `sh -c \"echo run\"` (after {w} warm-up restarts)")
 print()
 print("| measure | value |")
 print("|---|---|")

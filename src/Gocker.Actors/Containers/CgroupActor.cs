@@ -25,6 +25,13 @@ public sealed class CgroupActor : ReceiveActor
     public sealed record KillAll;
     public sealed record Remove;
     public sealed record Done;
+    /// <summary>A run ended: reads its OOM kill count and removes the cgroup, or, with Keep (the
+    /// restart policy starts the container again), keeps it for the next run when it can be reused
+    /// (IRecyclableCgroup: empty, unfrozen, no OOM counted). One round trip on the restart path.</summary>
+    public sealed record EndRun(bool Keep);
+    /// <summary>Kept: the cgroup stays (the next Create answers at once with it). RemoveError: the
+    /// removal failed (the OOM count is still good).</summary>
+    public sealed record RunEnded(long OomKills, bool Kept, string? RemoveError = null);
 
     readonly Akka.Event.ILoggingAdapter _log = Context.GetLogger();
     readonly ICgroupManager _manager;
@@ -63,6 +70,23 @@ public sealed class CgroupActor : ReceiveActor
         Receive<ListProcesses>(_ => Reply(() => new ProcessList(Require().Processes())));
         Receive<KillAll>(_ => Reply(() => { _cgroup?.KillAll(); return new Done(); }));
         Receive<Remove>(_ => Reply(HandleRemove));
+        Receive<EndRun>(m => Reply(() => HandleEndRun(m)));
+    }
+
+    object HandleEndRun(EndRun m)
+    {
+        if (_cgroup is null) return new RunEnded(0, false);
+        long oom = 0;
+        try { oom = _cgroup.OomKillCount(); }
+        catch (Exception ex) { _log.Warning("cgroup {0}/{1}: reading the OOM count failed: {2}", _parent, _name, ex.Message); }
+        if (m.Keep && oom == 0)
+        {
+            try { if (_cgroup is IRecyclableCgroup r && r.TryRecycle()) return new RunEnded(0, true); }
+            catch (Exception ex) { _log.Warning("cgroup {0}/{1}: not reusable, removing it: {2}", _parent, _name, ex.Message); }
+        }
+        try { HandleRemove(); }
+        catch (Exception ex) { return new RunEnded(oom, false, ex.Message); }
+        return new RunEnded(oom, false);
     }
 
     object HandleCreate(Create m)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Akka.Actor;
+using Akka.Event;
 using Gocker.Actors.Restart;
 using Gocker.Syscalls.Spawn;
 
@@ -25,6 +26,17 @@ public sealed partial class ContainerActor
     /// skip writing an exit record that "restarting" replaces at once); ApplyRestartPolicy uses it.</summary>
     RestartDecision? _plannedDecision;
 
+    /// <summary>
+    /// The restart path's shortcut: a run that exited by itself and that the policy starts again
+    /// leaves its cgroup (emptied, unfrozen, no OOM counted: IRecyclableCgroup) and its run dir for
+    /// the next run, instead of rmdir + mkdir in every hierarchy (8 directories on a hybrid host).
+    /// Whatever ends the wait other than the policy's start (stop, kill, rm, a decision not to
+    /// restart after all) releases them: ReleaseKeptRun. A daemon that dies meanwhile leaves them to
+    /// the next daemon's re-adoption, which removes the cgroup and run dir of a container that is
+    /// not running.
+    /// </summary>
+    bool _cgroupKept, _runDirKept;
+
     void ReceiveRestartMessages() => ReceiveAsync<RestartDue>(HandleRestartDue);
 
     /// <summary>Decides for an exit record about to be written; true when the policy restarts it.
@@ -47,12 +59,43 @@ public sealed partial class ContainerActor
             r.ManuallyStopped, runTime, r.RestartCount, r.RestartDelay), Random.Shared.NextDouble());
     }
 
+    /// <summary>Teardown asks before it touches the cgroup: will the policy start this run again?
+    /// The answer assumes no OOM kill (the cgroup is not kept when one was counted, and the real
+    /// decision is made on the exit record); a group member's group decides, so never.</summary>
+    bool KeepForRestart(ExitStatus status)
+    {
+        if (_startFailure is not null || !string.IsNullOrEmpty(_record.Spec.Group)) return false;
+        var exited = _record with
+        {
+            Status = ContainerStatus.Exited, ExitCode = status.ExitCode, OomKilled = false, FinishedAt = _svc.Clock.GetUtcNow(),
+        };
+        return Decide(exited, null) is RestartDecision.Restart;
+    }
+
+    /// <summary>Removes the cgroup and run dir kept for a restart that is not going to happen.</summary>
+    async Task ReleaseKeptRun()
+    {
+        if (_cgroupKept && _cgroup is not null)
+        {
+            _cgroupKept = false;
+            try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); }
+            catch (Exception ex) { _log.Error("container {0}: removing its kept cgroup failed: {1}", Id[..12], ex.Message); }
+        }
+        _cgroupKept = false;
+        if (_runDirKept)
+        {
+            _runDirKept = false;
+            TryRemoveRun();
+        }
+    }
+
     /// <summary>Called by Teardown once the run's exit is recorded and its waiters answered.</summary>
     void ApplyRestartPolicy(ExecResult? startFailure)
     {
-        if (ReportToGroup(startFailure)) return;   // a group member: its group decides (ContainerActor.Group.cs)
-        var decision = _plannedDecision ?? Decide(_record, startFailure);
+        var planned = _plannedDecision;
         _plannedDecision = null;
+        if (ReportToGroup(startFailure)) return;   // a group member: its group decides (ContainerActor.Group.cs)
+        var decision = planned ?? Decide(_record, startFailure);
         _policyRun = false;
         switch (decision)
         {
@@ -68,10 +111,21 @@ public sealed partial class ContainerActor
     void ScheduleRestart(TimeSpan delay, int restartCount, TimeSpan? baseDelay, string reason)
     {
         var at = _svc.Clock.GetUtcNow() + delay;
-        SetRecord(_record with
+        var next = _record with
         {
             Status = ContainerStatus.Restarting, RestartCount = restartCount, RestartDelay = baseDelay, NextRestartAt = at,
-        });
+        };
+        if (delay > TimeSpan.Zero) SetRecord(next);
+        else
+        {
+            // A zero delay: the start's own record write ("running", with the new count) follows at
+            // once, so this one (a file write and an fsync) is skipped. A daemon dying in between
+            // finds the previous run's record, its process gone: it tears it down and applies the
+            // policy again (the count on disk is then one behind, as when an exit record is skipped).
+            ContainerStatusRules.CheckTransition(_record.Status, next.Status);
+            _record = next;
+            Publish();
+        }
         Emit("restart-scheduled", ("delayMs", Str((long)delay.TotalMilliseconds)), ("restartCount", Str(restartCount)), ("reason", reason));
         var due = new RestartDue(++_restartGeneration);
         // No scheduler tick (10 ms) for a zero delay: the restart reaction time is the point of it.
@@ -119,13 +173,14 @@ public sealed partial class ContainerActor
         return HandleStart();
     }
 
-    void HandleStopByHand(Stop m)
+    async Task HandleStopByHand(Stop m)
     {
         if (_record.Status == ContainerStatus.Restarting)
         {
-            StopPendingRestart();
+            var sender = Sender;
+            await StopPendingRestart();
             Emit("stop");
-            Sender.Tell(new Ack());
+            sender.Tell(new Ack());
             return;
         }
         if (_record.Status == ContainerStatus.Running && _ns is not null) MarkStoppedByHand();
@@ -134,19 +189,20 @@ public sealed partial class ContainerActor
 
     /// <summary>Docker: SIGKILL and the stop signal (SIGTERM) disable the policy until the next start;
     /// other signals (SIGHUP, SIGUSR1...) leave it in place.</summary>
-    void HandleKillByHand(Kill m)
+    async Task HandleKillByHand(Kill m)
     {
         var fatal = m.Signal is 9 or 15;
         if (_record.Status == ContainerStatus.Restarting)
         {
+            var sender = Sender;
             if (!fatal)
             {
-                Sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is not running (it is restarting)")));
+                sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is not running (it is restarting)")));
                 return;
             }
-            StopPendingRestart();
+            await StopPendingRestart();
             Emit("kill", ("signal", Str(m.Signal)));
-            Sender.Tell(new Ack());
+            sender.Tell(new Ack());
             return;
         }
         if (fatal && _record.Status == ContainerStatus.Running && _ns is not null) MarkStoppedByHand();
@@ -174,10 +230,11 @@ public sealed partial class ContainerActor
         if (!_record.ManuallyStopped) SetRecord(_record with { ManuallyStopped = true });
     }
 
-    void StopPendingRestart()
+    async Task StopPendingRestart()
     {
         CancelPendingRestart();
         SetRecord(_record with { Status = ContainerStatus.Exited, ManuallyStopped = true, NextRestartAt = null });
+        await ReleaseKeptRun();
     }
 
     // ---- daemon restart -----------------------------------------------------------------------

@@ -91,8 +91,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveAsync<NamespaceActor.ProcessExited>(HandleExited);
         ReceiveAsync<FinishFailedStart>(HandleFinishFailedStart);
         Receive<Wait>(HandleWait);
-        Receive<Kill>(HandleKillByHand);
-        Receive<Stop>(HandleStopByHand);
+        ReceiveAsync<Kill>(HandleKillByHand);
+        ReceiveAsync<Stop>(HandleStopByHand);
         Receive<KillTimeout>(HandleKillTimeout);
         ReceiveAsync<Remove>(HandleRemoveByHand);
         ReceiveRestartMessages();
@@ -132,11 +132,14 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var mountFailures = 0;
         try
         {
-            _layout.CreateRun();
+            if (!_runDirKept) _layout.CreateRun();
+            _runDirKept = false;
             var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
             _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id, _svc.Faults)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
-            await Supervised(FaultStep.Cgroup, "cgroup-create",
+            // A restart by the policy reuses the cgroup its last run left empty (ContainerActor.Restart.cs).
+            if (_cgroupKept) _cgroupKept = false;
+            else await Supervised(FaultStep.Cgroup, "cgroup-create",
                 () => _cgroup.Ask<CgroupActor.Created>(new CgroupActor.Create(_record.Spec.Limits), AskTimeout));
 
             // One pass per init spawned: a second only when the init's rootfs setup failed and the
@@ -329,16 +332,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     {
         if (m.RunId != _runId || m.RunId == _tornDownRun) return;
         _log.Debug("container {0}: exited: {1}", Id[..12], m.Status);
-        var oom = false;
-        if (_cgroup is not null)
-        {
-            try { oom = (await _cgroup.Ask<CgroupActor.OomKills>(new CgroupActor.ReadOomKills(), AskTimeout)).Count > 0; }
-            catch (Exception ex) { _log.Warning("container {0}: reading OOM count failed: {1}", Id[..12], ex.Message); }
-        }
-        await Teardown(m.Status, oom);
+        await Teardown(m.Status, exited: true);
     }
 
-    async Task Teardown(ExitStatus status, bool oom = false, string? note = null)
+    /// <param name="exited">The run's process exited by itself (not a failed start, re-adoption or
+    /// engine fault): its OOM count is read, and if the policy restarts it its cgroup and run dir
+    /// are kept for the next run.</param>
+    async Task Teardown(ExitStatus status, bool oom = false, string? note = null, bool exited = false)
     {
         if (status.ExitCode < 0 && note is null)
             note = "exit status unknown: the process was re-adopted after a daemon restart and reaped by another process before its status could be read";
@@ -356,15 +356,27 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _svc.LogIndex?.Unwatch(_layout.DataDir);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
         var errors = new List<string>();
+        var keep = exited && KeepForRestart(status);
+        _cgroupKept = false;
         if (_cgroup is not null)
         {
-            try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); }
+            try
+            {
+                var ended = await _cgroup.Ask<CgroupActor.RunEnded>(new CgroupActor.EndRun(keep), AskTimeout);
+                if (exited) oom = ended.OomKills > 0;
+                _cgroupKept = ended.Kept;
+                if (ended.RemoveError is { } e) errors.Add($"cgroup removal: {e}");
+            }
             catch (Exception ex) { errors.Add($"cgroup removal: {ex.Message}"); }
         }
         // Any container may hold an endpoint record (e.g. one started under another default): always.
         StartDetach();
-        try { _layout.RemoveRun(); }
-        catch (Exception ex) { errors.Add($"run dir removal: {ex.Message}"); }
+        _runDirKept = keep;
+        if (!keep)
+        {
+            try { _layout.RemoveRun(); }
+            catch (Exception ex) { errors.Add($"run dir removal: {ex.Message}"); }
+        }
         foreach (var e in errors) _log.Error("container {0}: teardown: {1}", Id[..12], e);
 
         var failure = _startFailure;
@@ -395,6 +407,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         tcs.TrySetResult();
 
         ApplyRestartPolicy(failure);
+        if (_record.Status != ContainerStatus.Restarting) await ReleaseKeptRun();
         if (_record.Spec.AutoRemove || _pendingRemove) await DoRemove();
         ReplyPendingStart();
     }

@@ -163,6 +163,16 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
         string id;
         try { id = ResolveId(m.Reference); }
         catch (Exception ex) { Sender.Tell(new Status.Failure(ex)); return; }
+        // inspect is answered from the record the container last published (every state change
+        // is published before the verb that caused it is answered, so a client never reads an
+        // older state than its own last verb left). Asking the ContainerActor would queue it behind
+        // that container's work in progress: a whole start (spawn, init, release) in a crash loop.
+        // A container still settling after a daemon restart answers itself (its record is not yet true).
+        if (m.Message is ContainerActor.Inspect && !_settling.Contains(id) && _records.TryGetValue(id, out var record))
+        {
+            Sender.Tell(record);
+            return;
+        }
         _children[id].Forward(m.Message);
     }
 

@@ -3,7 +3,7 @@ namespace Gocker.Syscalls.Cgroups;
 /// <summary>Hybrid mode: v1 controllers carry limits, stats and the freezer; the cgroup2 tree
 /// (usually without controllers) gets a directory too, so the container's processes are placed
 /// there and cgroup.kill can kill them atomically.</summary>
-public sealed class HybridCgroup : ICgroup
+public sealed class HybridCgroup : ICgroup, IRecyclableCgroup
 {
     readonly CgroupFs _fs;
     public V1Cgroup V1 { get; }
@@ -46,5 +46,13 @@ public sealed class HybridCgroup : ICgroup
     {
         // One pass over all directories so processes are killed once, whichever hierarchy is busy.
         CgroupTree.RemoveAll(_fs, Directories, KillAll, () => Processes().Count > 0);
+    }
+
+    public bool TryRecycle()
+    {
+        if (OomKillCount() > 0 || Processes().Count > 0) return false;
+        V1.ThawIfFrozen();
+        V2.ThawIfFrozen();
+        return true;
     }
 }

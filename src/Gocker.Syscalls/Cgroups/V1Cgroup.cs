@@ -2,7 +2,7 @@ namespace Gocker.Syscalls.Cgroups;
 
 /// <summary>A cgroup in the v1 hierarchies: one directory per mounted hierarchy (co-mounted
 /// controllers such as "cpu,cpuacct" share a directory).</summary>
-public sealed class V1Cgroup : ICgroup
+public sealed class V1Cgroup : ICgroup, IRecyclableCgroup
 {
     readonly CgroupFs _fs;
     readonly IReadOnlyDictionary<string, string> _dirs; // controller -> directory
@@ -165,4 +165,20 @@ public sealed class V1Cgroup : ICgroup
     }
 
     public void Remove() => CgroupTree.RemoveAll(_fs, Directories, KillAll, () => Processes().Count > 0);
+
+    public bool TryRecycle()
+    {
+        if (OomKillCount() > 0 || Processes().Count > 0) return false;
+        ThawIfFrozen();
+        return true;
+    }
+
+    /// <summary>A freeze must not pass from a run that ended to the next one (its init would stop at
+    /// its first instruction): thaw unless the state already says THAWED.</summary>
+    internal void ThawIfFrozen()
+    {
+        if (Dir("freezer") is not { } dir) return;
+        var state = _fs.TryRead(dir, "freezer.state")?.Trim();
+        if (state is not null && state != "THAWED") Thaw();
+    }
 }

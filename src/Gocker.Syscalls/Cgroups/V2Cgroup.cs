@@ -1,7 +1,7 @@
 namespace Gocker.Syscalls.Cgroups;
 
 /// <summary>A cgroup in a cgroup2 tree: a single directory.</summary>
-public sealed class V2Cgroup : ICgroup
+public sealed class V2Cgroup : ICgroup, IRecyclableCgroup
 {
     /// <summary>The domain controllers Gocker enables on the way down to its cgroups.</summary>
     static readonly string[] WantedControllers = ["cpuset", "cpu", "memory", "pids"];
@@ -145,4 +145,16 @@ public sealed class V2Cgroup : ICgroup
     }
 
     public void Remove() => CgroupTree.RemoveAll(_fs, Directories, KillAll, () => Processes().Count > 0);
+
+    public bool TryRecycle()
+    {
+        if (OomKillCount() > 0 || Processes().Count > 0) return false;
+        ThawIfFrozen();
+        return true;
+    }
+
+    internal void ThawIfFrozen()
+    {
+        if (_fs.TryRead(Directory, "cgroup.freeze")?.Trim() == "1") Thaw();
+    }
 }
