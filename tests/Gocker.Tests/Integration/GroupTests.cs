@@ -44,8 +44,10 @@ public sealed class GroupTests : IDisposable
     {
         var tag = Guid.NewGuid().ToString("N")[..6];
         var ids = new[] { Member(group, "m1-" + tag, Loop), Member(group, "m2-" + tag, FailOnFile), Member(group, "m3-" + tag, Loop) };
-        // Joined in start order.
-        Assert.Equal(ids, InspectGroup(group)["Members"]!.AsArray().Select(n => n!.ToString()).ToArray());
+        // Joined in start order. The group hears "start" on the event stream, just after `run` returned.
+        string[] Members() => InspectGroup(group)["Members"]!.AsArray().Select(n => n!.ToString()).ToArray();
+        WaitFor(() => Members().Length == ids.Length, "three members joined", 10);
+        Assert.Equal(ids, Members());
         return ids;
     }
 
