@@ -293,21 +293,27 @@ public sealed class NetworkManager : INetworkManager
         }
     }
 
-    public void Detach(string containerId)
+    public void Detach(string containerId, bool containerGone = false)
     {
         List<string> networks;
         lock (ContainerLock(containerId))
         {
-            networks = DetachLocked(containerId);
+            networks = DetachLocked(containerId, containerGone);
         }
         foreach (var n in networks) RefreshPeers(n, containerId);
     }
 
-    public Task DetachAsync(string containerId) => Task.Run(() => Detach(containerId));
+    public Task DetachAsync(string containerId, bool containerGone = false) => Task.Run(() => Detach(containerId, containerGone));
 
     /// <summary>DELs every endpoint (last first); the record goes only when all DELs succeeded, so
-    /// a failed teardown is retried by the next Detach or CleanupStale.</summary>
-    List<string> DetachLocked(string containerId)
+    /// a failed teardown is retried by the next Detach or CleanupStale.
+    /// <paramref name="containerGone"/>: no process of the container is left, so dropping the pin
+    /// lets the namespace die, and the kernel deletes the veth pairs with it (see VethReaper): the
+    /// pin goes first and the DELs run without a netns (IPAM release, port and firewall rules only),
+    /// overlapping the kernel's cleanup, instead of each DEL deleting its veth from inside (the
+    /// slowest part of a DEL). Only when every endpoint's host veth is known from its ADD result:
+    /// otherwise nothing could tell when the devices are gone.</summary>
+    List<string> DetachLocked(string containerId, bool containerGone = false)
     {
         ContainerNetworkRecord? rec;
         lock (_lock) rec = _containers.GetValueOrDefault(containerId);
@@ -317,10 +323,17 @@ public sealed class NetworkManager : INetworkManager
             if (File.Exists(pin)) NetnsPin.Unpin(pin);
             return [];
         }
+        var veths = containerGone ? HostVeths(rec) : null;
+        if (veths is not null) NetnsPin.Unpin(pin);
         Exception? first = null;
         foreach (var ep in Enumerable.Reverse(rec.Endpoints))
         {
             try { DelEndpoint(rec, ep); }
+            catch (Exception ex) { first ??= ex; }
+        }
+        if (veths is not null)
+        {
+            try { VethReaper.AwaitGone(veths, VethReaper.KernelGrace); }
             catch (Exception ex) { first ??= ex; }
         }
         if (first is not null) throw first;
@@ -331,6 +344,23 @@ public sealed class NetworkManager : INetworkManager
             _store.Delete(rec);
         }
         return rec.Endpoints.Select(e => e.NetworkId).Distinct().ToList();
+    }
+
+    /// <summary>The host ends of the container's veth pairs, from the ADD results; null when an
+    /// endpoint's are unknown (ADD in flight at a crash, or a result naming none).</summary>
+    List<string>? HostVeths(ContainerNetworkRecord rec)
+    {
+        var all = new List<string>();
+        foreach (var ep in rec.Endpoints)
+        {
+            NetworkRecord? net;
+            lock (_lock) net = _networks.GetValueOrDefault(ep.NetworkId);
+            if (net is null) return null;
+            var veths = CniResultDevices.HostVeths(ep.Result, net.Bridge);
+            if (veths.Count == 0 || !veths.All(VethReaper.IsDeviceName)) return null;
+            all.AddRange(veths);
+        }
+        return all;
     }
 
     public Attachment? Get(string containerId)

@@ -286,7 +286,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _detach = Task.Run(async () =>
         {
             if (previous is not null) { try { await previous; } catch { } }
-            try { await net.DetachAsync(id); }
+            // Every caller runs after the init is gone (its PID namespace, and so every process of
+            // the container, with it): the netns can be let go before the DELs (see VethReaper).
+            try { await net.DetachAsync(id, containerGone: true); }
             catch (Exception ex) { log.Error("container {0}: network teardown: {1}", id[..12], ex.Message); throw; }
         });
     }

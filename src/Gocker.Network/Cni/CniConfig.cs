@@ -121,3 +121,26 @@ public sealed record CniResult(string Address, string Gateway, string Mac)
         throw new CniException("bridge", "ADD", $"the result has no IPv4 address for {ifName}");
     }
 }
+
+/// <summary>The host-side devices an ADD result names: interfaces outside the container's
+/// namespace (no "sandbox") other than the bridge, i.e. the host end of the veth pair.</summary>
+public static class CniResultDevices
+{
+    public static List<string> HostVeths(string? resultJson, string bridge)
+    {
+        var list = new List<string>();
+        if (string.IsNullOrEmpty(resultJson)) return list;
+        try
+        {
+            using var doc = JsonDocument.Parse(resultJson);
+            if (!doc.RootElement.TryGetProperty("interfaces", out var ifaces) || ifaces.ValueKind != JsonValueKind.Array) return list;
+            foreach (var i in ifaces.EnumerateArray())
+            {
+                if (i.TryGetProperty("sandbox", out var sb) && sb.GetString() is { Length: > 0 }) continue;
+                if (i.TryGetProperty("name", out var n) && n.GetString() is { Length: > 0 } name && name != bridge) list.Add(name);
+            }
+        }
+        catch (JsonException) { list.Clear(); }
+        return list;
+    }
+}
