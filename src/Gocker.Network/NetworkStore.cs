@@ -20,16 +20,21 @@ internal sealed class NetworkStore(NetworkOptions options)
 
     public void Delete(NetworkRecord n) => DeleteFile(Path.Combine(options.NetworksDir, n.Id + ".json"), options.NetworksDir);
 
+    /// <summary>Endpoint records are on the start and removal paths: the file is synced (never torn),
+    /// the directory is not. What a power loss can undo (a rename, an unlink) concerns containers
+    /// that did not survive it either: CleanupStale at the next start DELs whatever record is
+    /// there (DEL is idempotent) and drops the IP allocations no record owns.</summary>
     public void Save(ContainerNetworkRecord c) =>
-        AtomicFile.Write(Path.Combine(options.EndpointsDir, c.ContainerId + ".json"), JsonSerializer.SerializeToUtf8Bytes(c, NetworkStateJson.Default.ContainerNetworkRecord));
+        AtomicFile.Write(Path.Combine(options.EndpointsDir, c.ContainerId + ".json"), JsonSerializer.SerializeToUtf8Bytes(c, NetworkStateJson.Default.ContainerNetworkRecord),
+            syncDirectory: false);
 
-    public void Delete(ContainerNetworkRecord c) => DeleteFile(Path.Combine(options.EndpointsDir, c.ContainerId + ".json"), options.EndpointsDir);
+    public void Delete(ContainerNetworkRecord c) => DeleteFile(Path.Combine(options.EndpointsDir, c.ContainerId + ".json"), null);
 
-    static void DeleteFile(string path, string dir)
+    static void DeleteFile(string path, string? syncDir)
     {
         if (!File.Exists(path)) return;
         File.Delete(path);
-        AtomicFile.SyncDirectory(dir);
+        if (syncDir is not null) AtomicFile.SyncDirectory(syncDir);
     }
 
     static List<T> Load<T>(string dir, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)

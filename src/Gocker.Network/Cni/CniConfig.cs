@@ -12,6 +12,8 @@ namespace Gocker.Network.Cni;
 public static class CniConfig
 {
     public const string Version = "1.0.0";
+    /// <summary>The IPAM plugin of the bridge configuration below.</summary>
+    public const string BridgeIpam = "host-local";
 
     public static List<string> Chain(bool firewall, bool ports)
     {
@@ -41,7 +43,7 @@ public static class CniConfig
                     // Lets a container reach its own published port through the host's address.
                     w.WriteBoolean("hairpinMode", true);
                     w.WriteStartObject("ipam");
-                    w.WriteString("type", "host-local");
+                    w.WriteString("type", BridgeIpam);
                     w.WriteString("dataDir", ipamDir);
                     w.WriteStartArray("ranges");
                     w.WriteStartArray();
