@@ -355,14 +355,16 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         }
         _svc.LogIndex?.Unwatch(_layout.DataDir);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
+        // Any container may hold an endpoint record (e.g. one started under another default): always.
+        // Before the cgroup removal, which it overlaps: the init is gone, and with its PID namespace
+        // every process of the container, so nothing of it holds the netns any more.
+        StartDetach();
         var errors = new List<string>();
         if (_cgroup is not null)
         {
             try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); }
             catch (Exception ex) { errors.Add($"cgroup removal: {ex.Message}"); }
         }
-        // Any container may hold an endpoint record (e.g. one started under another default): always.
-        StartDetach();
         try { _layout.RemoveRun(); }
         catch (Exception ex) { errors.Add($"run dir removal: {ex.Message}"); }
         foreach (var e in errors) _log.Error("container {0}: teardown: {1}", Id[..12], e);
@@ -405,11 +407,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         {
             try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); } catch { /* logged at exit */ }
         }
-        // `rm` returns only when nothing of the container is left, its network included.
+        // `rm` returns only when nothing of the container is left, its network included (the
+        // teardown needs neither the run nor the data dir: it overlaps their removal).
         if (_detach is null) StartDetach();
-        await AwaitDetach();
         _layout.RemoveRun();
         _layout.RemoveData();
+        await AwaitDetach();
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
         var result = new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null);
         foreach (var w in _waiters) w.Who.Tell(result);
