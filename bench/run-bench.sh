@@ -19,6 +19,11 @@ cleanup() {
   # The bench network's NAT rule (one per network, kept while the network exists).
   iptables -w -t nat -S POSTROUTING | grep -- '-s 10.231.0.0/24 ! -o gkbench0' | sed 's/^-A /-D /' |
     while read -r rule; do eval iptables -w -t nat "$rule"; done || true
+  # Its two isolation rules (GOCKER-ISOLATION-1/-2; the chains themselves stay, as gockerd leaves them).
+  for chain in GOCKER-ISOLATION-1 GOCKER-ISOLATION-2; do
+    iptables -w -S $chain 2>/dev/null | grep -E -- '-[io] gkbench0 ' | sed 's/^-A /-D /' |
+      while read -r rule; do eval iptables -w "$rule"; done || true
+  done
   rm -rf "$root"
   rm_cgroup_parent gocker-bench
 }
