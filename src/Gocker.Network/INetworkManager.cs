@@ -58,11 +58,14 @@ public interface INetworkManager
     /// id that is still attached (a restart) detaches the old attachment first.</summary>
     Attachment Attach(AttachRequest request);
     /// <summary>On teardown (after the container exited, or to undo a failed start): DELs every
-    /// endpoint and releases the IPs. Idempotent; works after a daemon restart.</summary>
-    void Detach(string containerId);
+    /// endpoint and releases the IPs; returns when no veth of it is left. Idempotent; works after a
+    /// daemon restart. <paramref name="containerGone"/>: the caller knows that no process of the
+    /// container is left (its cgroup is gone): the namespace is let go first and the kernel deletes
+    /// the veths with it, which is faster than each DEL deleting its own.</summary>
+    void Detach(string containerId, bool containerGone = false);
     /// <summary>Detach on the thread pool, for the exit path: nothing has to wait for the DELs
     /// (a later Attach of the same container waits for them and finds its IP and ports free).</summary>
-    Task DetachAsync(string containerId);
+    Task DetachAsync(string containerId, bool containerGone = false);
     /// <summary>The container's attachment, or null when it has none.</summary>
     Attachment? Get(string containerId);
     /// <summary>A running, attached container joins one more network (next free ethN).</summary>

@@ -5,10 +5,11 @@ using Tmds.Linux;
 namespace Gocker.Network;
 
 /// <summary>Keeps a container's network namespace alive from attach until detach by bind-mounting
-/// it on a file (as `ip netns add` does). Why: the bridge plugin's DEL removes the masquerade
-/// rules only when it can enter the netns; without the pin the netns dies with the container and
-/// every DEL after exit would leak the rules. The pin also makes DEL safe against PID reuse:
-/// /proc/PID/ns/net of a recorded PID may name another process's namespace by then.</summary>
+/// it on a file (as `ip netns add` does). Why: connect/disconnect and the undo of a failed start
+/// run the plugins inside the namespace, by a path that stays valid whatever the init does, and
+/// safe against PID reuse (/proc/PID/ns/net of a recorded PID may name another process's namespace
+/// by then). After the container exited, Detach drops the pin first so that the kernel deletes the
+/// veths with the namespace (VethReaper).</summary>
 internal static unsafe class NetnsPin
 {
     public static void Pin(string source, string pin)

@@ -219,9 +219,10 @@ public sealed class NetworkManager : INetworkManager
                 rec = new ContainerNetworkRecord
                 {
                     ContainerId = req.ContainerId, Name = req.Name, Hostname = req.Hostname, NetnsPath = req.NetnsPath, EtcDir = req.EtcDir,
+                    Endpoints = [NewEndpoint(net, "eth0", req.Ports)],
                 };
-                // Recorded before the first ADD, so that a crash in the middle leaves a record
-                // CleanupStale can DEL from.
+                // Recorded with its endpoint before the ADD (one write on the start path), so that
+                // a crash in the middle leaves a record CleanupStale can DEL from.
                 _containers[rec.ContainerId] = rec;
                 try { _store.Save(rec); }
                 catch { _containers.Remove(rec.ContainerId); throw; }
@@ -229,7 +230,7 @@ public sealed class NetworkManager : INetworkManager
             try
             {
                 NetnsPin.Pin(req.NetnsPath, PinPath(req.ContainerId));
-                rec = AddEndpoint(rec, net, "eth0", req.Ports);
+                rec = AddEndpoint(rec, net, rec.Endpoints[0], recorded: true);
                 WriteOwnFiles(rec);
             }
             catch
@@ -260,7 +261,7 @@ public sealed class NetworkManager : INetworkManager
                 throw new NetworkConflictException($"container {rec.Name} is not running");
             var used = rec.Endpoints.Select(e => e.IfName).ToHashSet();
             var ifName = Enumerable.Range(0, 64).Select(i => "eth" + i).First(n => !used.Contains(n));
-            rec = AddEndpoint(rec, net, ifName, []);
+            rec = AddEndpoint(rec, net, NewEndpoint(net, ifName, []), recorded: false);
             WriteHosts(rec);
             RefreshPeers(net.Id, containerId);
             return ToAttachment(rec);
@@ -293,21 +294,27 @@ public sealed class NetworkManager : INetworkManager
         }
     }
 
-    public void Detach(string containerId)
+    public void Detach(string containerId, bool containerGone = false)
     {
         List<string> networks;
         lock (ContainerLock(containerId))
         {
-            networks = DetachLocked(containerId);
+            networks = DetachLocked(containerId, containerGone);
         }
         foreach (var n in networks) RefreshPeers(n, containerId);
     }
 
-    public Task DetachAsync(string containerId) => Task.Run(() => Detach(containerId));
+    public Task DetachAsync(string containerId, bool containerGone = false) => Task.Run(() => Detach(containerId, containerGone));
 
     /// <summary>DELs every endpoint (last first); the record goes only when all DELs succeeded, so
-    /// a failed teardown is retried by the next Detach or CleanupStale.</summary>
-    List<string> DetachLocked(string containerId)
+    /// a failed teardown is retried by the next Detach or CleanupStale.
+    /// <paramref name="containerGone"/>: no process of the container is left, so dropping the pin
+    /// lets the namespace die, and the kernel deletes the veth pairs with it (see VethReaper): the
+    /// pin goes first and the DELs run without a netns (IPAM release, port and firewall rules only),
+    /// overlapping the kernel's cleanup, instead of each DEL deleting its veth from inside (the
+    /// slowest part of a DEL). Only when every endpoint's host veth is known from its ADD result:
+    /// otherwise nothing could tell when the devices are gone.</summary>
+    List<string> DetachLocked(string containerId, bool containerGone = false)
     {
         ContainerNetworkRecord? rec;
         lock (_lock) rec = _containers.GetValueOrDefault(containerId);
@@ -317,10 +324,17 @@ public sealed class NetworkManager : INetworkManager
             if (File.Exists(pin)) NetnsPin.Unpin(pin);
             return [];
         }
+        var veths = containerGone ? HostVeths(rec) : null;
+        if (veths is not null) NetnsPin.Unpin(pin);
         Exception? first = null;
         foreach (var ep in Enumerable.Reverse(rec.Endpoints))
         {
             try { DelEndpoint(rec, ep); }
+            catch (Exception ex) { first ??= ex; }
+        }
+        if (veths is not null)
+        {
+            try { VethReaper.AwaitGone(veths, VethReaper.KernelGrace); }
             catch (Exception ex) { first ??= ex; }
         }
         if (first is not null) throw first;
@@ -331,6 +345,23 @@ public sealed class NetworkManager : INetworkManager
             _store.Delete(rec);
         }
         return rec.Endpoints.Select(e => e.NetworkId).Distinct().ToList();
+    }
+
+    /// <summary>The host ends of the container's veth pairs, from the ADD results; null when an
+    /// endpoint's are unknown (ADD in flight at a crash, or a result naming none).</summary>
+    List<string>? HostVeths(ContainerNetworkRecord rec)
+    {
+        var all = new List<string>();
+        foreach (var ep in rec.Endpoints)
+        {
+            NetworkRecord? net;
+            lock (_lock) net = _networks.GetValueOrDefault(ep.NetworkId);
+            if (net is null) return null;
+            var veths = CniResultDevices.HostVeths(ep.Result, net.Bridge);
+            if (veths.Count == 0 || !veths.All(VethReaper.IsDeviceName)) return null;
+            all.AddRange(veths);
+        }
+        return all;
     }
 
     public Attachment? Get(string containerId)
@@ -369,19 +400,24 @@ public sealed class NetworkManager : INetworkManager
 
     // ---- CNI ----------------------------------------------------------------------------------
 
-    ContainerNetworkRecord AddEndpoint(ContainerNetworkRecord rec, NetworkRecord net, string ifName, IReadOnlyList<PortMapping> ports)
+    EndpointRecord NewEndpoint(NetworkRecord net, string ifName, IReadOnlyList<PortMapping> ports) => new()
     {
-        var ep = new EndpointRecord
-        {
-            NetworkId = net.Id, NetworkName = net.Name, IfName = ifName, Ports = ports.ToList(),
-            Plugins = CniConfig.Chain(_firewall, ports.Count > 0),
-        };
-        lock (_lock)
-        {
-            rec = _containers[rec.ContainerId] with { Endpoints = [.. _containers[rec.ContainerId].Endpoints, ep] };
-            _containers[rec.ContainerId] = rec;
-            _store.Save(rec);
-        }
+        NetworkId = net.Id, NetworkName = net.Name, IfName = ifName, Ports = ports.ToList(),
+        Plugins = CniConfig.Chain(_firewall, ports.Count > 0),
+    };
+
+    /// <summary>ADDs <paramref name="ep"/>; <paramref name="recorded"/>: the saved record already
+    /// holds it (Attach), otherwise it is recorded first (Connect).</summary>
+    ContainerNetworkRecord AddEndpoint(ContainerNetworkRecord rec, NetworkRecord net, EndpointRecord ep, bool recorded)
+    {
+        var ifName = ep.IfName;
+        if (!recorded)
+            lock (_lock)
+            {
+                rec = _containers[rec.ContainerId] with { Endpoints = [.. _containers[rec.ContainerId].Endpoints, ep] };
+                _containers[rec.ContainerId] = rec;
+                _store.Save(rec);
+            }
         var call = new CniInvoker.Call("ADD", rec.ContainerId, PinPath(rec.ContainerId), ifName);
         string? result = null;
         try
@@ -426,7 +462,11 @@ public sealed class NetworkManager : INetworkManager
         Exception? first = null;
         foreach (var plugin in Enumerable.Reverse(ep.Plugins))
         {
-            try { _cni.Exec(plugin, call, CniConfig.For(plugin, net, _o.IpamDir, ep.Ports, ep.Result)); }
+            // Without a netns, the bridge plugin's DEL does nothing but exec its IPAM plugin with
+            // the same stdin and environment (cmdDel: `if args.Netns == "" { return ipamDel() }`):
+            // exec host-local directly, one Go program start (~3-5 ms) fewer per removal.
+            var exe = plugin == "bridge" && call.Netns.Length == 0 ? CniConfig.BridgeIpam : plugin;
+            try { _cni.Exec(exe, call, CniConfig.For(plugin, net, _o.IpamDir, ep.Ports, ep.Result)); }
             catch (Exception ex) { first ??= ex; }
         }
         if (first is not null) throw first;

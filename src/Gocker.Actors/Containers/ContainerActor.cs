@@ -289,7 +289,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _detach = Task.Run(async () =>
         {
             if (previous is not null) { try { await previous; } catch { } }
-            try { await net.DetachAsync(id); }
+            // Every caller runs after the init is gone (its PID namespace, and so every process of
+            // the container, with it): the netns can be let go before the DELs (see VethReaper).
+            try { await net.DetachAsync(id, containerGone: true); }
             catch (Exception ex) { log.Error("container {0}: network teardown: {1}", id[..12], ex.Message); throw; }
         });
     }
@@ -355,6 +357,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         else if (_record.Terminal is { } kept) Keeper?.Release(kept, Id);
         _svc.LogIndex?.Unwatch(_layout.DataDir);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
+        // Any container may hold an endpoint record (e.g. one started under another default): always.
+        // Before the cgroup removal, which it overlaps: the init is gone, and with its PID namespace
+        // every process of the container, so nothing of it holds the netns any more.
+        StartDetach();
         var errors = new List<string>();
         var keep = exited && KeepForRestart(status);
         _cgroupKept = false;
@@ -369,8 +375,6 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             }
             catch (Exception ex) { errors.Add($"cgroup removal: {ex.Message}"); }
         }
-        // Any container may hold an endpoint record (e.g. one started under another default): always.
-        StartDetach();
         _runDirKept = keep;
         if (!keep)
         {
@@ -419,11 +423,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         {
             try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); } catch { /* logged at exit */ }
         }
-        // `rm` returns only when nothing of the container is left, its network included.
+        // `rm` returns only when nothing of the container is left, its network included (the
+        // teardown needs neither the run nor the data dir: it overlaps their removal).
         if (_detach is null) StartDetach();
-        await AwaitDetach();
         _layout.RemoveRun();
         _layout.RemoveData();
+        await AwaitDetach();
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
         var result = new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null);
         foreach (var w in _waiters) w.Who.Tell(result);

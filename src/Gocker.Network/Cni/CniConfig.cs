@@ -12,6 +12,8 @@ namespace Gocker.Network.Cni;
 public static class CniConfig
 {
     public const string Version = "1.0.0";
+    /// <summary>The IPAM plugin of the bridge configuration below.</summary>
+    public const string BridgeIpam = "host-local";
 
     public static List<string> Chain(bool firewall, bool ports)
     {
@@ -41,7 +43,7 @@ public static class CniConfig
                     // Lets a container reach its own published port through the host's address.
                     w.WriteBoolean("hairpinMode", true);
                     w.WriteStartObject("ipam");
-                    w.WriteString("type", "host-local");
+                    w.WriteString("type", BridgeIpam);
                     w.WriteString("dataDir", ipamDir);
                     w.WriteStartArray("ranges");
                     w.WriteStartArray();
@@ -119,5 +121,28 @@ public sealed record CniResult(string Address, string Gateway, string Mac)
             return new CniResult(addr, gw, mac);
         }
         throw new CniException("bridge", "ADD", $"the result has no IPv4 address for {ifName}");
+    }
+}
+
+/// <summary>The host-side devices an ADD result names: interfaces outside the container's
+/// namespace (no "sandbox") other than the bridge, i.e. the host end of the veth pair.</summary>
+public static class CniResultDevices
+{
+    public static List<string> HostVeths(string? resultJson, string bridge)
+    {
+        var list = new List<string>();
+        if (string.IsNullOrEmpty(resultJson)) return list;
+        try
+        {
+            using var doc = JsonDocument.Parse(resultJson);
+            if (!doc.RootElement.TryGetProperty("interfaces", out var ifaces) || ifaces.ValueKind != JsonValueKind.Array) return list;
+            foreach (var i in ifaces.EnumerateArray())
+            {
+                if (i.TryGetProperty("sandbox", out var sb) && sb.GetString() is { Length: > 0 }) continue;
+                if (i.TryGetProperty("name", out var n) && n.GetString() is { Length: > 0 } name && name != bridge) list.Add(name);
+            }
+        }
+        catch (JsonException) { list.Clear(); }
+        return list;
     }
 }

@@ -270,6 +270,66 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
     }
 }
 
+/// <summary>The exit path lets the container's netns go and the kernel delete its veth: `rm`
+/// (and `run --rm`) still returns only when no veth and no IP allocation is left, also when
+/// something outside the container holds its network namespace.</summary>
+public sealed class NetworkingTeardownTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
+{
+    public void Dispose() => daemon.AssertNoLeaks();
+
+    string[] IpamAllocations() =>
+        Directory.GetDirectories(Path.Combine(daemon.DataRoot, "network", "ipam"))
+            .SelectMany(Directory.GetFiles)
+            .Where(f => Path.GetFileName(f) is var n && n != "lock" && !n.StartsWith("last_reserved_ip", StringComparison.Ordinal))
+            .ToArray();
+
+    [Fact]
+    public void Run_rm_returns_with_no_veth_and_no_ip_left()
+    {
+        for (int i = 0; i < 10; i++)
+        {
+            var r = daemon.Gocker("run", "--rm", "busybox", "true");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Empty(TestNetworkSlot.BridgeMembers(daemon.Net.Bridge));
+            Assert.Empty(IpamAllocations());
+        }
+        // rm right after the exit of a detached container.
+        var id = daemon.Gocker("run", "-d", "busybox", "true").Stdout.Trim();
+        Assert.Equal(0, daemon.Gocker("wait", id).ExitCode);
+        Assert.Equal(0, daemon.Gocker("rm", id).ExitCode);
+        Assert.Empty(TestNetworkSlot.BridgeMembers(daemon.Net.Bridge));
+        Assert.Empty(IpamAllocations());
+    }
+
+    [Fact]
+    public void Rm_removes_the_veth_of_a_netns_that_an_outside_process_still_holds()
+    {
+        var id = daemon.Gocker("run", "-d", "busybox", "sleep", "100").Stdout.Trim();
+        var pid = JsonDocument.Parse(daemon.Gocker("inspect", id).Stdout).RootElement[0].GetProperty("State").GetProperty("Pid").GetInt32();
+        Assert.NotEmpty(TestNetworkSlot.BridgeMembers(daemon.Net.Bridge));
+        // A process outside the container's cgroup and PID namespace joins its network namespace.
+        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
+            "nsenter", [$"--net=/proc/{pid}/ns/net", "/bin/busybox", "sleep", "100"]))!;
+        try
+        {
+            // The raw link text ("net:[INODE]") names the namespace.
+            var own = new FileInfo($"/proc/{pid}/ns/net").LinkTarget;
+            Assert.StartsWith("net:[", own);
+            for (int i = 0; i < 400 && new FileInfo($"/proc/{holder.Id}/ns/net").LinkTarget != own; i++) Thread.Sleep(5);
+            Assert.Equal(own, new FileInfo($"/proc/{holder.Id}/ns/net").LinkTarget);
+            Assert.Equal(0, daemon.Gocker("rm", "-f", id).ExitCode);
+            Assert.Empty(TestNetworkSlot.BridgeMembers(daemon.Net.Bridge));
+            Assert.Empty(IpamAllocations());
+        }
+        finally
+        {
+            holder.Kill();
+            holder.WaitForExit();
+            daemon.Gocker("rm", "-f", id);
+        }
+    }
+}
+
 /// <summary>Many run/rm cycles on the default bridge and a user network leave no veth, rule, IP
 /// allocation or endpoint record; a second daemon side by side works on its own bridge.</summary>
 public sealed class NetworkLeakTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
