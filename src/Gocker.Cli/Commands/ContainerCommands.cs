@@ -222,23 +222,41 @@ public static class ContainerCommands
     }
 
     /// <summary>Docker's multi-id pattern: print each id done, report each failure, go on, exit 1 if any failed.</summary>
+    /// <summary>The verb on every id, up to <see cref="Parallelism"/> at once as docker's CLI does
+    /// (`rm -f` of 50 bridged containers: each waits for its own network teardown, so one after the
+    /// other took ~35 ms each); the ids and errors are printed in the order given.</summary>
     private static int ForEach(CliContext ctx, string[] ids, Action<string> act)
     {
-        int rc = 0;
-        foreach (var id in ids)
+        if (ids.Length == 1) return Report(ctx, ids[0], Try(act, ids[0]));
+        using var gate = new SemaphoreSlim(Parallelism);
+        var results = ids.Select(id => Task.Run(async () =>
         {
-            try
-            {
-                act(id);
-                ctx.IO.Out.Write(id + "\n");
-                ctx.IO.Out.Flush();
-            }
-            catch (ApiException e)
-            {
-                ctx.IO.Error("Error response from daemon: " + e.Message);
-                rc = 1;
-            }
-        }
+            await gate.WaitAsync();
+            try { return Try(act, id); }
+            finally { gate.Release(); }
+        })).ToArray();
+        int rc = 0;
+        for (var i = 0; i < ids.Length; i++) rc |= Report(ctx, ids[i], results[i].GetAwaiter().GetResult());
         return rc;
+    }
+
+    const int Parallelism = 50;
+
+    static ApiException? Try(Action<string> act, string id)
+    {
+        try { act(id); return null; }
+        catch (ApiException e) { return e; }
+    }
+
+    static int Report(CliContext ctx, string id, ApiException? error)
+    {
+        if (error is not null)
+        {
+            ctx.IO.Error("Error response from daemon: " + error.Message);
+            return 1;
+        }
+        ctx.IO.Out.Write(id + "\n");
+        ctx.IO.Out.Flush();
+        return 0;
     }
 }
