@@ -23,8 +23,9 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 1 400); do [ -S "$sock" ] && "$bin/gocker" -H "unix://$sock" version >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
-# Warm-up: image build, JIT of the start path; then drop those containers.
-for _ in 1 2 3 4 5; do $g run --rm busybox true; done
+# Warm-up: image build, then the JIT's tiering of the start path (a fresh daemon re-compiles hot
+# paths for its first few hundred starts: see bench/RESULTS.md); then drop those containers.
+for _ in $(seq 1 ${GOCKER_BENCH_WARM:-400}); do $g run --rm busybox true; done
 ids=$($g run -d busybox sleep 1000); $g rm -f $ids >/dev/null
 sleep 1
 rss() { awk '/^VmRSS/ {print $2}' /proc/$daemon/status; }   # kB
