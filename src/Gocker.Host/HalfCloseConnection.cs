@@ -73,7 +73,8 @@ internal sealed class HalfCloseConnection : ConnectionContext
             if (handle.IsClosed || handle.IsInvalid) return true;
             var p = new pollfd { fd = (int)handle.DangerousGetHandle(), events = 0 };
             int n = LibC.poll(&p, 1, 0);
-            return n != 0 && (n < 0 || (p.revents & (LibC.POLLHUP | LibC.POLLERR | LibC.POLLNVAL)) != 0);
+            int hangups = (ushort)LibC.POLLHUP | (ushort)LibC.POLLERR | (ushort)LibC.POLLNVAL;
+            return n != 0 && (n < 0 || ((ushort)p.revents & hangups) != 0);
         }
         catch (ObjectDisposedException) { return true; }
         finally

@@ -390,7 +390,7 @@ public sealed class NetworkRestartTests : IDisposable
     public void Dispose() => _d.Dispose();
 
     [Fact]
-    public void Endpoints_survive_a_daemon_kill_and_dead_containers_are_released_at_restart()
+    public async Task Endpoints_survive_a_daemon_kill_and_dead_containers_are_released_at_restart()
     {
         var www = Directory.CreateDirectory(Path.Combine(_d.Root, "www")).FullName;
         File.WriteAllText(Path.Combine(www, "index.html"), "still here");
@@ -411,17 +411,17 @@ public sealed class NetworkRestartTests : IDisposable
         _d.Start();
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        Assert.Equal("still here", http.GetStringAsync($"http://127.0.0.1:{port}/").GetAwaiter().GetResult());
+        Assert.Equal("still here", await http.GetStringAsync($"http://127.0.0.1:{port}/"));
         // Only the live container keeps a pin (its endpoint); the dead one's was released.
         var until = DateTime.UtcNow.AddSeconds(20);
         while (Directory.GetFileSystemEntries(pinDir).Length != 1 && DateTime.UtcNow < until) Thread.Sleep(100);
-        Assert.Equal([web], Directory.GetFileSystemEntries(pinDir).Select(Path.GetFileName).ToArray());
+        Assert.Equal([web], Directory.GetFileSystemEntries(pinDir).Select(p => Path.GetFileName(p)!).ToArray());
 
         _d.Ok("rm", "-f", web, shortLived);
         Assert.Empty(Directory.GetFileSystemEntries(pinDir));
         Assert.Empty(TestNetworkSlot.BridgeMembers(_d.Net.Bridge));
         // The network's own NAT rule (it names the subnet) stays while the network does.
-        Assert.Empty(_d.Net.RulesNamingSlot().Where(r => !r.Contains(_d.Net.Subnet)));
+        Assert.DoesNotContain(_d.Net.RulesNamingSlot(), r => !r.Contains(_d.Net.Subnet));
         _d.AssertNoLeaks();
     }
 
