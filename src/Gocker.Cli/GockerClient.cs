@@ -123,7 +123,7 @@ public sealed class GockerClient(UnixHttpClient http)
     /// <summary>Returns the raw answer body (Docker answers a list of {Untagged|Deleted}).</summary>
     public byte[] RemoveImage(string name, bool force)
     {
-        using var r = http.Send("DELETE", $"/images/{Esc(name)}{(force ? "?force=1" : "")}");
+        using var r = http.Send("DELETE", $"/images/{ImageClient.EscName(name)}{(force ? "?force=1" : "")}");
         EnsureSuccess(r);
         return r.ReadBodyBytes();
     }

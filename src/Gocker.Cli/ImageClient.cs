@@ -9,6 +9,10 @@ public static class ImageClient
 {
     static string Esc(string s) => Uri.EscapeDataString(s);
 
+    /// <summary>An image name in a URL path: '/' stays a separator (Docker's CLI sends /images/library/x/json;
+    /// an escaped %2F is not decoded by the server's router).</summary>
+    internal static string EscName(string s) => string.Join('/', s.Split('/').Select(Uri.EscapeDataString));
+
     /// <summary>POST /images/load; returns the "stream" texts of the answer ("Loaded image: x").</summary>
     public static List<string> Load(this GockerClient c, Stream archive)
     {
@@ -57,13 +61,13 @@ public static class ImageClient
 
     public static void Tag(this GockerClient c, string source, string repo, string tag)
     {
-        using var r = c.Http.Send("POST", $"/images/{Esc(source)}/tag?repo={Esc(repo)}&tag={Esc(tag)}");
+        using var r = c.Http.Send("POST", $"/images/{EscName(source)}/tag?repo={Esc(repo)}&tag={Esc(tag)}");
         GockerClient.EnsureSuccess(r);
     }
 
     public static byte[] InspectImageRaw(this GockerClient c, string name)
     {
-        using var r = c.Http.Send("GET", $"/images/{Esc(name)}/json");
+        using var r = c.Http.Send("GET", $"/images/{EscName(name)}/json");
         GockerClient.EnsureSuccess(r);
         return r.ReadBodyBytes();
     }

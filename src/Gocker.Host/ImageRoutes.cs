@@ -24,8 +24,14 @@ public static class ImageRoutes
         ImageContainerRoutes.Map(app);
     }
 
+    /// <summary>The server decodes a path except %2F, so a client that escaped the '/' of "library/x"
+    /// would otherwise reach us with "library%2Fx". Image names never contain '%' (validated), so
+    /// decoding again cannot change a valid name.</summary>
+    static string Unescape(string s) => s.Contains('%') ? Uri.UnescapeDataString(s) : s;
+
     static (string Name, string Action) SplitAction(string rest)
     {
+        rest = Unescape(rest);
         int slash = rest.LastIndexOf('/');
         if (slash <= 0) throw new BadRequestException($"unknown image route /images/{rest}");
         return (rest[..slash], rest[(slash + 1)..]);
@@ -166,6 +172,7 @@ public static class ImageRoutes
     /// removed but the image data stays (it becomes dangling) until no container needs it.</summary>
     static Task<IResult> RemoveImage(HttpContext ctx, string name, EngineServices svc) => Guard(async () =>
     {
+        name = Unescape(name);
         var image = svc.Images.Resolve(name);
         var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(true));
         var user = listing.Containers.FirstOrDefault(r => r.Spec.ImageId == image.Id);

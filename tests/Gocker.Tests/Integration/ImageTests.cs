@@ -241,6 +241,22 @@ public sealed class ImageTests(DaemonFixture daemon) : IClassFixture<DaemonFixtu
     }
 
     [Fact]
+    public void Names_with_a_path_work_for_tag_inspect_and_rmi()
+    {
+        // Docker Hub style names carry '/' which must survive the trip through the URL path.
+        var name = LoadThree("it-path-" + Guid.NewGuid().ToString("N")[..6]);
+        var pathName = "team/" + name + "/app:1";
+        Ok("tag", name, pathName);
+        Assert.Contains(pathName, Ok("image", "inspect", pathName).Stdout);
+        Assert.Equal("base", Ok("run", "--rm", pathName, "cat", "/etc/base").Stdout.TrimEnd());
+        Assert.Contains("Untagged: " + pathName, Ok("rmi", pathName).Stdout);
+        var gone = daemon.Gocker("image", "inspect", pathName);
+        Assert.NotEqual(0, gone.ExitCode);
+        Assert.Contains("No such image", gone.Stderr);
+        Ok("rmi", name);
+    }
+
+    [Fact]
     public void Unsafe_archives_are_refused_through_the_console_and_leave_nothing()
     {
         var before = Ok("images", "-q").Stdout;
