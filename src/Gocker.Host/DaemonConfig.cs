@@ -8,13 +8,16 @@ namespace Gocker.Host;
 /// gocker.hocon) with Docker's daemon flags on top.</summary>
 public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Config Hocon, string? ConfigFile)
 {
-    /// <summary>The network manager's settings (gocker.network, --bridge, --bridge-subnet, --address-pool).</summary>
+    /// <summary>The network manager's settings (gocker.network, --bridge, --bridge-subnet, --address-pool, --netns-pool).</summary>
     public Gocker.Network.NetworkOptions Network { get; init; } = new() { StateDir = Path.Combine(Options.DataRoot, "network") };
     /// <summary>gocker.cgroups.favor-dynmods: set the host's cgroup2 favordynmods option at start.</summary>
     public bool FavorDynmods { get; init; }
 
+    /// <summary>gocker.network.netns-pool when the configuration does not say (as shipped).</summary>
+    public const int DefaultNetnsPool = 2;
+
     public static DaemonConfig Load(string? configFile, string? dataRoot, string? execRoot, string? host, string? cgroupParent,
-        string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null)
+        string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null, int? netnsPool = null)
     {
         var file = configFile ?? new[]
         {
@@ -53,8 +56,11 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         options = options with { Events = EventSettings(g, options.DataRoot) };
         if (options.DefaultNetwork == "host")
             throw new ArgumentException("gocker.network.default = host is not allowed: give --network host to the containers that need it");
+        var pool = netnsPool ?? (g.HasPath("network.netns-pool") ? g.GetInt("network.netns-pool") : DefaultNetnsPool);
+        if (pool is < 0 or > 64) throw new ArgumentException($"gocker.network.netns-pool = {pool}: use 0 (off) to 64");
         var network = new Gocker.Network.NetworkOptions
         {
+            NetnsPool = pool,
             StateDir = Path.Combine(options.DataRoot, "network"),
             CniPath = Str("network.cni-path", "/usr/lib/cni"),
             DefaultBridge = bridge ?? Str("network.bridge", "gocker0"),

@@ -11,7 +11,8 @@ var bridge = new Option<string?>("--bridge", "-b") { Description = "Bridge devic
 var bridgeSubnet = new Option<string?>("--bridge-subnet") { Description = "Subnet of the default network (default 172.28.0.0/16)" };
 var addressPool = new Option<string?>("--address-pool") { Description = "Pool of /24s for user networks (default 172.29.0.0/16)" };
 var defaultNetwork = new Option<string?>("--default-network") { Description = "Network of containers run without --network (default bridge)" };
-var root = new RootCommand("gockerd: the Gocker container engine daemon") { dataRoot, execRoot, host, cgroupParent, config, bridge, bridgeSubnet, addressPool, defaultNetwork };
+var netnsPool = new Option<int?>("--netns-pool") { Description = "Pre-attached network namespaces kept ready per network (default 2; 0 = off)" };
+var root = new RootCommand("gockerd: the Gocker container engine daemon") { dataRoot, execRoot, host, cgroupParent, config, bridge, bridgeSubnet, addressPool, defaultNetwork, netnsPool };
 root.SetAction(async (parse, ct) =>
 {
     DaemonConfig cfg;
@@ -19,7 +20,7 @@ root.SetAction(async (parse, ct) =>
     {
         cfg = DaemonConfig.Load(parse.GetValue(config), parse.GetValue(dataRoot), parse.GetValue(execRoot),
             parse.GetValue(host), parse.GetValue(cgroupParent), parse.GetValue(bridge), parse.GetValue(bridgeSubnet),
-            parse.GetValue(addressPool), parse.GetValue(defaultNetwork));
+            parse.GetValue(addressPool), parse.GetValue(defaultNetwork), parse.GetValue(netnsPool));
     }
     catch (ArgumentException ex)
     {

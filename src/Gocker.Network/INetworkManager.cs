@@ -57,6 +57,13 @@ public interface INetworkManager
     /// whatever was added is deleted again and the plugin's message is thrown. Attaching a container
     /// id that is still attached (a restart) detaches the old attachment first.</summary>
     Attachment Attach(AttachRequest request);
+    /// <summary>Before the spawn: hands the container a pre-attached network namespace from its
+    /// network's pool (gocker.network.netns-pool) and returns its path, which the init must join
+    /// (SpawnRequest.NetnsPath). The container is then attached (endpoint recorded, /etc files
+    /// written) exactly as after <see cref="Attach"/>, and detached the same way (also when its spawn
+    /// fails). Null when no slot is ready, the pool is off, or ports are published: spawn a new
+    /// netns and call Attach as usual. request.NetnsPath is not used.</summary>
+    string? ClaimNetns(AttachRequest request) => null;
     /// <summary>On teardown (after the container exited, or to undo a failed start): DELs every
     /// endpoint and releases the IPs; returns when no veth of it is left. Idempotent; works after a
     /// daemon restart. <paramref name="containerGone"/>: the caller knows that no process of the

@@ -7,7 +7,7 @@ namespace Gocker.Network;
 /// <summary>The CNI-backed <see cref="INetworkManager"/>. Metadata (networks, endpoint records) is
 /// guarded by one lock held only for in-memory and file work; plugin runs (tens of ms) happen
 /// under a per-container lock so that starts of different containers do not queue behind each other.</summary>
-public sealed class NetworkManager : INetworkManager
+public sealed partial class NetworkManager : INetworkManager
 {
     readonly NetworkOptions _o;
     readonly NetworkStore _store;
@@ -31,6 +31,7 @@ public sealed class NetworkManager : INetworkManager
         Directory.CreateDirectory(PinDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         foreach (var n in _store.LoadNetworks()) _networks[n.Id] = n;
         foreach (var c in _store.LoadEndpoints()) _containers[c.ContainerId] = c;
+        _staleSlots = _store.LoadSlots();
         _firewall = options.UseFirewallPlugin ?? ForwardPolicyDrops();
         EnsureDefault();
     }
@@ -118,6 +119,8 @@ public sealed class NetworkManager : INetworkManager
             _store.Delete(n);
             _networks.Remove(n.Id);
         }
+        // Its pool's slots hold veths on the bridge and IPs: released before the bridge goes.
+        DrainPool(n);
         // The bridge plugin creates the device on first use and never removes it; the network owns it.
         DeleteBridge(n.Bridge);
         var ipam = Path.Combine(_o.IpamDir, CniConfig.CniName(n));
@@ -198,11 +201,7 @@ public sealed class NetworkManager : INetworkManager
 
     public Attachment Attach(AttachRequest req)
     {
-        if (req.Network is "none" or "host")
-            throw new ArgumentException($"network mode {req.Network} has no attachment (the caller skips Attach)");
-        if (string.IsNullOrEmpty(req.ContainerId) || req.ContainerId.Contains('/') || req.ContainerId.Contains(".."))
-            throw new ArgumentException($"invalid container id \"{req.ContainerId}\"");
-        if (!Directory.Exists(req.EtcDir)) throw new ArgumentException($"etc dir {req.EtcDir} does not exist");
+        ValidateAttach(req);
         lock (ContainerLock(req.ContainerId))
         {
             NetworkRecord net;
@@ -239,6 +238,8 @@ public sealed class NetworkManager : INetworkManager
                 throw;
             }
             RefreshPeers(net.Id, req.ContainerId);
+            // The network works: its netns pool (if any) fills, or comes back on after a failure.
+            PoolNetworkUsable(net.Id);
             return ToAttachment(rec);
         }
     }
@@ -379,8 +380,15 @@ public sealed class NetworkManager : INetworkManager
             try { Detach(id); }
             catch (Exception ex) { errors.Add($"{id[..Math.Min(12, id.Length)]}: {ex.Message}"); }
         }
+        CleanupStaleSlots(errors);
         HashSet<string> owned;
-        lock (_lock) owned = _containers.Keys.ToHashSet();
+        lock (_lock)
+        {
+            owned = _containers.Keys.ToHashSet();
+            // An endpoint taken over from a pool slot: host-local's file names the slot's id.
+            owned.UnionWith(_containers.Values.SelectMany(c => c.Endpoints).Select(e => e.CniContainerId).OfType<string>());
+            owned.UnionWith(_slotIds);
+        }
         foreach (var pin in Directory.EnumerateFiles(PinDir))
             if (!owned.Contains(Path.GetFileName(pin)))
                 try { NetnsPin.Unpin(pin); } catch (Exception ex) { errors.Add($"{pin}: {ex.Message}"); }
@@ -393,8 +401,10 @@ public sealed class NetworkManager : INetworkManager
                 string owner;
                 try { owner = File.ReadAllText(f).Split('\n', 2)[0].Trim(); }
                 catch (IOException) { continue; }
-                if (!owned.Contains(owner)) File.Delete(f);
+                // A pool slot being made meanwhile registered its id before its ADD wrote this file.
+                if (!owned.Contains(owner) && !IsLiveSlot(owner)) File.Delete(f);
             }
+        StartPool();
         if (errors.Count > 0) throw new InvalidOperationException("network cleanup: " + string.Join("; ", errors));
     }
 
@@ -418,17 +428,10 @@ public sealed class NetworkManager : INetworkManager
                 _containers[rec.ContainerId] = rec;
                 _store.Save(rec);
             }
-        var call = new CniInvoker.Call("ADD", rec.ContainerId, PinPath(rec.ContainerId), ifName);
-        string? result = null;
-        try
-        {
-            _rules.Ensure(net);
-            foreach (var plugin in ep.Plugins)
-                result = _cni.Exec(plugin, call, CniConfig.For(plugin, net, _o.IpamDir, ep.Ports, result));
-        }
+        string result;
+        try { result = AddChain(net, ep, rec.ContainerId, PinPath(rec.ContainerId)); }
         catch
         {
-            try { DelEndpoint(rec, ep); } catch { /* report the ADD error */ }
             lock (_lock)
             {
                 rec = _containers[rec.ContainerId] with { Endpoints = _containers[rec.ContainerId].Endpoints.Where(e => e != ep).ToList() };
@@ -437,8 +440,7 @@ public sealed class NetworkManager : INetworkManager
             }
             throw;
         }
-        var parsed = CniResult.Parse(result!, ifName);
-        var done = ep with { Address = parsed.Address, Gateway = parsed.Gateway, Mac = parsed.Mac, Result = result };
+        var done = Completed(ep, result);
         lock (_lock)
         {
             rec = _containers[rec.ContainerId] with { Endpoints = _containers[rec.ContainerId].Endpoints.Select(e => e == ep ? done : e).ToList() };
@@ -448,17 +450,45 @@ public sealed class NetworkManager : INetworkManager
         return rec;
     }
 
-    /// <summary>DEL of the endpoint's chain in reverse order, with the ADD result as prevResult.
-    /// Every plugin is tried even when one fails; the first error is thrown.</summary>
-    void DelEndpoint(ContainerNetworkRecord rec, EndpointRecord ep)
+    /// <summary>The endpoint's chain ADDed in the namespace pinned at <paramref name="pin"/> with
+    /// <paramref name="cniId"/> as CNI_CONTAINERID; returns the last plugin's result. On failure
+    /// whatever was added is DELed again and the plugin's error thrown.</summary>
+    string AddChain(NetworkRecord net, EndpointRecord ep, string cniId, string pin)
     {
-        NetworkRecord? net;
-        lock (_lock) net = _networks.GetValueOrDefault(ep.NetworkId);
+        var call = new CniInvoker.Call("ADD", cniId, pin, ep.IfName);
+        string? result = null;
+        try
+        {
+            _rules.Ensure(net);
+            foreach (var plugin in ep.Plugins)
+                result = _cni.Exec(plugin, call, CniConfig.For(plugin, net, _o.IpamDir, ep.Ports, result));
+            return result!;
+        }
+        catch
+        {
+            try { DelEndpoint(ep, cniId, pin, net); } catch { /* report the ADD error */ }
+            throw;
+        }
+    }
+
+    static EndpointRecord Completed(EndpointRecord ep, string result)
+    {
+        var parsed = CniResult.Parse(result, ep.IfName);
+        return ep with { Address = parsed.Address, Gateway = parsed.Gateway, Mac = parsed.Mac, Result = result };
+    }
+
+    void DelEndpoint(ContainerNetworkRecord rec, EndpointRecord ep) =>
+        DelEndpoint(ep, ep.CniContainerId ?? rec.ContainerId, PinPath(rec.ContainerId));
+
+    /// <summary>DEL of the endpoint's chain in reverse order, with the ADD result as prevResult and
+    /// the ADD's CNI_CONTAINERID. Every plugin is tried even when one fails; the first error is thrown.</summary>
+    void DelEndpoint(EndpointRecord ep, string cniId, string pin, NetworkRecord? net = null)
+    {
+        if (net is null) lock (_lock) net = _networks.GetValueOrDefault(ep.NetworkId);
         // The network record may be gone only if state was edited by hand; DEL still needs its name.
         net ??= new NetworkRecord { Id = ep.NetworkId, Name = ep.NetworkName, Bridge = "", Subnet = "0.0.0.0/32", Gateway = "" };
-        var pin = PinPath(rec.ContainerId);
         // No pin (reboot, or the ADD never got that far): DEL without a netns still releases the IP.
-        var call = new CniInvoker.Call("DEL", rec.ContainerId, NetnsPin.IsPinned(pin) ? pin : "", ep.IfName);
+        var call = new CniInvoker.Call("DEL", cniId, NetnsPin.IsPinned(pin) ? pin : "", ep.IfName);
         Exception? first = null;
         foreach (var plugin in Enumerable.Reverse(ep.Plugins))
         {

@@ -20,7 +20,12 @@ public sealed record NetworkOptions
     /// <summary>Host's resolv.conf, the source of the containers' nameservers.</summary>
     public string HostResolvConf { get; init; } = "/etc/resolv.conf";
 
+    /// <summary>Pre-attached network namespaces kept ready per network (gocker.network.netns-pool):
+    /// a start with no published ports takes one instead of waiting for the CNI ADD. 0 = off.</summary>
+    public int NetnsPool { get; init; }
+
     public string NetworksDir => Path.Combine(StateDir, "networks");
     public string EndpointsDir => Path.Combine(StateDir, "endpoints");
     public string IpamDir => Path.Combine(StateDir, "ipam");
+    public string PoolDir => Path.Combine(StateDir, "pool");
 }

@@ -32,6 +32,21 @@ public sealed record EndpointRecord
     public List<string> Plugins { get; init; } = [];
     /// <summary>The ADD result of the last plugin (CNI wants it back as prevResult on DEL).</summary>
     public string? Result { get; init; }
+    /// <summary>The CNI_CONTAINERID the ADD was made with, when it is not the container's id (an
+    /// endpoint taken over from a netns pool slot: the slot's id). DEL must give the same one, or
+    /// host-local keeps the IP.</summary>
+    public string? CniContainerId { get; init; }
+}
+
+/// <summary>A pre-attached network namespace of a network's pool, StateDir/pool/SLOTID.json:
+/// written before its ADD, so a daemon crash leaves a record CleanupStale can DEL. Its pin is
+/// StateDir/pool/SLOTID.netns.</summary>
+public sealed record PoolSlotRecord
+{
+    public required string SlotId { get; init; }
+    public required string NetworkId { get; init; }
+    /// <summary>IfName eth0, CniContainerId = SlotId; Address/Result empty while the ADD is in flight.</summary>
+    public required EndpointRecord Endpoint { get; init; }
 }
 
 /// <summary>A container's network state, StateDir/endpoints/CONTAINERID.json: what Detach needs
@@ -50,4 +65,5 @@ public sealed record ContainerNetworkRecord
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(NetworkRecord))]
 [JsonSerializable(typeof(ContainerNetworkRecord))]
+[JsonSerializable(typeof(PoolSlotRecord))]
 internal partial class NetworkStateJson : JsonSerializerContext;

@@ -8,7 +8,7 @@ internal sealed class NetworkStore(NetworkOptions options)
 {
     public void EnsureDirs()
     {
-        foreach (var d in new[] { options.StateDir, options.NetworksDir, options.EndpointsDir, options.IpamDir })
+        foreach (var d in new[] { options.StateDir, options.NetworksDir, options.EndpointsDir, options.IpamDir, options.PoolDir })
             Directory.CreateDirectory(d, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
     }
 
@@ -37,6 +37,31 @@ internal sealed class NetworkStore(NetworkOptions options)
         try
         {
             File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(c, NetworkStateJson.Default.ContainerNetworkRecord));
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+    }
+
+    /// <summary>Pool slot records: like endpoint records (no fsync; a torn one is dropped and the
+    /// IP allocation it leaves is released by CleanupStale, which drops what no record owns).</summary>
+    public List<PoolSlotRecord> LoadSlots() => Load(options.PoolDir, NetworkStateJson.Default.PoolSlotRecord, dropCorrupt: true);
+
+    public void Save(PoolSlotRecord s) =>
+        WriteNoSync(options.PoolDir, s.SlotId, JsonSerializer.SerializeToUtf8Bytes(s, NetworkStateJson.Default.PoolSlotRecord));
+
+    public void Delete(PoolSlotRecord s) => DeleteFile(Path.Combine(options.PoolDir, s.SlotId + ".json"), null);
+
+    static void WriteNoSync(string dir, string id, byte[] bytes)
+    {
+        var path = Path.Combine(dir, id + ".json");
+        var tmp = Path.Combine(dir, $".{id}.json.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            File.WriteAllBytes(tmp, bytes);
             File.Move(tmp, path, overwrite: true);
         }
         catch

@@ -131,11 +131,15 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var pid = 0;
         var mountFailures = 0;
         Task? cgroupCreate = null;
+        Task<string?>? claim = null;
         try
         {
             if (!_runDirKept) _layout.CreateRun();
             _runDirKept = false;
             var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
+            // A pre-attached netns from the network's pool (gocker.network.netns-pool), claimed while
+            // the rest is prepared: the init joins it and the CNI ADD is off the start's path.
+            if (Networked) claim = ClaimAsync();
             _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id, _svc.Faults)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
             // A restart by the policy reuses the cgroup its last run left empty (ContainerActor.Restart.cs).
@@ -157,7 +161,17 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId, _svc.Faults, Id)
                     .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
                 _svc.LogIndex?.Watch(_layout.DataDir);
-                var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog) { HostNetwork = HostNetwork };
+                // First pass only: a retry after a failed rootfs setup attaches normally (its slot was DELed).
+                string? netns = null;
+                if (claim is { } claiming)
+                {
+                    claim = null;
+                    netns = await claiming;
+                }
+                var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog)
+                {
+                    HostNetwork = HostNetwork, NetnsPath = netns,
+                };
                 // A client that attached before the start already holds this run's stdio (NextStdio).
                 var stdio = NextStdio();
                 if (stdio is not null) request = stdio.Apply(request);
@@ -176,7 +190,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 // The init waits on its "go" pipe: it is in the cgroup, and its network namespace has its
                 // interfaces and its /etc files their content, before the user's command runs. The CNI
                 // ADD (tens of ms of plugin execs) runs meanwhile on the thread pool.
-                var attach = Networked ? AttachAsync(pid) : null;
+                var attach = Networked && netns is null ? AttachAsync(pid) : null;
                 Exception? setupError = null;
                 var placed = pid;
                 try
@@ -227,11 +241,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         catch (StepFailedException ex)
         {
             await SettleCgroupCreate(cgroupCreate);
+            await SettleClaim(claim);
             FailStart(sender, new ExecResult(false, 125, ex.Step, ex.Message), runId, hasProcess: pid > 0, killFirst: pid > 0);
         }
         catch (Exception ex)
         {
             await SettleCgroupCreate(cgroupCreate);
+            await SettleClaim(claim);
             var cause = ex is AskTimeoutException ? "timed out" : ex.Message;
             FailStart(sender, new ExecResult(false, 125, "start", cause), runId, hasProcess: pid > 0, killFirst: pid > 0);
         }
@@ -244,6 +260,15 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (creating is null) return;
         try { await creating; }
         catch (Exception) { /* the start failed anyway: the teardown removes whatever exists */ }
+    }
+
+    /// <summary>A start that failed before the spawn awaited its netns claim waits for it here: the
+    /// teardown's detach must come after the claim, or the claimed endpoint would be left.</summary>
+    static async Task SettleClaim(Task<string?>? claiming)
+    {
+        if (claiming is null) return;
+        try { await claiming; }
+        catch (Exception) { /* the start failed anyway: the teardown detaches whatever was claimed */ }
     }
 
     /// <summary>
@@ -298,6 +323,22 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             // A restart: the previous run's DELs finish first (its IP and host ports become free).
             if (previous is not null) { try { await previous; } catch { /* logged by StartDetach */ } }
             net.Attach(request);
+        });
+    }
+
+    /// <summary>Asks the network manager for a pooled, pre-attached netns (null: none ready, pool
+    /// off, or ports published: the spawn makes a new netns and AttachAsync follows).</summary>
+    Task<string?> ClaimAsync()
+    {
+        var s = _record.Spec;
+        var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, "", s.NetworkMode, s.Ports, _layout.EtcDir);
+        var net = _svc.Network!;
+        var previous = _detach;
+        return Task.Run(async () =>
+        {
+            // A restart: the previous run's DELs finish first (as in AttachAsync).
+            if (previous is not null) { try { await previous; } catch { /* logged by StartDetach */ } }
+            return net.ClaimNetns(request);
         });
     }
 

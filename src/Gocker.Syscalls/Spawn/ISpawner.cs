@@ -32,6 +32,10 @@ public sealed record SpawnRequest(
     /// <summary>--network host: the init stays in the host's network namespace (every other
     /// namespace is still new).</summary>
     public bool HostNetwork { get; init; }
+    /// <summary>A network namespace made beforehand (a bind-mounted nsfs file, e.g. a pooled one that
+    /// already has its interfaces): the init joins it (setns on the spawn thread) instead of getting a
+    /// new, empty one. Null = a new network namespace (unless HostNetwork).</summary>
+    public string? NetnsPath { get; init; }
 }
 
 /// <summary>The spawned, not yet released init. Owned by the NamespaceActor.</summary>

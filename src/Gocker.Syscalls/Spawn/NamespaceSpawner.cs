@@ -57,14 +57,24 @@ public sealed unsafe class NamespaceSpawner : ISpawner
         Absolute("StdoutPath", request.StdoutPath);
         Absolute("StderrPath", request.StderrPath);
         if (request.StdinPath is not null) Absolute("StdinPath", request.StdinPath);
+        if (request.NetnsPath is not null)
+        {
+            Absolute("NetnsPath", request.NetnsPath);
+            if (request.HostNetwork) throw new ArgumentException("spawn: NetnsPath and HostNetwork exclude each other");
+        }
 
-        int statusR = -1, statusW = -1, goR = -1, goW = -1, pidfd = -1;
+        int statusR = -1, statusW = -1, goR = -1, goW = -1, pidfd = -1, netnsFd = -1;
         int[] given = [-1, -1, -1];
         var pins = new List<GCHandle>();
         void* fa = null, attr = null;
         bool faInit = false, attrInit = false;
         try
         {
+            if (request.NetnsPath is not null)
+            {
+                // CLOEXEC (Sys.Open), and closefrom(5) in the child anyway: the init never holds it.
+                netnsFd = Sys.Open(request.NetnsPath, O_RDONLY);
+            }
             (statusR, statusW) = Sys.Pipe();
             (goR, goW) = Sys.Pipe();
             // Above 10, so that dup2 onto 3 and 4 can never clobber one of our own pipe ends.
@@ -116,12 +126,14 @@ public sealed unsafe class NamespaceSpawner : ISpawner
 
             var job = new SpawnJob
             {
-                Namespaces = request.HostNetwork ? Namespaces & ~CLONE_NEWNET : Namespaces, Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
+                Namespaces = request.HostNetwork || netnsFd >= 0 ? Namespaces & ~CLONE_NEWNET : Namespaces, NetnsFd = netnsFd,
+                Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
                 Argv = (nint)argv, Envp = (nint)envp,
             };
             var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-spawn" };
             thread.Start();
             thread.Join();
+            if (job.SetnsErrno != 0) throw new SyscallException("setns net", request.NetnsPath, job.SetnsErrno);
             if (job.UnshareErrno != 0) throw new SyscallException("unshare namespaces", null, job.UnshareErrno);
             if (job.SpawnErrno != 0) throw SpawnFailure(request, job.SpawnErrno);
 
@@ -144,7 +156,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             if (attrInit) Libc.posix_spawnattr_destroy(attr);
             NativeMemory.Free(fa);
             NativeMemory.Free(attr);
-            Sys.Close(statusR); Sys.Close(statusW); Sys.Close(goR); Sys.Close(goW); Sys.Close(pidfd);
+            Sys.Close(statusR); Sys.Close(statusW); Sys.Close(goR); Sys.Close(goW); Sys.Close(pidfd); Sys.Close(netnsFd);
             foreach (var fd in given) Sys.Close(fd);
         }
     }
@@ -180,6 +192,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
     sealed class SpawnJob
     {
         static readonly delegate* unmanaged<int, int> unshare;
+        static readonly delegate* unmanaged<int, int, int> setns;
         static readonly delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int> posixSpawn;
         static readonly delegate* unmanaged<int*> errnoLocation;
 
@@ -187,17 +200,22 @@ public sealed unsafe class NamespaceSpawner : ISpawner
         {
             var libc = NativeLibrary.Load("libc.so.6");
             unshare = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(libc, "unshare");
+            setns = (delegate* unmanaged<int, int, int>)NativeLibrary.GetExport(libc, "setns");
             posixSpawn = (delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int>)NativeLibrary.GetExport(libc, "posix_spawn");
             errnoLocation = (delegate* unmanaged<int*>)NativeLibrary.GetExport(libc, "__errno_location");
         }
 
         public int Namespaces;
+        /// <summary>-1, or a network namespace to join before the other namespaces are unshared
+        /// (the thread is discarded afterwards, so its netns change dies with it).</summary>
+        public int NetnsFd = -1;
         public nint Path, FileActions, Attr, Argv, Envp;
-        public int Pid, UnshareErrno, SpawnErrno;
+        public int Pid, SetnsErrno, UnshareErrno, SpawnErrno;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
         public void Run()
         {
+            if (NetnsFd >= 0 && setns(NetnsFd, CLONE_NEWNET) != 0) { SetnsErrno = *errnoLocation(); return; }
             if (unshare(Namespaces) != 0) { UnshareErrno = *errnoLocation(); return; }
             int pid;
             SpawnErrno = posixSpawn(&pid, (byte*)Path, (void*)FileActions, (void*)Attr, (byte**)Argv, (byte**)Envp);
