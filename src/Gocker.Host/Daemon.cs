@@ -47,12 +47,18 @@ public static class Daemon
         });
 
         var app = builder.Build();
+        var pools = engine.Network as Gocker.Network.NetworkManager;
+        if (pools is not null) pools.Log = m => app.Logger.LogWarning("network: {Message}", m);
         ApiRoutes.Map(app);
         await app.StartAsync(ct); // the socket's mode is set before "started" (SocketMode)
         app.Logger.LogInformation("gockerd listening on unix://{Socket} (data-root {Data}, exec-root {Exec}, cgroup-parent {Cg}, cgroups {Mode}, config {Config})",
             cfg.SocketPath, cfg.Options.DataRoot, cfg.Options.ExecRoot, cfg.Options.CgroupParent, engine.Cgroups.Mode, cfg.ConfigFile ?? "built-in");
         if (favorNote is not null) app.Logger.LogInformation("gocker.cgroups.favor-dynmods: {Note}", favorNote);
         await app.WaitForShutdownAsync(ct);
+        // The netns pools' veths and IPs go with a graceful stop (after kill -9, the next start's
+        // CleanupStale DELs them from their records).
+        try { pools?.DrainPools(); }
+        catch (Exception ex) { Console.Error.WriteLine($"gockerd: network pools: {ex.Message}"); }
         try { File.Delete(cfg.SocketPath); } catch { }
         return 0;
     }

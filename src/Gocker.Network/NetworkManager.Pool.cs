@@ -30,6 +30,7 @@ public sealed partial class NetworkManager
     readonly Dictionary<string, Pool> _pools = new();        // by network id
     readonly HashSet<string> _slotIds = new();               // every slot of this manager, ready or being made
     readonly List<PoolSlotRecord> _staleSlots;               // loaded at start: a previous daemon's, to DEL
+    bool _poolsClosed;                                       // DrainPools ran: no more refills
 
     /// <summary>Where the manager reports what nobody waits for (pool refills, drains).</summary>
     public Action<string> Log { get; set; } = m => Console.Error.WriteLine("gockerd: network: " + m);
@@ -41,6 +42,16 @@ public sealed partial class NetworkManager
     {
         lock (_lock)
             return _pools.Where(p => _networks.ContainsKey(p.Key)).ToDictionary(p => _networks[p.Key].Name, p => p.Value.Ready.Count);
+    }
+
+    /// <summary>A network's pool: ready slots, a refill running, switched off after a failed ADD.</summary>
+    public sealed record PoolStatus(int Ready, bool Refilling, bool Off);
+
+    public PoolStatus? GetPoolStatus(string networkName)
+    {
+        lock (_lock)
+            return _pools.FirstOrDefault(p => _networks.TryGetValue(p.Key, out var n) && n.Name == networkName).Value is { } pool
+                ? new PoolStatus(pool.Ready.Count, pool.Refill is not null, pool.Disabled) : null;
     }
 
     public string? ClaimNetns(AttachRequest req)
@@ -145,7 +156,7 @@ public sealed partial class NetworkManager
         if (_o.NetnsPool <= 0) return;
         lock (_lock)
         {
-            if (!_networks.ContainsKey(networkId)) return;
+            if (_poolsClosed || !_networks.ContainsKey(networkId)) return;
             if (!_pools.TryGetValue(networkId, out var pool)) _pools[networkId] = pool = new Pool();
             if (pool.Disabled || pool.Refill is not null || pool.Ready.Count >= _o.NetnsPool) return;
             // Under the lock: the loop's first step takes it too, so it cannot clear Refill before this.
@@ -247,6 +258,21 @@ public sealed partial class NetworkManager
         if (File.Exists(pin)) NetnsPin.Unpin(pin);
         _store.Delete(slot);
         lock (_lock) _slotIds.Remove(slot.SlotId);
+    }
+
+    /// <summary>Graceful daemon stop (and tests): every pool is drained and no refill starts any
+    /// more, so a stopped daemon leaves no veth or IP of its pools (a killed one leaves records
+    /// that the next daemon's CleanupStale DELs).</summary>
+    public void DrainPools()
+    {
+        List<NetworkRecord> nets;
+        lock (_lock)
+        {
+            _poolsClosed = true;
+            nets = _pools.Keys.Select(id => _networks.GetValueOrDefault(id)
+                ?? new NetworkRecord { Id = id, Name = id, Bridge = "", Subnet = "0.0.0.0/32", Gateway = "" }).ToList();
+        }
+        foreach (var n in nets) DrainPool(n);
     }
 
     /// <summary>network rm: the pool's slots are DELed (after a refill in flight finished) before

@@ -28,13 +28,13 @@ public sealed class DaemonFixture : IDisposable
     public DaemonFixture() : this(null) { }
 
     /// <summary>With configHocon, the daemon also gets --config FILE with that text.</summary>
-    internal DaemonFixture(string? configHocon)
+    internal DaemonFixture(string? configHocon, int netnsPool = 0)
     {
         GockerBinaries.Require();
         var tag = Guid.NewGuid().ToString("N")[..10];
         Root = Path.Combine("/tmp", "gocker-it-" + tag);
         CgroupParent = "gocker-it-" + tag;
-        Net = new TestNetworkSlot(tag);
+        Net = new TestNetworkSlot(tag) { NetnsPool = netnsPool };
         Directory.CreateDirectory(Root);
         var psi = new ProcessStartInfo(GockerBinaries.Gockerd)
         {
@@ -125,7 +125,9 @@ public sealed class DaemonFixture : IDisposable
     /// <summary>Asserts nothing of any container is left: mounts, cgroups, run and data dirs.</summary>
     public void AssertNoLeaks()
     {
-        var mounts = File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(Root)).ToList();
+        // The netns pool's pins are the pool's (checked in AssertNoNetworkLeaks), nothing else may be.
+        var pins = PoolSlots().Select(s => " " + s.Pin + " ").ToList();
+        var mounts = File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(Root) && !pins.Any(l.Contains)).ToList();
         Assert.True(mounts.Count == 0, "mounts left:\n" + string.Join('\n', mounts));
         foreach (var dir in CgroupParentDirs())
         {
@@ -141,7 +143,10 @@ public sealed class DaemonFixture : IDisposable
         AssertNoNetworkLeaks();
     }
 
-    string NetworkState => Path.Combine(DataRoot, "network");
+    public string NetworkState => Path.Combine(DataRoot, "network");
+
+    /// <summary>The netns pool's slots once it is quiet (without a pool: whatever records exist, none expected).</summary>
+    internal List<TestPoolSlots.Slot> PoolSlots() => Net.NetnsPool > 0 ? TestPoolSlots.Settled(NetworkState) : TestPoolSlots.Read(NetworkState);
 
     /// <summary>The subnets of this daemon's networks (as written in rules: "10.1.2.0/24").</summary>
     List<string> LiveNetworkSubnets()
@@ -171,9 +176,23 @@ public sealed class DaemonFixture : IDisposable
     /// addresses, no IP allocation, endpoint record or netns pin left.</summary>
     public void AssertNoNetworkLeaks()
     {
+        // With a netns pool, its slots hold a veth, an IP and a pin each: exactly those may be there
+        // (once no slot is being made), at most NetnsPool per network, each on a live network.
+        var slots = PoolSlots();
+        var slotVeths = slots.SelectMany(s => s.HostVeths).ToHashSet();
+        var slotIds = slots.Select(s => s.Id).ToHashSet();
+        Assert.True(Net.NetnsPool > 0 || slots.Count == 0, "pool slots of a daemon without a pool: " + string.Join(", ", slotIds));
+        foreach (var perNetwork in slots.GroupBy(s => s.NetworkId))
+            Assert.True(perNetwork.Count() <= Net.NetnsPool, $"network {perNetwork.Key} has {perNetwork.Count()} pool slots (pool size {Net.NetnsPool})");
+        var liveNetworks = Directory.Exists(Path.Combine(NetworkState, "networks"))
+            ? Directory.GetFiles(Path.Combine(NetworkState, "networks"), "*.json").Select(f => Path.GetFileNameWithoutExtension(f)).ToHashSet()
+            : [];
+        Assert.True(slots.All(s => liveNetworks.Contains(s.NetworkId)), "pool slots of removed networks: " + string.Join(", ", slots.Where(s => !liveNetworks.Contains(s.NetworkId)).Select(s => s.Id)));
+        foreach (var s in slots)
+            Assert.True(s.HostVeths.Count == 1 && Directory.Exists("/sys/class/net/" + s.HostVeths[0]), $"pool slot {s.Id}: its veth is missing");
         foreach (var bridge in Bridges())
         {
-            var members = TestNetworkSlot.BridgeMembers(bridge);
+            var members = TestNetworkSlot.BridgeMembers(bridge).Where(m => !slotVeths.Contains(m)).ToList();
             Assert.True(members.Count == 0, $"veths left on {bridge}: {string.Join(", ", members)}");
         }
         // Per-network NAT rules of networks that still exist are not leaks (network rm removes them).
@@ -183,12 +202,9 @@ public sealed class DaemonFixture : IDisposable
             .Where(r => !(r.Contains("masquerade", StringComparison.OrdinalIgnoreCase) && live.Any(r.Contains)))
             .ToList();
         Assert.True(rules.Count == 0, "rules left:\n" + string.Join('\n', rules));
-        var ipam = Path.Combine(NetworkState, "ipam");
-        var ips = Directory.Exists(ipam)
-            ? Directory.GetFiles(ipam, "*", SearchOption.AllDirectories).Select(Path.GetFileName)
-                .Where(n => System.Net.IPAddress.TryParse(n, out _) && n!.Count(c => c == '.') == 3).ToList()
-            : [];
+        var ips = TestPoolSlots.IpAllocations(NetworkState).Where(a => !slotIds.Contains(a.Owner)).Select(a => $"{a.Ip} ({a.Owner})").ToList();
         Assert.True(ips.Count == 0, "IP allocations left: " + string.Join(", ", ips));
+        Assert.True(TestPoolSlots.IpAllocations(NetworkState).Count(a => slotIds.Contains(a.Owner)) == slots.Count, "pool slots without their IP allocation");
         foreach (var sub in new[] { "endpoints", "netns" })
         {
             var d = Path.Combine(NetworkState, sub);
@@ -212,6 +228,7 @@ public sealed class DaemonFixture : IDisposable
         {
             try { TestCgroups.RemoveTree(dir); } catch { }
         }
+        try { TestPoolSlots.UnmountAll(Root); } catch { } // pool pins (the daemon was killed)
         var bridges = Bridges();
         foreach (var bridge in bridges)
         {

@@ -20,13 +20,13 @@ public sealed class LifecycleDaemon : IDisposable
     Process? _daemon;
     readonly StringBuilder _log = new();
 
-    public LifecycleDaemon()
+    public LifecycleDaemon(int netnsPool = 0)
     {
         GockerBinaries.Require();
         var tag = Guid.NewGuid().ToString("N")[..10];
         Root = Path.Combine("/tmp", "gocker-lc-" + tag);
         CgroupParent = "gocker-lc-" + tag;
-        Net = new TestNetworkSlot(tag);
+        Net = new TestNetworkSlot(tag) { NetnsPool = netnsPool };
         Directory.CreateDirectory(Root);
         Start();
     }
@@ -66,6 +66,16 @@ public sealed class LifecycleDaemon : IDisposable
         if (_daemon is null) return;
         _daemon.Kill(entireProcessTree: false);
         _daemon.WaitForExit(10_000);
+        _daemon.Dispose();
+        _daemon = null;
+    }
+
+    /// <summary>SIGTERM, as a service stop: the daemon's shutdown code runs.</summary>
+    public void Stop()
+    {
+        if (_daemon is null) return;
+        using (var k = Process.Start("kill", ["-TERM", _daemon.Id.ToString()])) k.WaitForExit();
+        if (!_daemon.WaitForExit(30_000)) throw new TimeoutException("gockerd did not stop on SIGTERM:\n" + Log);
         _daemon.Dispose();
         _daemon = null;
     }
@@ -143,6 +153,7 @@ public sealed class LifecycleDaemon : IDisposable
         {
             try { TestCgroups.RemoveTree(dir); } catch { }
         }
+        try { TestPoolSlots.UnmountAll(Root); } catch { } // pool pins (the daemon was killed)
         try { TestNetworkSlot.DeleteBridge(Net.Bridge); } catch { }
         try { Net.DeleteNetworkRules(); } catch { }
         try { TestNetworkSlot.DeleteBridgeRules([Net.Bridge]); } catch { }

@@ -33,7 +33,11 @@ public sealed partial class TestNetworkSlot
     public string Subnet => Format(Block) + "/24";
     public string AddressPool => Format(Block + 4 * 256) + "/22";
 
-    public string[] DaemonArgs => ["--bridge", Bridge, "--bridge-subnet", Subnet, "--address-pool", AddressPool];
+    /// <summary>gockerd --netns-pool: off unless a test wants the pool (the leak checks of classes
+    /// that count veths and IPs then account for the pool's slots, see TestPoolSlots).</summary>
+    public int NetnsPool { get; set; }
+
+    public string[] DaemonArgs => ["--bridge", Bridge, "--bridge-subnet", Subnet, "--address-pool", AddressPool, "--netns-pool", NetnsPool.ToString()];
 
     public TestNetworkSlot(string tag)
     {

@@ -73,9 +73,15 @@ internal sealed class TestNetworks : IDisposable
     public string Bridge { get; }
     public string Subnet { get; private set; }
     readonly string _etcRoot;
+    readonly string? _cniPath;
 
-    public TestNetworks(string? stateDir = null)
+    /// <summary>NetworkOptions.NetnsPool of the manager (0: no pool, as before).</summary>
+    public int NetnsPool { get; }
+
+    public TestNetworks(string? stateDir = null, int netnsPool = 0, string? cniPath = null)
     {
+        NetnsPool = netnsPool;
+        _cniPath = cniPath;
         StateDir = stateDir ?? Directory.CreateTempSubdirectory("gocker-net-").FullName;
         _etcRoot = Directory.CreateTempSubdirectory("gocker-netetc-").FullName;
         Bridge = "gt" + Guid.NewGuid().ToString("N")[..10];
@@ -94,6 +100,7 @@ internal sealed class TestNetworks : IDisposable
     public NetworkOptions Options() => new()
     {
         StateDir = StateDir, DefaultBridge = Bridge, DefaultSubnet = Subnet, SubnetPool = "10.255.255.0/24",
+        NetnsPool = NetnsPool, CniPath = _cniPath ?? "/usr/lib/cni",
     };
 
     /// <summary>A "daemon restart": a new manager over the same state.</summary>
@@ -128,6 +135,7 @@ internal sealed class TestNetworks : IDisposable
     public void Dispose()
     {
         try { Manager.CleanupStale(new HashSet<string>()); } catch { }
+        try { Manager.DrainPools(); } catch { }
         foreach (var n in Manager.List())
         {
             try { if (!n.Network.IsDefault) Manager.Remove(n.Network.Id); } catch { }
