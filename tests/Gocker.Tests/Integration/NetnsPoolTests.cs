@@ -46,12 +46,14 @@ public sealed class NetnsPoolTests(NetnsPoolDaemon fixture) : IClassFixture<Netn
             var slots = TestPoolSlots.WaitFull(_d.NetworkState, 2, netId);
             var slotIps = slots.Select(s => s.Ip).ToHashSet();
 
-            var r = _d.Gocker("run", "--name", client, "--network", net, "busybox", "sh", "-c",
-                $"ip -4 -o addr show eth0; for i in 1 2 3 4 5 6 7 8 9 10; do timeout 5 wget -q -O - http://{web}/ && break; sleep 0.3; done");
-            Assert.True(r.ExitCode == 0, r + "\n" + _d.DaemonLog);
-            var ip = System.Text.RegularExpressions.Regex.Match(r.Stdout, @"inet (\d+\.\d+\.\d+\.\d+)/").Groups[1].Value;
-            Assert.True(slotIps.Contains(ip), $"eth0 has {ip}, the pool's slots had {string.Join(", ", slotIps)}:\n{r.Stdout}");
-            Assert.Contains("pooled-hello", r.Stdout);
+            Ok("run", "-d", "--name", client, "--network", net, "busybox", "sh", "-c",
+                $"ip -4 -o addr show eth0; for i in 1 2 3 4 5 6 7 8 9 10; do timeout 5 wget -q -O - http://{web}/ && break; sleep 0.3; done; echo; echo done; sleep 1000");
+            var output = "";
+            for (var deadline = DateTime.UtcNow.AddSeconds(60); !output.Contains("done\n") && DateTime.UtcNow < deadline; Thread.Sleep(100))
+                output = Ok("logs", client);
+            var ip = System.Text.RegularExpressions.Regex.Match(output, @"inet (\d+\.\d+\.\d+\.\d+)/").Groups[1].Value;
+            Assert.True(slotIps.Contains(ip), $"eth0 has {ip}, the pool's slots had {string.Join(", ", slotIps)}:\n{output}");
+            Assert.Contains("pooled-hello", output);
             // Its endpoint is the container's now: inspect shows the slot's address.
             var inspected = JsonDocument.Parse(Ok("inspect", client)).RootElement[0].GetProperty("NetworkSettings").GetProperty("Networks").GetProperty(net).GetProperty("IPAddress").GetString();
             Assert.Equal(ip, inspected);
@@ -64,7 +66,8 @@ public sealed class NetnsPoolTests(NetnsPoolDaemon fixture) : IClassFixture<Netn
             Assert.Single(takenVeths);
             var clientId = JsonDocument.Parse(Ok("inspect", client)).RootElement[0].GetProperty("Id").GetString()!;
             var pin = Path.Combine(_d.NetworkState, "netns", clientId);
-            Ok("rm", client);
+            Assert.True(File.Exists(pin), $"no pin {pin} while it runs");
+            Ok("rm", "-f", client);
             Assert.False(File.Exists(pin), $"pin {pin} left");
             Assert.DoesNotContain(TestPoolSlots.IpAllocations(_d.NetworkState), a => a.Ip == ip);
             Assert.All(takenVeths, v => Assert.False(Directory.Exists("/sys/class/net/" + v), $"{v} left"));
