@@ -30,16 +30,22 @@ public sealed class TestContainer : IDisposable
         };
     }
 
-    public IInitProcess Spawn()
+    public IInitProcess Spawn() => Spawn(null);
+
+    /// <param name="adjust">Changes to the request (e.g. NetnsPath) before the spawn.</param>
+    public IInitProcess Spawn(Func<SpawnRequest, SpawnRequest>? adjust)
     {
         File.WriteAllBytes(SpecPath, InitSpecJson.Serialize(Spec));
-        process = Spawner.Spawn(new SpawnRequest(InitBinary.Path, SpecPath, StdoutPath, StderrPath));
+        var request = new SpawnRequest(InitBinary.Path, SpecPath, StdoutPath, StderrPath);
+        process = Spawner.Spawn(adjust is null ? request : adjust(request));
         return process;
     }
 
-    public async Task<(ExecResult Exec, ExitStatus Exit, string Stdout, string Stderr)> RunAsync()
+    public Task<(ExecResult Exec, ExitStatus Exit, string Stdout, string Stderr)> RunAsync() => RunAsync(null);
+
+    public async Task<(ExecResult Exec, ExitStatus Exit, string Stdout, string Stderr)> RunAsync(Func<SpawnRequest, SpawnRequest>? adjust)
     {
-        var p = Spawn();
+        var p = Spawn(adjust);
         var exec = p.Release();
         var exit = await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         return (exec, exit, Read(StdoutPath), Read(StderrPath));
