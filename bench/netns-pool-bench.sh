@@ -21,6 +21,7 @@ start p0 0 gkpb0 10.233.0.0/24
 start p2 2 gkpb2 10.233.1.0/24
 cleanup() {
   for n in p0 p2; do kill "${pids[$n]}" 2>/dev/null; wait "${pids[$n]}" 2>/dev/null || true; done
+  grep -h -A1 "netns pool" "$root"/p2.log 2>/dev/null | grep -o "netns pool.*" || true
   for b in gkpb0:10.233.0.0/24 gkpb2:10.233.1.0/24; do
     dev=${b%%:*}; net=${b#*:}
     ip link del "$dev" 2>/dev/null || true

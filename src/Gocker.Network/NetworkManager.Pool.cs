@@ -25,6 +25,8 @@ public sealed partial class NetworkManager
         /// <summary>The refill in progress (at most one per network).</summary>
         public Task? Refill;
         public bool Disabled;
+        /// <summary>Starts that took a slot / found none ready (reported when the pool is drained).</summary>
+        public long Hits, Misses;
     }
 
     readonly Dictionary<string, Pool> _pools = new();        // by network id
@@ -72,8 +74,11 @@ public sealed partial class NetworkManager
             lock (_lock)
             {
                 net = Resolve(req.Network ?? "");
-                if (_pools.TryGetValue(net.Id, out var pool) && !pool.Disabled && pool.Ready.TryDequeue(out slot))
+                if (!_pools.TryGetValue(net.Id, out var pool)) { }
+                else if (pool.Disabled || !pool.Ready.TryDequeue(out slot)) pool.Misses++;
+                else
                 {
+                    pool.Hits++;
                     // Taken and owned in one critical section: the slot is nobody else's from here.
                     rec = new ContainerNetworkRecord
                     {
@@ -160,9 +165,38 @@ public sealed partial class NetworkManager
             if (!_pools.TryGetValue(networkId, out var pool)) _pools[networkId] = pool = new Pool();
             if (pool.Disabled || pool.Refill is not null || pool.Ready.Count >= _o.NetnsPool) return;
             // Under the lock: the loop's first step takes it too, so it cannot clear Refill before this.
-            pool.Refill = Task.Run(() => RefillLoop(networkId, pool));
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            pool.Refill = done.Task;
+            // A thread of its own at nice 19, inherited by the netns thread and the plugin processes
+            // it starts: a refill runs alongside the start that claimed the slot (and the next ones),
+            // and must take only the CPU they leave. Not the thread pool: nice is per thread.
+            var t = new Thread(() =>
+            {
+                try
+                {
+                    _ = setpriority(PRIO_PROCESS, 0, 19); // best effort (Linux: the calling thread)
+                    RefillLoop(networkId, pool);
+                }
+                catch (Exception ex)
+                {
+                    // Never let a refill take the daemon down (an exception on a thread of its own would).
+                    lock (_lock)
+                    {
+                        pool.Disabled = true;
+                        pool.Refill = null;
+                    }
+                    Log($"netns pool refill failed (pool switched off): {ex.Message}");
+                }
+                finally { done.SetResult(); }
+            }, 256 * 1024) { IsBackground = true, Name = "gocker-netns-refill" };
+            t.Start();
         }
     }
+
+    const int PRIO_PROCESS = 0;
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    static extern int setpriority(int which, uint who, int prio);
 
     void RefillLoop(string networkId, Pool pool)
     {
@@ -285,6 +319,7 @@ public sealed partial class NetworkManager
         {
             if (!_pools.Remove(n.Id, out var pool)) return;
             pool.Disabled = true;
+            if (pool.Hits + pool.Misses > 0) Log($"netns pool of network {n.Name}: {pool.Hits} starts took a ready netns, {pool.Misses} found none");
             ready = [.. pool.Ready];
             pool.Ready.Clear();
             refill = pool.Refill;
