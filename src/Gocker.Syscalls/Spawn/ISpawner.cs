@@ -1,7 +1,8 @@
 namespace Gocker.Syscalls.Spawn;
 
 /// <summary>
-/// Starts gocker-init in fresh UTS, IPC, PID, mount and network namespaces.
+/// Starts gocker-init in fresh UTS, IPC, PID, mount and network namespaces (or in the host's
+/// network namespace, or one given by path: SpawnRequest.HostNetwork / NetnsPath).
 /// Protocol with the init (see docs/ARCHITECTURE.md):
 ///   fd 0/1/2  stdin (/dev/null unless given), stdout file, stderr file (O_APPEND)
 ///   fd 3      exec-status pipe, write end, CLOEXEC in the init: EOF with no data = execve succeeded;
