@@ -53,6 +53,7 @@ public static class Daemon
             cfg.SocketPath, cfg.Options.DataRoot, cfg.Options.ExecRoot, cfg.Options.CgroupParent, engine.Cgroups.Mode, cfg.ConfigFile ?? "built-in");
         if (favorNote is not null) app.Logger.LogInformation("gocker.cgroups.favor-dynmods: {Note}", favorNote);
         await app.WaitForShutdownAsync(ct);
+        (engine.Spawner as IDisposable)?.Dispose(); // waiting zygotes exit (EOF on their socket)
         try { File.Delete(cfg.SocketPath); } catch { }
         return 0;
     }

@@ -16,6 +16,8 @@ public sealed class TestContainer : IDisposable
     public string StderrPath => Path.Combine(Dir, "stderr.log");
     public string SpecPath => Path.Combine(Dir, "spec.json");
     public InitSpec Spec { get; set; }
+    /// <summary>The spawner this container uses (default: the shared NamespaceSpawner).</summary>
+    public ISpawner With { get; init; } = Spawner;
     IInitProcess? process;
 
     public TestContainer(BusyboxImage image, params string[] args)
@@ -33,7 +35,7 @@ public sealed class TestContainer : IDisposable
     public IInitProcess Spawn()
     {
         File.WriteAllBytes(SpecPath, InitSpecJson.Serialize(Spec));
-        process = Spawner.Spawn(new SpawnRequest(InitBinary.Path, SpecPath, StdoutPath, StderrPath));
+        process = With.Spawn(new SpawnRequest(InitBinary.Path, SpecPath, StdoutPath, StderrPath));
         return process;
     }
 
