@@ -59,6 +59,7 @@ public static class Daemon
         // CleanupStale DELs them from their records).
         try { pools?.DrainPools(); }
         catch (Exception ex) { Console.Error.WriteLine($"gockerd: network pools: {ex.Message}"); }
+        (engine.Spawner as IDisposable)?.Dispose(); // waiting zygotes exit (EOF on their socket)
         try { File.Delete(cfg.SocketPath); } catch { }
         return 0;
     }

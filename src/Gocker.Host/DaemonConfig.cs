@@ -48,6 +48,8 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             CgroupParent = ValidateCgroupParent(cgroupParent ?? Str("cgroup-parent", "gocker")),
             InitPath = Str("init-path", "") is { Length: > 0 } ip ? ip : null,
             BusyboxPath = Str("busybox-path", "/bin/busybox"),
+            Zygotes = g.HasPath("spawn.zygotes") ? g.GetInt("spawn.zygotes") is >= 0 and <= 16 and var z ? z
+                : throw new ArgumentException($"gocker.spawn.zygotes = {g.GetString("spawn.zygotes")}: use 0 (off) to 16") : 1,
             DefaultLimits = limits,
             DefaultStopTimeout = g.HasPath("stop-timeout") ? g.GetTimeSpan("stop-timeout") : TimeSpan.FromSeconds(10),
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),

@@ -16,7 +16,8 @@ public static class RealEngine
         catch (Exception ex) { throw new DaemonStartupException($"cgroups: {ex.Message}"); }
         var images = new ImageStore(options.ImagesDir, new ImageStoreOptions { BusyboxPath = options.BusyboxPath });
         // Once at startup: the reaper thread and the runtime's lazy parts are ready before the first spawn.
-        var spawner = NamespaceSpawner.Create();
+        var fresh = NamespaceSpawner.Create();
+        ISpawner spawner = options.Zygotes > 0 ? new ZygoteSpawner(fresh, init, options.Zygotes) : fresh;
         Gocker.Network.INetworkManager? net = null;
         if (network is not null)
         {

@@ -17,7 +17,17 @@ static class Init
         try
         {
             if (args.Length != 1) throw new InitFailure(125, "usage: gocker-init SPEC_PATH");
-            var spec = InitSpecReader.Read(File.ReadAllBytes(args[0]));
+            return Run(args[0]);
+        }
+        catch (InitFailure e) { return Report(e.Code, step, e.Message); }
+    }
+
+    public static int Run(string specPath)
+    {
+        string step = "read-spec";
+        try
+        {
+            var spec = InitSpecReader.Read(File.ReadAllBytes(specPath));
             Libc.umask(0); // modes below are meant literally; the command gets 022 back before exec
 
             // First, before anything is mounted: nothing we do may propagate back to the host.
@@ -81,7 +91,7 @@ static class Init
         return n == 1;
     }
 
-    static int Report(int code, string step, string message)
+    internal static int Report(int code, string step, string message)
     {
         var line = $"{code} {step}: {message.Replace('\n', ' ')}\n";
         Sys.WriteAll(StatusFd, System.Text.Encoding.UTF8.GetBytes(line));

@@ -5,9 +5,11 @@ using Gocker.Init;
 
 // `gocker-init --exec SPEC_PATH`: a process for `gocker exec` (see ExecMode, NamespaceJoiner).
 // `gocker-init --keeper SOCKET`: the daemon's terminal keeper (see KeeperMode, TerminalKeeper).
+// `gocker-init --zygote`: an init started ahead of time, waiting for its container (see Zygote, ZygoteSpawner).
 return args switch
 {
     ["--exec", var spec] => ExecMode.Run(spec),
     ["--keeper", var socket] => KeeperMode.Run(socket),
+    ["--zygote"] => Zygote.Run(),
     _ => Init.Run(args),
 };

@@ -14,6 +14,8 @@ public sealed record GockerOptions
     /// <summary>gocker-init binary; null = look next to gockerd, then in artifacts/bin, then PATH.</summary>
     public string? InitPath { get; init; }
     public string BusyboxPath { get; init; } = "/bin/busybox";
+    /// <summary>gocker.spawn.zygotes: inits started ahead of time (ZygoteSpawner); 0 = spawn each on demand.</summary>
+    public int Zygotes { get; init; } = 1;
     /// <summary>Limits applied when a container asks for none.</summary>
     public CgroupLimits DefaultLimits { get; init; } = CgroupLimits.None;
     public TimeSpan DefaultStopTimeout { get; init; } = TimeSpan.FromSeconds(10);

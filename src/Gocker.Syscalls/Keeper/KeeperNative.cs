@@ -47,6 +47,8 @@ static unsafe partial class KeeperNative
 
     [LibraryImport(L, EntryPoint = "socket", SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);
+    [LibraryImport(L, EntryPoint = "socketpair", SetLastError = true)]
+    public static partial int socketpair(int domain, int type, int protocol, int* fds);
     [LibraryImport(L, EntryPoint = "bind", SetLastError = true)]
     public static partial int bind(int fd, byte* addr, uint len);
     [LibraryImport(L, EntryPoint = "listen", SetLastError = true)]

@@ -54,22 +54,27 @@ public static unsafe class KeeperSocket
     public static int Accept(int listenFd) => accept4(listenFd, null, null, SOCK_CLOEXEC);
 
     /// <summary>Sends one message, with passFd as SCM_RIGHTS when it is not -1. False when the peer is gone.</summary>
-    public static bool Send(int fd, string text, int passFd = -1)
+    public static bool Send(int fd, string text, int passFd = -1) =>
+        passFd >= 0 ? Send(fd, text, [passFd]) : Send(fd, text, ReadOnlySpan<int>.Empty);
+
+    /// <summary>Sends one message with up to four descriptors as SCM_RIGHTS. False when the peer is gone.</summary>
+    public static bool Send(int fd, string text, ReadOnlySpan<int> passFds)
     {
+        if (passFds.Length > 4) throw new ArgumentException("at most 4 descriptors per message", nameof(passFds));
         var bytes = Encoding.UTF8.GetBytes(text);
         fixed (byte* b = bytes)
         {
             IoVec iov = new() { Base = b, Len = (nuint)bytes.Length };
             CmsgFds cmsg = default;
             MsgHdr msg = new() { Iov = &iov, IovLen = 1 };
-            if (passFd >= 0)
+            if (passFds.Length > 0)
             {
-                cmsg.Len = 16 + 4; // CMSG_LEN(sizeof(int))
+                cmsg.Len = (nuint)(16 + 4 * passFds.Length); // CMSG_LEN(n * sizeof(int))
                 cmsg.Level = SOL_SOCKET;
                 cmsg.Type = SCM_RIGHTS;
-                cmsg.Fds[0] = passFd;
+                for (int i = 0; i < passFds.Length; i++) cmsg.Fds[i] = passFds[i];
                 msg.Control = &cmsg;
-                msg.ControlLen = 24; // CMSG_SPACE(sizeof(int))
+                msg.ControlLen = (nuint)(16 + ((4 * passFds.Length + 7) & ~7)); // CMSG_SPACE
             }
             while (true)
             {
@@ -80,6 +85,15 @@ public static unsafe class KeeperSocket
                 return false;
             }
         }
+    }
+
+    /// <summary>A connected SOCK_SEQPACKET pair, both ends CLOEXEC.</summary>
+    public static (int A, int B) Pair()
+    {
+        int* fds = stackalloc int[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0)
+            throw new SyscallException("socketpair AF_UNIX SOCK_SEQPACKET", null, Errno);
+        return (fds[0], fds[1]);
     }
 
     /// <summary>

@@ -22,6 +22,8 @@ public static unsafe partial class Libc
     public static partial nint read(int fd, byte* buf, nint count);
     [LibraryImport(L, EntryPoint = "write", SetLastError = true)]
     public static partial nint write(int fd, byte* buf, nint count);
+    [LibraryImport(L, EntryPoint = "dup3", SetLastError = true)]
+    public static partial int dup3(int oldfd, int newfd, int flags);
     [LibraryImport(L, EntryPoint = "pipe2", SetLastError = true)]
     public static partial int pipe2(int* fds, int flags);
     [LibraryImport(L, EntryPoint = "fcntl", SetLastError = true)]

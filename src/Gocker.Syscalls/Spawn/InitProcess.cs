@@ -25,6 +25,26 @@ internal sealed class InitProcess : IInitProcess
         this.goFd = goFd;
     }
 
+    /// <summary>Called once, after Release returned or on Dispose (the zygote pool refills then).</summary>
+    internal Action? OnSettled;
+
+    void Settled() => Interlocked.Exchange(ref OnSettled, null)?.Invoke();
+
+    /// <summary>True once the process has exited (a zygote that died while it waited).</summary>
+    internal bool HasExited => reg.Task.IsCompleted;
+
+    /// <summary>Hands a zygote its container: the spec path, and stdin, stdout, stderr as SCM_RIGHTS
+    /// (copies travel with the message; the caller keeps and closes its own). False when the zygote
+    /// is gone (its end of the socket closed): the caller disposes it and spawns afresh.</summary>
+    internal bool Claim(string specPath, int stdin, int stdout, int stderr)
+    {
+        lock (gate)
+        {
+            if (disposed || released || goFd < 0) return false;
+            return Keeper.KeeperSocket.Send(goFd, "CLAIM " + specPath, [stdin, stdout, stderr]);
+        }
+    }
+
     public ExecResult Release()
     {
         int status;
@@ -46,7 +66,11 @@ internal sealed class InitProcess : IInitProcess
             var data = Sys.ReadToEnd(status);
             return data.Length == 0 ? ExecResult.Success : Parse(Encoding.UTF8.GetString(data));
         }
-        finally { Sys.Close(status); }
+        finally
+        {
+            Sys.Close(status);
+            Settled();
+        }
     }
 
     /// <summary>"CODE STEP: MESSAGE\n" as written by gocker-init.</summary>
@@ -83,5 +107,6 @@ internal sealed class InitProcess : IInitProcess
             goFd = statusFd = -1;
         }
         reaper.Detach(reg);
+        Settled();
     }
 }

@@ -51,6 +51,23 @@ public sealed unsafe class NamespaceSpawner : ISpawner
 
     public IInitProcess Spawn(SpawnRequest request)
     {
+        Validate(request);
+        return SpawnCore(request, zygote: false);
+    }
+
+    /// <summary>A zygote (see <see cref="ZygoteSpawner"/>): `gocker-init --zygote` in fresh UTS, IPC, PID
+    /// (and net unless hostNetwork) namespaces but still in the host's mount namespace, stdio on
+    /// /dev/null, fd 4 a SOCK_SEQPACKET socket (the returned process's go channel) on which it waits
+    /// for its claim.</summary>
+    internal InitProcess SpawnZygote(string initPath, bool hostNetwork)
+    {
+        var request = new SpawnRequest(initPath, "--zygote", "/dev/null", "/dev/null", "/dev/null") { HostNetwork = hostNetwork };
+        Validate(request with { SpecPath = "/" });
+        return SpawnCore(request, zygote: true);
+    }
+
+    internal static void Validate(SpawnRequest request)
+    {
         ArgumentNullException.ThrowIfNull(request);
         Absolute("InitPath", request.InitPath);
         Absolute("SpecPath", request.SpecPath);
@@ -62,7 +79,10 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             Absolute("NetnsPath", request.NetnsPath);
             if (request.HostNetwork) throw new ArgumentException("spawn: NetnsPath and HostNetwork exclude each other");
         }
+    }
 
+    InitProcess SpawnCore(SpawnRequest request, bool zygote)
+    {
         int statusR = -1, statusW = -1, goR = -1, goW = -1, pidfd = -1, netnsFd = -1;
         int[] given = [-1, -1, -1];
         var pins = new List<GCHandle>();
@@ -76,7 +96,9 @@ public sealed unsafe class NamespaceSpawner : ISpawner
                 netnsFd = Sys.Open(request.NetnsPath, O_RDONLY);
             }
             (statusR, statusW) = Sys.Pipe();
-            (goR, goW) = Sys.Pipe();
+            // A zygote's go channel is a socket: its claim carries descriptors (SCM_RIGHTS).
+            if (zygote) (goW, goR) = Keeper.KeeperSocket.Pair();
+            else (goR, goW) = Sys.Pipe();
             // Above 10, so that dup2 onto 3 and 4 can never clobber one of our own pipe ends.
             statusR = Sys.MoveAbove(statusR, 10); statusW = Sys.MoveAbove(statusW, 10);
             goR = Sys.MoveAbove(goR, 10); goW = Sys.MoveAbove(goW, 10);
@@ -124,9 +146,13 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             byte** envp = stackalloc byte*[2];
             envp[0] = Pin(ChildPath); envp[1] = null;
 
+            int namespaces = request.HostNetwork ? Namespaces & ~CLONE_NEWNET : Namespaces;
+            // A zygote unshares its mount namespace when claimed: a copy taken now would miss every
+            // mount the host makes while it waits (a volume's source mounted later, say).
+            if (zygote) namespaces &= ~CLONE_NEWNS;
             var job = new SpawnJob
             {
-                Namespaces = request.HostNetwork || netnsFd >= 0 ? Namespaces & ~CLONE_NEWNET : Namespaces, NetnsFd = netnsFd,
+                Namespaces = netnsFd >= 0 ? namespaces & ~CLONE_NEWNET : namespaces, NetnsFd = netnsFd,
                 Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
                 Argv = (nint)argv, Envp = (nint)envp,
             };

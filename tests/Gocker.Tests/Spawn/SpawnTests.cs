@@ -5,7 +5,10 @@ namespace Gocker.Tests.Spawn;
 /// <summary>The spawner + gocker-init against the real kernel: what the command sees and what it leaves.</summary>
 public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
 {
-    TestContainer Container(params string[] args) => new(image, args);
+    /// <summary>The spawner under test (ZygoteSpawnTests runs every test here through its pool).</summary>
+    protected virtual ISpawner Spawner => TestContainer.Spawner;
+
+    TestContainer Container(params string[] args) => new(image, args) { With = Spawner };
 
     [Fact]
     public async Task Echo_output_lands_in_the_stdout_file()
@@ -153,7 +156,7 @@ public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
         using var c = Container("cat");
         File.WriteAllText(Path.Combine(c.Dir, "in.txt"), "fed in\n");
         File.WriteAllBytes(c.SpecPath, InitSpecJson.Serialize(c.Spec));
-        using var p = TestContainer.Spawner.Spawn(new SpawnRequest(InitBinary.Path, c.SpecPath, c.StdoutPath, c.StderrPath, Path.Combine(c.Dir, "in.txt")));
+        using var p = Spawner.Spawn(new SpawnRequest(InitBinary.Path, c.SpecPath, c.StdoutPath, c.StderrPath, Path.Combine(c.Dir, "in.txt")));
         Assert.True(p.Release().Ok);
         Assert.Equal(0, (await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30))).ExitCode);
         Assert.Equal("fed in\n", File.ReadAllText(c.StdoutPath));
@@ -165,7 +168,7 @@ public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
         using var c = Container("true");
         File.WriteAllBytes(c.SpecPath, InitSpecJson.Serialize(c.Spec));
         var missing = "/nonexistent-gocker-init-" + Guid.NewGuid().ToString("N");
-        var e = Assert.ThrowsAny<Exception>(() => TestContainer.Spawner.Spawn(new SpawnRequest(missing, c.SpecPath, c.StdoutPath, c.StderrPath)));
+        var e = Assert.ThrowsAny<Exception>(() => Spawner.Spawn(new SpawnRequest(missing, c.SpecPath, c.StdoutPath, c.StderrPath)));
         Assert.Contains(missing, e.Message);
         Assert.Contains("No such file", e.Message);
     }
@@ -176,7 +179,7 @@ public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
         using var c = Container("true");
         File.WriteAllBytes(c.SpecPath, InitSpecJson.Serialize(c.Spec));
         var bad = Path.Combine(c.Dir, "no-such-dir", "stdout.log");
-        var e = Assert.ThrowsAny<Exception>(() => TestContainer.Spawner.Spawn(new SpawnRequest(InitBinary.Path, c.SpecPath, bad, c.StderrPath)));
+        var e = Assert.ThrowsAny<Exception>(() => Spawner.Spawn(new SpawnRequest(InitBinary.Path, c.SpecPath, bad, c.StderrPath)));
         Assert.Contains(bad, e.Message);
     }
 

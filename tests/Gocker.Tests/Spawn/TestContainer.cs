@@ -16,6 +16,8 @@ public sealed class TestContainer : IDisposable
     public string StderrPath => Path.Combine(Dir, "stderr.log");
     public string SpecPath => Path.Combine(Dir, "spec.json");
     public InitSpec Spec { get; set; }
+    /// <summary>The spawner this container uses (default: the shared NamespaceSpawner).</summary>
+    public ISpawner With { get; init; } = Spawner;
     IInitProcess? process;
 
     public TestContainer(BusyboxImage image, params string[] args)
@@ -37,7 +39,7 @@ public sealed class TestContainer : IDisposable
     {
         File.WriteAllBytes(SpecPath, InitSpecJson.Serialize(Spec));
         var request = new SpawnRequest(InitBinary.Path, SpecPath, StdoutPath, StderrPath);
-        process = Spawner.Spawn(adjust is null ? request : adjust(request));
+        process = With.Spawn(adjust is null ? request : adjust(request));
         return process;
     }
 

@@ -1,0 +1,44 @@
+using Gocker.Syscalls.Keeper;
+using Gocker.Syscalls.Native;
+using static Gocker.Syscalls.Native.Consts;
+
+namespace Gocker.Init;
+
+/// <summary>
+/// `gocker-init --zygote`: an init started ahead of its container (ZygoteSpawner). Fresh UTS, IPC,
+/// PID and net namespaces already; still the host's mount namespace; fds 0-2 on /dev/null, fd 3 the
+/// exec-status pipe, fd 4 a SOCK_SEQPACKET socket to the daemon. It waits for one message,
+/// `CLAIM SPEC_PATH` with three descriptors (the container's stdin, stdout, stderr), and from then
+/// on is exactly a freshly spawned init (Init.Run). EOF instead of a claim: the daemon let it go or
+/// died; exit quietly.
+/// </summary>
+static class Zygote
+{
+    const int ControlFd = 4;
+
+    public static unsafe int Run()
+    {
+        var buf = new byte[4096];
+        var text = KeeperSocket.Receive(ControlFd, buf, out var fds);
+        if (text is null) return 0;
+        try
+        {
+            if (!text.StartsWith("CLAIM /", StringComparison.Ordinal) || fds.Count != 3)
+                throw new InitFailure(125, $"zygote: unexpected claim ({fds.Count} descriptors)");
+            // dup3 clears CLOEXEC on 0-2 (the received copies have it); the originals are closed so
+            // that only 0, 1, 2 (and the CLOEXEC fd 3, 4) are open when the command is exec'd.
+            for (int i = 0; i < 3; i++)
+                if (Libc.dup3(fds[i], i, 0) < 0) throw new InitFailure(125, $"zygote: dup3 onto fd {i}: errno {Libc.Errno}");
+            // Our own mount namespace, copied from the host's table as it is now. unshare applies to
+            // this thread only (the runtime's other threads stay behind, in the host's namespace, and
+            // vanish at execve); every mount, the pivot_root and the execve happen on this thread.
+            if (Libc.unshare(CLONE_NEWNS) != 0) throw new InitFailure(125, $"zygote: unshare mount namespace: errno {Libc.Errno}");
+        }
+        catch (InitFailure e) { return Init.Report(e.Code, "zygote", e.Message); }
+        finally
+        {
+            foreach (var fd in fds) if (fd > 2) Sys.Close(fd);
+        }
+        return Init.Run(text["CLAIM ".Length..]);
+    }
+}

@@ -1,0 +1,165 @@
+using Gocker.Syscalls.Native;
+using static Gocker.Syscalls.Native.Consts;
+
+namespace Gocker.Syscalls.Spawn;
+
+/// <summary>
+/// Keeps a few gocker-init processes started ahead of time ("zygotes") so that a container start does
+/// not wait for the spawn (a thread, unshare, posix_spawn: ~1 ms) and the NativeAOT runtime's start
+/// in the new process (2-4 ms, mostly exec, dynamic linking and page faults): measured as the largest
+/// piece of the start path after the console (bench/RESULTS.md).
+///
+/// A zygote is spawned like any init (UTS, IPC, PID and net namespaces of its own, new session,
+/// default signals, fds 0-2 on /dev/null) but stays in the host's mount namespace and waits on fd 4,
+/// a SOCK_SEQPACKET socket, for one message: `CLAIM SPEC_PATH` with the container's stdin, stdout and
+/// stderr as SCM_RIGHTS. It then puts them on 0-2, unshares its mount namespace (a copy of the
+/// host's mount table as it is now, not as it was when the zygote started) and goes on exactly as a
+/// freshly spawned init: rootfs, cgroup placement by the daemon, one byte on fd 4 = go.
+/// When the daemon goes away its end of the socket closes and the zygote exits without a trace.
+///
+/// Only requests the zygote fits are served from the pool (not --network host); anything else, an
+/// empty pool, or a zygote that died while it waited, falls back to <see cref="NamespaceSpawner"/>.
+/// The pool is refilled on the thread pool once a claimed init has been released (or given up), so
+/// the refill does not compete with the start it serves for the CPU.
+/// </summary>
+public sealed unsafe class ZygoteSpawner : ISpawner, IDisposable
+{
+    readonly NamespaceSpawner _inner;
+    readonly string _initPath;
+    readonly int _size;
+    readonly Lock _gate = new();
+    readonly Queue<InitProcess> _ready = new();
+    int _pending; // spawns in flight
+    bool _disposed;
+    long _claims, _fallbacks;
+
+    /// <param name="size">How many zygotes to keep ready (0 = never: every spawn goes to inner).</param>
+    public ZygoteSpawner(NamespaceSpawner inner, string initPath, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        if (string.IsNullOrEmpty(initPath) || initPath[0] != '/')
+            throw new ArgumentException($"zygotes: the init path must be absolute: '{initPath}'");
+        _inner = inner;
+        _initPath = initPath;
+        _size = size;
+        Refill();
+    }
+
+    /// <summary>Zygotes ready now (tests, diagnostics).</summary>
+    public int Ready { get { lock (_gate) return _ready.Count; } }
+    /// <summary>Spawns served by a zygote / by a fresh spawn since the start.</summary>
+    public long Claims => Interlocked.Read(ref _claims);
+    public long Fallbacks => Interlocked.Read(ref _fallbacks);
+
+    /// <summary>The pids of the zygotes waiting now (tests).</summary>
+    public IReadOnlyList<int> ReadyPids() { lock (_gate) return _ready.Select(z => z.Pid).ToList(); }
+
+    public IInitProcess Spawn(SpawnRequest request)
+    {
+        NamespaceSpawner.Validate(request);
+        // A netns made beforehand (the network's netns pool): a waiting zygote already has a
+        // network namespace of its own, so such a start is a fresh spawn that joins the given one.
+        if (request.HostNetwork || request.NetnsPath is not null || _size == 0 || request.InitPath != _initPath) return Fresh(request);
+
+        int[] fds = [-1, -1, -1];
+        try
+        {
+            fds[0] = request.StdinFd >= 0 ? -1 : OpenStdio(request.StdinPath ?? "/dev/null", O_RDONLY | O_NOCTTY, "input");
+            fds[1] = request.StdoutFd >= 0 ? -1 : OpenStdio(request.StdoutPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, "output");
+            fds[2] = request.StderrFd >= 0 ? -1 : OpenStdio(request.StderrPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, "output");
+            int stdin = request.StdinFd >= 0 ? request.StdinFd : fds[0];
+            int stdout = request.StdoutFd >= 0 ? request.StdoutFd : fds[1];
+            int stderr = request.StderrFd >= 0 ? request.StderrFd : fds[2];
+            while (Take() is { } zygote)
+            {
+                if (!zygote.HasExited && zygote.Claim(request.SpecPath, stdin, stdout, stderr))
+                {
+                    Interlocked.Increment(ref _claims);
+                    zygote.OnSettled = Refill;
+                    return zygote;
+                }
+                zygote.Dispose(); // died while it waited (killed, OOM): the reaper has it
+            }
+        }
+        finally
+        {
+            foreach (var fd in fds) Sys.Close(fd);
+        }
+        var fresh = Fresh(request);
+        Refill();
+        return fresh;
+    }
+
+    IInitProcess Fresh(SpawnRequest request)
+    {
+        Interlocked.Increment(ref _fallbacks);
+        return _inner.Spawn(request);
+    }
+
+    InitProcess? Take()
+    {
+        lock (_gate) return _ready.Count > 0 ? _ready.Dequeue() : null;
+    }
+
+    /// <summary>The init's stdio, opened by the daemon as posix_spawn's file actions would have in the
+    /// child (same flags and mode 0640), errors named like the spawner's.</summary>
+    static int OpenStdio(string path, int flags, string what)
+    {
+        fixed (byte* p = Sys.Z(path))
+        {
+            int fd;
+            do fd = Libc.open(p, flags | O_CLOEXEC, 0x1a0); while (fd < 0 && Libc.Errno == EINTR);
+            if (fd < 0) throw new SyscallException($"posix_spawn: open {what}", path, Libc.Errno);
+            return fd;
+        }
+    }
+
+    /// <summary>Starts as many zygotes as are missing, on the thread pool, one at a time.</summary>
+    void Refill()
+    {
+        lock (_gate)
+        {
+            if (_disposed || _pending > 0 || _ready.Count >= _size) return;
+            _pending++;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(_ => RefillLoop(), null);
+    }
+
+    void RefillLoop()
+    {
+        try
+        {
+            while (true)
+            {
+                lock (_gate)
+                    if (_disposed || _ready.Count >= _size) return;
+                InitProcess z;
+                try { z = _inner.SpawnZygote(_initPath, hostNetwork: false); }
+                catch (Exception) { return; } // starts fall back to fresh spawns, which report the error
+                lock (_gate)
+                {
+                    if (!_disposed) { _ready.Enqueue(z); continue; }
+                }
+                z.Dispose();
+                return;
+            }
+        }
+        finally
+        {
+            lock (_gate) _pending--;
+        }
+    }
+
+    /// <summary>Closes every waiting zygote's socket: each exits at once (EOF), the reaper reaps it.</summary>
+    public void Dispose()
+    {
+        List<InitProcess> left;
+        lock (_gate)
+        {
+            _disposed = true;
+            left = [.. _ready];
+            _ready.Clear();
+        }
+        foreach (var z in left) z.Dispose();
+    }
+}
