@@ -8,7 +8,8 @@ namespace Gocker.Init;
 /// `gocker-init --zygote`: an init started ahead of its container (ZygoteSpawner). Fresh UTS, IPC,
 /// PID and net namespaces already; still the host's mount namespace; fds 0-2 on /dev/null, fd 3 the
 /// exec-status pipe, fd 4 a SOCK_SEQPACKET socket to the daemon. It waits for one message,
-/// `CLAIM SPEC_PATH` with three descriptors (the container's stdin, stdout, stderr), and from then
+/// `CLAIM SPEC_PATH` with three descriptors (the container's stdin, stdout, stderr; a fourth is a
+/// network namespace to join), and from then
 /// on is exactly a freshly spawned init (Init.Run). EOF instead of a claim: the daemon let it go or
 /// died; exit quietly.
 /// </summary>
@@ -23,12 +24,16 @@ static class Zygote
         if (text is null) return 0;
         try
         {
-            if (!text.StartsWith("CLAIM /", StringComparison.Ordinal) || fds.Count != 3)
+            if (!text.StartsWith("CLAIM /", StringComparison.Ordinal) || fds.Count is not (3 or 4))
                 throw new InitFailure(125, $"zygote: unexpected claim ({fds.Count} descriptors)");
             // dup3 clears CLOEXEC on 0-2 (the received copies have it); the originals are closed so
             // that only 0, 1, 2 (and the CLOEXEC fd 3, 4) are open when the command is exec'd.
             for (int i = 0; i < 3; i++)
                 if (Libc.dup3(fds[i], i, 0) < 0) throw new InitFailure(125, $"zygote: dup3 onto fd {i}: errno {Libc.Errno}");
+            // A fourth descriptor: a network namespace made (and attached) beforehand to join instead
+            // of the empty one we were spawned with. setns moves this thread, the one that execs.
+            if (fds.Count == 4 && Libc.setns(fds[3], CLONE_NEWNET) != 0)
+                throw new InitFailure(125, $"zygote: setns net: errno {Libc.Errno}");
             // Our own mount namespace, copied from the host's table as it is now. unshare applies to
             // this thread only (the runtime's other threads stay behind, in the host's namespace, and
             // vanish at execve); every mount, the pivot_root and the execve happen on this thread.

@@ -54,6 +54,8 @@ public static unsafe partial class Libc
     public static partial int mount(byte* source, byte* target, byte* fstype, ulong flags, byte* data);
     [LibraryImport(L, EntryPoint = "umount2", SetLastError = true)]
     public static partial int umount2(byte* target, int flags);
+    [LibraryImport(L, EntryPoint = "setns", SetLastError = true)]
+    public static partial int setns(int fd, int nstype);
     [LibraryImport(L, EntryPoint = "unshare", SetLastError = true)]
     public static partial int unshare(int flags);
     [LibraryImport(L, EntryPoint = "sethostname", SetLastError = true)]

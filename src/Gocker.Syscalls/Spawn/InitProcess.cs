@@ -33,15 +33,15 @@ internal sealed class InitProcess : IInitProcess
     /// <summary>True once the process has exited (a zygote that died while it waited).</summary>
     internal bool HasExited => reg.Task.IsCompleted;
 
-    /// <summary>Hands a zygote its container: the spec path, and stdin, stdout, stderr as SCM_RIGHTS
+    /// <summary>Hands a zygote its container: the spec path, and stdin, stdout, stderr (and a netns to join) as SCM_RIGHTS
     /// (copies travel with the message; the caller keeps and closes its own). False when the zygote
     /// is gone (its end of the socket closed): the caller disposes it and spawns afresh.</summary>
-    internal bool Claim(string specPath, int stdin, int stdout, int stderr)
+    internal bool Claim(string specPath, ReadOnlySpan<int> fds)
     {
         lock (gate)
         {
             if (disposed || released || goFd < 0) return false;
-            return Keeper.KeeperSocket.Send(goFd, "CLAIM " + specPath, [stdin, stdout, stderr]);
+            return Keeper.KeeperSocket.Send(goFd, "CLAIM " + specPath, fds);
         }
     }
 

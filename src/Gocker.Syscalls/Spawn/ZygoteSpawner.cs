@@ -17,6 +17,8 @@ namespace Gocker.Syscalls.Spawn;
 /// freshly spawned init: rootfs, cgroup placement by the daemon, one byte on fd 4 = go.
 /// When the daemon goes away its end of the socket closes and the zygote exits without a trace.
 ///
+/// With SpawnRequest.NetnsPath (a pooled, pre-attached netns) the claim carries that namespace as a
+/// fourth descriptor and the zygote setns()s into it first.
 /// Only requests the zygote fits are served from the pool (not --network host); anything else, an
 /// empty pool, or a zygote that died while it waited, falls back to <see cref="NamespaceSpawner"/>.
 /// The pool is refilled on the thread pool once a claimed init has been released (or given up), so
@@ -57,22 +59,27 @@ public sealed unsafe class ZygoteSpawner : ISpawner, IDisposable
     public IInitProcess Spawn(SpawnRequest request)
     {
         NamespaceSpawner.Validate(request);
-        // A netns made beforehand (the network's netns pool): a waiting zygote already has a
-        // network namespace of its own, so such a start is a fresh spawn that joins the given one.
-        if (request.HostNetwork || request.NetnsPath is not null || _size == 0 || request.InitPath != _initPath) return Fresh(request);
+        if (request.HostNetwork || _size == 0 || request.InitPath != _initPath) return Fresh(request);
 
-        int[] fds = [-1, -1, -1];
+        int[] fds = [-1, -1, -1, -1];
         try
         {
             fds[0] = request.StdinFd >= 0 ? -1 : OpenStdio(request.StdinPath ?? "/dev/null", O_RDONLY | O_NOCTTY, "input");
             fds[1] = request.StdoutFd >= 0 ? -1 : OpenStdio(request.StdoutPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, "output");
             fds[2] = request.StderrFd >= 0 ? -1 : OpenStdio(request.StderrPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, "output");
-            int stdin = request.StdinFd >= 0 ? request.StdinFd : fds[0];
-            int stdout = request.StdoutFd >= 0 ? request.StdoutFd : fds[1];
-            int stderr = request.StderrFd >= 0 ? request.StderrFd : fds[2];
+            // A netns made beforehand (the network's netns pool): the zygote setns()s into it at its
+            // claim, leaving the empty one it was spawned with. Checked here, as the spawner would.
+            if (request.NetnsPath is not null) fds[3] = OpenNetns(request.NetnsPath);
+            int[] pass =
+            [
+                request.StdinFd >= 0 ? request.StdinFd : fds[0],
+                request.StdoutFd >= 0 ? request.StdoutFd : fds[1],
+                request.StderrFd >= 0 ? request.StderrFd : fds[2],
+                .. fds[3] >= 0 ? [fds[3]] : Array.Empty<int>(),
+            ];
             while (Take() is { } zygote)
             {
-                if (!zygote.HasExited && zygote.Claim(request.SpecPath, stdin, stdout, stderr))
+                if (!zygote.HasExited && zygote.Claim(request.SpecPath, pass))
                 {
                     Interlocked.Increment(ref _claims);
                     zygote.OnSettled = Refill;
@@ -112,6 +119,19 @@ public sealed unsafe class ZygoteSpawner : ISpawner, IDisposable
             if (fd < 0) throw new SyscallException($"posix_spawn: open {what}", path, Libc.Errno);
             return fd;
         }
+    }
+
+    const long NSFS_MAGIC = 0x6e736673;
+
+    static int OpenNetns(string path)
+    {
+        int fd = Sys.Open(path, O_RDONLY);
+        if (Sys.FsType(fd) != NSFS_MAGIC)
+        {
+            Sys.Close(fd);
+            throw new SyscallException("setns net", path, "not a namespace file (nsfs)");
+        }
+        return fd;
     }
 
     /// <summary>Starts as many zygotes as are missing, on the thread pool, one at a time.</summary>

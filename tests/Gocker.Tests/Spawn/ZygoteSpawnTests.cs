@@ -21,12 +21,14 @@ public sealed class ZygoteSpawnTests : SpawnTests, IDisposable
 
     public void Dispose() => _pool.Dispose();
 
-    void WaitReady(int n)
+    void WaitReady(int n) => WaitReady(_pool, n);
+
+    internal static void WaitReady(ZygoteSpawner pool, int n)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (_pool.Ready < n)
+        while (pool.Ready < n)
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"zygote pool has {_pool.Ready} of {n} ready");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"zygote pool has {pool.Ready} of {n} ready");
             Thread.Sleep(10);
         }
     }
