@@ -112,9 +112,14 @@ public static class ApiRoutes
     static Task<IResult> List(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
         var (match, impliesAll) = ContainerExtraRoutes.ParseFilters(ctx.Request.Query["filters"].ToString());
-        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(Flag(ctx, "all") || impliesAll));
+        var all = Flag(ctx, "all") || impliesAll;
+        // Read directly (no message): under a crash-loop storm the supervisor's mailbox is busy
+        // with the restarts' records; ContainerListing says why this is never older than a verb
+        // that returned. Until the containers loaded at daemon start settle, the supervisor answers.
+        var records = svc.Listing.Ready ? svc.Listing.Snapshot(all)
+            : (await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(all))).Containers;
         var now = svc.Clock.GetUtcNow();
-        var list = listing.Containers.Where(match).Select(r => new ContainerSummary
+        var list = records.Where(match).Select(r => new ContainerSummary
         {
             Id = r.Spec.Id,
             Names = ["/" + r.Spec.Name],

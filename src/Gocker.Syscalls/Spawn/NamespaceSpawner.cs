@@ -143,7 +143,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             var job = new SpawnJob
             {
                 Namespaces = namespaces, Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
-                Argv = (nint)argv, Envp = (nint)envp,
+                Argv = (nint)argv, Envp = (nint)envp, Nice = ThreadNice.Base,
             };
             var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-spawn" };
             thread.Start();
@@ -208,6 +208,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
         static readonly delegate* unmanaged<int, int> unshare;
         static readonly delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int> posixSpawn;
         static readonly delegate* unmanaged<int*> errnoLocation;
+        static readonly delegate* unmanaged<int, int, int, int> setPriority;
 
         static SpawnJob()
         {
@@ -215,15 +216,21 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             unshare = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(libc, "unshare");
             posixSpawn = (delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int>)NativeLibrary.GetExport(libc, "posix_spawn");
             errnoLocation = (delegate* unmanaged<int*>)NativeLibrary.GetExport(libc, "__errno_location");
+            setPriority = (delegate* unmanaged<int, int, int, int>)NativeLibrary.GetExport(libc, "setpriority");
         }
 
-        public int Namespaces;
+        public int Namespaces, Nice;
         public nint Path, FileActions, Attr, Argv, Envp;
         public int Pid, UnshareErrno, SpawnErrno;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
         public void Run()
         {
+            // This thread inherited the nice value of the (possibly deprioritised) container
+            // dispatcher thread that made it; the init and the container's processes inherit this
+            // thread's: set it back to the daemon's own (ThreadNice). PRIO_PROCESS, who 0 = this
+            // thread only. A failure leaves it as it was (a priority, not a correctness matter).
+            setPriority(0, 0, Nice);
             if (unshare(Namespaces) != 0) { UnshareErrno = *errnoLocation(); return; }
             int pid;
             SpawnErrno = posixSpawn(&pid, (byte*)Path, (void*)FileActions, (void*)Attr, (byte**)Argv, (byte**)Envp);
