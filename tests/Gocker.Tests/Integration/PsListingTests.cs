@@ -53,4 +53,37 @@ public sealed class PsListingTests(DaemonFixture daemon) : IClassFixture<DaemonF
         }
         foreach (var l in loopers) Assert.DoesNotContain(l[..12], Ok("ps", "-a", "--format", "{{.ID}}").Split('\n'));
     }
+
+    /// <summary>Field 19 of /proc/PID[/task/TID]/stat: the nice value (after the parenthesised comm).</summary>
+    static int NiceOf(string statPath)
+    {
+        var stat = File.ReadAllText(statPath);
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16]);
+    }
+
+    [Fact]
+    public void Container_work_threads_are_niced_but_containers_and_execs_run_at_the_daemons_nice()
+    {
+        var daemonNice = NiceOf($"/proc/{daemon.DaemonPid}/stat");
+        var id = Ok("run", "-d", "busybox", "sleep", "100");
+        try
+        {
+            var pid = System.Text.Json.Nodes.JsonNode.Parse(Ok("inspect", id))!.AsArray()[0]!["State"]!["Pid"]!.GetValue<int>();
+            Assert.Equal(daemonNice, NiceOf($"/proc/{pid}/stat"));
+            // An exec'd process is spawned from a thread of its own too.
+            var execStat = Ok("exec", id, "cat", "/proc/self/stat");
+            Assert.Equal(daemonNice, int.Parse(execStat[(execStat.LastIndexOf(')') + 2)..].Split(' ')[16]));
+            // The container dispatcher's threads that ran container work are the nicer ones (gocker.hocon: +10).
+            var dispatch = Directory.GetDirectories($"/proc/{daemon.DaemonPid}/task")
+                .Where(t => File.ReadAllText(Path.Combine(t, "comm")).StartsWith("gocker.dispatch", StringComparison.Ordinal))
+                .Select(t => NiceOf(Path.Combine(t, "stat"))).ToList();
+            Assert.Contains(Math.Min(19, daemonNice + 10), dispatch);
+            // The API's threads (Kestrel, thread pool) stay at the daemon's.
+            var kestrel = Directory.GetDirectories($"/proc/{daemon.DaemonPid}/task")
+                .Where(t => File.ReadAllText(Path.Combine(t, "comm")).StartsWith(".NET TP Worker", StringComparison.Ordinal))
+                .Select(t => NiceOf(Path.Combine(t, "stat"))).ToList();
+            Assert.All(kestrel, n => Assert.Equal(daemonNice, n));
+        }
+        finally { daemon.Gocker("rm", "-f", id); }
+    }
 }
