@@ -18,6 +18,9 @@ public static class ApiRoutes
         // Docker clients prefix paths with the API version (/v1.43/containers/json).
         app.Use((ctx, next) =>
         {
+            // A thread-pool thread started from a niced container thread inherits its nice value
+            // (ContainerThreads): the API never runs at it.
+            Gocker.Syscalls.Spawn.ThreadNice.EnsureBase();
             var p = ctx.Request.Path.Value ?? "";
             if (p.Length > 2 && p[1] == 'v' && char.IsAsciiDigit(p[2]))
             {

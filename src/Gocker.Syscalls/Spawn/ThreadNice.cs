@@ -33,6 +33,14 @@ public static partial class ThreadNice
         return setpriority(PRIO_PROCESS, gettid(), Math.Min(19, Base + delta)) == 0;
     }
 
+    /// <summary>Sets the calling thread back to <see cref="Base"/> if it is nicer (one getpriority
+    /// when it is not). For threads that must never be deprioritised, e.g. the API's: a thread-pool
+    /// thread created from a niced thread would otherwise inherit its value.</summary>
+    public static void EnsureBase()
+    {
+        if (Current() > Base) setpriority(PRIO_PROCESS, gettid(), Base);
+    }
+
     /// <summary>The calling thread's nice value.</summary>
     public static int Current()
     {
