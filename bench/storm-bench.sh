@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 n=${1:-200}
 secs=${2:-60}
-bin=$PWD/artifacts/bin
+bin=${GOCKER_BENCH_BIN:-$PWD/artifacts/bin}
 root=$(mktemp -d /tmp/gocker-storm-XXXX)
 sock=$root/gocker.sock
 cg=gocker-storm-$$

@@ -18,6 +18,9 @@ public static class ApiRoutes
         // Docker clients prefix paths with the API version (/v1.43/containers/json).
         app.Use((ctx, next) =>
         {
+            // A thread-pool thread started from a niced container thread inherits its nice value
+            // (ContainerThreads): the API never runs at it.
+            Gocker.Syscalls.Spawn.ThreadNice.EnsureBase();
             var p = ctx.Request.Path.Value ?? "";
             if (p.Length > 2 && p[1] == 'v' && char.IsAsciiDigit(p[2]))
             {
@@ -112,9 +115,14 @@ public static class ApiRoutes
     static Task<IResult> List(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
         var (match, impliesAll) = ContainerExtraRoutes.ParseFilters(ctx.Request.Query["filters"].ToString());
-        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(Flag(ctx, "all") || impliesAll));
+        var all = Flag(ctx, "all") || impliesAll;
+        // Read directly (no message): under a crash-loop storm the supervisor's mailbox is busy
+        // with the restarts' records; ContainerListing says why this is never older than a verb
+        // that returned. Until the containers loaded at daemon start settle, the supervisor answers.
+        var records = svc.Listing.Ready ? svc.Listing.Snapshot(all)
+            : (await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(all))).Containers;
         var now = svc.Clock.GetUtcNow();
-        var list = listing.Containers.Where(match).Select(r => new ContainerSummary
+        var list = records.Where(match).Select(r => new ContainerSummary
         {
             Id = r.Spec.Id,
             Names = ["/" + r.Spec.Name],

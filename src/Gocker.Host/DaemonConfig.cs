@@ -54,6 +54,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             DefaultStopTimeout = g.HasPath("stop-timeout") ? g.GetTimeSpan("stop-timeout") : TimeSpan.FromSeconds(10),
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),
             RestartBackoff = RestartBackoffOf(g),
+            ContainerThreadNice = g.HasPath("dispatchers.container.nice") ? Math.Clamp(g.GetInt("dispatchers.container.nice"), 0, 19) : 0,
         };
         options = options with { Events = EventSettings(g, options.DataRoot) };
         if (options.DefaultNetwork == "host")

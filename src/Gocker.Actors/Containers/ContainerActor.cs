@@ -108,6 +108,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveGroupMessages();
     }
 
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        ContainerThreads.Enter(_svc.Options);
+        return base.AroundReceive(receive, message);
+    }
+
     protected override void PreStart()
     {
         Publish();
@@ -497,6 +503,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var result = new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null);
         foreach (var w in _waiters) w.Who.Tell(result);
         _waiters.Clear();
+        // Out of `ps` before `rm` returns (and no later publish puts it back).
+        _removed = true;
+        _svc.Listing.Remove(Id);
         foreach (var r in _removers) r.Tell(new Ack());
         _removers.Clear();
         _nextExit.TrySetResult();
@@ -778,7 +787,15 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         Publish();
     }
 
-    void Publish() => Context.Parent.Tell(new Changed(_record));
+    /// <summary>The listing (`ps`) first, synchronously, then the supervisor (inspect, names).</summary>
+    void Publish()
+    {
+        if (_removed) return;
+        _svc.Listing.Set(_record);
+        Context.Parent.Tell(new Changed(_record));
+    }
+
+    bool _removed;
 
     /// <summary>Publishes an event about this container on the system's EventStream (name and image
     /// always among its attributes, as in Docker's).</summary>

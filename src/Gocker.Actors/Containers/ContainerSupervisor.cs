@@ -45,11 +45,9 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<List>(m => _settling.Count > 0, _ => Stash.Stash());
         Receive<ContainerActor.Settled>(m =>
         {
-            if (_settling.Remove(m.Id) && _settling.Count == 0) Stash.UnstashAll();
+            if (_settling.Remove(m.Id) && _settling.Count == 0) Settled();
         });
-        Receive<List>(m => Sender.Tell(new Listing(_records.Values
-            .Where(r => m.All || r.Status is ContainerStatus.Running or ContainerStatus.Paused or ContainerStatus.Restarting)
-            .OrderByDescending(r => r.Spec.Created).ToList())));
+        Receive<List>(m => Sender.Tell(new Listing(_svc.Listing.Snapshot(m.All))));
         Receive<ContainerActor.Changed>(m => _records[m.Record.Spec.Id] = m.Record);
         Receive<Terminated>(HandleTerminated);
     }
@@ -89,6 +87,7 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
                     try { Directory.Delete(dir, recursive: true); }
                     catch (Exception ex) { _log.Error("cannot remove stale run dir {0}: {1}", dir, ex.Message); }
                 }
+        if (_settling.Count == 0) _svc.Listing.MarkReady();
     }
 
     /// <summary>Loads a container known from a previous daemon run. Its actor re-adopts it if it was
@@ -155,6 +154,7 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
         Context.Watch(child);
         _children[id] = child;
         _records[id] = record;
+        _svc.Listing.Set(record);
         _names[record.Spec.Name] = id;
     }
 
@@ -194,9 +194,18 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
     {
         var id = t.ActorRef.Path.Name;
         _children.Remove(id);
-        if (_settling.Remove(id) && _settling.Count == 0) Stash.UnstashAll();
+        if (_settling.Remove(id) && _settling.Count == 0) Settled();
+        // The actor took itself out before answering `rm`; this covers an actor that stopped otherwise.
+        _svc.Listing.Remove(id);
         if (_records.Remove(id, out var rec) && _names.TryGetValue(rec.Spec.Name, out var owner) && owner == id)
             _names.Remove(rec.Spec.Name);
+    }
+
+    /// <summary>Every loaded container has its real state: `ps` may read the listing directly.</summary>
+    void Settled()
+    {
+        _svc.Listing.MarkReady();
+        Stash.UnstashAll();
     }
 
     void Answer(Func<object> op)

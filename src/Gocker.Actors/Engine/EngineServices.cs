@@ -27,4 +27,6 @@ public sealed record EngineServices(
     public IExecSpawner? Execs { get; init; }
     /// <summary>Names of the supervision groups that exist (create refuses an unknown --group).</summary>
     public Groups.GroupDirectory Groups { get; init; } = new();
+    /// <summary>What `ps` lists, kept current by the container actors (read without a message).</summary>
+    public Containers.ContainerListing Listing { get; init; } = new();
 }

@@ -21,6 +21,10 @@ public sealed record GockerOptions
     public TimeSpan DefaultStopTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>Akka dispatcher for the per-container actors (they make blocking syscalls).</summary>
     public string ContainerDispatcher { get; init; } = "gocker.dispatchers.container";
+    /// <summary>How much nicer than the daemon the container dispatcher's threads run
+    /// (gocker.dispatchers.container.nice; 0 = not at all): under a restart storm the API, the
+    /// console and the containers' own processes get the CPU first. See ContainerThreads.</summary>
+    public int ContainerThreadNice { get; init; }
 
     /// <summary>Network of containers created without --network (Docker: "bridge"); "none" = loopback only.</summary>
     public string DefaultNetwork { get; init; } = "bridge";

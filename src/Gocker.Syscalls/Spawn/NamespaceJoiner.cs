@@ -113,7 +113,7 @@ public sealed unsafe class NamespaceJoiner : IExecSpawner
             var job = new JoinJob
             {
                 Pidfd = target, Flags = flags, Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
-                Argv = (nint)argv, Envp = (nint)envp,
+                Argv = (nint)argv, Envp = (nint)envp, Nice = ThreadNice.Base,
             };
             var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-exec" };
             thread.Start();
@@ -171,6 +171,7 @@ public sealed unsafe class NamespaceJoiner : IExecSpawner
         static readonly delegate* unmanaged<int, int, int> setns;
         static readonly delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int> posixSpawn;
         static readonly delegate* unmanaged<int*> errnoLocation;
+        static readonly delegate* unmanaged<int, int, int, int> setPriority;
 
         static JoinJob()
         {
@@ -178,15 +179,20 @@ public sealed unsafe class NamespaceJoiner : IExecSpawner
             setns = (delegate* unmanaged<int, int, int>)NativeLibrary.GetExport(libc, "setns");
             posixSpawn = (delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int>)NativeLibrary.GetExport(libc, "posix_spawn");
             errnoLocation = (delegate* unmanaged<int*>)NativeLibrary.GetExport(libc, "__errno_location");
+            setPriority = (delegate* unmanaged<int, int, int, int>)NativeLibrary.GetExport(libc, "setpriority");
         }
 
-        public int Pidfd, Flags;
+        public int Pidfd, Flags, Nice;
         public nint Path, FileActions, Attr, Argv, Envp;
         public int Pid, SetnsErrno, SpawnErrno;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
         public void Run()
         {
+            // Back to the daemon's own nice value (see ThreadNice): the exec'd process must not
+            // inherit a deprioritised container dispatcher thread's. This thread only; a failure
+            // leaves it as it was.
+            setPriority(0, 0, Nice);
             if (setns(Pidfd, Flags) != 0) { SetnsErrno = *errnoLocation(); return; }
             int pid;
             SpawnErrno = posixSpawn(&pid, (byte*)Path, (void*)FileActions, (void*)Attr, (byte**)Argv, (byte**)Envp);

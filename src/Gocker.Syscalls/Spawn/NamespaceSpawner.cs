@@ -154,7 +154,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             {
                 Namespaces = netnsFd >= 0 ? namespaces & ~CLONE_NEWNET : namespaces, NetnsFd = netnsFd,
                 Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
-                Argv = (nint)argv, Envp = (nint)envp,
+                Argv = (nint)argv, Envp = (nint)envp, Nice = ThreadNice.Base,
             };
             var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-spawn" };
             thread.Start();
@@ -221,6 +221,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
         static readonly delegate* unmanaged<int, int, int> setns;
         static readonly delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int> posixSpawn;
         static readonly delegate* unmanaged<int*> errnoLocation;
+        static readonly delegate* unmanaged<int, int, int, int> setPriority;
 
         static SpawnJob()
         {
@@ -229,9 +230,10 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             setns = (delegate* unmanaged<int, int, int>)NativeLibrary.GetExport(libc, "setns");
             posixSpawn = (delegate* unmanaged<int*, byte*, void*, void*, byte**, byte**, int>)NativeLibrary.GetExport(libc, "posix_spawn");
             errnoLocation = (delegate* unmanaged<int*>)NativeLibrary.GetExport(libc, "__errno_location");
+            setPriority = (delegate* unmanaged<int, int, int, int>)NativeLibrary.GetExport(libc, "setpriority");
         }
 
-        public int Namespaces;
+        public int Namespaces, Nice;
         /// <summary>-1, or a network namespace to join before the other namespaces are unshared
         /// (the thread is discarded afterwards, so its netns change dies with it).</summary>
         public int NetnsFd = -1;
@@ -241,6 +243,11 @@ public sealed unsafe class NamespaceSpawner : ISpawner
         [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
         public void Run()
         {
+            // This thread inherited the nice value of the (possibly deprioritised) container
+            // dispatcher thread that made it; the init and the container's processes inherit this
+            // thread's: set it back to the daemon's own (ThreadNice). PRIO_PROCESS, who 0 = this
+            // thread only. A failure leaves it as it was (a priority, not a correctness matter).
+            setPriority(0, 0, Nice);
             if (NetnsFd >= 0 && setns(NetnsFd, CLONE_NEWNET) != 0) { SetnsErrno = *errnoLocation(); return; }
             if (unshare(Namespaces) != 0) { UnshareErrno = *errnoLocation(); return; }
             int pid;
