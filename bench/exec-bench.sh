@@ -16,7 +16,7 @@ daemon=$!
 g="$bin/gocker -H unix://$sock"
 cleanup() {
   $g rm -f bench-exec >/dev/null 2>&1 || true
-  kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"
+  kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm_daemon_nat_rules "$root/data"; rm -rf "$root"
   rm_cgroup_parent gocker-exec-bench
 }
 trap cleanup EXIT

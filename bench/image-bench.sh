@@ -10,7 +10,7 @@ root=$(mktemp -d /tmp/gocker-ibench-XXXX)
 sock=$root/gocker.sock
 "$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent gocker-ibench >"$root/gockerd.log" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$root"; rm_cgroup_parent gocker-ibench' EXIT
+trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm_daemon_nat_rules "$root/data"; rm -rf "$root"; rm_cgroup_parent gocker-ibench' EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
 export GOCKER_NO_PROGRESS=1

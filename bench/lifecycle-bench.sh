@@ -12,11 +12,12 @@ bin=$PWD/artifacts/bin
 root=$(mktemp -d /tmp/gocker-lcbench-XXXX)
 sock=$root/gocker.sock
 cg=gocker-lcbench-$$
-"$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent $cg >"$root/gockerd.log" 2>&1 &
+"$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent $cg ${GOCKER_BENCH_DAEMON_ARGS:-} >"$root/gockerd.log" 2>&1 &
 daemon=$!
 cleanup() {
   $bin/gocker -H "unix://$sock" ps -aq 2>/dev/null | xargs -r $bin/gocker -H "unix://$sock" rm -f >/dev/null 2>&1 || true
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
+  rm_daemon_nat_rules "$root/data"
   rm -rf "$root"
   rm_cgroup_parent $cg
 }

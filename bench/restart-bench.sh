@@ -22,6 +22,7 @@ daemon=$!
 cleanup() {
   $bin/gocker -H "unix://$sock" ps -aq 2>/dev/null | xargs -r $bin/gocker -H "unix://$sock" rm -f >/dev/null 2>&1 || true
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
+  rm_daemon_nat_rules "$root/data"
   rm -rf "$root"
   rm_cgroup_parent $cg
 }

@@ -20,6 +20,7 @@ g="$bin/gocker -H unix://$sock"
 cleanup() {
   $g ps -aq 2>/dev/null | xargs -r $g rm -f >/dev/null 2>&1 || true
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
+  rm_daemon_nat_rules "$root/data"
   rm -rf "$root"
   rm_cgroup_parent $cg
 }

@@ -26,6 +26,7 @@ one() { # zygotes
   python3 -c "import json,statistics as s; t=sorted(json.load(open('$root/h.json'))['results'][0]['times']); print('zygotes=$1: median %.1f ms, min %.1f, p10 %.1f' % (s.median(t)*1e3, t[0]*1e3, t[len(t)//10]*1e3))"
   kill $pid; wait $pid 2>/dev/null || true
   rm_cgroup_parent $cg
+  rm_daemon_nat_rules "$root/data"
   rm -rf "$root"
 }
 for _ in $(seq "$rounds"); do one 0; one 1; done
