@@ -126,11 +126,12 @@ public sealed partial class ContainerActor
             _record = next;
             Publish();
         }
-        Emit("restart-scheduled", ("delayMs", Str((long)delay.TotalMilliseconds)), ("restartCount", Str(restartCount)), ("reason", reason));
         var due = new RestartDue(++_restartGeneration);
         // No scheduler tick (10 ms) for a zero delay: the restart reaction time is the point of it.
         if (delay <= TimeSpan.Zero) Self.Tell(due, ActorRefs.NoSender);
         else Timers.StartSingleTimer(RestartTimerKey, due, delay);
+        // After the timer exists: whoever reacts to the event (a spec advancing virtual time) finds it.
+        Emit("restart-scheduled", ("delayMs", Str((long)delay.TotalMilliseconds)), ("restartCount", Str(restartCount)), ("reason", reason));
     }
 
     void CancelPendingRestart()
@@ -255,11 +256,11 @@ public sealed partial class ContainerActor
             var left = (_record.NextRestartAt ?? _svc.Clock.GetUtcNow()) - _svc.Clock.GetUtcNow();
             if (left < TimeSpan.Zero) left = TimeSpan.Zero;
             if (left > policy.Backoff.MaxDelay) left = policy.Backoff.MaxDelay;
-            Emit("restart-scheduled", ("delayMs", Str((long)left.TotalMilliseconds)), ("restartCount", Str(_record.RestartCount)),
-                ("reason", "was waiting to restart when the daemon stopped"));
             var due = new RestartDue(++_restartGeneration);
             if (left <= TimeSpan.Zero) Self.Tell(due, ActorRefs.NoSender);
             else Timers.StartSingleTimer(RestartTimerKey, due, left);
+            Emit("restart-scheduled", ("delayMs", Str((long)left.TotalMilliseconds)), ("restartCount", Str(_record.RestartCount)),
+                ("reason", "was waiting to restart when the daemon stopped"));
             return;
         }
         if (_record.Status != ContainerStatus.Exited || loaded != ContainerStatus.Exited) return;
