@@ -20,3 +20,17 @@ rm_daemon_nat_rules() {
   done
   return 0
 }
+
+# Removes a bench network's own bridge and its host rules: the NAT rule (one per network) and the
+# two isolation rules (the GOCKER-ISOLATION chains themselves stay, as gockerd leaves them).
+rm_bench_bridge() { # BRIDGE SUBNET
+  local chain
+  ip link del "$1" 2>/dev/null || true
+  iptables -w -t nat -S POSTROUTING | grep -- "-s $2 ! -o $1" | sed 's/^-A /-D /' |
+    while read -r rule; do eval iptables -w -t nat "$rule"; done || true
+  for chain in GOCKER-ISOLATION-1 GOCKER-ISOLATION-2; do
+    iptables -w -S $chain 2>/dev/null | grep -E -- "-[io] $1 " | sed 's/^-A /-D /' |
+      while read -r rule; do eval iptables -w "$rule"; done || true
+  done
+  return 0
+}

@@ -22,16 +22,8 @@ start p2 2 gkpb2 10.233.1.0/24
 cleanup() {
   for n in p0 p2; do kill "${pids[$n]}" 2>/dev/null; wait "${pids[$n]}" 2>/dev/null || true; done
   grep -h -A1 "netns pool" "$root"/p2.log 2>/dev/null | grep -o "netns pool.*" || true
-  for b in gkpb0:10.233.0.0/24 gkpb2:10.233.1.0/24; do
-    dev=${b%%:*}; net=${b#*:}
-    ip link del "$dev" 2>/dev/null || true
-    iptables -w -t nat -S POSTROUTING | grep -- "-s $net ! -o $dev" | sed 's/^-A /-D /' |
-      while read -r rule; do eval iptables -w -t nat "$rule"; done || true
-    for chain in GOCKER-ISOLATION-1 GOCKER-ISOLATION-2; do
-      iptables -w -S $chain 2>/dev/null | grep -E -- "-[io] $dev " | sed 's/^-A /-D /' |
-        while read -r rule; do eval iptables -w "$rule"; done || true
-    done
-  done
+  rm_bench_bridge gkpb0 10.233.0.0/24
+  rm_bench_bridge gkpb2 10.233.1.0/24
   rm -rf "$root"
   rm_cgroup_parent gocker-pb-p0; rm_cgroup_parent gocker-pb-p2
 }

@@ -15,15 +15,7 @@ sock=$root/gocker.sock
 daemon=$!
 cleanup() {
   kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true
-  ip link del gkbench0 2>/dev/null || true
-  # The bench network's NAT rule (one per network, kept while the network exists).
-  iptables -w -t nat -S POSTROUTING | grep -- '-s 10.231.0.0/24 ! -o gkbench0' | sed 's/^-A /-D /' |
-    while read -r rule; do eval iptables -w -t nat "$rule"; done || true
-  # Its two isolation rules (GOCKER-ISOLATION-1/-2; the chains themselves stay, as gockerd leaves them).
-  for chain in GOCKER-ISOLATION-1 GOCKER-ISOLATION-2; do
-    iptables -w -S $chain 2>/dev/null | grep -E -- '-[io] gkbench0 ' | sed 's/^-A /-D /' |
-      while read -r rule; do eval iptables -w "$rule"; done || true
-  done
+  rm_bench_bridge gkbench0 10.231.0.0/24
   rm -rf "$root"
   rm_cgroup_parent gocker-bench
 }

@@ -56,12 +56,12 @@ public sealed unsafe class NamespaceSpawner : ISpawner
     }
 
     /// <summary>A zygote (see <see cref="ZygoteSpawner"/>): `gocker-init --zygote` in fresh UTS, IPC, PID
-    /// (and net unless hostNetwork) namespaces but still in the host's mount namespace, stdio on
+    /// and net namespaces but still in the host's mount namespace, stdio on
     /// /dev/null, fd 4 a SOCK_SEQPACKET socket (the returned process's go channel) on which it waits
     /// for its claim.</summary>
-    internal InitProcess SpawnZygote(string initPath, bool hostNetwork)
+    internal InitProcess SpawnZygote(string initPath)
     {
-        var request = new SpawnRequest(initPath, "--zygote", "/dev/null", "/dev/null", "/dev/null") { HostNetwork = hostNetwork };
+        var request = new SpawnRequest(initPath, "--zygote", "/dev/null", "/dev/null", "/dev/null");
         Validate(request with { SpecPath = "/" });
         return SpawnCore(request, zygote: true);
     }

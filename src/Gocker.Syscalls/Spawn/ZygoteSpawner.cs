@@ -24,7 +24,7 @@ namespace Gocker.Syscalls.Spawn;
 /// The pool is refilled on the thread pool once a claimed init has been released (or given up), so
 /// the refill does not compete with the start it serves for the CPU.
 /// </summary>
-public sealed unsafe class ZygoteSpawner : ISpawner, IDisposable
+public sealed class ZygoteSpawner : ISpawner, IDisposable
 {
     readonly NamespaceSpawner _inner;
     readonly string _initPath;
@@ -64,9 +64,9 @@ public sealed unsafe class ZygoteSpawner : ISpawner, IDisposable
         int[] fds = [-1, -1, -1, -1];
         try
         {
-            fds[0] = request.StdinFd >= 0 ? -1 : OpenStdio(request.StdinPath ?? "/dev/null", O_RDONLY | O_NOCTTY, "input");
-            fds[1] = request.StdoutFd >= 0 ? -1 : OpenStdio(request.StdoutPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, "output");
-            fds[2] = request.StderrFd >= 0 ? -1 : OpenStdio(request.StderrPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, "output");
+            fds[0] = request.StdinFd >= 0 ? -1 : OpenStdio(request.StdinPath ?? "/dev/null", O_RDONLY | O_NOCTTY);
+            fds[1] = request.StdoutFd >= 0 ? -1 : OpenStdio(request.StdoutPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY);
+            fds[2] = request.StderrFd >= 0 ? -1 : OpenStdio(request.StderrPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY);
             // A netns made beforehand (the network's netns pool): the zygote setns()s into it at its
             // claim, leaving the empty one it was spawned with. Checked here, as the spawner would.
             if (request.NetnsPath is not null) fds[3] = OpenNetns(request.NetnsPath);
@@ -108,18 +108,9 @@ public sealed unsafe class ZygoteSpawner : ISpawner, IDisposable
         lock (_gate) return _ready.Count > 0 ? _ready.Dequeue() : null;
     }
 
-    /// <summary>The init's stdio, opened by the daemon as posix_spawn's file actions would have in the
-    /// child (same flags and mode 0640), errors named like the spawner's.</summary>
-    static int OpenStdio(string path, int flags, string what)
-    {
-        fixed (byte* p = Sys.Z(path))
-        {
-            int fd;
-            do fd = Libc.open(p, flags | O_CLOEXEC, 0x1a0); while (fd < 0 && Libc.Errno == EINTR);
-            if (fd < 0) throw new SyscallException($"posix_spawn: open {what}", path, Libc.Errno);
-            return fd;
-        }
-    }
+    /// <summary>The init's stdio, opened by the daemon with the flags and mode (0640) posix_spawn's
+    /// file actions would have used in the child.</summary>
+    static int OpenStdio(string path, int flags) => Sys.Open(path, flags, 0x1a0);
 
     const long NSFS_MAGIC = 0x6e736673;
 
@@ -154,7 +145,7 @@ public sealed unsafe class ZygoteSpawner : ISpawner, IDisposable
                 lock (_gate)
                     if (_disposed || _ready.Count >= _size) return;
                 InitProcess z;
-                try { z = _inner.SpawnZygote(_initPath, hostNetwork: false); }
+                try { z = _inner.SpawnZygote(_initPath); }
                 catch (Exception) { return; } // starts fall back to fresh spawns, which report the error
                 lock (_gate)
                 {
