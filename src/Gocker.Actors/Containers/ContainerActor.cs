@@ -59,6 +59,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     readonly EngineServices _svc;
     readonly ContainerLayout _layout;
     readonly ILoggingAdapter _log = Context.GetLogger();
+    readonly RecordWriter _writer;
     ContainerRecord _record;
     int _runId;
     IActorRef? _cgroup;
@@ -87,6 +88,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _svc = svc;
         _record = record;
         _layout = ContainerLayout.For(svc.Options, record.Spec.Id);
+        _writer = new RecordWriter(_layout.DataDir, _log, record.Spec.Id);
         ReceiveAsync<Start>(_ => HandleStartByHand());
         ReceiveAsync<NamespaceActor.ProcessExited>(HandleExited);
         ReceiveAsync<FinishFailedStart>(HandleFinishFailedStart);
@@ -234,13 +236,18 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                     FailStart(sender, exec, runId, hasProcess: true, killFirst: false);
                     return;
                 }
-                SetRecord(_record with
+                // Written behind: the fsync overlaps the command's run (a short one's exit is handled
+                // meanwhile), and the answer waits for it, so once `start` returns the record that
+                // lets a restarted daemon re-adopt the container is on disk.
+                var durable = SetRecordBehind(_record with
                 {
                     Status = ContainerStatus.Running, Pid = pid, PidStartTime = startTime, StartedAt = _svc.Clock.GetUtcNow(),
                     ExitCode = 0, OomKilled = false, Error = "", Terminal = _stdio?.Kept,
                 });
                 Emit("start");
-                sender.Tell(new Started(pid));
+                var started = new Started(pid);
+                if (durable.IsCompleted) sender.Tell(started);
+                else _ = durable.ContinueWith(_ => sender.Tell(started), TaskScheduler.Default);
                 return;
             }
         }
@@ -497,6 +504,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // teardown needs neither the run nor the data dir: it overlaps their removal).
         if (_detach is null) StartDetach();
         _layout.RemoveRun();
+        await _writer.Flush(); // a record written behind must not land in (or recreate) a removed dir
         _layout.RemoveData();
         await AwaitDetach();
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
@@ -769,7 +777,24 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 
     static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
 
+    /// <summary>The new record, on disk before this returns (RecordWriter.Save).</summary>
     void SetRecord(ContainerRecord next)
+    {
+        if (Accept(next)) _writer.Save(_record);
+        Publish();
+    }
+
+    /// <summary>The new record, written behind (RecordWriter.SaveBehind): the task completes once
+    /// it is on disk.</summary>
+    Task SetRecordBehind(ContainerRecord next)
+    {
+        var written = Accept(next) ? _writer.SaveBehind(_record) : Task.CompletedTask;
+        Publish();
+        return written;
+    }
+
+    /// <summary>Takes the record (checking the transition); true when it is to be written.</summary>
+    bool Accept(ContainerRecord next)
     {
         if (next.Status != _record.Status) ContainerStatusRules.CheckTransition(_record.Status, next.Status);
         _record = next;
@@ -779,12 +804,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var removedNext = next.Status == ContainerStatus.Exited && (next.Spec.AutoRemove || _pendingRemove);
         // Likewise the exit record of a run the policy restarts: "restarting" is written right after.
         var restartedNext = next.Status == ContainerStatus.Exited && PlanRestart(next);
-        if (next.Status != ContainerStatus.Removing && !removedNext && !restartedNext)
-        {
-            try { StateStore.Save(_layout.DataDir, _record); }
-            catch (Exception ex) { _log.Error("container {0}: saving state failed: {1}", Id[..12], ex.Message); }
-        }
-        Publish();
+        return next.Status != ContainerStatus.Removing && !removedNext && !restartedNext;
     }
 
     /// <summary>The listing (`ps`) first, synchronously, then the supervisor (inspect, names).</summary>

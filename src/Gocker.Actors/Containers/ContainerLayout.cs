@@ -2,18 +2,18 @@ namespace Gocker.Actors.Containers;
 
 /// <summary>Where a container's files live.
 ///   DataRoot/containers/ID/  state.json, upper/ and work/ (overlay), stdout.log, stderr.log
-///   ExecRoot/containers/ID/  rootfs/ (mount point, mounted only inside the container's mount ns), init.json
+///   ExecRoot/containers/ID/  init.json, etc/ (generated /etc files)
+///   ExecRoot/rootfs/         the mount point of every container's root (see RootfsDir)
 /// </summary>
-public sealed record ContainerLayout(string DataDir, string RunDir)
+public sealed record ContainerLayout(string DataDir, string RunDir, string RootfsDir)
 {
     public static ContainerLayout For(Engine.GockerOptions o, string id) =>
-        new(Path.Combine(o.ContainersDir, id), Path.Combine(o.RunContainersDir, id));
+        new(Path.Combine(o.ContainersDir, id), Path.Combine(o.RunContainersDir, id), o.RootfsMountPoint);
 
     public string UpperDir => Path.Combine(DataDir, "upper");
     public string WorkDir => Path.Combine(DataDir, "work");
     public string StdoutLog => Path.Combine(DataDir, "stdout.log");
     public string StderrLog => Path.Combine(DataDir, "stderr.log");
-    public string RootfsDir => Path.Combine(RunDir, "rootfs");
     public string InitSpecPath => Path.Combine(RunDir, "init.json");
     /// <summary>The generated hosts, hostname and resolv.conf (bind-mounted over the image's /etc files).</summary>
     public string EtcDir => Path.Combine(RunDir, "etc");
@@ -77,7 +77,7 @@ public sealed record ContainerLayout(string DataDir, string RunDir)
     public void CreateRun()
     {
         Directory.CreateDirectory(RunDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        Directory.CreateDirectory(RootfsDir);
+        Directory.CreateDirectory(RootfsDir); // exists after the first start: a stat
     }
 
     public void RemoveRun() => DeleteTree(RunDir);

@@ -116,6 +116,33 @@ public sealed class RunTests(DaemonFixture daemon) : IClassFixture<DaemonFixture
     }
 
     [Fact]
+    public void Containers_running_at_once_each_see_their_own_root_on_the_shared_mount_point()
+    {
+        // Every init mounts its overlay on ExecRoot/rootfs inside its own mount namespace.
+        var ids = new[] { "one", "two" }.Select(m =>
+            daemon.Gocker("run", "-d", "busybox", "sh", "-c", $"echo {m} > /marker; sleep 1000").Stdout.Trim()).ToArray();
+        try
+        {
+            foreach (var (id, marker) in ids.Zip(new[] { "one", "two" }))
+            {
+                Assert.Matches("^[0-9a-f]{64}$", id);
+                var seen = "";
+                for (var i = 0; i < 100 && seen != marker; i++)
+                {
+                    seen = daemon.Gocker("exec", id, "sh", "-c", "cat /marker 2>/dev/null").Stdout.Trim();
+                    if (seen != marker) Thread.Sleep(50);
+                }
+                Assert.Equal(marker, seen);
+            }
+            var mountPoint = Path.Combine(daemon.ExecRoot, "rootfs");
+            Assert.True(Directory.Exists(mountPoint), mountPoint);
+            Assert.Empty(Directory.GetFileSystemEntries(mountPoint));
+            Assert.DoesNotContain(File.ReadAllLines("/proc/self/mountinfo"), l => l.Split(' ')[4] == mountPoint);
+        }
+        finally { daemon.Gocker(["rm", "-f", .. ids]); }
+    }
+
+    [Fact]
     public void Writes_go_to_the_container_layer_not_the_image()
     {
         var r = Run("busybox", "sh", "-c", "echo changed > /bin/marker && cat /bin/marker");
