@@ -25,8 +25,9 @@ public sealed partial class NetworkManager
         /// <summary>The refill in progress (at most one per network).</summary>
         public Task? Refill;
         public bool Disabled;
-        /// <summary>Starts that took a slot / found none ready (reported when the pool is drained).</summary>
-        public long Hits, Misses;
+        /// <summary>Starts that took a slot / found none ready, slots taken back from exited
+        /// containers (reported when the pool is drained).</summary>
+        public long Hits, Misses, Recycled;
     }
 
     readonly Dictionary<string, Pool> _pools = new();        // by network id
@@ -234,7 +235,9 @@ public sealed partial class NetworkManager
             lock (_lock)
             {
                 // Network removed (or pool drained) meanwhile: this slot is dropped here, by its maker.
-                keep = _networks.ContainsKey(networkId) && _pools.TryGetValue(networkId, out var p) && p == pool && !pool.Disabled;
+                // Full (slots taken back from exited containers meanwhile): dropped too, the pool stays bounded.
+                keep = _networks.ContainsKey(networkId) && _pools.TryGetValue(networkId, out var p) && p == pool && !pool.Disabled
+                    && pool.Ready.Count < _o.NetnsPool;
                 if (keep) pool.Ready.Enqueue(done);
             }
             if (!keep)
@@ -242,6 +245,79 @@ public sealed partial class NetworkManager
                 try { DropSlot(done, net); } catch (Exception ex) { Log($"pool slot {done.SlotId}: {ex.Message}"); }
             }
         }
+    }
+
+    /// <summary>
+    /// A container that took its namespace from the pool has exited: its namespace goes back to the
+    /// pool as it is (same veth, IP and firewall rules, all made for the slot's CNI id) instead of a
+    /// DEL now and a new namespace and ADD for the pool later — no plugin runs on either side, and
+    /// `rm` does not wait for host-local's release and the veth's deletion. Why handing it to the
+    /// next container is safe: every process of the exited container is gone (its PID namespace
+    /// died with its init), so nothing of it is left in the namespace but kernel state no container
+    /// can shape: it never has CAP_NET_ADMIN (Docker's default capabilities; no --cap-add or
+    /// privileged mode), and /proc/sys is read-only in it, so its interfaces, addresses, routes and
+    /// sysctls are still the ones the slot's ADD made. Only a plain pool endpoint qualifies (one
+    /// endpoint, the slot's id, no published ports) and only while the pool has room; otherwise,
+    /// or if a step fails, the normal DEL follows. False: not recycled, nothing changed (the caller
+    /// DELs).
+    /// </summary>
+    bool TryRecycle(ContainerNetworkRecord rec)
+    {
+        if (rec.Endpoints is not [var ep] || ep.CniContainerId is not { } slotId || !slotId.StartsWith("pool-", StringComparison.Ordinal)
+            || ep.Ports.Count > 0 || ep.IfName != "eth0" || string.IsNullOrEmpty(ep.Result)) return false;
+        var pin = PinPath(rec.ContainerId);
+        if (!NetnsPin.IsPinned(pin)) return false;
+        Pool? pool;
+        NetworkRecord? net;
+        lock (_lock)
+        {
+            if (_poolsClosed || !_networks.TryGetValue(ep.NetworkId, out net) || !_pools.TryGetValue(ep.NetworkId, out pool)
+                || pool.Disabled || pool.Ready.Count >= _o.NetnsPool || !_slotIds.Add(slotId)) return false;
+        }
+        var slot = new PoolSlotRecord { SlotId = slotId, NetworkId = ep.NetworkId, Endpoint = ep };
+        var slotPin = SlotPin(slotId);
+        try
+        {
+            // The slot's record first: a crash from here on leaves it (and the container's record)
+            // for CleanupStale, whose DELs by the same CNI id are idempotent.
+            _store.Save(slot);
+            NetnsPin.Pin(pin, slotPin);
+        }
+        catch (Exception ex)
+        {
+            try
+            {
+                if (File.Exists(slotPin)) NetnsPin.Unpin(slotPin);
+                _store.Delete(slot);
+            }
+            catch { /* CleanupStale */ }
+            lock (_lock) _slotIds.Remove(slotId);
+            Log($"pool slot {slotId} could not be taken back from {rec.ContainerId[..Math.Min(12, rec.ContainerId.Length)]} (DEL instead): {ex.Message}");
+            return false;
+        }
+        // The namespace is the slot's now (its pin holds it): the container's pin and record go.
+        try { NetnsPin.Unpin(pin); }
+        catch (Exception ex) { Log($"container {rec.ContainerId[..Math.Min(12, rec.ContainerId.Length)]}: netns pin {pin}: {ex.Message}"); }
+        lock (_lock)
+        {
+            _containers.Remove(rec.ContainerId);
+            _store.Delete(rec);
+        }
+        bool keep;
+        lock (_lock)
+        {
+            keep = !_poolsClosed && _pools.TryGetValue(ep.NetworkId, out var p) && p == pool && !pool.Disabled && pool.Ready.Count < _o.NetnsPool;
+            if (keep)
+            {
+                pool.Ready.Enqueue(slot);
+                pool.Recycled++;
+            }
+        }
+        if (!keep)
+        {
+            try { DropSlot(slot, net); } catch (Exception ex) { Log($"pool slot {slot.SlotId}: {ex.Message}"); }
+        }
+        return true;
     }
 
     /// <summary>A new namespace, pinned, with the network's chain ADDed; recorded before the ADD.
@@ -319,7 +395,8 @@ public sealed partial class NetworkManager
         {
             if (!_pools.Remove(n.Id, out var pool)) return;
             pool.Disabled = true;
-            if (pool.Hits + pool.Misses > 0) Log($"netns pool of network {n.Name}: {pool.Hits} starts took a ready netns, {pool.Misses} found none");
+            if (pool.Hits + pool.Misses > 0)
+                Log($"netns pool of network {n.Name}: {pool.Hits} starts took a ready netns, {pool.Misses} found none, {pool.Recycled} taken back from exited containers");
             ready = [.. pool.Ready];
             pool.Ready.Clear();
             refill = pool.Refill;

@@ -325,6 +325,7 @@ public sealed partial class NetworkManager : INetworkManager
             if (File.Exists(pin)) NetnsPin.Unpin(pin);
             return [];
         }
+        if (containerGone && TryRecycle(rec)) return [rec.Endpoints[0].NetworkId];
         var veths = containerGone ? HostVeths(rec) : null;
         if (veths is not null) NetnsPin.Unpin(pin);
         Exception? first = null;

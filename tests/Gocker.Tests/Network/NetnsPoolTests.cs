@@ -91,6 +91,92 @@ public class NetnsPoolTests
         Assert.Null(m.ClaimNetns(Request(t, TestNetworks.NewId()))); // drained for good
     }
 
+    /// <summary>A CNI dir whose plugins are the real ones, except that an ADD waits while the gate
+    /// file exists: the test holds the pool's refill back without racing it.</summary>
+    sealed class GatedCni : IDisposable
+    {
+        public string Dir { get; } = Directory.CreateTempSubdirectory("gocker-gatedcni-").FullName;
+        public string Gate => Path.Combine(Dir, "gate");
+
+        public GatedCni()
+        {
+            foreach (var plugin in Directory.GetFiles("/usr/lib/cni"))
+            {
+                var wrapper = Path.Combine(Dir, Path.GetFileName(plugin));
+                File.WriteAllText(wrapper,
+                    $"#!/bin/sh\nif [ \"$CNI_COMMAND\" = ADD ]; then while [ -e '{Gate}' ]; do sleep 0.01; done; fi\nexec '{plugin}' \"$@\"\n");
+                File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+        }
+
+        public void Close() => File.WriteAllText(Gate, "");
+        public void Open() => File.Delete(Gate);
+        public void Dispose()
+        {
+            Open();
+            Directory.Delete(Dir, true);
+        }
+    }
+
+    [Fact]
+    public void An_exited_containers_pooled_netns_goes_back_to_the_pool_and_serves_the_next_claim()
+    {
+        using var cni = new GatedCni();
+        using var t = new TestNetworks(netnsPool: 2, cniPath: cni.Dir);
+        try { Recycles(t, cni); }
+        finally { cni.Open(); } // before t's Dispose, which waits for the refill
+    }
+
+    static void Recycles(TestNetworks t, GatedCni cni)
+    {
+        var m = t.Manager;
+        m.CleanupStale(new HashSet<string>());
+        WaitReady(m, "bridge", 2);
+        var full = Slots(t);
+        cni.Close(); // the refill started by the claims below waits in its ADD
+
+        var a = TestNetworks.NewId();
+        var b = TestNetworks.NewId();
+        Assert.NotNull(m.ClaimNetns(Request(t, a)));
+        Assert.NotNull(m.ClaimNetns(Request(t, b)));
+        var aIp = m.Get(a)!.Primary!.Ip;
+        var aSlot = Assert.Single(full, s => s.Ip == aIp);
+        var veths = Members(t.Bridge);
+
+        // a exits: its namespace returns as the slot it was, nothing DELed (veth, IP owner, rules stay).
+        m.Detach(a, containerGone: true);
+        Assert.Null(m.Get(a));
+        Assert.False(File.Exists(Path.Combine(t.StateDir, "netns", a)), "container pin left");
+        Assert.False(File.Exists(Path.Combine(t.StateDir, "endpoints", a + ".json")), "container record left");
+        Assert.Contains(Slots(t), s => s.Id == aSlot.Id && s.Ip == aIp);
+        Assert.True(File.Exists(Path.Combine(t.StateDir, "pool", aSlot.Id + ".netns")), "slot pin missing");
+        Assert.Contains(Allocations(t), x => x.Ip == aIp && x.Owner == aSlot.Id);
+        Assert.True(veths.Order().SequenceEqual(Members(t.Bridge).Order()), "bridge members changed: " + string.Join(", ", Members(t.Bridge)));
+        Assert.Equal(1, m.PoolReady()["bridge"]);
+
+        // The next claim gets it: eth0 up with the same address, a default route, the peer reachable.
+        var c = TestNetworks.NewId();
+        var pin = m.ClaimNetns(Request(t, c));
+        Assert.NotNull(pin);
+        Assert.Equal(aIp, m.Get(c)!.Primary!.Ip);
+        Assert.Contains("inet " + aIp + "/", Sh.Ok("nsenter", "--net=" + pin, "ip", "-4", "-o", "addr", "show", "eth0"));
+        Assert.Contains("default", Sh.Ok("nsenter", "--net=" + pin, "ip", "route"));
+        var bIp = m.Get(b)!.Primary!.Ip;
+        Assert.Equal(0, Sh.Run("nsenter", "--net=" + pin, "busybox", "ping", "-c", "1", "-W", "2", bIp).Code);
+
+        // Not recycled when the pool is full: the normal DEL (IP released, veth gone).
+        cni.Open();
+        WaitReady(m, "bridge", 2);
+        m.Detach(b, containerGone: true);
+        Assert.DoesNotContain(Allocations(t), x => x.Ip == bIp);
+        m.Detach(c, containerGone: true);
+        m.DrainPools();
+        Assert.Empty(Members(t.Bridge));
+        Assert.Empty(Allocations(t));
+        Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(t.StateDir, "pool")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(t.StateDir, "netns")));
+    }
+
     [Fact]
     public void A_crash_with_a_full_pool_leaks_nothing_after_CleanupStale()
     {
