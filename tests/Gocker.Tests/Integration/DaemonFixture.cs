@@ -68,6 +68,16 @@ public sealed class DaemonFixture : IDisposable
     }
 
     public string DaemonLog { get { lock (_daemonLog) return _daemonLog.ToString(); } }
+
+    /// <summary>The daemon's output once it contains <paramref name="text"/> (or after 10 s): its
+    /// loggers write from queues of their own and its output is read asynchronously, so a line
+    /// may arrive after the request that caused it was answered.</summary>
+    public string DaemonLogWith(string text)
+    {
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); !DaemonLog.Contains(text) && DateTime.UtcNow < deadline;)
+            Thread.Sleep(20);
+        return DaemonLog;
+    }
     public int DaemonPid => _daemon.Id;
 
     public bool Ping()

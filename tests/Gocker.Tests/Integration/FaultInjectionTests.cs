@@ -56,7 +56,8 @@ public sealed class FaultInjectionTests(FaultDaemon fd) : IClassFixture<FaultDae
         Assert.True(start.ExitCode == 0, start + "\n" + _d.DaemonLog);
         Assert.Equal("survived", start.Stdout.Trim());
         // The retry is logged by the daemon (and published as a "fault" event).
-        Assert.Contains($"container {id[..12]}: cgroup-create failed (attempt 1): injected fault: cgroup-write", _d.DaemonLog);
+        var logged = $"container {id[..12]}: cgroup-create failed (attempt 1): injected fault: cgroup-write";
+        Assert.Contains(logged, _d.DaemonLogWith(logged));
         Assert.Contains("retrying in 20 ms", _d.DaemonLog);
         Ok("rm", id);
         _d.AssertNoLeaks();

@@ -19,7 +19,8 @@ public class FavorDynmodsDaemonTests
             using (var daemon = new DaemonFixture("gocker.cgroups.favor-dynmods = on"))
             {
                 Assert.True(FavorDynmods.IsEnabled(mp, File.ReadAllText("/proc/self/mountinfo")));
-                Assert.Contains($"gocker.cgroups.favor-dynmods: enabled on {mp}", daemon.DaemonLog);
+                var expected = $"gocker.cgroups.favor-dynmods: enabled on {mp}";
+                Assert.Contains(expected, daemon.DaemonLogWith(expected));
                 var r = daemon.Gocker("run", "--rm", "--network", "none", "busybox", "true");
                 Assert.True(r.ExitCode == 0, r.ToString());
                 daemon.AssertNoLeaks();
