@@ -32,25 +32,41 @@ rss0=$(rss)
 for i in $(seq 1 "$n"); do
   $g run -d --restart always --restart-delay 0 --name "storm$i" busybox sh -c 'sleep 0.1' >/dev/null
 done
-python3 - "$secs" "$daemon" "$bin/gocker" "unix://$sock" >"$root/samples" <<'PY'
-import subprocess, sys, time
-secs, pid, gocker, host = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+# Each round: `gocker ps` as a user runs it (a whole console process), then the same request on
+# the API from this already-running client (a new connection, `GET /containers/json`): the API's
+# own latency under the storm, without a process start that waits for a core.
+python3 - "$secs" "$daemon" "$bin/gocker" "unix://$sock" "$sock" >"$root/samples" <<'PY'
+import socket, subprocess, sys, time
+secs, pid, gocker, host, path = float(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+def api():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(b"GET /containers/json HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := s.recv(65536): data += chunk
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data[:80]
 end = time.time() + secs
-lat, rss, last = [], [], 0
+lat, api_lat, rss, last = [], [], [], 0
 while time.time() < end:
     t0 = time.perf_counter()
     subprocess.run([gocker, "-H", host, "ps"], stdout=subprocess.DEVNULL, check=True)
     lat.append((time.perf_counter() - t0) * 1000)
+    t0 = time.perf_counter()
+    api()
+    api_lat.append((time.perf_counter() - t0) * 1000)
     if time.time() - last >= 1:
         last = time.time()
         for line in open(f"/proc/{pid}/status"):
             if line.startswith("VmRSS"): rss.append(int(line.split()[1]))
     time.sleep(0.05)
-lat.sort()
-q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))]
-print(f"{len(lat)} {q(0.5):.1f} {q(0.99):.1f} {lat[-1]:.1f} {rss[0]} {rss[len(rss)//2]} {rss[-1]}")
+def q(l, p):
+    l = sorted(l)
+    return l[min(len(l) - 1, int(p * len(l)))]
+print(f"{len(lat)} {q(lat, 0.5):.1f} {q(lat, 0.99):.1f} {max(lat):.1f} {rss[0]} {rss[len(rss)//2]} {rss[-1]} "
+      f"{q(api_lat, 0.5):.1f} {q(api_lat, 0.99):.1f} {max(api_lat):.1f}")
 PY
-read -r count p50 p99 pmax rssA rssM rssB < "$root/samples"
+read -r count p50 p99 pmax rssA rssM rssB a50 a99 amax < "$root/samples"
 restarts=$($g inspect $($g ps -aq) | python3 -c 'import json,sys; print(sum(c["RestartCount"] for c in json.load(sys.stdin)))')
 echo "### Crash-loop storm (\`bench/storm-bench.sh $n $secs\`)"
 echo
@@ -60,4 +76,5 @@ echo "| measure | value |"
 echo "|---|---|"
 echo "| restarts done (all containers) | $restarts ($(( restarts / ${secs%.*} )) per second) |"
 echo "| \`gocker ps\` under the storm: median / p99 / max ($count samples) | $p50 / $p99 / $pmax ms |"
+echo "| API \`GET /containers/json\` (new connection each) under the storm: median / p99 / max | $a50 / $a99 / $amax ms |"
 echo "| daemon RSS before the containers / first second / middle / end | $((rss0/1024)) / $((rssA/1024)) / $((rssM/1024)) / $((rssB/1024)) MB |"
