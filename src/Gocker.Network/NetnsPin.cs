@@ -29,6 +29,31 @@ internal static unsafe class NetnsPin
         }
     }
 
+    /// <summary>Moves a pin (a slot's namespace handed to a container, or taken back): MS_MOVE, so
+    /// no unmount — the bind and detach it replaces cost ~0.7 ms on the start's path, the kernel
+    /// waiting out an RCU grace period for the detached mount. The namespace is pinned at one path
+    /// or the other at every moment. Where the pins' directory sits in a shared mount (systemd
+    /// hosts) the kernel refuses to move (EINVAL): pin at the new path, then unpin the old one.</summary>
+    public static void Move(string from, string to)
+    {
+        using (File.Create(to)) { }
+        var s = Z(from);
+        var t = Z(to);
+        int errno = 0;
+        fixed (byte* ps = s)
+        fixed (byte* pt = t)
+            if (LibC.mount(ps, pt, null, LibC.MS_MOVE, null) != 0) errno = LibC.errno;
+        if (errno == 0)
+        {
+            File.Delete(from); // the plain file the mount left
+            return;
+        }
+        File.Delete(to);
+        if (errno != LibC.EINVAL) throw new SyscallException("mount --move netns " + from, to, errno);
+        Pin(from, to);
+        Unpin(from);
+    }
+
     /// <summary>True when the pin file still holds a namespace (a mount point, not the plain file
     /// left behind by a reboot).</summary>
     public static bool IsPinned(string pin)

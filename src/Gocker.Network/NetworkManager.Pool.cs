@@ -97,7 +97,7 @@ public sealed partial class NetworkManager
                 // The container's record first (a crash from here on: CleanupStale DELs by it, and
                 // by the slot's record, idempotently), then its pin holds the namespace.
                 _store.Save(rec);
-                NetnsPin.Pin(slotPin, pin);
+                NetnsPin.Move(slotPin, pin);
             }
             catch (Exception ex)
             {
@@ -108,12 +108,8 @@ public sealed partial class NetworkManager
                 Log($"pool slot {slot.SlotId} could not be handed to {id[..Math.Min(12, id.Length)]} (normal attach instead): {ex.Message}");
                 return null;
             }
-            try
-            {
-                NetnsPin.Unpin(slotPin);
-                _store.Delete(slot);
-            }
-            catch (Exception ex) { Log($"pool slot {slot.SlotId}: release of its pin: {ex.Message}"); }
+            try { _store.Delete(slot); }
+            catch (Exception ex) { Log($"pool slot {slot.SlotId}: release of its record: {ex.Message}"); }
             lock (_lock) _slotIds.Remove(slot.SlotId);
             try { WriteOwnFiles(rec); }
             catch
@@ -283,7 +279,7 @@ public sealed partial class NetworkManager
             // The slot's record first: a crash from here on leaves it (and the container's record)
             // for CleanupStale, whose DELs by the same CNI id are idempotent.
             _store.Save(slot);
-            NetnsPin.Pin(pin, slotPin);
+            NetnsPin.Move(pin, slotPin);
         }
         catch (Exception ex)
         {
@@ -297,9 +293,7 @@ public sealed partial class NetworkManager
             Log($"pool slot {slotId} could not be taken back from {rec.ContainerId[..Math.Min(12, rec.ContainerId.Length)]} (DEL instead): {ex.Message}");
             return false;
         }
-        // The namespace is the slot's now (its pin holds it): the container's pin and record go.
-        try { NetnsPin.Unpin(pin); }
-        catch (Exception ex) { Log($"container {rec.ContainerId[..Math.Min(12, rec.ContainerId.Length)]}: netns pin {pin}: {ex.Message}"); }
+        // The namespace is the slot's now (its pin holds it): the container's record goes.
         lock (_lock)
         {
             _containers.Remove(rec.ContainerId);
