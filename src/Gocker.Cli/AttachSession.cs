@@ -191,8 +191,7 @@ public sealed class AttachSession
             using var r = waitExchange.ReadResponse();
             if (r.StatusCode == 404 && streamExit is not null) return streamExit.Value;
             GockerClient.EnsureSuccess(r);
-            var wait = System.Text.Json.JsonSerializer.Deserialize(r.ReadBodyBytes(), GockerClient.Json.WaitResponse);
-            if (wait is null) return streamExit ?? 125;
+            var wait = SmallAnswers.WaitResponse(r.ReadBodyBytes());
             if (!string.IsNullOrEmpty(wait.Error?.Message))
             {
                 _ctx.IO.Error("error waiting for container: " + wait.Error.Message);

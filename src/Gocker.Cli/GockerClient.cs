@@ -37,7 +37,7 @@ public sealed class GockerClient(UnixHttpClient http)
     {
         byte[] body = JsonSerializer.SerializeToUtf8Bytes(request, CliRequestJson.Default.ContainerCreateRequest);
         string target = name is null ? "/containers/create" : "/containers/create?name=" + Esc(name);
-        return ReadJson(http.Send("POST", target, body, "application/json"), Json.ContainerCreateResponse);
+        return ReadJson(http.Send("POST", target, body, "application/json"), SmallAnswers.CreateResponse);
     }
 
     /// <summary>Returns false when the container was already running (304).</summary>
@@ -72,7 +72,7 @@ public sealed class GockerClient(UnixHttpClient http)
         http.Begin("POST", $"/containers/{Esc(id)}/wait?condition={Esc(condition)}");
 
     public WaitResponse Wait(string id, string condition = "not-running") =>
-        ReadJson(http.Send("POST", $"/containers/{Esc(id)}/wait?condition={Esc(condition)}"), Json.WaitResponse);
+        ReadJson(http.Send("POST", $"/containers/{Esc(id)}/wait?condition={Esc(condition)}"), SmallAnswers.WaitResponse);
 
     public List<ContainerSummary> List(bool all) =>
         ReadJson(http.Send("GET", all ? "/containers/json?all=1" : "/containers/json"), Json.ListContainerSummary);
@@ -128,7 +128,10 @@ public sealed class GockerClient(UnixHttpClient http)
         return r.ReadBodyBytes();
     }
 
-    private static T ReadJson<T>(HttpResponse response, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    private static T ReadJson<T>(HttpResponse response, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type) =>
+        ReadJson(response, body => JsonSerializer.Deserialize(body, type));
+
+    private static T ReadJson<T>(HttpResponse response, Func<byte[], T?> parse)
     {
         using (response)
         {
@@ -136,7 +139,7 @@ public sealed class GockerClient(UnixHttpClient http)
             byte[] body = response.ReadBodyBytes();
             try
             {
-                return JsonSerializer.Deserialize(body, type)
+                return parse(body)
                        ?? throw new ApiException(response.StatusCode, "the daemon answered an empty (null) body");
             }
             catch (JsonException e)
