@@ -35,7 +35,7 @@ public sealed class GockerClient(UnixHttpClient http)
 
     public ContainerCreateResponse Create(ContainerCreateRequest request, string? name)
     {
-        byte[] body = JsonSerializer.SerializeToUtf8Bytes(request, CliRequestJson.Default.ContainerCreateRequest);
+        byte[] body = CreateRequestWriter.Write(request);
         string target = name is null ? "/containers/create" : "/containers/create?name=" + Esc(name);
         return ReadJson(http.Send("POST", target, body, "application/json"), SmallAnswers.CreateResponse);
     }

@@ -5,7 +5,7 @@ namespace Gocker.Cli.Commands;
 /// <summary>Registers pause, unpause, restart, top and stats (kept out of CliApp to keep it small).</summary>
 internal static class ContainerVerbs
 {
-    public static void Register(RootCommand root, Func<string, Argument<string[]>> ids, Func<ParseResult, Func<int>, int> guard, CliContext ctx)
+    public static void Register(Command root, Func<string, Argument<string[]>> ids, Func<ParseResult, Func<int>, int> guard, CliContext ctx)
     {
         var pauseIds = ids("Containers to pause");
         var pause = new Command("pause", "Pause all processes within one or more containers") { pauseIds };

@@ -8,7 +8,7 @@ public static class ImageCommandTree
 {
     public delegate int Guarded(ParseResult pr, Func<int> handler);
 
-    public static void Add(RootCommand root, Command image, CliContext ctx, Guarded guard)
+    public static void Add(Command root, Command image, CliContext ctx, Guarded guard)
     {
         foreach (var parent in new[] { (Command)root, image })
         {

@@ -35,7 +35,9 @@ public sealed class HttpResponse : IDisposable
     public byte[] ReadBodyBytes()
     {
         using var ms = new MemoryStream();
-        Body.CopyTo(ms);
+        // 16 KiB, not CopyTo's 80 KiB default: that rents (allocates, clears, faults in) a 128 KiB
+        // array for answers of a few hundred bytes, on every command.
+        Body.CopyTo(ms, 16 * 1024);
         return ms.ToArray();
     }
 
