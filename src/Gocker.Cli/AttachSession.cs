@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Gocker.Cli.Commands;
 using Gocker.Cli.Http;
@@ -124,7 +123,7 @@ public sealed class AttachSession
                 if (tty) MultiplexPump.PumpRaw(attach.Body, _ctx.IO.StdOut);
                 else streamExit = MultiplexPump.Pump(attach.Body, _ctx.IO.StdOut, _ctx.IO.StdErr);
             }
-            catch (Exception e) when (_detached && e is IOException or SocketException or ObjectDisposedException) { }
+            catch (Exception e) when (_detached && e is IOException or ObjectDisposedException) { }
             if (_detached) return 0;
             return ReadExit(waitExchange, streamExit);
         }
@@ -145,7 +144,7 @@ public sealed class AttachSession
     /// <summary>Our stdin to the connection. EOF (non-tty): the daemon is told to close the container's
     /// stdin once the bytes sent have arrived; not by a half-close, which Kestrel takes for the end of
     /// the whole connection. The detach keys close the connection (the daemon ends the session).</summary>
-    void PumpInput(Socket connection, bool tty)
+    void PumpInput(UnixSocket connection, bool tty)
     {
         var buf = new byte[4096];
         var matcher = tty ? new DetachKeyMatcher(_o.DetachKeys) : null;
@@ -167,20 +166,20 @@ public sealed class AttachSession
                 if (detach)
                 {
                     _detached = true;
-                    connection.Shutdown(SocketShutdown.Both);
+                    connection.ShutdownBoth();
                     return;
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException or ApiException or Http.DaemonUnreachableException) { /* the session ended */ }
+        catch (Exception e) when (e is ObjectDisposedException or IOException or ApiException or Http.DaemonUnreachableException) { /* the session ended */ }
     }
 
     long _sent;
 
-    void Send(Socket s, ReadOnlySpan<byte> data)
+    void Send(UnixSocket s, ReadOnlySpan<byte> data)
     {
         _sent += data.Length;
-        while (!data.IsEmpty) data = data[s.Send(data)..];
+        s.Send(data);
     }
 
     int ReadExit(HttpExchange waitExchange, int? streamExit)
@@ -199,7 +198,7 @@ public sealed class AttachSession
             }
             return wait.StatusCode;
         }
-        catch (Exception e) when (streamExit is not null && e is IOException or SocketException or ApiException or System.Text.Json.JsonException)
+        catch (Exception e) when (streamExit is not null && e is IOException or ApiException or System.Text.Json.JsonException)
         {
             return streamExit.Value;
         }

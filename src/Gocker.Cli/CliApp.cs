@@ -284,7 +284,7 @@ public sealed class CliApp
             io.Error("Error response from daemon: " + e.Message);
             return failure;
         }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
+        catch (IOException e)
         {
             io.Error($"lost the connection to the daemon at {SafeHostUri()}: {e.Message}");
             return failure;

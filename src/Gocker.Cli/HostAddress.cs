@@ -16,6 +16,10 @@ public static class HostAddress
             throw new UsageException($"unsupported host '{uri}': only unix://PATH is supported (e.g. {Default})");
         string path = uri["unix://".Length..];
         if (path.Length == 0) throw new UsageException($"invalid host '{uri}': the socket path is empty");
+        // Checked here so that it reads as the usage error it is, not as an unreachable daemon.
+        int bytes = System.Text.Encoding.UTF8.GetByteCount(path);
+        if (bytes > Http.UnixSocket.MaxPathBytes)
+            throw new UsageException($"invalid host '{uri}': the socket path is {bytes} bytes long; a Unix socket address holds at most {Http.UnixSocket.MaxPathBytes}");
         return (uri, path);
     }
 }

@@ -86,7 +86,7 @@ public static class ExecCommands
                         Multiplex.WriteHeader(buffer, Multiplex.Stdin, 0);
                         hijacked.Write(buffer.AsSpan(0, Multiplex.HeaderSize));
                     }
-                    catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException) { }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException) { }
                 }) { IsBackground = true, Name = "stdin" };
                 pump.Start();
             }
@@ -148,7 +148,7 @@ public static class ExecCommands
                     Multiplex.WriteHeader(buffer, Multiplex.Stdin, 0);
                     hijacked.Write(buffer.AsSpan(0, Multiplex.HeaderSize));
                 }
-                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException) { }
+                catch (Exception e) when (e is IOException or ObjectDisposedException) { }
             }) { IsBackground = true, Name = "stdin" };
             pump.Start();
         }

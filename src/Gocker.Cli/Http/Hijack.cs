@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Text;
 
 namespace Gocker.Cli.Http;
@@ -10,10 +9,10 @@ namespace Gocker.Cli.Http;
 /// </summary>
 public sealed class HijackedStream : Stream
 {
-    private readonly Socket _socket;
+    private readonly UnixSocket _socket;
     private readonly SocketReader _reader;
 
-    internal HijackedStream(Socket socket, SocketReader reader)
+    internal HijackedStream(UnixSocket socket, SocketReader reader)
     {
         _socket = socket;
         _reader = reader;
@@ -23,16 +22,13 @@ public sealed class HijackedStream : Stream
     /// upgrade: the body (output only); otherwise the daemon's error as <see cref="ApiException"/>.</summary>
     public static Stream Open(UnixHttpClient http, string method, string target)
     {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var socket = http.Connect();
         try
         {
-            try { socket.Connect(new UnixDomainSocketEndPoint(http.SocketPath)); }
-            catch (SocketException e) { throw new DaemonUnreachableException(http.HostUri, e); }
             // No body: Kestrel refuses an upgrade request that has one.
             var head = Encoding.ASCII.GetBytes($"{method} {target} HTTP/1.1\r\nHost: gocker\r\nUser-Agent: gocker-cli\r\n" +
                                                "Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n");
-            var data = head.AsSpan();
-            while (!data.IsEmpty) data = data[socket.Send(data)..];
+            socket.Send(head);
             var reader = new SocketReader(socket);
             var response = HttpResponse.Read(reader, method);
             if (response.StatusCode == 101) return new HijackedStream(socket, reader);
@@ -48,8 +44,8 @@ public sealed class HijackedStream : Stream
 
     public void CloseWrite()
     {
-        try { _socket.Shutdown(SocketShutdown.Send); }
-        catch (SocketException) { }
+        try { _socket.ShutdownWrite(); }
+        catch (IOException) { }
         catch (ObjectDisposedException) { }
     }
 
@@ -66,7 +62,7 @@ public sealed class HijackedStream : Stream
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        while (!buffer.IsEmpty) buffer = buffer[_socket.Send(buffer)..];
+        _socket.Send(buffer);
     }
 
     protected override void Dispose(bool disposing)

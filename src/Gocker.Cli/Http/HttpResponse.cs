@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Gocker.Cli.Http;
@@ -7,7 +6,7 @@ namespace Gocker.Cli.Http;
 /// <summary>A response head plus its body stream. Owns the connection: disposing closes it.</summary>
 public sealed class HttpResponse : IDisposable
 {
-    private readonly Socket _socket;
+    private readonly UnixSocket _socket;
 
     public int StatusCode { get; }
     public string Reason { get; }
@@ -15,7 +14,7 @@ public sealed class HttpResponse : IDisposable
     /// <summary>The body, already de-framed (Content-Length, chunked or read-until-close).</summary>
     public Stream Body { get; }
 
-    private HttpResponse(Socket socket, int status, string reason, Dictionary<string, string> headers, Stream body)
+    private HttpResponse(UnixSocket socket, int status, string reason, Dictionary<string, string> headers, Stream body)
     {
         _socket = socket;
         StatusCode = status;
@@ -28,7 +27,7 @@ public sealed class HttpResponse : IDisposable
 
     /// <summary>The connection itself: after a 101 (hijacked attach) the client writes its input here
     /// and reads the output from <see cref="Body"/>.</summary>
-    public Socket Connection => _socket;
+    public UnixSocket Connection => _socket;
 
     public string? ContentType => Headers.TryGetValue("Content-Type", out var v) ? v : null;
 

@@ -1,11 +1,10 @@
-using System.Net.Sockets;
 using System.Text;
 
 namespace Gocker.Cli.Http;
 
 /// <summary>Buffered, synchronous reads from a connected socket. Sync on purpose: the console does
 /// one thing at a time and async state machines cost startup time for nothing.</summary>
-internal sealed class SocketReader(Socket socket)
+internal sealed class SocketReader(UnixSocket socket)
 {
     // Response heads bigger than this are not something gockerd sends; refuse rather than grow.
     public const int MaxLineLength = 16 * 1024;
@@ -13,7 +12,7 @@ internal sealed class SocketReader(Socket socket)
     private readonly byte[] _buffer = new byte[16 * 1024];
     private int _pos, _len;
 
-    public Socket Socket => socket;
+    public UnixSocket Socket => socket;
 
     public bool HasBufferedData => _pos < _len;
 

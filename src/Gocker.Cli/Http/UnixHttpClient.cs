@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net.Sockets;
 using System.Text;
 
 namespace Gocker.Cli.Http;
@@ -38,7 +37,7 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
             // The daemon may answer (and close) before taking the whole body, e.g. a bad image name
             // refused up front: keep its answer rather than the EPIPE of the upload.
             try { WriteChunked(socket, source); }
-            catch (Exception e) when (e is SocketException or IOException) { }
+            catch (IOException) { }
             return HttpResponse.Read(new SocketReader(socket), method);
         }
         catch
@@ -91,19 +90,11 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         }
     }
 
-    private Socket Connect()
+    /// <summary>A new connection to the daemon; missing, refused or not a socket: DaemonUnreachableException.</summary>
+    internal UnixSocket Connect()
     {
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
-            return socket;
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new DaemonUnreachableException(hostUri, e);
-        }
+        try { return UnixSocket.Connect(socketPath); }
+        catch (System.Net.Sockets.SocketException e) { throw new DaemonUnreachableException(hostUri, e); }
     }
 
     private static byte[] Head(string method, string target, long contentLength, string? contentType)
@@ -119,7 +110,7 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         return Encoding.ASCII.GetBytes(sb.ToString());
     }
 
-    private static void WriteChunked(Socket socket, Stream source)
+    private static void WriteChunked(UnixSocket socket, Stream source)
     {
         // Room for "ffffffff\r\n" + data + "\r\n" so that each chunk is one send.
         var buf = new byte[UploadChunk + 12];
@@ -138,21 +129,18 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         SendAll(socket, "0\r\n\r\n"u8);
     }
 
-    private static void SendAll(Socket socket, ReadOnlySpan<byte> data)
-    {
-        while (!data.IsEmpty) data = data[socket.Send(data)..];
-    }
+    private static void SendAll(UnixSocket socket, ReadOnlySpan<byte> data) => socket.Send(data);
 }
 
 /// <summary>A request already sent whose answer has not been read yet.</summary>
 public sealed class HttpExchange : IDisposable
 {
-    private readonly Socket _socket;
+    private readonly UnixSocket _socket;
     private readonly string _method;
     private readonly SocketReader _reader;
     private bool _handedOver;
 
-    internal HttpExchange(Socket socket, string method)
+    internal HttpExchange(UnixSocket socket, string method)
     {
         _socket = socket;
         _method = method;
@@ -161,7 +149,7 @@ public sealed class HttpExchange : IDisposable
 
     /// <summary>True once the answer has started arriving (or the peer closed); false on timeout.</summary>
     public bool WaitForAnswer(TimeSpan timeout) =>
-        _reader.HasBufferedData || _socket.Poll(timeout, SelectMode.SelectRead);
+        _reader.HasBufferedData || _socket.Poll(timeout);
 
     /// <summary>Reads the response head. The response then owns the connection.</summary>
     public HttpResponse ReadResponse()
