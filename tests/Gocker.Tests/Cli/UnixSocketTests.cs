@@ -262,7 +262,7 @@ public sealed class UnixSocketTests : IDisposable
     [Fact]
     public void The_longest_path_that_fits_connects()
     {
-        // Exactly MaxPathBytes: the address holds it with its NUL.
+        // Exactly MaxPathBytes (107, its NUL fills sun_path): the limit .NET's endpoint had too.
         var dir = _dir;
         var name = new string('b', UnixSocket.MaxPathBytes - dir.Length - 1);
         var path = Path.Combine(dir, name);
