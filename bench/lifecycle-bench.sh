@@ -26,7 +26,7 @@ for _ in $(seq 1 400); do [ -S "$sock" ] && "$bin/gocker" -H "unix://$sock" vers
 g="$bin/gocker -H unix://$sock"
 # Warm-up: image build, then the JIT's tiering of the start path (a fresh daemon re-compiles hot
 # paths for its first few hundred starts: see bench/RESULTS.md); then drop those containers.
-for _ in $(seq 1 ${GOCKER_BENCH_WARM:-600}); do $g run --rm busybox true; done
+for _ in $(seq 1 ${GOCKER_BENCH_WARM:-1200}); do $g run --rm busybox true; done
 ids=$($g run -d busybox sleep 1000); $g rm -f $ids >/dev/null
 sleep 1
 rss() { awk '/^VmRSS/ {print $2}' /proc/$daemon/status; }   # kB

@@ -5,7 +5,8 @@
 # several ms within minutes, which round-by-round comparisons (ab-bench.sh) cannot tell from an effect.
 # Usage: bench/pair-bench.sh RUNS WARM 'LABEL|ENV|DAEMON-ARGS|CONSOLE' ...   (as root, after ./build.sh)
 #   ENV: space-separated NAME=VALUE for gockerd (or empty); CONSOLE: a gocker binary (empty: artifacts/bin/gocker).
-#   WARM: runs per daemon before measuring (interleaved too); ~600 lets the daemon's JIT settle.
+#   WARM: runs per daemon before measuring (interleaved too); ~1200 lets the daemon's JIT settle
+#   (while one daemon still compiles, its JIT's CPU slows every variant's runs alike).
 # Example: bench/pair-bench.sh 400 600 'old|||/tmp/old/gocker' 'new|||'
 set -euo pipefail
 cd "$(dirname "$0")/.."

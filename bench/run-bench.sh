@@ -24,10 +24,10 @@ for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/nu
 g="$bin/gocker -H unix://$sock"
 $g run --rm busybox true   # builds the busybox image once
 # A fresh daemon runs its first few hundred starts while the JIT is still re-compiling the hot
-# paths (tiered compilation; ~300-500 starts): report that phase on its own, then measure the warm daemon.
+# paths (tiered compilation and PGO: ~1,100 starts): report that phase on its own, then measure the warm daemon.
 hyperfine -N --runs 100 --export-json "$root/fresh.json" "$g run --rm --network none busybox true" >/dev/null 2>&1
 fresh=$(python3 -c 'import json,sys; print("%.1f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$root/fresh.json")
-for _ in $(seq 1 ${GOCKER_BENCH_WARM:-600}); do $g run --rm --network none busybox true; done
+for _ in $(seq 1 ${GOCKER_BENCH_WARM:-1200}); do $g run --rm --network none busybox true; done
 favor=$(grep -o favordynmods /proc/mounts | head -1); echo "cgroup favordynmods: ${favor:-off}"
 # "median ms | min ms" (the min shows the path's own cost when other jobs share the cores)
 median() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.1f ms | %.1f" % (r["median"]*1000, r["min"]*1000))' "$1"; }
