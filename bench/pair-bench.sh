@@ -3,8 +3,9 @@
 # (its environment, its flags) and/or of the console, all daemons up at once and the runs interleaved
 # (A B C, then C B A, ...), so every variant sees the same machine: this machine's speed drifts by
 # several ms within minutes, which round-by-round comparisons (ab-bench.sh) cannot tell from an effect.
-# Usage: bench/pair-bench.sh RUNS WARM 'LABEL|ENV|DAEMON-ARGS|CONSOLE' ...   (as root, after ./build.sh)
-#   ENV: space-separated NAME=VALUE for gockerd (or empty); CONSOLE: a gocker binary (empty: artifacts/bin/gocker).
+# Usage: bench/pair-bench.sh RUNS WARM 'LABEL|ENV|DAEMON-ARGS|CONSOLE|GOCKERD' ...   (as root, after ./build.sh)
+#   ENV: space-separated NAME=VALUE for gockerd (or empty); CONSOLE: a gocker binary (empty: artifacts/bin/gocker);
+#   GOCKERD: a gockerd build (empty: artifacts/bin/gockerd; e.g. one published from another commit).
 #   WARM: runs per daemon before measuring (interleaved too); ~1200 lets the daemon's JIT settle
 #   (while one daemon still compiles, its JIT's CPU slows every variant's runs alike).
 # Example: bench/pair-bench.sh 400 600 'old|||/tmp/old/gocker' 'new|||'
@@ -23,10 +24,10 @@ cleanup() {
 }
 trap cleanup EXIT
 for v in "$@"; do
-  IFS='|' read -r label env args console <<<"$v"
+  IFS='|' read -r label env args console daemon <<<"$v"
   r=$tmp/v$i; mkdir -p "$r"
   # shellcheck disable=SC2086 # ENV and DAEMON-ARGS are word lists
-  env $env "$bin/gockerd" --data-root "$r/data" --exec-root "$r/exec" -H "unix://$r/s.sock" \
+  env $env "${daemon:-$bin/gockerd}" --data-root "$r/data" --exec-root "$r/exec" -H "unix://$r/s.sock" \
     --cgroup-parent "gocker-pair-$i-$$" --default-network none $args >"$r/gockerd.log" 2>&1 &
   pids+=($!)
   specs+=("$label|${console:-$bin/gocker} -H unix://$r/s.sock run --rm busybox true")
