@@ -51,6 +51,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     /// <summary>Told to the parent once a container loaded from disk knows its real state (re-adopted
     /// or recorded as exited), so listings after a daemon restart never show a stale "Up".</summary>
     public sealed record Settled(string Id);
+    /// <summary>To the supervisor, before `rm` (or --rm's wait) is answered: the name is free from
+    /// here on (its mailbox gets this before any request a client sends once answered).</summary>
+    public sealed record Removed(string Id);
     sealed record FinishFailedStart(int RunId, bool HasProcess, bool KillFirst, int ExitCode);
 
     static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
@@ -508,12 +511,14 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _layout.RemoveData();
         await AwaitDetach();
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
+        // Out of `ps`, and its name free, before `rm` (or the wait of `run --rm`) is answered (and no
+        // later publish puts it back).
+        _removed = true;
+        _svc.Listing.Remove(Id);
+        Context.Parent.Tell(new Removed(Id));
         var result = new WaitResult(_record.ExitCode, _record.OomKilled, _record.Error.Length > 0 ? _record.Error : null);
         foreach (var w in _waiters) w.Who.Tell(result);
         _waiters.Clear();
-        // Out of `ps` before `rm` returns (and no later publish puts it back).
-        _removed = true;
-        _svc.Listing.Remove(Id);
         foreach (var r in _removers) r.Tell(new Ack());
         _removers.Clear();
         _nextExit.TrySetResult();

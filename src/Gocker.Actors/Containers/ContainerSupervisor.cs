@@ -50,6 +50,8 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<List>(m => Sender.Tell(new Listing(_svc.Listing.Snapshot(m.All))));
         Receive<ContainerActor.Changed>(m => _records[m.Record.Spec.Id] = m.Record);
         Receive<Terminated>(HandleTerminated);
+        // Before Terminated, which comes after `rm` returned: `rm -f x; run --name x` must find the name free.
+        Receive<ContainerActor.Removed>(m => ReleaseName(m.Id));
     }
 
     /// <summary>A bug in one ContainerActor must not take the others (or the daemon) down.</summary>
@@ -197,7 +199,14 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
         if (_settling.Remove(id) && _settling.Count == 0) Settled();
         // The actor took itself out before answering `rm`; this covers an actor that stopped otherwise.
         _svc.Listing.Remove(id);
-        if (_records.Remove(id, out var rec) && _names.TryGetValue(rec.Spec.Name, out var owner) && owner == id)
+        ReleaseName(id);
+        _records.Remove(id);
+    }
+
+    /// <summary>Frees the container's name, unless another container holds it by now.</summary>
+    void ReleaseName(string id)
+    {
+        if (_records.TryGetValue(id, out var rec) && _names.TryGetValue(rec.Spec.Name, out var owner) && owner == id)
             _names.Remove(rec.Spec.Name);
     }
 

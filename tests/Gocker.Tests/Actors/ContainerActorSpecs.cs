@@ -179,4 +179,18 @@ public class ContainerActorSpecs : TestKit
         _supervisor.Tell(new List(All: true));
         Assert.Single(ExpectMsg<Listing>().Containers);
     }
+
+    [Fact]
+    public void ContainerSupervisor_must_free_a_name_before_rm_is_answered()
+    {
+        // `rm -f web; run --name web ...`: the second request reaches the supervisor right after the
+        // first was answered, before the removed container's actor is gone (Terminated comes later).
+        for (int i = 0; i < 20; i++)
+        {
+            var id = CreateContainer(name: "web");
+            Assert.IsType<ContainerActor.Ack>(Send(id, new ContainerActor.Remove(Force: true)));
+            var again = CreateContainer(name: "web");
+            Assert.IsType<ContainerActor.Ack>(Send(again, new ContainerActor.Remove(Force: true)));
+        }
+    }
 }

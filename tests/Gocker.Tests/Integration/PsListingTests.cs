@@ -54,6 +54,34 @@ public sealed class PsListingTests(DaemonFixture daemon) : IClassFixture<DaemonF
         foreach (var l in loopers) Assert.DoesNotContain(l[..12], Ok("ps", "-a", "--format", "{{.ID}}").Split('\n'));
     }
 
+    [Fact]
+    public void A_name_is_free_again_as_soon_as_rm_or_run_rm_returned_even_during_a_crash_loop()
+    {
+        // The loopers keep the supervisor's mailbox busy: the name must not wait for the removed
+        // container's actor to be gone (that comes after `rm` answered).
+        var loopers = Enumerable.Range(0, 3)
+            .Select(_ => Ok("run", "-d", "--restart", "always", "--restart-delay", "0", "busybox", "sh", "-c", "sleep 0.05"))
+            .ToList();
+        try
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                var name = Name();
+                var id = Ok("run", "-d", "--name", name, "busybox", "sleep", "100");
+                Ok("rm", "-f", name);
+                Assert.Equal("again", Ok("run", "--rm", "--name", name, "busybox", "echo", "again"));
+                Assert.Equal("and again", Ok("run", "--rm", "--name", name, "busybox", "echo", "and again"));
+                var created = Ok("create", "--name", name, "busybox", "true");
+                Assert.NotEqual(id, created);
+                Ok("rm", name);
+            }
+        }
+        finally
+        {
+            foreach (var l in loopers) daemon.Gocker("rm", "-f", l);
+        }
+    }
+
     /// <summary>Field 19 of /proc/PID[/task/TID]/stat: the nice value (after the parenthesised comm).</summary>
     static int NiceOf(string statPath)
     {
