@@ -30,15 +30,19 @@ public sealed class GroupTests : IDisposable
     static int Restarts(JsonNode j) => j["RestartCount"]!.GetValue<int>();
     static string StartedAt(JsonNode j) => j["State"]!["StartedAt"]!.ToString();
 
-    static void WaitFor(Func<bool> cond, string what, int seconds = 60)
+    void WaitFor(Func<bool> cond, string what, int seconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);
         while (!cond())
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
+            // With what the daemon said meanwhile: a timeout here has been seen once under a loaded suite.
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{what}\n--- containers:\n{_d.Gocker("ps", "-a")}\n--- daemon log (end):\n{Tail(_d.Log, 80)}");
             Thread.Sleep(50);
         }
     }
+
+    static string Tail(string text, int lines) => string.Join('\n', text.Split('\n').TakeLast(lines));
 
     string[] ThreeMembers(string group)
     {
