@@ -33,7 +33,7 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         var socket = Connect();
         try
         {
-            SendAll(socket, Head(method, target, -1, contentType));
+            socket.Send(Head(method, target, -1, contentType));
             // The daemon may answer (and close) before taking the whole body, e.g. a bad image name
             // refused up front: keep its answer rather than the EPIPE of the upload.
             try { WriteChunked(socket, source); }
@@ -55,13 +55,13 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         try
         {
             byte[] head = Head(method, target, body.Length, contentType);
-            if (body.IsEmpty) SendAll(socket, head);
+            if (body.IsEmpty) socket.Send(head);
             else
             {
                 var all = new byte[head.Length + body.Length];
                 head.CopyTo(all, 0);
                 body.CopyTo(all.AsSpan(head.Length));
-                SendAll(socket, all);
+                socket.Send(all);
             }
             return new HttpExchange(socket, method);
         }
@@ -79,7 +79,7 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         var socket = Connect();
         try
         {
-            SendAll(socket, Encoding.ASCII.GetBytes(
+            socket.Send(Encoding.ASCII.GetBytes(
                 $"{method} {target} HTTP/1.1\r\nHost: gocker\r\nUser-Agent: gocker-cli\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"));
             return new HttpExchange(socket, method);
         }
@@ -123,13 +123,11 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
             Encoding.ASCII.GetBytes(size, buf.AsSpan(start));
             buf[10 + n] = (byte)'\r';
             buf[11 + n] = (byte)'\n';
-            SendAll(socket, buf.AsSpan(start, size.Length + n + 2));
+            socket.Send(buf.AsSpan(start, size.Length + n + 2));
             if (n < UploadChunk) break;
         }
-        SendAll(socket, "0\r\n\r\n"u8);
+        socket.Send("0\r\n\r\n"u8);
     }
-
-    private static void SendAll(UnixSocket socket, ReadOnlySpan<byte> data) => socket.Send(data);
 }
 
 /// <summary>A request already sent whose answer has not been read yet.</summary>

@@ -16,12 +16,15 @@ public sealed class PsListingTests(DaemonFixture daemon) : IClassFixture<DaemonF
 
     static string Name() => "p" + Guid.NewGuid().ToString("N")[..10];
 
+    /// <summary>Containers that exit and are restarted at once, for ever: they flood the supervisor.</summary>
+    List<string> CrashLoopers(int n) => Enumerable.Range(0, n)
+        .Select(_ => Ok("run", "-d", "--restart", "always", "--restart-delay", "0", "busybox", "sh", "-c", "sleep 0.05"))
+        .ToList();
+
     [Fact]
     public void Ps_shows_a_container_once_run_returned_and_never_after_rm_returned_during_a_crash_loop()
     {
-        var loopers = Enumerable.Range(0, 4)
-            .Select(_ => Ok("run", "-d", "--restart", "always", "--restart-delay", "0", "busybox", "sh", "-c", "sleep 0.05"))
-            .ToList();
+        var loopers = CrashLoopers(4);
         try
         {
             for (int i = 0; i < 8; i++)
@@ -59,9 +62,7 @@ public sealed class PsListingTests(DaemonFixture daemon) : IClassFixture<DaemonF
     {
         // The loopers keep the supervisor's mailbox busy: the name must not wait for the removed
         // container's actor to be gone (that comes after `rm` answered).
-        var loopers = Enumerable.Range(0, 3)
-            .Select(_ => Ok("run", "-d", "--restart", "always", "--restart-delay", "0", "busybox", "sh", "-c", "sleep 0.05"))
-            .ToList();
+        var loopers = CrashLoopers(3);
         try
         {
             for (int i = 0; i < 10; i++)
