@@ -37,7 +37,7 @@ static class Init
             step = "mount-overlay";
             // An experiment asked for this failure (gocker debug inject-fault CONTAINER mount).
             if (spec.InjectMountFault) throw new InitFailure(125, "injected fault: mount (gocker debug inject-fault)");
-            Overlay.Mount(spec.RootfsDir, spec.LowerDirs, spec.UpperDir, spec.WorkDir);
+            Overlay.Mount(spec.RootfsDir, spec.LowerDirs, spec.UpperDir, spec.WorkDir, spec.VolatileUpper);
             int root = Sys.Open(spec.RootfsDir, O_PATH | O_DIRECTORY);
             if (!Overlay.IsOverlay(root)) throw new InitFailure(125, $"{spec.RootfsDir} is not an overlay after mounting it");
 

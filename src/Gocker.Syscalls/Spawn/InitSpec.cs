@@ -36,6 +36,11 @@ public sealed record InitSpec
     /// <summary>fds 0-2 are the slave of a pseudo-terminal: the init makes it its controlling terminal
     /// (TIOCSCTTY; the spawner already made it a session leader) and bind-mounts it on /dev/console.</summary>
     public bool Tty { get; init; }
+    /// <summary>Mount the overlay with `volatile` (no syncfs of the upper filesystem when the overlay
+    /// goes, i.e. on the exit path of the container's last process): set for `--rm` containers, whose
+    /// upper dir is deleted when they exit, so there is nothing to make durable. Omitted when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool VolatileUpper { get; init; }
 }
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>

@@ -24,7 +24,7 @@ public static class InitSpecReader
             string[]? lower = null, args = null, env = null;
             VolumeMount[]? volumes = null;
             bool injectMountFault = false;
-            bool tty = false;
+            bool tty = false, volatileUpper = false;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
                 if (r.ValueTextEquals("Version"u8)) { r.Read(); version = r.GetInt32(); }
@@ -40,6 +40,7 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Tty"u8)) { r.Read(); tty = r.GetBoolean(); }
                 else if (r.ValueTextEquals("Volumes"u8)) { volumes = Volumes(ref r); if (volumes is null) return null; }
                 else if (r.ValueTextEquals("InjectMountFault"u8)) { r.Read(); injectMountFault = r.GetBoolean(); }
+                else if (r.ValueTextEquals("VolatileUpper"u8)) { r.Read(); volatileUpper = r.GetBoolean(); }
                 else return null; // unknown: let the generated deserializer decide
             }
             if (r.TokenType != JsonTokenType.EndObject || rootfs is null || lower is null || upper is null ||
@@ -48,7 +49,7 @@ public static class InitSpecReader
             {
                 Version = version, RootfsDir = rootfs, LowerDirs = lower, UpperDir = upper, WorkDir = work,
                 Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [], User = user ?? "",
-                InjectMountFault = injectMountFault, Tty = tty,
+                InjectMountFault = injectMountFault, Tty = tty, VolatileUpper = volatileUpper,
             };
         }
         catch (JsonException) { return null; }

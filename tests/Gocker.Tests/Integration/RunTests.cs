@@ -116,6 +116,29 @@ public sealed class RunTests(DaemonFixture daemon) : IClassFixture<DaemonFixture
     }
 
     [Fact]
+    public void An_rm_containers_overlay_is_volatile_and_a_kept_containers_is_not()
+    {
+        // --rm: the upper dir is deleted at the exit, so its overlay skips the syncfs at unmount.
+        static string RootOptions(CliResult r) =>
+            r.Stdout.Split('\n').Select(l => l.Split(' ')).First(m => m.Length > 3 && m[1] == "/" && m[2] == "overlay")[3];
+        var rm = Run("busybox", "cat", "/proc/mounts");
+        Assert.True(rm.ExitCode == 0, rm.ToString());
+        Assert.True(Spawn.OverlayVolatileTests.IsVolatile(RootOptions(rm)), RootOptions(rm));
+        var name = "kept-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            var kept = daemon.Gocker("run", "--name", name, "busybox", "cat", "/proc/mounts");
+            Assert.True(kept.ExitCode == 0, kept.ToString());
+            Assert.False(Spawn.OverlayVolatileTests.IsVolatile(RootOptions(kept)), RootOptions(kept));
+            // Started again, it mounts the same upper dir: still fine, and still not volatile.
+            var again = daemon.Gocker("start", "-a", name);
+            Assert.True(again.ExitCode == 0, again.ToString());
+            Assert.False(Spawn.OverlayVolatileTests.IsVolatile(RootOptions(again)), RootOptions(again));
+        }
+        finally { daemon.Gocker("rm", "-f", name); }
+    }
+
+    [Fact]
     public void Containers_running_at_once_each_see_their_own_root_on_the_shared_mount_point()
     {
         // Every init mounts its overlay on ExecRoot/rootfs inside its own mount namespace.

@@ -12,6 +12,7 @@ public class InitSpecReaderTests
         InjectMountFault = true,
         User = "app:staff",
         Tty = true,
+        VolatileUpper = true,
     };
 
     [Fact]
