@@ -22,12 +22,13 @@ static class Init
         catch (InitFailure e) { return Report(e.Code, step, e.Message); }
     }
 
-    public static int Run(string specPath)
+    /// <param name="loopbackReady">The zygote already brought up "lo" of the namespace we run in.</param>
+    public static int Run(string specPath, bool loopbackReady = false)
     {
         string step = "read-spec";
         try
         {
-            var spec = InitSpecReader.Read(File.ReadAllBytes(specPath));
+            var spec = InitSpecReader.Read(ReadSpec(specPath));
             Libc.umask(0); // modes below are meant literally; the command gets 022 back before exec
 
             // First, before anything is mounted: nothing we do may propagate back to the host.
@@ -59,7 +60,7 @@ static class Init
             }
 
             step = "hostname"; Net.SetHostname(spec.Hostname);
-            step = "loopback"; Net.LoopbackUp();
+            step = "loopback"; if (!loopbackReady) Net.LoopbackUp();
 
             step = "pivot-root"; Root.Pivot(root);
             Sys.Close(root);
@@ -79,6 +80,15 @@ static class Init
         }
         catch (InitFailure e) { return Report(e.Code, step, e.Message); }
         catch (Exception e) { return Report(125, step, e.Message); }
+    }
+
+    /// <summary>The spec file, read with plain open/read: File.ReadAllBytes adds fstat and the flock
+    /// pair of FileStream's sharing emulation, on the start's path.</summary>
+    static byte[] ReadSpec(string path)
+    {
+        int fd = Sys.Open(path, O_RDONLY);
+        try { return Sys.ReadToEnd(fd, max: 64 << 20); }
+        finally { Sys.Close(fd); }
     }
 
     static unsafe bool WaitGo()

@@ -1,4 +1,6 @@
 using Gocker.Syscalls.Keeper;
+using Gocker.Syscalls.Mounts;
+using Gocker.Syscalls.Spawn;
 using Gocker.Syscalls.Native;
 using static Gocker.Syscalls.Native.Consts;
 
@@ -19,6 +21,8 @@ static class Zygote
 
     public static unsafe int Run()
     {
+        // Before the claim, i.e. off the start's path: what every init would otherwise do first.
+        bool loopbackUp = Prepare();
         var buf = new byte[4096];
         var text = KeeperSocket.Receive(ControlFd, buf, out var fds);
         if (text is null) return 0;
@@ -44,6 +48,36 @@ static class Zygote
         {
             foreach (var fd in fds) if (fd > 2) Sys.Close(fd);
         }
-        return Init.Run(text["CLAIM ".Length..]);
+        // A joined namespace (fds[3]) has its own "lo" to bring up: the init does it as usual.
+        return Init.Run(text["CLAIM ".Length..], loopbackReady: loopbackUp && fds.Count == 3);
     }
+
+    /// <summary>
+    /// Brings up "lo" of the network namespace we were spawned with (kept unless the claim brings
+    /// another one), and runs once the code a claim runs first (the spec reader, the overlay options,
+    /// the class constructors of the mount helpers): first calls in a fresh process fault their code
+    /// and data in and run static constructors, which a waiting zygote can do instead of the start.
+    /// True when "lo" is up. Any failure here is left for the init to meet and report.
+    /// </summary>
+    static bool Prepare()
+    {
+        try
+        {
+            _ = InitSpecReader.TryFast(WarmSpec);
+            _ = Overlay.Options(["/l"], "/u", "/w", volatileUpper: true);
+            System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(typeof(ContainerMounts).TypeHandle);
+        }
+        catch (Exception) { /* a warm-up only */ }
+        try
+        {
+            Net.LoopbackUp();
+            return true;
+        }
+        catch (Exception) { return false; }
+    }
+
+    static ReadOnlySpan<byte> WarmSpec => """
+        {"Version":1,"RootfsDir":"/r","LowerDirs":["/l"],"UpperDir":"/u","WorkDir":"/w","Hostname":"h","Args":["true"],
+        "Env":["PATH=/bin"],"WorkingDir":"/","Volumes":[{"Source":"/s","Destination":"/d","ReadOnly":true}],"User":"","Tty":false,"VolatileUpper":true}
+        """u8;
 }
