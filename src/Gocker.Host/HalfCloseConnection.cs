@@ -64,6 +64,9 @@ internal sealed class HalfCloseConnection : ConnectionContext
     unsafe bool PeerGone()
     {
         if (_socket is null) return true;
+        // Disposed by the transport (the usual end of a request's connection): gone. Checked first
+        // because SafeHandle throws ObjectDisposedException then, an exception on every connection.
+        if (!_socket.Connected) return true;
         var handle = _socket.SafeHandle;
         bool added = false;
         try
