@@ -5,8 +5,10 @@ namespace Gocker.Api;
 /// <summary>
 /// Docker's stream framing for non-TTY attach/logs: an 8-byte header
 /// [stream(1) 0 0 0 size(4, big endian)] then size bytes. stream: 0 stdin, 1 stdout, 2 stderr.
-/// Gocker adds stream 3 ("system"): a final frame carrying the exit code as ASCII, so a client
-/// of the attach stream can finish without a separate wait round trip.
+/// Gocker adds stream 3 ("system"): a final frame carrying the run's end, so a client of the
+/// attach stream can finish without a separate wait request. gockerd sends it when the attach asks
+/// with `gockerWait=next-exit|removed`, as Docker's wait response (JSON); a bare ASCII exit code
+/// is read as well.
 /// </summary>
 public static class Multiplex
 {

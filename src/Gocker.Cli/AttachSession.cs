@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Gocker.Api;
 using Gocker.Cli.Commands;
 using Gocker.Cli.Http;
 using Gocker.Syscalls.Terminal;
@@ -44,8 +45,12 @@ public sealed class AttachSession
     {
         var client = _ctx.Client;
         bool hijack = _o.Stdin || _o.Tty == true;
-        using var attachExchange = hijack ? client.BeginHijack(_id, _o.Stdin) : client.BeginAttach(_id);
-        using var waitExchange = client.BeginWait(_id, waitCondition);
+        // Output only, known not to be a terminal's (`run` without -i/-t): the attach stream also
+        // brings the run's end (gockerd's gockerWait), one request fewer than attach + wait.
+        bool endInStream = !hijack && _o.Tty == false;
+        using var attachExchange = hijack ? client.BeginHijack(_id, _o.Stdin)
+            : client.BeginAttach(_id, endInStream ? waitCondition : null);
+        using var waitExchange = endInStream ? null : client.BeginWait(_id, waitCondition);
         HttpResponse? attach = null;
         SignalProxy? proxy = null;
         try
@@ -57,7 +62,7 @@ public sealed class AttachSession
             if (_o.SigProxy && !(_o.Tty ?? IsTerminalStream(attach))) proxy = SignalProxy.Install(signal => client.Kill(_id, signal));
             // The wait's head too: gockerd sends it once the wait is registered with the container,
             // so an exit (or the --rm removal) right after start cannot slip past it.
-            waitExchange.WaitForAnswer(HeadTimeout);
+            waitExchange?.WaitForAnswer(HeadTimeout);
             if (start && !RunCommands.TryStart(_ctx, _id, out int startCode)) return startCode;
             attach ??= OpenAttach(attachExchange);
             _ctx.IO.Flush();
@@ -92,7 +97,7 @@ public sealed class AttachSession
 
     /// <summary>The attached part: the terminal set up (raw, size), stdin pumped, output copied until
     /// the stream ends (the run is over) or the user detaches.</summary>
-    int Relay(HttpResponse attach, HttpExchange waitExchange, bool tty)
+    int Relay(HttpResponse attach, HttpExchange? waitExchange, bool tty)
     {
         TerminalMode? raw = null;
         var registrations = new List<PosixSignalRegistration>();
@@ -117,15 +122,15 @@ public sealed class AttachSession
             if (_o.Stdin)
                 new Thread(() => PumpInput(attach.Connection, tty)) { IsBackground = true, Name = "stdin" }.Start();
 
-            int? streamExit = null;
+            WaitResponse? streamEnd = null;
             try
             {
                 if (tty) MultiplexPump.PumpRaw(attach.Body, _ctx.IO.StdOut);
-                else streamExit = MultiplexPump.Pump(attach.Body, _ctx.IO.StdOut, _ctx.IO.StdErr);
+                else streamEnd = MultiplexPump.Pump(attach.Body, _ctx.IO.StdOut, _ctx.IO.StdErr);
             }
             catch (Exception e) when (_detached && e is IOException or ObjectDisposedException) { }
             if (_detached) return 0;
-            return ReadExit(waitExchange, streamExit);
+            return ReadExit(waitExchange, streamEnd);
         }
         finally
         {
@@ -182,25 +187,41 @@ public sealed class AttachSession
         s.Send(data);
     }
 
-    int ReadExit(HttpExchange waitExchange, int? streamExit)
+    /// <summary>The exit code: from the wait's answer, on its own request or (waitExchange null) at the
+    /// end of the attach stream.</summary>
+    int ReadExit(HttpExchange? waitExchange, WaitResponse? streamEnd)
     {
+        if (waitExchange is null)
+        {
+            if (streamEnd is null)
+            {
+                _ctx.IO.Error("error waiting for container: the daemon ended the output without the container's exit status");
+                return 125;
+            }
+            return ExitCode(streamEnd);
+        }
+        int? streamExit = streamEnd?.StatusCode;
         try
         {
             if (streamExit is not null && !waitExchange.WaitForAnswer(WaitAfterExitTimeout)) return streamExit.Value;
             using var r = waitExchange.ReadResponse();
             if (r.StatusCode == 404 && streamExit is not null) return streamExit.Value;
             GockerClient.EnsureSuccess(r);
-            var wait = SmallAnswers.WaitResponse(r.ReadBodyBytes());
-            if (!string.IsNullOrEmpty(wait.Error?.Message))
-            {
-                _ctx.IO.Error("error waiting for container: " + wait.Error.Message);
-                return 125;
-            }
-            return wait.StatusCode;
+            return ExitCode(SmallAnswers.WaitResponse(r.ReadBodyBytes()));
         }
         catch (Exception e) when (streamExit is not null && e is IOException or ApiException or System.Text.Json.JsonException)
         {
             return streamExit.Value;
         }
+    }
+
+    int ExitCode(WaitResponse wait)
+    {
+        if (!string.IsNullOrEmpty(wait.Error?.Message))
+        {
+            _ctx.IO.Error("error waiting for container: " + wait.Error.Message);
+            return 125;
+        }
+        return wait.StatusCode;
     }
 }

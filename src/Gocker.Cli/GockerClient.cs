@@ -48,8 +48,10 @@ public sealed class GockerClient(UnixHttpClient http)
         return r.StatusCode != 304;
     }
 
-    public HttpExchange BeginAttach(string id) =>
-        http.Begin("POST", $"/containers/{Esc(id)}/attach?stream=1&stdout=1&stderr=1");
+    /// <summary>The output stream. With <paramref name="waitCondition"/> (gockerd's `gockerWait`) it
+    /// ends with a "system" frame carrying the wait's answer once the condition holds.</summary>
+    public HttpExchange BeginAttach(string id, string? waitCondition = null) =>
+        http.Begin("POST", $"/containers/{Esc(id)}/attach?stream=1&stdout=1&stderr=1{(waitCondition is null ? "" : "&gockerWait=" + Esc(waitCondition))}");
 
     /// <summary>The hijacked attach (101): output, and with stdin the connection carries our input.</summary>
     public HttpExchange BeginHijack(string id, bool stdin) =>

@@ -8,31 +8,29 @@ namespace Gocker.Cli;
 /// to stdout/stderr, byte for byte.</summary>
 public static class MultiplexPump
 {
-    /// <summary>Pumps until the stream ends at a frame boundary. Returns the exit code carried by
-    /// a final "system" frame (stream 3), if the daemon sent one.</summary>
-    public static int? Pump(Stream source, Stream stdout, Stream stderr)
+    /// <summary>Pumps until the stream ends at a frame boundary. Returns the run's end carried by a
+    /// final "system" frame (stream 3), if the daemon sent one (see <see cref="Multiplex"/>).</summary>
+    public static WaitResponse? Pump(Stream source, Stream stdout, Stream stderr)
     {
         var header = new byte[Multiplex.HeaderSize];
         var buffer = new byte[32 * 1024];
         var outTarget = new Target(stdout);
         var errTarget = new Target(stderr);
-        int? exitCode = null;
+        WaitResponse? end = null;
         while (true)
         {
             int got = source.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
-            if (got == 0) return exitCode;
+            if (got == 0) return end;
             if (got < header.Length) throw new IOException("the stream ended inside a frame header");
             var (stream, length) = Multiplex.ReadHeader(header);
             if (length < 0) throw new IOException($"invalid frame length {length}");
             if (stream == Multiplex.System)
             {
-                // Tiny: the exit code in ASCII.
-                if (length > 64) throw new IOException($"system frame of {length} bytes is too large");
-                var text = new byte[length];
-                source.ReadExactly(text);
-                if (int.TryParse(Encoding.ASCII.GetString(text).Trim(), NumberStyles.AllowLeadingSign,
-                        CultureInfo.InvariantCulture, out int code))
-                    exitCode = code;
+                // Small: the wait's answer (JSON), or a bare exit code in ASCII.
+                if (length > 64 * 1024) throw new IOException($"system frame of {length} bytes is too large");
+                var payload = new byte[length];
+                source.ReadExactly(payload);
+                end = SystemFrame(payload) ?? end;
                 continue;
             }
             var target = stream switch
@@ -50,6 +48,18 @@ public static class MultiplexPump
             }
             target.Flush();
         }
+    }
+
+    static WaitResponse? SystemFrame(byte[] payload)
+    {
+        var text = payload.AsSpan().Trim(" \t\r\n"u8);
+        if (text.Length > 0 && text[0] == (byte)'{')
+        {
+            try { return SmallAnswers.WaitResponse(payload); }
+            catch (System.Text.Json.JsonException) { return null; }
+        }
+        return int.TryParse(Encoding.ASCII.GetString(text), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int code)
+            ? new WaitResponse { StatusCode = code } : null;
     }
 
     /// <summary>Copies a raw (non-multiplexed, TTY) stream as is.</summary>

@@ -237,15 +237,25 @@ public static class ApiRoutes
 
     /// <summary>Docker writes the 200 header at once and the body when the condition holds, so a
     /// client can know its wait is registered before it starts the container.</summary>
+    static WaitCondition? ParseWaitCondition(string text) => text switch
+    {
+        "" or "not-running" => WaitCondition.NotRunning,
+        "next-exit" => WaitCondition.NextExit,
+        "removed" => WaitCondition.Removed,
+        _ => null,
+    };
+
+    /// <summary>The wait's answer as Docker's wait response.</summary>
+    static WaitResponse WaitBody(object result) => result switch
+    {
+        WaitResult w => new WaitResponse { StatusCode = w.ExitCode, OOMKilled = w.OomKilled, Error = w.Error is null ? null : new WaitError { Message = w.Error } },
+        Status.Failure f => new WaitResponse { StatusCode = -1, Error = new WaitError { Message = f.Cause.Message } },
+        _ => new WaitResponse { StatusCode = -1 },
+    };
+
     static async Task Wait(HttpContext ctx, string id)
     {
-        var condition = ctx.Request.Query["condition"].ToString() switch
-        {
-            "" or "not-running" => WaitCondition.NotRunning,
-            "next-exit" => WaitCondition.NextExit,
-            "removed" => WaitCondition.Removed,
-            var other => (WaitCondition?)null,
-        };
+        var condition = ParseWaitCondition(ctx.Request.Query["condition"].ToString());
         if (condition is null)
         {
             await Error(new BadRequestException($"invalid condition: {ctx.Request.Query["condition"]}")).ExecuteAsync(ctx);
@@ -268,13 +278,7 @@ public static class ApiRoutes
         await ctx.Response.StartAsync(ctx.RequestAborted);
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
         var result = await pending;
-        var body = result switch
-        {
-            WaitResult w => new WaitResponse { StatusCode = w.ExitCode, OOMKilled = w.OomKilled, Error = w.Error is null ? null : new WaitError { Message = w.Error } },
-            Status.Failure f => new WaitResponse { StatusCode = -1, Error = new WaitError { Message = f.Cause.Message } },
-            _ => new WaitResponse { StatusCode = -1 },
-        };
-        await System.Text.Json.JsonSerializer.SerializeAsync(ctx.Response.Body, body, GockerJson.Default.WaitResponse, ctx.RequestAborted);
+        await System.Text.Json.JsonSerializer.SerializeAsync(ctx.Response.Body, WaitBody(result), GockerJson.Default.WaitResponse, ctx.RequestAborted);
     }
 
     static async Task Attach(HttpContext ctx, string id)
@@ -291,6 +295,23 @@ public static class ApiRoutes
             await AttachSession.RunHijackedAsync(ctx, info);
             return;
         }
+        // Gocker extension (gocker's console, for `run` and `attach` without a terminal):
+        // `gockerWait=next-exit|removed` makes this one request do the work of attach and /wait. The
+        // wait goes to the container before the answer's head, as /wait's does (so a start sent after
+        // the head cannot overtake it), and after the output a final "system" frame carries the
+        // wait's answer (Docker's wait response, JSON). A terminal's raw stream has no frames: ignored.
+        Task<object>? wait = null;
+        var waitFor = ctx.Request.Query["gockerWait"].ToString();
+        if (waitFor.Length > 0 && !info.Tty)
+        {
+            if (ParseWaitCondition(waitFor) is not { } condition)
+            {
+                await Error(new BadRequestException($"invalid gockerWait condition: {waitFor}")).ExecuteAsync(ctx);
+                return;
+            }
+            wait = Supervisor(ctx).Ask<object>(new ContainerSupervisor.ToContainer(id, new ContainerActor.Wait(condition)),
+                System.Threading.Timeout.InfiniteTimeSpan, ctx.RequestAborted);
+        }
         // Not upgraded: output only (a tty's single raw stream, or the framed stdout/stderr).
         var sources = new List<OutputStreamer.Source>();
         if (Flag(ctx, "stdout") || info.Tty) sources.Add(new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset));
@@ -299,8 +320,25 @@ public static class ApiRoutes
         ctx.Response.ContentType = info.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
         await ctx.Response.StartAsync(ctx.RequestAborted);
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
-        try { await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, info.Tty, ctx.RequestAborted); }
+        try
+        {
+            await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, info.Tty, ctx.RequestAborted);
+            if (wait is not null) await WriteWaitFrame(ctx, wait);
+        }
         catch (OperationCanceledException) { /* client went away */ }
+    }
+
+    static async Task WriteWaitFrame(HttpContext ctx, Task<object> wait)
+    {
+        object result;
+        try { result = await wait; }
+        catch (Exception ex) when (ex is not OperationCanceledException) { result = new Status.Failure(ex); }
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(WaitBody(result), GockerJson.Default.WaitResponse);
+        var frame = new byte[Multiplex.HeaderSize + json.Length];
+        Multiplex.WriteHeader(frame, Multiplex.System, json.Length);
+        json.CopyTo(frame, Multiplex.HeaderSize);
+        await ctx.Response.Body.WriteAsync(frame, ctx.RequestAborted);
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
     }
 
     /// <summary>stdout and stderr merged in the order the daemon saw them (log.idx), optionally the

@@ -32,7 +32,7 @@ public class CliAppTests
 
     /// <summary>A fake daemon for an attached run: attach streams frames once start arrived, wait
     /// answers after that, the status code given.</summary>
-    private static FakeUnixServer FakeRunDaemon(int statusCode, string? startError = null, bool sendSystemFrame = true, bool answerWait = true)
+    private static FakeUnixServer FakeRunDaemon(int statusCode, string? startError = null, bool sendSystemFrame = true, string? waitError = null)
     {
         var started = new ManualResetEventSlim();
         return new FakeUnixServer((req, s) =>
@@ -49,13 +49,15 @@ public class CliAppTests
                     FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.Stdout, "hello\n"u8));
                     FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.Stderr, "warn\n"u8));
                     FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.Stdout, [0, 255, 10]));
-                    if (sendSystemFrame)
-                        FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.System, Encoding.ASCII.GetBytes(statusCode.ToString())));
+                    // gockerWait: the wait's answer (JSON) as gockerd sends it; otherwise none (the console then
+                    // asked /wait for the exit).
+                    if (sendSystemFrame && req.Target.Contains("gockerWait="))
+                        FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.System, Encoding.UTF8.GetBytes(WaitJson(statusCode, waitError))));
                     FakeUnixServer.EndChunked(s);
                     break;
                 case var p when p.EndsWith("/wait"):
-                    if (!started.Wait(TimeSpan.FromSeconds(30)) || !answerWait) { Thread.Sleep(Timeout.Infinite); return; }
-                    FakeUnixServer.Respond(s, 200, $"{{\"StatusCode\":{statusCode}}}");
+                    if (!started.Wait(TimeSpan.FromSeconds(30))) { Thread.Sleep(Timeout.Infinite); return; }
+                    FakeUnixServer.Respond(s, 200, WaitJson(statusCode, waitError));
                     break;
                 case var p when p.EndsWith("/start"):
                     if (startError is not null)
@@ -105,18 +107,42 @@ public class CliAppTests
         Assert.Equal(512L, h.CpuShares);
         Assert.Equal("0", h.CpusetCpus);
         Assert.Equal("none", h.NetworkMode);
-        // --rm waits for removal.
-        Assert.Contains(d.Requests, q => q.Target == $"/containers/{Id}/wait?condition=removed");
+        // --rm waits for removal: the attach stream ends with the wait's answer (gockerWait), no /wait.
+        Assert.Contains(d.Requests, q => q.Target == $"/containers/{Id}/attach?stream=1&stdout=1&stderr=1&gockerWait=removed");
+        Assert.DoesNotContain(d.Requests, q => q.Path.EndsWith("/wait"));
+    }
+
+    static string WaitJson(int statusCode, string? error) => error is null
+        ? $"{{\"StatusCode\":{statusCode}}}"
+        : $"{{\"StatusCode\":{statusCode},\"Error\":{{\"Message\":\"{error}\"}}}}";
+
+    [Fact]
+    public void Run_reports_an_error_in_the_streamed_wait_answer()
+    {
+        using var d = FakeRunDaemon(-1, waitError: "the container vanished");
+        var r = Run(d.HostUri, "run", "--rm", "busybox");
+        Assert.Equal(125, r.Code);
+        Assert.Contains("error waiting for container: the container vanished", r.StdErr);
+    }
+
+    [Fact]
+    public void Run_says_so_when_the_output_ends_without_the_exit_status()
+    {
+        // A daemon that ends the stream without the system frame (it was cut, or does not know gockerWait).
+        using var d = FakeRunDaemon(0, sendSystemFrame: false);
+        var r = Run(d.HostUri, "run", "--rm", "busybox");
+        Assert.Equal(125, r.Code);
+        Assert.Contains("without the container's exit status", r.StdErr);
+        Assert.Equal([.. "hello\n"u8.ToArray(), 0, 255, 10], r.StdOut);
     }
 
     [Fact]
     public void Run_without_rm_waits_for_next_exit_and_uses_the_wait_code()
     {
-        // The wait answer wins over the system frame.
-        using var d = FakeRunDaemon(137, sendSystemFrame: false);
+        using var d = FakeRunDaemon(137);
         var r = Run(d.HostUri, "run", "busybox");
         Assert.Equal(137, r.Code);
-        Assert.Contains(d.Requests, q => q.Target == $"/containers/{Id}/wait?condition=next-exit");
+        Assert.Contains(d.Requests, q => q.Target == $"/containers/{Id}/attach?stream=1&stdout=1&stderr=1&gockerWait=next-exit");
         var body = JsonSerializer.Deserialize(d.Requests.Single(q => q.Path == "/containers/create").Body, GockerJson.Default.ContainerCreateRequest)!;
         Assert.Null(body.Cmd);
         Assert.Null(body.Env);

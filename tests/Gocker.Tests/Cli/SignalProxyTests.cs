@@ -32,6 +32,9 @@ public partial class SignalProxyTests
                     FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.Stdout, "running\n"u8));
                     if (!killed.Wait(TimeSpan.FromSeconds(30))) return;
                     FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.Stdout, "interrupted\n"u8));
+                    // The run's end, as gockerd sends it when asked with gockerWait.
+                    if (req.Target.Contains("gockerWait=next-exit"))
+                        FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.System, "{\"StatusCode\":130}"u8));
                     FakeUnixServer.EndChunked(s);
                     break;
                 case "/containers/c1/wait":

@@ -141,8 +141,8 @@ public class UnixHttpClientTests
         using var r = Client(server).Send("POST", "/containers/x/attach?stream=1&stdout=1&stderr=1");
         var stdout = new MemoryStream();
         var stderr = new MemoryStream();
-        int? code = MultiplexPump.Pump(r.Body, stdout, stderr);
-        Assert.Equal(42, code);
+        var end = MultiplexPump.Pump(r.Body, stdout, stderr);
+        Assert.Equal(42, end?.StatusCode);
         Assert.Equal([.. "hello "u8.ToArray(), .. binary], stdout.ToArray());
         Assert.Equal("oops\n", Encoding.UTF8.GetString(stderr.ToArray()));
     }
