@@ -33,7 +33,8 @@ public static class ContainerExtraRoutes
     {
         var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
         var resolved = await Ask<Gocker.Actors.Containers.ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
-        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t), t + TimeSpan.FromSeconds(30));
+        // ForRestart: an --rm container is kept for the start (as Docker's restart does), not removed.
+        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t, ForRestart: true), t + TimeSpan.FromSeconds(30));
         await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Start());
         return Results.NoContent();
     });

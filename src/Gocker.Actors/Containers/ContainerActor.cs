@@ -23,7 +23,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     public enum WaitCondition { NotRunning, NextExit, Removed }
     public sealed record WaitResult(int ExitCode, bool OomKilled, string? Error);
     public sealed record Kill(int Signal);
-    public sealed record Stop(TimeSpan Timeout);
+    /// <param name="ForRestart">The stop half of `restart`: an `--rm` container is not removed by
+    /// this exit (Docker's restart keeps it), the start that follows runs it again.</param>
+    public sealed record Stop(TimeSpan Timeout, bool ForRestart = false);
     public sealed record Remove(bool Force);
     public sealed record Inspect;
     public sealed record Pause;
@@ -69,6 +71,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     IActorRef? _ns;
     ExecResult? _startFailure;
     bool _pendingRemove;
+    /// <summary>The running process is being stopped by `restart`: its exit does not autoremove.</summary>
+    bool _stoppingForRestart;
     int _tornDownRun;
     (IActorRef Requester, Exception Error)? _pendingStartReply;
     /// <summary>The last run's network teardown (DELs run off the exit path); removal waits for it.</summary>
@@ -495,7 +499,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 
         ApplyRestartPolicy(failure);
         if (_record.Status != ContainerStatus.Restarting) await ReleaseKeptRun();
-        if (_record.Spec.AutoRemove || _pendingRemove) await DoRemove();
+        var autoRemove = _record.Spec.AutoRemove && !_stoppingForRestart;
+        _stoppingForRestart = false;
+        if (autoRemove || _pendingRemove) await DoRemove();
         ReplyPendingStart();
     }
 
@@ -728,6 +734,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (RejectPaused("stop")) return;
         if (!_record.Status.CanKill() || _ns is null) { Sender.Tell(new NotModified()); return; }
         _stoppers.Add(Sender);
+        if (m.ForRestart) _stoppingForRestart = true;
         _ns.Tell(new NamespaceActor.Signal(15));
         Emit("kill", ("signal", "15"));
         // A PID 1 that ignores SIGTERM still stops: SIGKILL when the grace period ends.
@@ -809,7 +816,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // An --rm container's exit record would be deleted a moment later: skip that write (and its
         // fsync) on the run path. If the daemon dies in between, the next one finds the process
         // gone, records the exit and removes the container all the same.
-        var removedNext = next.Status == ContainerStatus.Exited && (next.Spec.AutoRemove || _pendingRemove);
+        var removedNext = next.Status == ContainerStatus.Exited && ((next.Spec.AutoRemove && !_stoppingForRestart) || _pendingRemove);
         // Likewise the exit record of a run the policy restarts: "restarting" is written right after.
         var restartedNext = next.Status == ContainerStatus.Exited && PlanRestart(next);
         return next.Status != ContainerStatus.Removing && !removedNext && !restartedNext;

@@ -112,6 +112,25 @@ public sealed class LifecycleVerbsTests(DaemonFixture daemon) : IClassFixture<Da
     }
 
     [Fact]
+    public void Restart_keeps_an_rm_container_which_a_later_stop_removes()
+    {
+        // Docker's restart of an --rm container restarts it; its own exit is not the end that --rm means.
+        // The second run mounts the same (volatile) upper again: the file written by the first run is there.
+        var id = Ok("run", "-d", "--rm", "busybox", "sh", "-c", "echo run >> /state; sleep 1000");
+        Ok("restart", "-t", "0", id);
+        Assert.Equal("running", Status(id));
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        string state;
+        while ((state = daemon.Gocker("exec", id, "cat", "/state").Stdout) != "run\nrun\n" && DateTime.UtcNow < deadline)
+            Thread.Sleep(50);
+        Assert.Equal("run\nrun\n", state);
+        Ok("stop", "-t", "0", id);
+        Assert.Equal("", Ok("ps", "-aq", "--filter", "id=" + id[..12]));
+        Fails("inspect", id);
+        Assert.False(Directory.Exists(Path.Combine(daemon.DataRoot, "containers", id)));
+    }
+
+    [Fact]
     public void Ps_filters_format_and_quiet()
     {
         var a = Name();
