@@ -531,7 +531,23 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         foreach (var r in _removers) r.Tell(new Ack());
         _removers.Clear();
         _nextExit.TrySetResult();
-        Context.Stop(Self);
+        // Not stopped here: requests the supervisor forwarded before it learnt of the removal are
+        // still queued (they came in while the removal ran), and a stopped actor's mailbox goes to dead
+        // letters, where each asker would wait for its timeout (`wait X; rm -f X` of an --rm container
+        // took 60 s). Gone answers them; the supervisor's PoisonPill, sent when it gets Removed (and so
+        // after everything it forwarded before), stops this actor.
+        Become(Gone);
+    }
+
+    /// <summary>Removed: every request is answered "No such container", as the supervisor now does.</summary>
+    void Gone()
+    {
+        ReceiveAny(_ =>
+        {
+            // Our own children's reports and replies are not requests (the namespace actor throws on a failure).
+            if (Sender.IsNobody() || Sender.Path.Parent == Self.Path) return;
+            Sender.Tell(new Status.Failure(new ContainerNotFoundException(Id)));
+        });
     }
 
     // ---- re-adoption after a daemon restart -------------------------------------------------

@@ -51,7 +51,7 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
         Receive<ContainerActor.Changed>(m => _records[m.Record.Spec.Id] = m.Record);
         Receive<Terminated>(HandleTerminated);
         // Before Terminated, which comes after `rm` returned: `rm -f x; run --name x` must find the name free.
-        Receive<ContainerActor.Removed>(m => ReleaseName(m.Id));
+        Receive<ContainerActor.Removed>(HandleRemoved);
     }
 
     /// <summary>A bug in one ContainerActor must not take the others (or the daemon) down.</summary>
@@ -190,6 +190,15 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             0 => throw new ContainerNotFoundException(reference),
             _ => throw new BadRequestException($"Multiple IDs found with provided prefix: {reference}"),
         };
+    }
+
+    /// <summary>The container is gone for its clients from now on (its name free, "No such container"
+    /// for its id); the child answers what was forwarded to it before this, then the PoisonPill,
+    /// queued after those, stops it. Its Terminated finishes the bookkeeping.</summary>
+    void HandleRemoved(ContainerActor.Removed m)
+    {
+        ReleaseName(m.Id);
+        if (_children.Remove(m.Id, out var child)) child.Tell(PoisonPill.Instance);
     }
 
     void HandleTerminated(Terminated t)

@@ -124,10 +124,27 @@ public sealed class LifecycleVerbsTests(DaemonFixture daemon) : IClassFixture<Da
         while ((state = daemon.Gocker("exec", id, "cat", "/state").Stdout) != "run\nrun\n" && DateTime.UtcNow < deadline)
             Thread.Sleep(50);
         Assert.Equal("run\nrun\n", state);
+        // A plain stop is an exit like any other: --rm removes it (after stop has returned, as in Docker).
         Ok("stop", "-t", "0", id);
+        deadline = DateTime.UtcNow.AddSeconds(20);
+        while (Ok("ps", "-aq", "--filter", "id=" + id[..12]) != "" && DateTime.UtcNow < deadline) Thread.Sleep(50);
         Assert.Equal("", Ok("ps", "-aq", "--filter", "id=" + id[..12]));
         Fails("inspect", id);
         Assert.False(Directory.Exists(Path.Combine(daemon.DataRoot, "containers", id)));
+    }
+
+    [Fact]
+    public void Verbs_racing_the_removal_of_an_rm_container_are_answered_not_left_to_time_out()
+    {
+        // `wait` returns at the exit and the --rm removal runs right after: an `rm -f` sent then used to
+        // reach the container's actor just as it stopped, and to wait for the daemon's 60 s ask timeout.
+        for (int i = 0; i < 5; i++)
+        {
+            var id = Ok("run", "-d", "--rm", "busybox", "true");
+            daemon.Gocker("wait", id);
+            var rm = daemon.Gocker("rm", "-f", id);
+            Assert.True(rm.ExitCode == 0 || rm.Stderr.Contains("No such container"), rm.ToString());
+        }
     }
 
     [Fact]
