@@ -39,6 +39,8 @@ public static class LogIndexFile
     public static List<LogChunk> Read(string indexPath, long first = 0)
     {
         var result = new List<LogChunk>();
+        // Checked first: a new container has no index yet, and the exception would cost every start.
+        if (!File.Exists(indexPath)) return result;
         FileStream fs;
         try { fs = OpenRead(indexPath); }
         catch (FileNotFoundException) { return result; }
@@ -66,6 +68,8 @@ public static class LogIndexFile
     public static (long StdoutEnd, long StderrEnd, long LastNanos) Ends(string indexPath)
     {
         long outEnd = -1, errEnd = -1, last = 0;
+        // Checked first: a new container has no index yet (the catch below is for a race with rm).
+        if (!File.Exists(indexPath)) return (0, 0, 0);
         FileStream fs;
         try { fs = OpenRead(indexPath); }
         catch (FileNotFoundException) { return (0, 0, 0); }
