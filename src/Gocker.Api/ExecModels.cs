@@ -29,6 +29,8 @@ public sealed class ExecStartRequest
 {
     public bool Detach { get; set; }
     public bool Tty { get; set; }
+    /// <summary>Docker's initial [rows, columns] of a -t exec.</summary>
+    public List<int>? ConsoleSize { get; set; }
 }
 
 public sealed class ExecProcessConfig

@@ -228,7 +228,8 @@ public sealed class ImageImportResponse
 public sealed class VersionResponse
 {
     public string Version { get; set; } = "";
-    public string ApiVersion { get; set; } = "1.43";
+    public const string Api = "1.43";
+    public string ApiVersion { get; set; } = Api;
     public string Os { get; set; } = "linux";
     public string Arch { get; set; } = "amd64";
     public string KernelVersion { get; set; } = "";

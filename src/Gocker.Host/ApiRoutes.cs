@@ -29,8 +29,18 @@ public static class ApiRoutes
             }
             return next(ctx);
         });
+        // Routing must come after the rewrite: WebApplication otherwise matches routes first, and
+        // every versioned path answered 404.
+        app.UseRouting();
 
-        app.MapMethods("/_ping", ["GET", "HEAD"], () => Results.Text("OK"));
+        // Docker's clients read API-Version from the ping to pick the version they speak (without it
+        // the docker CLI falls back to 1.24).
+        app.MapMethods("/_ping", ["GET", "HEAD"], (HttpContext ctx) =>
+        {
+            ctx.Response.Headers["API-Version"] = VersionResponse.Api;
+            ctx.Response.Headers["OSType"] = "linux";
+            return Results.Text("OK");
+        });
         app.MapGet("/version", (EngineServices svc) => Results.Json(new VersionResponse
         {
             Version = typeof(ApiRoutes).Assembly.GetName().Version?.ToString(3) ?? "0.1.0",

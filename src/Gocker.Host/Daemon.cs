@@ -31,7 +31,7 @@ public static class Daemon
         builder.WebHost.ConfigureKestrel(k =>
         {
             // A client's half-close (docker's stdin EOF on attach/exec) must not end the output: see HalfCloseConnection.
-            k.ListenUnixSocket(cfg.SocketPath, l => l.Use(HalfCloseConnection.Middleware));
+            k.ListenUnixSocket(cfg.SocketPath, l => l.Use(HalfCloseConnection.Middleware).Use(UpgradeBodyConnection.Middleware));
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = null; // image imports stream big tarballs
             k.AllowSynchronousIO = true;         // the tar unpacker reads the body synchronously on its own thread

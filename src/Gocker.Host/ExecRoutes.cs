@@ -127,12 +127,20 @@ public static class ExecRoutes
         var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
         var upgradable = upgrade is { IsUpgradableRequest: true };
         var detach = false;
-        if (!upgradable && ctx.Request.ContentLength is > 0)
+        ushort rows = Size(ctx, "h", 24), cols = Size(ctx, "w", 80);
+        // Docker's clients send the start's body with the upgrade; it arrives in a header
+        // (UpgradeBodyConnection).
+        var carried = upgradable ? UpgradeBodyConnection.Body(ctx) : null;
+        if (carried is not null || !upgradable && ctx.Request.ContentLength is > 0)
         {
             try
             {
-                var body = await ctx.Request.ReadFromJsonAsync(GockerJson.Default.ExecStartRequest, ctx.RequestAborted);
+                var body = carried is not null
+                    ? System.Text.Json.JsonSerializer.Deserialize(carried, GockerJson.Default.ExecStartRequest)
+                    : await ctx.Request.ReadFromJsonAsync(GockerJson.Default.ExecStartRequest, ctx.RequestAborted);
                 detach = body?.Detach ?? false;
+                if (body?.ConsoleSize is [> 0 and <= ushort.MaxValue, > 0 and <= ushort.MaxValue] size)
+                    (rows, cols) = ((ushort)size[0], (ushort)size[1]);
             }
             catch (System.Text.Json.JsonException ex)
             {
@@ -162,7 +170,7 @@ public static class ExecRoutes
             if (tty)
             {
                 var record = await ApiRoutes.AskContainer<ContainerRecord>(ctx, inst.ContainerId, new ContainerActor.Inspect());
-                fds.OpenPty(inst, Size(ctx, "h", 24), Size(ctx, "w", 80), record.Pid, record.PidStartTime);
+                fds.OpenPty(inst, rows, cols, record.Pid, record.PidStartTime);
             }
             else fds.Open(stdin: c.AttachStdin && !detach, stdout: c.AttachStdout && !detach, stderr: c.AttachStderr && !detach);
             started = await ApiRoutes.AskContainer<ContainerActor.ExecStarted>(ctx, inst.ContainerId,
@@ -210,8 +218,7 @@ public static class ExecRoutes
     }
 
     /// <summary>The initial window size of a -t exec (`?h=ROWS&w=COLS` on start, so that the first
-    /// screen is drawn at the right size; Docker's ConsoleSize travels in the body, which an upgrade
-    /// request cannot have here).</summary>
+    /// screen is drawn at the right size; Docker's ConsoleSize in the body wins).</summary>
     static ushort Size(HttpContext ctx, string name, ushort fallback) =>
         ushort.TryParse(ctx.Request.Query[name], out var v) && v > 0 ? v : fallback;
 

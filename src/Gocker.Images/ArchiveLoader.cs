@@ -126,7 +126,7 @@ internal sealed class ArchiveLoader
             raw.CopyTo(ms);
             blob.Json = ms.ToArray();
         }
-        else if (head.Length > 0 && LooksLikeLayer(head))
+        else if (head.Length == 0 ? entry.Length == 0 && IsLayerPath(path) : LooksLikeLayer(head))
         {
             UnpackLayer(blob, raw, head, outer);
         }
@@ -134,6 +134,11 @@ internal sealed class ArchiveLoader
         blob.Digest = raw.Id()["sha256:".Length..];
         return blob;
     }
+
+    /// <summary>An empty file where a layer goes is an empty layer (Go's tar reader takes it as one,
+    /// and Gocker before this fix wrote such layers for commits without changes).</summary>
+    static bool IsLayerPath(string path) =>
+        path.EndsWith("/layer.tar", StringComparison.Ordinal) || path.StartsWith("blobs/sha256/", StringComparison.Ordinal);
 
     static bool LooksLikeLayer(byte[] head) =>
         head is [0x1f, 0x8b, ..] || ZstdStream.IsZstd(head)

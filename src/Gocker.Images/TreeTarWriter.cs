@@ -23,10 +23,21 @@ internal sealed class TreeTarWriter : IDisposable
     public TreeTarWriter(Stream output, Action<long>? progress = null)
     {
         _tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
+        _output = output;
         _progress = progress;
     }
 
-    public void Dispose() => _tar.Dispose(); // writes the end-of-archive blocks
+    readonly Stream _output;
+    bool _wrote;
+
+    /// <summary>Ends the archive. TarWriter writes the two end-of-archive blocks only after an entry,
+    /// so an empty tree (a commit without changes) would be an empty file, which is not a tar
+    /// archive to most readers: Docker writes those blocks for an empty layer too.</summary>
+    public void Dispose()
+    {
+        _tar.Dispose();
+        if (!_wrote) _output.Write(new byte[1024]);
+    }
 
     /// <summary>One layer: a 0/0 character device becomes ".wh.NAME", an opaque directory gets ".wh..wh..opq".</summary>
     public void WriteLayer(string layerDir)
@@ -116,6 +127,7 @@ internal sealed class TreeTarWriter : IDisposable
     {
         var e = new GnuTarEntry(TarEntryType.RegularFile, name) { Mode = (UnixFileMode)0b110_100_100, ModificationTime = mtime };
         _tar.WriteEntry(e);
+        _wrote = true;
     }
 
     void WriteEntry(Fd root, string hostPath, string rel, Native.Statx st)
@@ -154,6 +166,7 @@ internal sealed class TreeTarWriter : IDisposable
         }
         Fill(e, st);
         _tar.WriteEntry(e);
+        _wrote = true;
     }
 
     static void Fill(GnuTarEntry e, Native.Statx st)
@@ -185,6 +198,7 @@ internal sealed class TreeTarWriter : IDisposable
         var e = new GnuTarEntry(TarEntryType.RegularFile, rel) { DataStream = new ExactLengthStream(data, (long)now.Size, hostPath) };
         Fill(e, now);
         _tar.WriteEntry(e);
+        _wrote = true;
         ContentBytes += (long)now.Size;
         _progress?.Invoke((long)now.Size);
     }

@@ -181,6 +181,43 @@ public class LoadTests : IDisposable
     }
 
     [Fact]
+    public void A_commit_without_changes_saves_an_empty_tar_layer_that_loads_again()
+    {
+        var store = _t.Store();
+        var flat = store.Import(new TarBuilder().Dir("d").File("d/f", "data").Stream(), "flat");
+        var upper = Path.Combine(_t.Base, "upper-empty");
+        Directory.CreateDirectory(upper);
+        var committed = store.CommitContainer(new ContainerCommit { UpperDir = upper, BaseImageId = flat.Id, Name = "same:1" });
+        Assert.Equal(2, committed.Layers.Length);
+        var saved = new MemoryStream();
+        store.Save(["same:1"], saved);
+        // The new layer is the end-of-archive blocks alone (Docker's empty layer), not an empty file.
+        var layerTars = new List<byte[]>();
+        saved.Position = 0;
+        using (var r = new TarReader(saved))
+            while (r.GetNextEntry() is { } e)
+                if (e.Name.EndsWith("/layer.tar") && e.DataStream is { } d) { var ms = new MemoryStream(); d.CopyTo(ms); layerTars.Add(ms.ToArray()); }
+        Assert.Contains(layerTars, l => l.Length == 1024 && l.All(b => b == 0));
+        using var other = new TempImages();
+        var loaded = Assert.Single(other.Store().LoadArchive(new MemoryStream(saved.ToArray())));
+        Assert.Equal("same:1", loaded.Name);
+        // Content-addressed by its diff id: the well-known digest of Docker's empty layer.
+        Assert.Equal(Path.Combine(other.ImagesDir, "layers", "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", "diff"), loaded.Layers[0]);
+        Assert.Equal("data", File.ReadAllText(Path.Combine(loaded.Layers[1], "d/f")));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(loaded.Layers[0]));
+    }
+
+    [Fact]
+    public void A_zero_byte_layer_file_loads_as_an_empty_layer()
+    {
+        byte[][] layers = [.. ImageArchives.ThreeLayers(), []];
+        var archive = ImageArchives.DockerSave(layers, ImageArchives.Config(layers), ["zero:1"]);
+        var img = Assert.Single(_t.Store().LoadArchive(new MemoryStream(archive)));
+        Assert.Equal(4, img.Layers.Length);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(img.Layers[0]));
+    }
+
+    [Fact]
     public void Export_writes_the_merged_view()
     {
         var layers = ImageArchives.ThreeLayers();
