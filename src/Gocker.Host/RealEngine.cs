@@ -29,7 +29,13 @@ public static class RealEngine
                 catch (Gocker.Network.NetworkNotFoundException) { throw new DaemonStartupException($"gocker.network.default: network {options.DefaultNetwork} not found"); }
             }
         }
-        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System) { Network = net, LogIndex = new Gocker.Actors.Logs.LogIndexer(), Execs = NamespaceJoiner.Create() };
+        Gocker.Actors.Containers.TrashBin trash;
+        try { trash = new Gocker.Actors.Containers.TrashBin(options.TrashDirs, m => Console.Error.WriteLine("gockerd: " + m)); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { throw new DaemonStartupException($"trash dirs: {ex.Message}"); }
+        return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System)
+        {
+            Network = net, LogIndex = new Gocker.Actors.Logs.LogIndexer(), Execs = NamespaceJoiner.Create(), Trash = trash,
+        };
     }
 }
 public static class InitLocator

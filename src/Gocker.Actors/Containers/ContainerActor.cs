@@ -465,7 +465,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _runDirKept = keep;
         if (!keep)
         {
-            try { _layout.RemoveRun(); }
+            try { _layout.RemoveRun(_svc.Trash); }
             catch (Exception ex) { errors.Add($"run dir removal: {ex.Message}"); }
         }
         foreach (var e in errors) _log.Error("container {0}: teardown: {1}", Id[..12], e);
@@ -515,9 +515,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // `rm` returns only when nothing of the container is left, its network included (the
         // teardown needs neither the run nor the data dir: it overlaps their removal).
         if (_detach is null) StartDetach();
-        _layout.RemoveRun();
+        _layout.RemoveRun(_svc.Trash);
         await _writer.Flush(); // a record written behind must not land in (or recreate) a removed dir
-        _layout.RemoveData();
+        _layout.RemoveData(_svc.Trash);
         await AwaitDetach();
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
         // Out of `ps`, and its name free, before `rm` (or the wait of `run --rm`) is answered (and no
@@ -651,7 +651,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 
     void TryRemoveRun()
     {
-        try { _layout.RemoveRun(); }
+        try { _layout.RemoveRun(_svc.Trash); }
         catch (Exception ex) { _log.Error("container {0}: run dir removal: {1}", Id[..12], ex.Message); }
     }
 

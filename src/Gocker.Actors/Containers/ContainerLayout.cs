@@ -80,8 +80,20 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
         Directory.CreateDirectory(RootfsDir); // exists after the first start: a stat
     }
 
-    public void RemoveRun() => DeleteTree(RunDir);
-    public void RemoveData() => DeleteTree(DataDir);
+    public void RemoveRun(TrashBin? trash = null) => Remove(RunDir, trash);
+    public void RemoveData(TrashBin? trash = null) => Remove(DataDir, trash);
+
+    /// <summary>Into the trash next to the dir's parent (ROOT/containers/ID -> ROOT/trash), whose
+    /// thread deletes it; without a trash bin, here and now.</summary>
+    static void Remove(string dir, TrashBin? trash)
+    {
+        if (trash is null) DeleteTree(dir);
+        else trash.Discard(dir, TrashDirOf(dir));
+    }
+
+    /// <summary>ROOT/trash for ROOT/containers/ID (GockerOptions.TrashDirs).</summary>
+    public static string TrashDirOf(string containerDir) =>
+        Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(containerDir))!, "trash");
 
     static void DeleteTree(string dir)
     {

@@ -29,4 +29,6 @@ public sealed record EngineServices(
     public Groups.GroupDirectory Groups { get; init; } = new();
     /// <summary>What `ps` lists, kept current by the container actors (read without a message).</summary>
     public Containers.ContainerListing Listing { get; init; } = new();
+    /// <summary>Deletes removed containers' dirs in the background (null: deleted in place, e.g. actor specs).</summary>
+    public Containers.TrashBin? Trash { get; init; }
 }

@@ -40,6 +40,9 @@ public sealed record GockerOptions
     public string GroupsDir => Path.Combine(DataRoot, "groups");
     public string ImagesDir => Path.Combine(DataRoot, "images");
     public string RunContainersDir => Path.Combine(ExecRoot, "containers");
+    /// <summary>Where removed containers' dirs wait for their deletion (TrashBin): one per root, on
+    /// the same filesystem as that root's containers/.</summary>
+    public string[] TrashDirs => [Path.Combine(DataRoot, "trash"), Path.Combine(ExecRoot, "trash")];
     /// <summary>Where every init mounts its container's overlay before pivot_root, inside the mount
     /// namespace it has just made private: nothing is ever mounted on it in the daemon's namespace,
     /// so one directory serves all containers. A directory per container cost a mkdir and an rmdir

@@ -150,7 +150,20 @@ public sealed class DaemonFixture : IDisposable
         var data = Path.Combine(DataRoot, "containers");
         Assert.True(!Directory.Exists(data) || Directory.GetDirectories(data).Length == 0,
             "container dirs left: " + string.Join(", ", Directory.Exists(data) ? Directory.GetDirectories(data) : []));
+        AssertTrashDrained(DataRoot, ExecRoot);
         AssertNoNetworkLeaks();
+    }
+
+    /// <summary>Removed containers' dirs are deleted by the daemon's trash thread, behind the
+    /// removal's answer: they must be gone within a while, none may stay.</summary>
+    internal static void AssertTrashDrained(params string[] roots)
+    {
+        var trashes = roots.Select(r => Path.Combine(r, "trash")).ToList();
+        List<string> Left() => trashes.Where(Directory.Exists).SelectMany(Directory.GetFileSystemEntries).ToList();
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); Left().Count > 0 && DateTime.UtcNow < deadline;)
+            Thread.Sleep(20);
+        var left = Left();
+        Assert.True(left.Count == 0, "left in the trash: " + string.Join(", ", left));
     }
 
     public string NetworkState => Path.Combine(DataRoot, "network");

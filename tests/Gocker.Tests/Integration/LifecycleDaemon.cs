@@ -144,6 +144,7 @@ public sealed class LifecycleDaemon : IDisposable
         foreach (var d in new[] { Path.Combine(ExecRoot, "containers"), Path.Combine(DataRoot, "containers") })
             Assert.True(!Directory.Exists(d) || Directory.GetFileSystemEntries(d).Length == 0,
                 $"left in {d}: " + string.Join(", ", Directory.Exists(d) ? Directory.GetFileSystemEntries(d) : []));
+        DaemonFixture.AssertTrashDrained(DataRoot, ExecRoot);
     }
 
     public void Dispose()
