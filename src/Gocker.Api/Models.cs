@@ -125,6 +125,9 @@ public sealed class WaitResponse
     public WaitError? Error { get; set; }
     /// <summary>Gocker extension: the container was killed by the OOM killer.</summary>
     public bool OOMKilled { get; set; }
+    /// <summary>Gocker extension (create with gockerRun): the start failed; StatusCode is the exit
+    /// code to use (125/126/127) and Error the daemon's message.</summary>
+    public bool? GockerStartFailed { get; set; }
 }
 
 public sealed class WaitError

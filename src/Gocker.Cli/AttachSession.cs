@@ -215,13 +215,45 @@ public sealed class AttachSession
         }
     }
 
-    int ExitCode(WaitResponse wait)
+    int ExitCode(WaitResponse wait) => ExitCode(_ctx, wait);
+
+    static int ExitCode(CliContext ctx, WaitResponse wait)
     {
+        if (wait.GockerStartFailed == true)
+        {
+            ctx.IO.Error("Error response from daemon: " + wait.Error?.Message);
+            return wait.StatusCode;
+        }
         if (!string.IsNullOrEmpty(wait.Error?.Message))
         {
-            _ctx.IO.Error("error waiting for container: " + wait.Error.Message);
+            ctx.IO.Error("error waiting for container: " + wait.Error.Message);
             return 125;
         }
         return wait.StatusCode;
+    }
+
+    /// <summary>`run` without -d/-i/-t in one request (gockerd's gockerRun, 200): the stream's first
+    /// frame is the create's answer, then the output, then the run's end (or a start failure).</summary>
+    public static int RunCreated(CliContext ctx, HttpResponse stream, bool sigProxy, Action<ContainerCreateResponse> created)
+    {
+        var header = new byte[Multiplex.HeaderSize];
+        stream.Body.ReadExactly(header);
+        var (kind, length) = Multiplex.ReadHeader(header);
+        if (kind != Multiplex.System || length is <= 0 or > 64 * 1024)
+            throw new IOException("the daemon's run stream did not begin with the created container");
+        var payload = new byte[length];
+        stream.Body.ReadExactly(payload);
+        var answer = SmallAnswers.CreateResponse(payload);
+        created(answer);
+        // The container is starting already: from here a Ctrl-C goes to it, as docker's proxy does.
+        using var proxy = sigProxy ? SignalProxy.Install(signal => ctx.Client.Kill(answer.Id, signal)) : null;
+        ctx.IO.Flush();
+        var end = MultiplexPump.Pump(stream.Body, ctx.IO.StdOut, ctx.IO.StdErr);
+        if (end is null)
+        {
+            ctx.IO.Error("error waiting for container: the daemon ended the output without the container's exit status");
+            return 125;
+        }
+        return ExitCode(ctx, end);
     }
 }

@@ -40,6 +40,18 @@ public sealed class GockerClient(UnixHttpClient http)
         return ReadJson(http.Send("POST", target, body, "application/json"), SmallAnswers.CreateResponse);
     }
 
+    /// <summary>gockerd's `gockerRun`: create, attach, start and wait in one request. A 200 answer is
+    /// the output stream (see AttachSession.RunCreated); an older daemon answers the plain create
+    /// (201, read with <see cref="CreateAnswer"/>); anything else is an error (EnsureSuccess).</summary>
+    public HttpResponse CreateAndRun(ContainerCreateRequest request, string? name, string until)
+    {
+        byte[] body = CreateRequestWriter.Write(request);
+        string target = "/containers/create?gockerRun=" + Esc(until) + (name is null ? "" : "&name=" + Esc(name));
+        return http.Send("POST", target, body, "application/json");
+    }
+
+    public static ContainerCreateResponse CreateAnswer(HttpResponse response) => ReadJson(response, SmallAnswers.CreateResponse);
+
     /// <summary>Returns false when the container was already running (304).</summary>
     public bool Start(string id)
     {

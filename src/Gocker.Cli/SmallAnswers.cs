@@ -31,6 +31,7 @@ public static class SmallAnswers
         {
             StatusCode = Get(root, "StatusCode") is { ValueKind: JsonValueKind.Number } code ? code.GetInt32() : 0,
             OOMKilled = Get(root, "OOMKilled") is { ValueKind: JsonValueKind.True },
+            GockerStartFailed = Get(root, "GockerStartFailed") is { ValueKind: JsonValueKind.True } ? true : null,
         };
         if (Get(root, "Error") is { ValueKind: JsonValueKind.Object } error)
             answer.Error = new WaitError { Message = Get(error, "Message") is { ValueKind: JsonValueKind.String } m ? m.GetString() : null };

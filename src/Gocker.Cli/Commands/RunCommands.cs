@@ -20,16 +20,32 @@ public static class RunCommands
     {
         var request = o.BuildRequest(pr, pr.GetValue(o.Image)!, cmd, ctx.GetEnv);
         var client = ctx.Client;
-        var created = client.Create(request, pr.GetValue(o.Name));
+        var detach = pr.GetValue(o.Detach);
+        var waitCondition = pr.GetValue(o.Rm) ? "removed" : "next-exit";
+        ContainerCreateResponse created;
+        if (!detach && !request.Tty && !request.OpenStdin)
+        {
+            // One request does create, attach, start and wait (gockerd's gockerRun).
+            var answer = client.CreateAndRun(request, pr.GetValue(o.Name), waitCondition);
+            if (answer.StatusCode != 201)
+            {
+                using (answer)
+                {
+                    GockerClient.EnsureSuccess(answer);
+                    return AttachSession.RunCreated(ctx, answer, pr.GetValue(o.SigProxy), c => PrintWarnings(ctx, c));
+                }
+            }
+            created = GockerClient.CreateAnswer(answer); // an older gockerd: the three requests follow
+        }
+        else created = client.Create(request, pr.GetValue(o.Name));
         PrintWarnings(ctx, created);
 
-        if (pr.GetValue(o.Detach))
+        if (detach)
         {
             if (!TryStart(ctx, created.Id, out int code)) return code;
             ctx.IO.Out.Write(created.Id + "\n");
             return 0;
         }
-        var waitCondition = pr.GetValue(o.Rm) ? "removed" : "next-exit";
         return AttachSession.Run(ctx, created.Id, new AttachOptions(request.Tty, request.OpenStdin,
             DetachKeys.Parse(pr.GetValue(o.DetachKeysOption) ?? DetachKeys.Default), pr.GetValue(o.SigProxy)),
             start: true, waitCondition);

@@ -32,13 +32,30 @@ public class CliAppTests
 
     /// <summary>A fake daemon for an attached run: attach streams frames once start arrived, wait
     /// answers after that, the status code given.</summary>
-    private static FakeUnixServer FakeRunDaemon(int statusCode, string? startError = null, bool sendSystemFrame = true, string? waitError = null)
+    /// <param name="inOne">Answers create?gockerRun= as gockerd does (the whole run in its stream);
+    /// otherwise as an older daemon, with the plain create (the console then makes the three requests).</param>
+    private static FakeUnixServer FakeRunDaemon(int statusCode, string? startError = null, bool sendSystemFrame = true, string? waitError = null, bool inOne = false)
     {
         var started = new ManualResetEventSlim();
         return new FakeUnixServer((req, s) =>
         {
             switch (req.Path)
             {
+                case "/containers/create" when inOne && req.Target.Contains("gockerRun="):
+                    FakeUnixServer.StartChunked(s);
+                    FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.System, Encoding.UTF8.GetBytes($"{{\"Id\":\"{Id}\",\"Warnings\":[\"w1\"]}}")));
+                    if (startError is not null)
+                        FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.System, Encoding.UTF8.GetBytes(
+                            $"{{\"StatusCode\":{statusCode},\"Error\":{{\"Message\":\"{startError}\"}},\"GockerStartFailed\":true}}")));
+                    else
+                    {
+                        FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.Stdout, "hello\n"u8));
+                        FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.Stderr, "warn\n"u8));
+                        if (sendSystemFrame)
+                            FakeUnixServer.WriteChunk(s, FakeUnixServer.Frame(Multiplex.System, Encoding.UTF8.GetBytes(WaitJson(statusCode, waitError))));
+                    }
+                    FakeUnixServer.EndChunked(s);
+                    break;
                 case "/containers/create":
                     FakeUnixServer.Respond(s, 201, $"{{\"Id\":\"{Id}\",\"Warnings\":[]}}");
                     break;
@@ -89,8 +106,9 @@ public class CliAppTests
         Assert.Equal([.. "hello\n"u8.ToArray(), 0, 255, 10], r.StdOut);
         Assert.Equal("warn\n", r.StdErr);
 
+        // The one-request run first; this daemon (as an older gockerd) answers the plain create.
         var create = d.Requests.Single(q => q.Path == "/containers/create");
-        Assert.Equal("/containers/create?name=web", create.Target);
+        Assert.Equal("/containers/create?gockerRun=removed&name=web", create.Target);
         var body = JsonSerializer.Deserialize(create.Body, GockerJson.Default.ContainerCreateRequest)!;
         Assert.Equal("busybox", body.Image);
         Assert.Equal(["sh", "-c", "echo a b", "--rm"], body.Cmd);
@@ -110,6 +128,37 @@ public class CliAppTests
         // --rm waits for removal: the attach stream ends with the wait's answer (gockerWait), no /wait.
         Assert.Contains(d.Requests, q => q.Target == $"/containers/{Id}/attach?stream=1&stdout=1&stderr=1&gockerWait=removed");
         Assert.DoesNotContain(d.Requests, q => q.Path.EndsWith("/wait"));
+    }
+
+    [Fact]
+    public void Run_in_one_request_prints_the_output_and_exits_with_the_streamed_code()
+    {
+        using var d = FakeRunDaemon(3, inOne: true);
+        var r = Run(d.HostUri, "run", "busybox", "true");
+        Assert.Equal(3, r.Code);
+        Assert.Equal("hello\n", Encoding.UTF8.GetString(r.StdOut));
+        Assert.Equal("WARNING: w1\nwarn\n", r.StdErr);
+        var only = Assert.Single(d.Requests);
+        Assert.Equal("/containers/create?gockerRun=next-exit", only.Target);
+    }
+
+    [Fact]
+    public void Run_in_one_request_reports_a_start_failure_with_its_code()
+    {
+        using var d = FakeRunDaemon(127, startError: "exec: nosuch: executable file not found in $PATH", inOne: true);
+        var r = Run(d.HostUri, "run", "--rm", "busybox", "nosuch");
+        Assert.Equal(127, r.Code);
+        Assert.Contains("Error response from daemon: exec: nosuch: executable file not found in $PATH", r.StdErr);
+        Assert.Single(d.Requests);
+    }
+
+    [Fact]
+    public void Run_in_one_request_says_so_when_the_stream_ends_without_the_exit_status()
+    {
+        using var d = FakeRunDaemon(0, sendSystemFrame: false, inOne: true);
+        var r = Run(d.HostUri, "run", "--rm", "busybox");
+        Assert.Equal(125, r.Code);
+        Assert.Contains("without the container's exit status", r.StdErr);
     }
 
     static string WaitJson(int statusCode, string? error) => error is null
