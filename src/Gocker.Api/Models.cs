@@ -109,6 +109,8 @@ public sealed class ContainerCreateResponse
 {
     public string Id { get; set; } = "";
     public List<string> Warnings { get; set; } = [];
+    /// <summary>Gocker extension (create with gockerStart=1): the container was started too.</summary>
+    public bool? GockerStarted { get; set; }
 }
 
 /// <summary>Every error answer: {"message": "..."} as Docker does. Gocker adds ExitCode where

@@ -33,10 +33,12 @@ public sealed class GockerClient(UnixHttpClient http)
     public VersionResponse Version() =>
         ReadJson(http.Send("GET", "/version"), Json.VersionResponse);
 
-    public ContainerCreateResponse Create(ContainerCreateRequest request, string? name)
+    /// <summary>With <paramref name="start"/> gockerd starts it too (gockerStart, `run -d`): the answer
+    /// says so in GockerStarted (an older daemon only creates it).</summary>
+    public ContainerCreateResponse Create(ContainerCreateRequest request, string? name, bool start = false)
     {
         byte[] body = CreateRequestWriter.Write(request);
-        string target = name is null ? "/containers/create" : "/containers/create?name=" + Esc(name);
+        string target = "/containers/create" + (start ? "?gockerStart=1" : "") + (name is null ? "" : (start ? "&" : "?") + "name=" + Esc(name));
         return ReadJson(http.Send("POST", target, body, "application/json"), SmallAnswers.CreateResponse);
     }
 

@@ -16,7 +16,11 @@ public static class SmallAnswers
     {
         using var doc = JsonDocument.Parse(body);
         var root = Object(doc);
-        var answer = new ContainerCreateResponse { Id = Get(root, "Id") is { ValueKind: JsonValueKind.String } id ? id.GetString()! : "" };
+        var answer = new ContainerCreateResponse
+        {
+            Id = Get(root, "Id") is { ValueKind: JsonValueKind.String } id ? id.GetString()! : "",
+            GockerStarted = Get(root, "GockerStarted") is { ValueKind: JsonValueKind.True } ? true : null,
+        };
         if (Get(root, "Warnings") is { ValueKind: JsonValueKind.Array } warnings)
             foreach (var w in warnings.EnumerateArray())
                 if (w.ValueKind == JsonValueKind.String) answer.Warnings.Add(w.GetString()!);

@@ -132,6 +132,13 @@ public static class ApiRoutes
             await RunCreated(ctx, answer, until);
             return Results.Empty;
         }
+        // Gocker extension (`run -d`): start it too, one request fewer. A failed start answers as
+        // /start would (the container stays, created, as after create + a failed start).
+        if (Flag(ctx, "gockerStart"))
+        {
+            await AskContainer<object>(ctx, created.Id, new ContainerActor.Start());
+            answer.GockerStarted = true;
+        }
         return Results.Json(answer, GockerJson.Default.ContainerCreateResponse, statusCode: 201);
     });
 
@@ -167,9 +174,20 @@ public static class ApiRoutes
         try
         {
             await WriteSystemFrame(ctx, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(created, GockerJson.Default.ContainerCreateResponse));
+            var sources = new List<OutputStreamer.Source>
+            {
+                new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset),
+                new(Multiplex.Stderr, info.StderrPath, info.StderrOffset),
+            };
+            // Follows from before the start: it opens the log files now, so a short command's output
+            // is read even if the --rm removal moves them away before we get to them.
+            var follow = OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, raw: false, ctx.RequestAborted);
             try { await AskContainer<object>(ctx, id, new ContainerActor.Start()); }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // The failed start's teardown ends the follow (its exit task completes); only then the
+                // frame, so that nothing else writes to the stream meanwhile.
+                await Task.WhenAny(follow, Task.Delay(TimeSpan.FromSeconds(10), ctx.RequestAborted));
                 var cause = ex is AggregateException { InnerException: { } inner } ? inner : ex;
                 var failed = new WaitResponse
                 {
@@ -180,12 +198,7 @@ public static class ApiRoutes
                 await WriteSystemFrame(ctx, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(failed, GockerJson.Default.WaitResponse));
                 return;
             }
-            var sources = new List<OutputStreamer.Source>
-            {
-                new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset),
-                new(Multiplex.Stderr, info.StderrPath, info.StderrOffset),
-            };
-            await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, raw: false, ctx.RequestAborted);
+            await follow;
             await WriteWaitFrame(ctx, wait);
         }
         catch (OperationCanceledException) { /* client went away */ }

@@ -37,12 +37,23 @@ public static class RunCommands
             }
             created = GockerClient.CreateAnswer(answer); // an older gockerd: the three requests follow
         }
+        else if (detach)
+        {
+            // One request creates and starts it (gockerd's gockerStart); a failed start answers as
+            // start would, and the container stays, created, as after the two requests.
+            try { created = client.Create(request, pr.GetValue(o.Name), start: true); }
+            catch (ApiException e) when (e.ExitCode is not null)
+            {
+                ctx.IO.Error("Error response from daemon: " + e.Message);
+                return e.ExitCode.Value;
+            }
+        }
         else created = client.Create(request, pr.GetValue(o.Name));
         PrintWarnings(ctx, created);
 
         if (detach)
         {
-            if (!TryStart(ctx, created.Id, out int code)) return code;
+            if (created.GockerStarted != true && !TryStart(ctx, created.Id, out int code)) return code;
             ctx.IO.Out.Write(created.Id + "\n");
             return 0;
         }

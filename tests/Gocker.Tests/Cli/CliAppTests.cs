@@ -214,6 +214,29 @@ public class CliAppTests
         Assert.Equal(0, r.Code);
         Assert.Equal(Id + "\n", r.Out);
         Assert.DoesNotContain(d.Requests, q => q.Path.EndsWith("/attach"));
+        // This daemon (as an older gockerd) did not start it with the create: the console did.
+        Assert.Equal("/containers/create?gockerStart=1", d.Requests.First().Target);
+        Assert.Contains(d.Requests, q => q.Path.EndsWith("/start"));
+    }
+
+    [Fact]
+    public void Run_detached_in_one_request_when_the_daemon_started_it()
+    {
+        using var d = new FakeUnixServer((req, s) => FakeUnixServer.Respond(s, 201, $"{{\"Id\":\"{Id}\",\"Warnings\":[],\"GockerStarted\":true}}"));
+        var r = Run(d.HostUri, "run", "-d", "--name", "w", "busybox", "sleep", "1");
+        Assert.Equal(0, r.Code);
+        Assert.Equal(Id + "\n", r.Out);
+        Assert.Equal("/containers/create?gockerStart=1&name=w", Assert.Single(d.Requests).Target);
+    }
+
+    [Fact]
+    public void Run_detached_in_one_request_exits_with_the_failed_starts_code()
+    {
+        using var d = new FakeUnixServer((req, s) => FakeUnixServer.Respond(s, 500, "{\"message\":\"exec: nope: executable file not found in $PATH\",\"ExitCode\":127}"));
+        var r = Run(d.HostUri, "run", "-d", "busybox", "nope");
+        Assert.Equal(127, r.Code);
+        Assert.Equal("", r.Out);
+        Assert.StartsWith("gocker: Error response from daemon: exec: nope: executable file not found", r.StdErr);
     }
 
     [Fact]

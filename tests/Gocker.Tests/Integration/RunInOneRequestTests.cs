@@ -30,6 +30,12 @@ public sealed class RunInOneRequestTests(DaemonFixture daemon) : IClassFixture<D
         "{\"Image\":\"busybox\",\"Cmd\":" + cmd + ",\"Tty\":" + (tty ? "true" : "false")
         + ",\"HostConfig\":{\"AutoRemove\":" + (autoRemove ? "true" : "false") + ",\"NetworkMode\":\"none\"}}";
 
+    string Status(string name)
+    {
+        using var doc = JsonDocument.Parse(daemon.Gocker("inspect", name).Stdout);
+        return doc.RootElement[0].GetProperty("State").GetProperty("Status").GetString()!;
+    }
+
     bool Listed(string name) => daemon.Gocker("ps", "-a", "-q", "--filter", "name=" + name).Stdout.Trim().Length > 0;
 
     [Fact]
@@ -78,6 +84,44 @@ public sealed class RunInOneRequestTests(DaemonFixture daemon) : IClassFixture<D
             Assert.True(Listed(name));
         }
         finally { daemon.Gocker("rm", "-f", name); }
+    }
+
+    [Fact]
+    public void Create_with_gockerStart_answers_once_the_container_runs_and_a_failed_start_keeps_the_container()
+    {
+        var name = Unique("ones-");
+        var failing = Unique("onesf-");
+        try
+        {
+            var (head, body) = RawHttp.Request(daemon.Socket, "POST", $"/containers/create?gockerStart=1&name={name}",
+                CreateJson("""["sleep","300"]""", autoRemove: false));
+            Assert.StartsWith("HTTP/1.1 201", head);
+            using (var answer = JsonDocument.Parse(body))
+                Assert.True(answer.RootElement.GetProperty("GockerStarted").GetBoolean());
+            Assert.Equal("running", Status(name));
+
+            var (failed, why) = RawHttp.Request(daemon.Socket, "POST", $"/containers/create?gockerStart=1&name={failing}",
+                CreateJson("""["nosuch-command"]""", autoRemove: false));
+            Assert.StartsWith("HTTP/1.1 500", failed);
+            using (var error = JsonDocument.Parse(why))
+                Assert.Equal(127, error.RootElement.GetProperty("ExitCode").GetInt32());
+            Assert.Equal("exited", Status(failing)); // as after create + a failed start: kept, never ran
+        }
+        finally { daemon.Gocker("rm", "-f", name, failing); }
+    }
+
+    [Fact]
+    public void A_short_rm_run_prints_all_its_output_every_time()
+    {
+        // The command may exit, and --rm move its log files away, before the daemon gets to read
+        // them: the output is followed from before the start (a run printed nothing here once).
+        for (int i = 0; i < 30; i++)
+        {
+            var r = daemon.Gocker("run", "--rm", "--network", "none", "busybox", "sh", "-c", $"echo out{i}; echo err{i} >&2");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal($"out{i}\n", r.Stdout);
+            Assert.Equal($"err{i}\n", r.Stderr);
+        }
     }
 
     [Fact]
