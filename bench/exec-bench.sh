@@ -32,6 +32,12 @@ row "gocker exec C true" "$g exec bench-exec true"
 row "gocker exec C echo hello" "$g exec bench-exec echo hello"
 row "gocker exec -u nobody C true" "$g exec -u nobody bench-exec true"
 row "gocker version (console startup, warm daemon)" "$g version"
+if command -v docker >/dev/null; then
+  # The docker CLI itself against gockerd (same container): its exec is create, an upgraded start
+  # with a body (UpgradeBodyConnection), inspect; the difference to gocker's row is the client.
+  export DOCKER_CONFIG=$root/docker-config
+  row "docker -H gockerd exec C true (the docker CLI against gockerd)" "docker -H unix://$sock exec bench-exec true"
+fi
 if docker info >/dev/null 2>&1; then
   docker run -d --name gocker-bench-exec --network none busybox sleep 100000 >/dev/null
   row "docker exec C true" "docker exec gocker-bench-exec true"

@@ -42,8 +42,17 @@ row "gocker run --rm --network none busybox echo hello" "$g run --rm --network n
 row "gocker run --rm busybox true (default bridge network)" "$g run --rm busybox true"
 row "gocker version (console startup, warm daemon)" "$g version"
 row "unshare -uinpm --fork true (floor, no rootfs)" "unshare -uinpm --fork true"
+# The OCI runtimes, where installed, on a bundle of the same static busybox (read-only root, no
+# network namespace setup beyond runc's default spec): the peers' rows, measured in the same minutes.
 for rt in crun runc; do
-  if command -v $rt >/dev/null; then echo "| $rt | see bench/RESULTS.md (needs an OCI bundle) |"; fi
+  command -v $rt >/dev/null || continue
+  bundle=$root/bundle-$rt
+  mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/dev" "$bundle/rootfs/sys"
+  cp /bin/busybox "$bundle/rootfs/bin/"; ln -s busybox "$bundle/rootfs/bin/true"
+  (cd "$bundle" && $rt spec && python3 -c 'import json; s=json.load(open("config.json")); s["process"]["terminal"]=False; s["process"]["args"]=["/bin/true"]; s["root"]["readonly"]=True; json.dump(s,open("config.json","w"))')
+  if (cd "$bundle" && $rt run gocker-bench-probe >/dev/null 2>&1); then
+    (cd "$bundle" && row "$rt run (busybox true, OCI bundle)" "$rt run gocker-bench-$rt")
+  else echo "| $rt run | refuses this machine's cgroup layout |"; fi
 done
 if docker info >/dev/null 2>&1; then row "docker run --rm --network none busybox true" "docker run --rm --network none busybox true"; fi
 echo
