@@ -125,7 +125,8 @@ public static class ApiRoutes
         // Resolving may build the busybox image the first time: not on an actor's thread.
         var image = await Task.Run(() => svc.Images.Resolve(req.Image));
         var name = ctx.Request.Query["name"].ToString();
-        var created = await Ask<ContainerSupervisor.CreatedContainer>(ctx, new ContainerSupervisor.Create(req, name, image));
+        var startsNow = runUntil is not null || Flag(ctx, "gockerStart");
+        var created = await Ask<ContainerSupervisor.CreatedContainer>(ctx, new ContainerSupervisor.Create(req, name, image, startsNow));
         var answer = new ContainerCreateResponse { Id = created.Id };
         if (runUntil is { } until)
         {

@@ -53,8 +53,9 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
         return mounts;
     }
 
-    /// <summary>Creates the persistent part. All or nothing.</summary>
-    public void CreateData(ContainerRecord record)
+    /// <summary>Creates the persistent part. All or nothing. Without <paramref name="persist"/> the
+    /// record is not written (the start writes the first one).</summary>
+    public void CreateData(ContainerRecord record, bool persist = true)
     {
         try
         {
@@ -65,7 +66,7 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
             Directory.CreateDirectory(WorkDir);
             File.Create(StdoutLog).Dispose();
             File.Create(StderrLog).Dispose();
-            StateStore.Save(DataDir, record);
+            if (persist) StateStore.Save(DataDir, record);
         }
         catch
         {

@@ -19,7 +19,8 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
 
     /// <summary>Creates a container. The image is resolved by the caller (it can take a while the
     /// first time, and must not block this actor).</summary>
-    public sealed record Create(ContainerCreateRequest Request, string? Name, ImageRecord Image);
+    /// <param name="StartsNow">The same request starts it right away (gockerd's gockerRun/gockerStart).</param>
+    public sealed record Create(ContainerCreateRequest Request, string? Name, ImageRecord Image, bool StartsNow = false);
     public sealed record CreatedContainer(string Id);
     /// <summary>Delivers Message to the container Reference resolves to (the reply comes from it).</summary>
     public sealed record ToContainer(string Reference, object Message);
@@ -139,7 +140,12 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             if (spec.Group is { } group && !_svc.Groups.Exists(group))
                 throw new BadRequestException($"group \"{group}\" does not exist (create it with `gocker group create {group}`)");
             var record = new ContainerRecord { Spec = spec };
-            ContainerLayout.For(_svc.Options, id).CreateData(record);
+            // An --rm container started by the same request: its "created" record would be replaced a
+            // moment later by the "running" one (written at start), and removed with it at exit. Not
+            // writing it takes a file creation and an fsync off `run --rm`. A daemon that dies before
+            // the start leaves a dir without state.json, which the next one removes (Load): the
+            // container never ran and would have been removed at its exit.
+            ContainerLayout.For(_svc.Options, id).CreateData(record, persist: !(m.StartsNow && spec.AutoRemove));
             StartChild(record);
             Context.System.EventStream.Publish(new Events.GockerEvent("container", "create", id,
                 spec.Group is { } g

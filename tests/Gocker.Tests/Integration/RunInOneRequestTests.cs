@@ -125,6 +125,25 @@ public sealed class RunInOneRequestTests(DaemonFixture daemon) : IClassFixture<D
     }
 
     [Fact]
+    public void An_rm_container_started_by_its_create_is_recorded_from_its_start_and_a_plain_create_at_once()
+    {
+        // `run -d --rm` (gockerStart) skips the "created" record, the "running" one is on disk when
+        // the answer comes (what a restarted daemon re-adopts it by); `create --rm` writes its record.
+        var started = Unique("oner-");
+        var created = Unique("onec-");
+        try
+        {
+            var id = daemon.Gocker("run", "-d", "--rm", "--name", started, "--network", "none", "busybox", "sleep", "300").Stdout.Trim();
+            Assert.Matches("^[0-9a-f]{64}$", id);
+            var state = File.ReadAllText(Path.Combine(daemon.DataRoot, "containers", id, "state.json"));
+            Assert.Contains("\"running\"", state, StringComparison.OrdinalIgnoreCase);
+            var cid = daemon.Gocker("create", "--rm", "--name", created, "--network", "none", "busybox", "true").Stdout.Trim();
+            Assert.Contains("\"created\"", File.ReadAllText(Path.Combine(daemon.DataRoot, "containers", cid, "state.json")), StringComparison.OrdinalIgnoreCase);
+        }
+        finally { daemon.Gocker("rm", "-f", started, created); }
+    }
+
+    [Fact]
     public void Bad_uses_are_refused_before_anything_is_created()
     {
         var name = Unique("oneb-");
