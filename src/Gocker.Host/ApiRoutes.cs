@@ -162,8 +162,7 @@ public static class ApiRoutes
         try
         {
             info = await AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
-            wait = Supervisor(ctx).Ask<object>(new ContainerSupervisor.ToContainer(id, new ContainerActor.Wait(until)),
-                System.Threading.Timeout.InfiniteTimeSpan, ctx.RequestAborted);
+            wait = RegisterWait(ctx, id, until);
         }
         catch (Exception ex)
         {
@@ -204,6 +203,12 @@ public static class ApiRoutes
         }
         catch (OperationCanceledException) { /* client went away */ }
     }
+
+    /// <summary>A wait for the container, answered when the condition holds (no timeout: a run may
+    /// last for ever; the client's leaving cancels it).</summary>
+    static Task<object> RegisterWait(HttpContext ctx, string id, WaitCondition condition) =>
+        Supervisor(ctx).Ask<object>(new ContainerSupervisor.ToContainer(id, new ContainerActor.Wait(condition)),
+            System.Threading.Timeout.InfiniteTimeSpan, ctx.RequestAborted);
 
     static async Task WriteSystemFrame(HttpContext ctx, byte[] json)
     {
@@ -367,8 +372,7 @@ public static class ApiRoutes
         try
         {
             var resolved = await Ask<ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
-            pending = Supervisor(ctx).Ask<object>(new ContainerSupervisor.ToContainer(resolved.Id, new ContainerActor.Wait(condition.Value)),
-                System.Threading.Timeout.InfiniteTimeSpan, ctx.RequestAborted);
+            pending = RegisterWait(ctx, resolved.Id, condition.Value);
         }
         catch (Exception ex)
         {
@@ -411,8 +415,7 @@ public static class ApiRoutes
                 await Error(new BadRequestException($"invalid gockerWait condition: {waitFor}")).ExecuteAsync(ctx);
                 return;
             }
-            wait = Supervisor(ctx).Ask<object>(new ContainerSupervisor.ToContainer(id, new ContainerActor.Wait(condition)),
-                System.Threading.Timeout.InfiniteTimeSpan, ctx.RequestAborted);
+            wait = RegisterWait(ctx, id, condition);
         }
         // Not upgraded: output only (a tty's single raw stream, or the framed stdout/stderr).
         var sources = new List<OutputStreamer.Source>();

@@ -22,12 +22,7 @@ public sealed class HalfCloseTests(DaemonFixture daemon) : IClassFixture<DaemonF
         return r.Stdout.Trim();
     }
 
-    Socket Connect()
-    {
-        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 60_000 };
-        s.Connect(new UnixDomainSocketEndPoint(daemon.Socket));
-        return s;
-    }
+    Socket Connect() => RawHttp.Connect(daemon.Socket);
 
     /// <summary>Sends an upgrade request (docker's hijack: no body) and reads the answer's head.</summary>
     Socket Hijack(string target)
@@ -39,27 +34,8 @@ public sealed class HalfCloseTests(DaemonFixture daemon) : IClassFixture<DaemonF
         return s;
     }
 
-    /// <summary>Byte by byte up to the blank line: nothing of the stream after it is consumed.</summary>
-    static string ReadHead(Socket s)
-    {
-        var head = new List<byte>();
-        var one = new byte[1];
-        while (!(head.Count >= 4 && head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n'))
-        {
-            if (s.Receive(one) == 0) throw new IOException("closed inside the head: " + Encoding.ASCII.GetString([.. head]));
-            head.Add(one[0]);
-        }
-        return Encoding.ASCII.GetString([.. head]);
-    }
-
-    static byte[] ReadToEnd(Socket s)
-    {
-        using var all = new MemoryStream();
-        var buf = new byte[8192];
-        int n;
-        while ((n = s.Receive(buf)) > 0) all.Write(buf, 0, n);
-        return all.ToArray();
-    }
+    static string ReadHead(Socket s) => RawHttp.ReadHead(s);
+    static byte[] ReadToEnd(Socket s) => RawHttp.ReadToEnd(s);
 
     /// <summary>Splits docker's 8-byte framed stream into stdout and stderr text.</summary>
     static (string Out, string Err) Demux(byte[] data)
