@@ -134,7 +134,7 @@ public static class ApiRoutes
             return Results.Empty;
         }
         // Gocker extension (`run -d`): start it too, one request fewer. A failed start answers as
-        // /start would (the container stays, created, as after create + a failed start).
+        // /start would (the container stays, as after create + a failed start).
         if (Flag(ctx, "gockerStart"))
         {
             await AskContainer<object>(ctx, created.Id, new ContainerActor.Start());

@@ -40,7 +40,7 @@ public static class RunCommands
         else if (detach)
         {
             // One request creates and starts it (gockerd's gockerStart); a failed start answers as
-            // start would, and the container stays, created, as after the two requests.
+            // start would, and the container stays, as after the two requests.
             try { created = client.Create(request, pr.GetValue(o.Name), start: true); }
             catch (ApiException e) when (e.ExitCode is not null)
             {
