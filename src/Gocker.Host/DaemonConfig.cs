@@ -49,7 +49,9 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             InitPath = Str("init-path", "") is { Length: > 0 } ip ? ip : null,
             BusyboxPath = Str("busybox-path", "/bin/busybox"),
             Zygotes = g.HasPath("spawn.zygotes") ? g.GetInt("spawn.zygotes") is >= 0 and <= 16 and var z ? z
-                : throw new ArgumentException($"gocker.spawn.zygotes = {g.GetString("spawn.zygotes")}: use 0 (off) to 16") : 1,
+                : throw new ArgumentException($"gocker.spawn.zygotes = {g.GetString("spawn.zygotes")}: use 0 (off) to 16") : 2,
+            ZygoteRefillDelay = g.HasPath("spawn.zygote-refill-delay") ? g.GetTimeSpan("spawn.zygote-refill-delay") is var rd && rd >= TimeSpan.Zero && rd <= TimeSpan.FromSeconds(10) ? rd
+                : throw new ArgumentException($"gocker.spawn.zygote-refill-delay = {g.GetString("spawn.zygote-refill-delay")}: use 0 to 10s") : TimeSpan.FromMilliseconds(10),
             DefaultLimits = limits,
             DefaultStopTimeout = g.HasPath("stop-timeout") ? g.GetTimeSpan("stop-timeout") : TimeSpan.FromSeconds(10),
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),

@@ -17,7 +17,7 @@ public static class RealEngine
         var images = new ImageStore(options.ImagesDir, new ImageStoreOptions { BusyboxPath = options.BusyboxPath });
         // Once at startup: the reaper thread and the runtime's lazy parts are ready before the first spawn.
         var fresh = NamespaceSpawner.Create();
-        ISpawner spawner = options.Zygotes > 0 ? new ZygoteSpawner(fresh, init, options.Zygotes) : fresh;
+        ISpawner spawner = options.Zygotes > 0 ? new ZygoteSpawner(fresh, init, options.Zygotes, options.ZygoteRefillDelay) : fresh;
         Gocker.Network.INetworkManager? net = null;
         if (network is not null)
         {

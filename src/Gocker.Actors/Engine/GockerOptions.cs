@@ -15,7 +15,10 @@ public sealed record GockerOptions
     public string? InitPath { get; init; }
     public string BusyboxPath { get; init; } = "/bin/busybox";
     /// <summary>gocker.spawn.zygotes: inits started ahead of time (ZygoteSpawner); 0 = spawn each on demand.</summary>
-    public int Zygotes { get; init; } = 1;
+    public int Zygotes { get; init; } = 2;
+    /// <summary>gocker.spawn.zygote-refill-delay: how long after a claimed zygote's release its
+    /// replacement is started (ZygoteSpawner: off the container's own run on a small machine).</summary>
+    public TimeSpan ZygoteRefillDelay { get; init; } = TimeSpan.FromMilliseconds(10);
     /// <summary>Limits applied when a container asks for none.</summary>
     public CgroupLimits DefaultLimits { get; init; } = CgroupLimits.None;
     public TimeSpan DefaultStopTimeout { get; init; } = TimeSpan.FromSeconds(10);

@@ -21,14 +21,18 @@ namespace Gocker.Syscalls.Spawn;
 /// fourth descriptor and the zygote setns()s into it first.
 /// Only requests the zygote fits are served from the pool (not --network host); anything else, an
 /// empty pool, or a zygote that died while it waited, falls back to <see cref="NamespaceSpawner"/>.
-/// The pool is refilled on the thread pool once a claimed init has been released (or given up), so
-/// the refill does not compete with the start it serves for the CPU.
+/// The pool is refilled on the thread pool <c>refillDelay</c> after a claimed init has been released
+/// (or given up): a refill (the spawn, then the new zygote's runtime start, ~3 ms of CPU) made right
+/// at the release competes with the container's own command and with its teardown for the CPUs, and
+/// a short `run --rm` then took ~2.5 ms longer on 2 cores (bench/RESULTS.md). A second zygote serves
+/// a start that comes within the delay; an empty pool is refilled at once.
 /// </summary>
 public sealed class ZygoteSpawner : ISpawner, IDisposable
 {
     readonly NamespaceSpawner _inner;
     readonly string _initPath;
     readonly int _size;
+    readonly TimeSpan _refillDelay;
     readonly Lock _gate = new();
     readonly Queue<InitProcess> _ready = new();
     int _pending; // spawns in flight
@@ -36,8 +40,11 @@ public sealed class ZygoteSpawner : ISpawner, IDisposable
     long _claims, _fallbacks;
 
     /// <param name="size">How many zygotes to keep ready (0 = never: every spawn goes to inner).</param>
-    public ZygoteSpawner(NamespaceSpawner inner, string initPath, int size)
+    /// <param name="refillDelay">How long after a claimed zygote's release its replacement is started.</param>
+    public ZygoteSpawner(NamespaceSpawner inner, string initPath, int size, TimeSpan refillDelay = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(refillDelay, TimeSpan.Zero);
+        _refillDelay = refillDelay;
         ArgumentOutOfRangeException.ThrowIfNegative(size);
         if (string.IsNullOrEmpty(initPath) || initPath[0] != '/')
             throw new ArgumentException($"zygotes: the init path must be absolute: '{initPath}'");
@@ -82,7 +89,7 @@ public sealed class ZygoteSpawner : ISpawner, IDisposable
                 if (!zygote.HasExited && zygote.Claim(request.SpecPath, pass))
                 {
                     Interlocked.Increment(ref _claims);
-                    zygote.OnSettled = Refill;
+                    zygote.OnSettled = RefillLater;
                     return zygote;
                 }
                 zygote.Dispose(); // died while it waited (killed, OOM): the reaper has it
@@ -123,6 +130,15 @@ public sealed class ZygoteSpawner : ISpawner, IDisposable
             throw new SyscallException("setns net", path, "not a namespace file (nsfs)");
         }
         return fd;
+    }
+
+    void RefillLater()
+    {
+        bool now;
+        // No delay configured, or the pool ran dry meanwhile (a burst of starts): no reason to wait.
+        lock (_gate) now = _refillDelay <= TimeSpan.Zero || _ready.Count == 0;
+        if (now) { Refill(); return; }
+        _ = Task.Delay(_refillDelay).ContinueWith(static (_, s) => ((ZygoteSpawner)s!).Refill(), this, TaskScheduler.Default);
     }
 
     /// <summary>Starts as many zygotes as are missing, on the thread pool, one at a time.</summary>

@@ -51,6 +51,32 @@ public sealed class ZygoteSpawnTests : SpawnTests, IDisposable
     }
 
     [Fact]
+    public async Task A_claimed_zygote_is_replaced_after_the_refill_delay_and_an_empty_pool_at_once()
+    {
+        // Delays far beyond any stall of a loaded machine: the order is what is checked, not time.
+        using var delayed = new ZygoteSpawner(TestContainer.Spawner, InitBinary.Path, size: 2, refillDelay: TimeSpan.FromSeconds(5));
+        WaitReady(delayed, 2);
+        using (var c = new TestContainer(_image, "true") { With = delayed })
+        {
+            var p = c.Spawn();
+            Assert.True(p.Release().Ok);
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.Equal(1, delayed.Ready); // the other zygote serves meanwhile; the replacement waits
+            WaitReady(delayed, 2);
+        }
+        using var single = new ZygoteSpawner(TestContainer.Spawner, InitBinary.Path, size: 1, refillDelay: TimeSpan.FromHours(1));
+        WaitReady(single, 1);
+        using (var c = new TestContainer(_image, "true") { With = single })
+        {
+            var p = c.Spawn();
+            Assert.True(p.Release().Ok);
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            WaitReady(single, 1); // the pool ran dry: no waiting for the delay
+        }
+        Assert.Equal(2, delayed.Claims + single.Claims);
+    }
+
+    [Fact]
     public async Task A_mount_the_host_makes_after_the_zygote_started_is_seen_by_its_container()
     {
         // The zygote copies the host's mount table at its claim, not at its start: a volume whose
