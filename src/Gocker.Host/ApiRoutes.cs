@@ -125,7 +125,8 @@ public static class ApiRoutes
         // Resolving may build the busybox image the first time: not on an actor's thread.
         var image = await Task.Run(() => svc.Images.Resolve(req.Image));
         var name = ctx.Request.Query["name"].ToString();
-        var startsNow = runUntil is not null || Flag(ctx, "gockerStart");
+        var startNow = Flag(ctx, "gockerStart");
+        var startsNow = runUntil is not null || startNow;
         var created = await Ask<ContainerSupervisor.CreatedContainer>(ctx, new ContainerSupervisor.Create(req, name, image, startsNow));
         var answer = new ContainerCreateResponse { Id = created.Id };
         if (runUntil is { } until)
@@ -135,7 +136,7 @@ public static class ApiRoutes
         }
         // Gocker extension (`run -d`): start it too, one request fewer. A failed start answers as
         // /start would (the container stays, as after create + a failed start).
-        if (Flag(ctx, "gockerStart"))
+        if (startNow)
         {
             await AskContainer<object>(ctx, created.Id, new ContainerActor.Start());
             answer.GockerStarted = true;
