@@ -112,12 +112,17 @@ public sealed class GroupTests : IDisposable
         var t0 = DateTimeOffset.UtcNow.AddSeconds(-1).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
         _d.Ok("group", "create", g, "--strategy", "one-for-one", "--max-restarts", "1", "--within", "60s");
         var tag = Guid.NewGuid().ToString("N")[..6];
+        // m2 fails (and, restarted, fails again) only once every member runs: a member started
+        // after the group gave up is a start by hand, which revives the group (a loaded machine
+        // took longer than a fixed sleep to start m3, and the test waited for a give-up in vain).
+        var gate = "go-" + tag;
         var ids = new[]
         {
             Member(g, "m1-" + tag, Loop),
-            Member(g, "m2-" + tag, "sleep 0.3; exit 1"),
+            Member(g, "m2-" + tag, $"while [ ! -e /t/{gate} ]; do sleep 0.05; done; exit 1"),
             Member(g, "m3-" + tag, Loop),
         };
+        File.WriteAllText(Path.Combine(_shared, gate), "");
         WaitFor(() => InspectGroup(g)["GivenUp"]!.GetValue<bool>(), "the group gives up");
         var group = InspectGroup(g);
         Assert.Contains("exceed the limit of 1", group["GiveUpReason"]!.ToString());
