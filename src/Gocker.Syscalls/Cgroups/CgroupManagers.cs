@@ -96,8 +96,12 @@ public sealed class HybridCgroupManager : ICgroupManager
         var created = new List<string>();
         try
         {
-            var v1 = V1Cgroup.CreateInto(_fs, ControllerMounts, parent, name, limits, created);
-            var v2 = V2Cgroup.CreateInto(_fs, UnifiedRoot, parent, name, CgroupLimits.None, enableControllers: false, created);
+            // Device rules go to the v1 devices controller if it is mounted, else (as on a v2 host)
+            // to an eBPF program on the cgroup2 directory; never both.
+            bool v1Devices = ControllerMounts.ContainsKey("devices");
+            var v1 = V1Cgroup.CreateInto(_fs, ControllerMounts, parent, name, v1Devices ? limits : limits with { Devices = null }, created);
+            var v2 = V2Cgroup.CreateInto(_fs, UnifiedRoot, parent, name,
+                v1Devices ? CgroupLimits.None : new CgroupLimits { Devices = limits.Devices }, enableControllers: false, created);
             return new HybridCgroup(_fs, v1, v2);
         }
         catch { CgroupTree.RollBack(_fs, created); throw; }

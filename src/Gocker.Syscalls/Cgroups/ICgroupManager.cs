@@ -13,6 +13,13 @@ public sealed record CgroupLimits
     public long? CpuShares { get; init; }
     public string? CpusetCpus { get; init; }
     public long? PidsMax { get; init; }
+    /// <summary>The device allow-list (see <see cref="DeviceRule"/>): everything is denied except
+    /// what these rules allow, later rules winning. Null leaves device access as the parent cgroup
+    /// has it (no device control at all). Containers get <see cref="DeviceRules.DockerDefault"/>
+    /// plus their --device rules, or <see cref="DeviceRules.AllowAll"/> when privileged. Written
+    /// once at Create: v1 devices.deny/devices.allow where the v1 devices controller is mounted,
+    /// else an eBPF program on the cgroup2 directory.</summary>
+    public IReadOnlyList<DeviceRule>? Devices { get; init; }
     public static readonly CgroupLimits None = new();
 }
 

@@ -59,6 +59,7 @@ public sealed class V1Cgroup : ICgroup, IRecyclableCgroup
         Need(l.CpuQuotaMicros is not null || l.CpuShares is not null, "cpu", "a CPU limit");
         Need(l.CpusetCpus is not null, "cpuset", "--cpuset-cpus");
         Need(l.PidsMax is not null, "pids", "a pids limit");
+        Need(l.Devices is not null, "devices", "a device allow-list");
     }
 
     static void InheritCpuset(CgroupFs fs, string dir)
@@ -97,6 +98,18 @@ public sealed class V1Cgroup : ICgroup, IRecyclableCgroup
             _fs.Write(dir, "cpuset.cpus", CpusetList.Format(set));
         }
         if (l.PidsMax is { } pids) _fs.Write(Dir("pids")!, "pids.max", pids > 0 ? pids.ToString() : "max");
+        if (l.Devices is { } devices) ApplyDevices(Dir("devices")!, devices);
+    }
+
+    /// <summary>Deny everything, then each rule in order. Why: without it the container inherits the
+    /// parent's "a *:* rwm" and, having CAP_MKNOD, can mknod and read the host's disks. One rule per
+    /// write: the kernel parses one rule per write(2).</summary>
+    void ApplyDevices(string dir, IReadOnlyList<DeviceRule> rules)
+    {
+        _fs.Write(dir, "devices.deny", "a");
+        foreach (var r in rules)
+            // "a" alone: the kernel reads only the type of an 'a' rule
+            _fs.Write(dir, r.Allow ? "devices.allow" : "devices.deny", r.Type == 'a' ? "a" : r.ToV1Text());
     }
 
     void fs_Write(string dir, string file, long value) => _fs.Write(dir, file, value.ToString());

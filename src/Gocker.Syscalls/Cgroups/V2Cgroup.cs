@@ -47,9 +47,17 @@ public sealed class V2Cgroup : ICgroup, IRecyclableCgroup
         if (!fs.Mkdir(cg.Directory)) throw V1Cgroup.AlreadyExists(cg.Directory);
         created.Add(cg.Directory);
         cg.ApplyLimits(limits);
+        if (limits.Devices is { } devices)
+        {
+            // No devices controller file on cgroup2: an eBPF program on the directory. Without it
+            // a container (CAP_MKNOD) could mknod and read the host's disks.
+            fs.Guard.EnsureCgroupDirectory(cg.Directory);
+            DeviceFilter.Attach(cg.Directory, devices);
+        }
         return cg;
     }
 
+    /// <summary>No controller limit (device rules need no controller on cgroup2).</summary>
     static bool IsNone(CgroupLimits l) =>
         l.MemoryBytes is null && l.CpuQuotaMicros is null && l.CpuShares is null && l.CpusetCpus is null && l.PidsMax is null;
 

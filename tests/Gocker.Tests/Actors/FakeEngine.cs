@@ -118,7 +118,7 @@ public sealed class FakeCgroupManager(ConcurrentQueue<string> log) : ICgroupMana
         var key = $"{parent}/{name}";
         using (Write(key, "create"))
         {
-            var cg = new FakeCgroup(this, key, name);
+            var cg = new FakeCgroup(this, key, name, limits);
             if (!Live.TryAdd(key, cg)) throw new InvalidOperationException($"cgroup {key} exists");
             return cg;
         }
@@ -139,8 +139,10 @@ public sealed class FakeCgroupManager(ConcurrentQueue<string> log) : ICgroupMana
     sealed class Done(Action a) : IDisposable { public void Dispose() => a(); }
 }
 
-public sealed class FakeCgroup(FakeCgroupManager owner, string key, string name) : ICgroup
+public sealed class FakeCgroup(FakeCgroupManager owner, string key, string name, CgroupLimits limits) : ICgroup
 {
+    /// <summary>What Create was given (device rules included), for tests of what the actors pass.</summary>
+    public CgroupLimits Limits => limits;
     public string RelativePath => key;
     public IReadOnlyList<string> Directories => [key];
     public readonly List<int> Pids = [];

@@ -189,7 +189,7 @@ public sealed class RealUnifiedTreeTests : IDisposable
     readonly RealHost _h = new(new V2CgroupManager(UnifiedRoot()));
     public void Dispose() => _h.Dispose();
 
-    static string UnifiedRoot()
+    internal static string UnifiedRoot()
     {
         foreach (var f in File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')))
             if (f[Array.IndexOf(f, "-") + 1] == "cgroup2" && f[4] is "/sys/fs/cgroup" or "/sys/fs/cgroup/unified") return f[4];
