@@ -146,6 +146,10 @@ public sealed class V1DriverTests : IDisposable
         var ex = Assert.Throws<SyscallException>(() => mgr.Create("gocker", "c1", new CgroupLimits { PidsMax = 5 }));
         Assert.Contains("pids controller, which is not mounted", ex.Message);
         Assert.False(mgr.Exists("gocker", "c1"));
+        // pure v1 has no other place for device rules: refused, not silently dropped
+        ex = Assert.Throws<SyscallException>(() => mgr.Create("gocker", "c1", new CgroupLimits { Devices = DeviceRules.DockerDefault }));
+        Assert.Contains("a device allow-list needs the v1 devices controller, which is not mounted", ex.Message);
+        Assert.False(mgr.Exists("gocker", "c1"));
     }
 
     [Fact]
