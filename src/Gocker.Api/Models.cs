@@ -25,6 +25,10 @@ public sealed class ContainerCreateRequest
     /// <summary>Docker's shape: "80/tcp" -> {}; added to the image's for -P.</summary>
     public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
     public HostConfig? HostConfig { get; set; }
+    /// <summary>Every property Gocker does not know: refused at create unless its value is empty (see
+    /// UnsupportedFields). Never written.</summary>
+    [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
 }
 
 public sealed class HostConfig
@@ -55,6 +59,52 @@ public sealed class HostConfig
     /// <summary>Gocker extension: the supervision group this container belongs to (it must exist;
     /// RestartPolicy must then be empty or "no": the group decides restarts).</summary>
     public string? GockerGroup { get; set; }
+
+    // ---- hardening (Docker's names and shapes) ----
+    /// <summary>Capabilities added to / dropped from Docker's default 14 ("NET_ADMIN" or "CAP_NET_ADMIN", "ALL").</summary>
+    public List<string>? CapAdd { get; set; }
+    public List<string>? CapDrop { get; set; }
+    /// <summary>All capabilities, no seccomp, every host device, /sys and /proc writable (as Docker).</summary>
+    public bool Privileged { get; set; }
+    /// <summary>The root filesystem is mounted read-only (volumes and --tmpfs keep their own mode).</summary>
+    public bool ReadonlyRootfs { get; set; }
+    /// <summary>"no-new-privileges[:true|false]", "seccomp=unconfined|PROFILE-JSON", "systempaths=unconfined",
+    /// "apparmor=unconfined", "label=disable" (no MAC here: the last two ask for what is given).</summary>
+    public List<string>? SecurityOpt { get; set; }
+    /// <summary>Container path -> tmpfs options ("size=64m,mode=1777,noexec").</summary>
+    public Dictionary<string, string>? Tmpfs { get; set; }
+    public List<Ulimit>? Ulimits { get; set; }
+    public List<DeviceMapping>? Devices { get; set; }
+    /// <summary>Namespaced sysctls only (kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.* with a network namespace).</summary>
+    public Dictionary<string, string>? Sysctls { get; set; }
+    /// <summary>Size of /dev/shm in bytes; 0 = Docker's 64 MiB.</summary>
+    public long ShmSize { get; set; }
+    /// <summary>Supplementary groups (names resolved in the container's /etc/group, or gids).</summary>
+    public List<string>? GroupAdd { get; set; }
+    public int OomScoreAdj { get; set; }
+    /// <summary>"" or "host" (the only user namespace mode there is: the host's).</summary>
+    public string? UsernsMode { get; set; }
+    /// <summary>[height, width] of a -t container's terminal at its start.</summary>
+    public List<int>? ConsoleSize { get; set; }
+    /// <summary>Every property Gocker does not know: refused at create unless its value is empty.</summary>
+    [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
+}
+
+/// <summary>--ulimit NAME=SOFT[:HARD] (Docker's shape; -1 = unlimited).</summary>
+public sealed class Ulimit
+{
+    public string Name { get; set; } = "";
+    public long Soft { get; set; }
+    public long Hard { get; set; }
+}
+
+/// <summary>--device HOST[:CONTAINER[:PERMISSIONS]] (Docker's shape; permissions a subset of "rwm").</summary>
+public sealed class DeviceMapping
+{
+    public string PathOnHost { get; set; } = "";
+    public string PathInContainer { get; set; } = "";
+    public string CgroupPermissions { get; set; } = "";
 }
 
 /// <summary>Docker's RestartPolicy: Name "", "no", "on-failure", "always" or "unless-stopped";

@@ -101,6 +101,61 @@ internal static class CreateRequestWriter
             w.WriteEndObject();
         }
         String(w, "GockerGroup"u8, h.GockerGroup);
+        Strings(w, "CapAdd"u8, h.CapAdd);
+        Strings(w, "CapDrop"u8, h.CapDrop);
+        w.WriteBoolean("Privileged"u8, h.Privileged);
+        w.WriteBoolean("ReadonlyRootfs"u8, h.ReadonlyRootfs);
+        Strings(w, "SecurityOpt"u8, h.SecurityOpt);
+        Map(w, "Tmpfs"u8, h.Tmpfs);
+        if (h.Ulimits is { } ulimits)
+        {
+            w.WriteStartArray("Ulimits"u8);
+            foreach (var u in ulimits)
+            {
+                w.WriteStartObject();
+                w.WriteString("Name"u8, u.Name);
+                w.WriteNumber("Soft"u8, u.Soft);
+                w.WriteNumber("Hard"u8, u.Hard);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        if (h.Devices is { } devices)
+        {
+            w.WriteStartArray("Devices"u8);
+            foreach (var d in devices)
+            {
+                w.WriteStartObject();
+                w.WriteString("PathOnHost"u8, d.PathOnHost);
+                w.WriteString("PathInContainer"u8, d.PathInContainer);
+                w.WriteString("CgroupPermissions"u8, d.CgroupPermissions);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        Map(w, "Sysctls"u8, h.Sysctls);
+        w.WriteNumber("ShmSize"u8, h.ShmSize);
+        Strings(w, "GroupAdd"u8, h.GroupAdd);
+        w.WriteNumber("OomScoreAdj"u8, h.OomScoreAdj);
+        String(w, "UsernsMode"u8, h.UsernsMode);
+        if (h.ConsoleSize is { } size)
+        {
+            w.WriteStartArray("ConsoleSize"u8);
+            foreach (var n in size) w.WriteNumberValue(n);
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
+    static void Map(Utf8JsonWriter w, ReadOnlySpan<byte> name, Dictionary<string, string>? map)
+    {
+        if (map is null) return;
+        w.WriteStartObject(name);
+        foreach (var (k, v) in map)
+        {
+            if (v is null) w.WriteNull(k);
+            else w.WriteString(k, v);
+        }
         w.WriteEndObject();
     }
 

@@ -157,6 +157,60 @@ public static class RunFlags
         return result;
     }
 
+    /// <summary>--security-opt seccomp=FILE: the profile's content is sent (Docker's CLI does the same:
+    /// the daemon never reads a client's path). Other values pass as they are.</summary>
+    public static string ResolveSecurityOpt(string opt, Func<string, string> readFile)
+    {
+        foreach (var prefix in new[] { "seccomp=", "seccomp:" })
+            if (opt.StartsWith(prefix, StringComparison.Ordinal) && opt[prefix.Length..] is var v && v != "unconfined" && !v.TrimStart().StartsWith('{'))
+            {
+                try { return "seccomp=" + readFile(v); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                { throw new UsageException($"opening seccomp profile ({v}) failed: {ex.Message}"); }
+            }
+        return opt;
+    }
+
+    /// <summary>--tmpfs PATH[:OPTIONS] -> (PATH, OPTIONS).</summary>
+    public static (string Path, string Options) ParseTmpfs(string spec)
+    {
+        var colon = spec.IndexOf(':');
+        var (path, opts) = colon < 0 ? (spec, "") : (spec[..colon], spec[(colon + 1)..]);
+        if (!path.StartsWith('/')) throw new UsageException($"invalid --tmpfs \"{spec}\": the path must be absolute");
+        return (path, opts);
+    }
+
+    /// <summary>--device HOST[:CONTAINER[:PERMISSIONS]] (Docker's parsing: a last part made of r, w, m is the permissions).</summary>
+    public static Gocker.Api.DeviceMapping ParseDevice(string spec)
+    {
+        var parts = spec.Split(':');
+        string host = parts[0], ctr = "", perms = "rwm";
+        switch (parts.Length)
+        {
+            case 1: break;
+            case 2 when parts[1].Length > 0 && parts[1].All(c => c is 'r' or 'w' or 'm'): perms = parts[1]; break;
+            case 2: ctr = parts[1]; break;
+            case 3: ctr = parts[1]; perms = parts[2]; break;
+            default: throw new UsageException($"invalid --device \"{spec}\": expected HOST[:CONTAINER[:rwm]]");
+        }
+        if (!host.StartsWith('/')) throw new UsageException($"invalid --device \"{spec}\": the host path must be absolute");
+        return new Gocker.Api.DeviceMapping { PathOnHost = host, PathInContainer = ctr.Length > 0 ? ctr : host, CgroupPermissions = perms };
+    }
+
+    /// <summary>--ulimit NAME=SOFT[:HARD] (HARD defaults to SOFT; -1 = unlimited).</summary>
+    public static Gocker.Api.Ulimit ParseUlimit(string spec)
+    {
+        var eq = spec.IndexOf('=');
+        if (eq <= 0) throw new UsageException($"invalid --ulimit \"{spec}\": expected NAME=SOFT[:HARD]");
+        var values = spec[(eq + 1)..].Split(':');
+        if (values.Length > 2 || !long.TryParse(values[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var soft))
+            throw new UsageException($"invalid --ulimit \"{spec}\": expected NAME=SOFT[:HARD] with numbers");
+        long hard = soft;
+        if (values.Length == 2 && !long.TryParse(values[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out hard))
+            throw new UsageException($"invalid --ulimit \"{spec}\": the hard limit must be a number");
+        return new Gocker.Api.Ulimit { Name = spec[..eq], Soft = soft, Hard = hard };
+    }
+
     /// <summary>"repo[:tag]" with a registry port kept in the repo ("host:5000/x:1" -> host:5000/x, 1).</summary>
     public static (string Repo, string Tag) SplitReference(string reference)
     {

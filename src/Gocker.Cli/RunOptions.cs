@@ -34,6 +34,19 @@ public sealed class RunOptions
     public readonly Option<string?> RestartResetAfter = new("--restart-reset-after") { Description = "A run this long resets the wait to --restart-delay (default 10s)", HelpName = "duration" };
     public readonly Option<string?> RestartJitter = new("--restart-jitter") { Description = "Stretch each wait by up to this fraction (0..1, default 0)", HelpName = "decimal" };
     public readonly Option<string?> Group = new("--group") { Description = "Supervision group to join (gocker group create); the group decides restarts", HelpName = "name" };
+    public readonly Option<string[]> CapAdd = new("--cap-add") { Description = "Add Linux capabilities (NET_ADMIN or CAP_NET_ADMIN, ALL)", HelpName = "list" };
+    public readonly Option<string[]> CapDrop = new("--cap-drop") { Description = "Drop Linux capabilities (ALL to start from none)", HelpName = "list" };
+    public readonly Option<bool> Privileged = new("--privileged") { Description = "Give extended privileges to this container (all capabilities and devices, no seccomp)" };
+    public readonly Option<string[]> SecurityOpt = new("--security-opt") { Description = "Security options: no-new-privileges, seccomp=PROFILE.json|unconfined, systempaths=unconfined", HelpName = "list" };
+    public readonly Option<bool> ReadOnly = new("--read-only") { Description = "Mount the container's root filesystem as read only" };
+    public readonly Option<string[]> Tmpfs = new("--tmpfs") { Description = "Mount a tmpfs directory (PATH[:size=64m,mode=1777,...])", HelpName = "list" };
+    public readonly Option<string[]> Device = new("--device") { Description = "Add a host device to the container (HOST[:CONTAINER[:rwm]])", HelpName = "list" };
+    public readonly Option<string[]> Ulimit = new("--ulimit") { Description = "Ulimit options (NAME=SOFT[:HARD], e.g. nofile=1024:2048)", HelpName = "list" };
+    public readonly Option<string[]> Sysctl = new("--sysctl") { Description = "Sysctl options (namespaced keys only, e.g. net.ipv4.ip_forward=1)", HelpName = "list" };
+    public readonly Option<string?> ShmSize = new("--shm-size") { Description = "Size of /dev/shm (default 64m)", HelpName = "bytes" };
+    public readonly Option<string[]> GroupAdd = new("--group-add") { Description = "Add additional groups to join", HelpName = "list" };
+    public readonly Option<int?> OomScoreAdj = new("--oom-score-adj") { Description = "Tune host's OOM preferences (-1000 to 1000)", HelpName = "int" };
+    public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
@@ -44,7 +57,8 @@ public sealed class RunOptions
     {
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
-                     Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group })
+                     Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -108,6 +122,28 @@ public sealed class RunOptions
         if (pr.GetValue(RestartJitter) is { } ji) B().Jitter = RunFlags.ParseFraction(ji, "--restart-jitter", 0, 1);
         host.GockerRestartBackoff = backoff;
         if (pr.GetValue(Group) is { Length: > 0 } group) host.GockerGroup = group;
+        if (pr.GetValue(CapAdd) is { Length: > 0 } capAdd) host.CapAdd = [.. capAdd];
+        if (pr.GetValue(CapDrop) is { Length: > 0 } capDrop) host.CapDrop = [.. capDrop];
+        host.Privileged = pr.GetValue(Privileged);
+        host.ReadonlyRootfs = pr.GetValue(ReadOnly);
+        if (pr.GetValue(SecurityOpt) is { Length: > 0 } secOpts) host.SecurityOpt = secOpts.Select(o => RunFlags.ResolveSecurityOpt(o, File.ReadAllText)).ToList();
+        foreach (var t in pr.GetValue(Tmpfs) ?? [])
+        {
+            var (path, opts) = RunFlags.ParseTmpfs(t);
+            (host.Tmpfs ??= [])[path] = opts;
+        }
+        foreach (var dev in pr.GetValue(Device) ?? []) (host.Devices ??= []).Add(RunFlags.ParseDevice(dev));
+        foreach (var u in pr.GetValue(Ulimit) ?? []) (host.Ulimits ??= []).Add(RunFlags.ParseUlimit(u));
+        foreach (var sc in pr.GetValue(Sysctl) ?? [])
+        {
+            var eq = sc.IndexOf('=');
+            if (eq <= 0) throw new UsageException($"invalid --sysctl \"{sc}\": expected KEY=VALUE");
+            (host.Sysctls ??= [])[sc[..eq]] = sc[(eq + 1)..];
+        }
+        if (pr.GetValue(ShmSize) is { } shm) host.ShmSize = RunFlags.ParseMemory(shm);
+        if (pr.GetValue(GroupAdd) is { Length: > 0 } groups) host.GroupAdd = [.. groups];
+        host.OomScoreAdj = pr.GetValue(OomScoreAdj) ?? 0;
+        host.UsernsMode = pr.GetValue(Userns);
         var binds = pr.GetValue(Volume) ?? [];
         if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
 

@@ -302,6 +302,18 @@ public static class ApiRoutes
                     Name = Gocker.Actors.Restart.RestartSettings.NameOf(s.Restart.Mode), MaximumRetryCount = s.Restart.MaximumRetryCount,
                 },
                 GockerGroup = s.Group,
+                CapAdd = s.CapAdd.Length > 0 ? [.. s.CapAdd] : null,
+                CapDrop = s.CapDrop.Length > 0 ? [.. s.CapDrop] : null,
+                Privileged = s.Privileged,
+                ReadonlyRootfs = s.ReadonlyRootfs,
+                SecurityOpt = s.SecurityOpt.Length > 0 ? [.. s.SecurityOpt] : null,
+                Tmpfs = s.Tmpfs.Length > 0 ? s.Tmpfs.ToDictionary(t => t.Destination, t => t.Data) : null,
+                Ulimits = s.Ulimits.Length > 0 ? s.Ulimits.Select(u => new Ulimit { Name = u.Name, Soft = u.Soft, Hard = u.Hard }).ToList() : null,
+                Devices = s.Devices.Length > 0 ? s.Devices.Select(d => new DeviceMapping { PathOnHost = d.HostPath, PathInContainer = d.Path, CgroupPermissions = d.Access }).ToList() : null,
+                Sysctls = s.Sysctls.Length > 0 ? s.Sysctls.ToDictionary(x => x.Key, x => x.Value) : null,
+                ShmSize = s.ShmSize > 0 ? s.ShmSize : 64L << 20,
+                GroupAdd = s.GroupAdd.Length > 0 ? [.. s.GroupAdd] : null,
+                OomScoreAdj = s.OomScoreAdj,
                 GockerRestartBackoff = new RestartBackoff
                 {
                     DelayMs = (long)s.Restart.Backoff.Delay.TotalMilliseconds, MaxDelayMs = (long)s.Restart.Backoff.MaxDelay.TotalMilliseconds,

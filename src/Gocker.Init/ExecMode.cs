@@ -46,6 +46,7 @@ static unsafe class ExecMode
             Libc.close(PidFd);
 
             step = "user"; var user = Users.Resolve(spec.User);
+            step = "group-add"; user = Hardening.WithGroups(user, spec.GroupAdd, Users.ReadEtc);
             step = "workdir";
             if (string.IsNullOrEmpty(spec.WorkingDir) || spec.WorkingDir[0] != '/')
                 throw new InitFailure(125, $"working dir must be absolute: '{spec.WorkingDir}'");
@@ -57,8 +58,10 @@ static unsafe class ExecMode
                 // posix_spawn made us a session leader (POSIX_SPAWN_SETSID): take fd 0 as the terminal.
                 if (Libc.ioctl(0, TIOCSCTTY, null) != 0) throw new SyscallException("ioctl TIOCSCTTY", null, Libc.Errno);
             }
-            step = "capabilities"; Capabilities.DropToDockerDefault();
+            var caps = spec.Capabilities ?? Capabilities.DockerDefault;
+            step = "capabilities"; Capabilities.DropBounding(caps);
             step = "set-user"; Users.Apply(user);
+            step = "capabilities"; Capabilities.SetFinal(caps, root: user.Uid == 0);
 
             step = "exec";
             Exec.Run(spec.Args, Users.WithHome(spec.Env, user), StatusFd);

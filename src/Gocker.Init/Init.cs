@@ -43,7 +43,7 @@ static class Init
             if (!Overlay.IsOverlay(root)) throw new InitFailure(125, $"{spec.RootfsDir} is not an overlay after mounting it");
 
             step = "mount-proc"; ContainerMounts.Proc(root);
-            step = "mount-dev"; ContainerMounts.Dev(root);
+            step = "mount-dev"; ContainerMounts.Dev(root, spec.ShmSize);
             if (spec.Tty)
             {
                 // The spawner made us a session leader (POSIX_SPAWN_SETSID); the command we exec keeps
@@ -51,13 +51,38 @@ static class Init
                 step = "console"; ContainerMounts.Console(root);
                 step = "controlling-terminal"; Gocker.Syscalls.Terminal.Pty.MakeControllingTerminal(0);
             }
-            step = "mount-sys"; ContainerMounts.Sysfs(root);
-            step = "mask-paths"; ContainerMounts.ProtectKernelPaths(root);
+            step = "mount-sys"; ContainerMounts.Sysfs(root, writable: spec.Privileged);
+            // Before /proc/sys turns read-only: the container's own namespaces' values.
+            foreach (var sc in spec.Sysctls ?? [])
+            {
+                step = "sysctl " + sc.Key;
+                ContainerMounts.Sysctl(root, sc);
+            }
+            step = "mask-paths"; if (!spec.UnmaskedPaths) ContainerMounts.ProtectKernelPaths(root);
             foreach (var v in spec.Volumes)
             {
                 step = "volume " + v.Destination;
                 ContainerMounts.Volume(root, v);
             }
+            foreach (var t in spec.Tmpfs ?? [])
+            {
+                step = "tmpfs " + t.Destination;
+                ContainerMounts.Tmpfs(root, t);
+            }
+            foreach (var d in spec.Devices ?? [])
+            {
+                step = "device " + d.Path;
+                ContainerMounts.Device(root, d, replaceExisting: !spec.Privileged);
+            }
+            // Last, once every mount point and node exists in the overlay.
+            if (spec.ReadonlyRootfs)
+            {
+                // The working dir is created if missing (below, after pivot_root): not on a read-only root.
+                step = "workdir"; Sys.Close(InRoot.OpenOrCreate(root, spec.WorkingDir));
+                step = "readonly-rootfs"; ContainerMounts.ReadOnlyRoot(root);
+            }
+            step = "rlimits"; if (spec.Rlimits is { } rl) Hardening.ApplyRlimits(rl);
+            step = "oom-score-adj"; if (spec.OomScoreAdj is { } oom) Hardening.SetOomScoreAdj(oom);
 
             step = "hostname"; Net.SetHostname(spec.Hostname);
             step = "loopback"; if (!loopbackReady) Net.LoopbackUp();
@@ -68,8 +93,11 @@ static class Init
             step = "workdir"; Root.ChdirInside(spec.WorkingDir);
             // Resolved inside the new root: the container's /etc/passwd, never the host's.
             step = "user"; var user = Users.Resolve(spec.User);
-            step = "capabilities"; Capabilities.DropToDockerDefault();
+            step = "group-add"; user = Hardening.WithGroups(user, spec.GroupAdd, Users.ReadEtc);
+            var caps = spec.Capabilities ?? Capabilities.DockerDefault;
+            step = "capabilities"; Capabilities.DropBounding(caps);
             step = "set-user"; Users.Apply(user);
+            step = "capabilities"; Capabilities.SetFinal(caps, root: user.Uid == 0);
 
             step = "wait-go";
             if (!WaitGo()) return 125; // the daemon gave up: exit without a word, exec nothing

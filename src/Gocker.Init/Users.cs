@@ -42,7 +42,7 @@ static unsafe class Users
     /// against an image whose /etc/passwd is a FIFO or a device: opening or reading that would hang
     /// the init (and the start waiting for it) for ever.
     /// </summary>
-    static string? ReadEtc(string path)
+    internal static string? ReadEtc(string path)
     {
         int fd;
         fixed (byte* p = Sys.Z(path)) fd = Libc.open(p, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);

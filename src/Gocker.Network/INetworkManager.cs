@@ -68,11 +68,13 @@ public interface INetworkManager
     /// endpoint and releases the IPs; returns when no veth of it is left. Idempotent; works after a
     /// daemon restart. <paramref name="containerGone"/>: the caller knows that no process of the
     /// container is left (its cgroup is gone): the namespace is let go first and the kernel deletes
-    /// the veths with it, which is faster than each DEL deleting its own.</summary>
-    void Detach(string containerId, bool containerGone = false);
+    /// the veths with it, which is faster than each DEL deleting its own. <paramref name="mayRecycle"/>:
+    /// false when the container could have changed its namespace (CAP_NET_ADMIN, --privileged, net.*
+    /// sysctls): it is then never handed to the netns pool for another container.</summary>
+    void Detach(string containerId, bool containerGone = false, bool mayRecycle = true);
     /// <summary>Detach on the thread pool, for the exit path: nothing has to wait for the DELs
     /// (a later Attach of the same container waits for them and finds its IP and ports free).</summary>
-    Task DetachAsync(string containerId, bool containerGone = false);
+    Task DetachAsync(string containerId, bool containerGone = false, bool mayRecycle = true);
     /// <summary>The container's attachment, or null when it has none.</summary>
     Attachment? Get(string containerId);
     /// <summary>A running, attached container joins one more network (next free ethN).</summary>

@@ -252,8 +252,8 @@ public sealed partial class NetworkManager
     /// died with its init), so nothing of it is left in the namespace but kernel state no container
     /// can shape: it never has CAP_NET_ADMIN (Docker's default capabilities; no --cap-add or
     /// privileged mode), and /proc/sys is read-only in it, so its interfaces, addresses, routes and
-    /// sysctls are still the ones the slot's ADD made (an option that gave a container CAP_NET_ADMIN
-    /// or set net sysctls, none of which exists, would have to keep its teardown from coming
+    /// sysctls are still the ones the slot's ADD made (a container given CAP_NET_ADMIN or
+    /// CAP_SYS_ADMIN, --privileged, or net.* sysctls is detached with mayRecycle false and never comes
     /// here). Only a plain pool endpoint qualifies (one
     /// endpoint, the slot's id, no published ports) and only while the pool has room; otherwise,
     /// or if a step fails, the normal DEL follows. False: not recycled, nothing changed (the caller

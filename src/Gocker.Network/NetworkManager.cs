@@ -295,17 +295,17 @@ public sealed partial class NetworkManager : INetworkManager
         }
     }
 
-    public void Detach(string containerId, bool containerGone = false)
+    public void Detach(string containerId, bool containerGone = false, bool mayRecycle = true)
     {
         List<string> networks;
         lock (ContainerLock(containerId))
         {
-            networks = DetachLocked(containerId, containerGone);
+            networks = DetachLocked(containerId, containerGone, mayRecycle);
         }
         foreach (var n in networks) RefreshPeers(n, containerId);
     }
 
-    public Task DetachAsync(string containerId, bool containerGone = false) => Task.Run(() => Detach(containerId, containerGone));
+    public Task DetachAsync(string containerId, bool containerGone = false, bool mayRecycle = true) => Task.Run(() => Detach(containerId, containerGone, mayRecycle));
 
     /// <summary>DELs every endpoint (last first); the record goes only when all DELs succeeded, so
     /// a failed teardown is retried by the next Detach or CleanupStale.
@@ -315,7 +315,7 @@ public sealed partial class NetworkManager : INetworkManager
     /// overlapping the kernel's cleanup, instead of each DEL deleting its veth from inside (the
     /// slowest part of a DEL). Only when every endpoint's host veth is known from its ADD result:
     /// otherwise nothing could tell when the devices are gone.</summary>
-    List<string> DetachLocked(string containerId, bool containerGone = false)
+    List<string> DetachLocked(string containerId, bool containerGone = false, bool mayRecycle = true)
     {
         ContainerNetworkRecord? rec;
         lock (_lock) rec = _containers.GetValueOrDefault(containerId);
@@ -325,7 +325,7 @@ public sealed partial class NetworkManager : INetworkManager
             if (File.Exists(pin)) NetnsPin.Unpin(pin);
             return [];
         }
-        if (containerGone && TryRecycle(rec)) return [rec.Endpoints[0].NetworkId];
+        if (containerGone && mayRecycle && TryRecycle(rec)) return [rec.Endpoints[0].NetworkId];
         var veths = containerGone ? HostVeths(rec) : null;
         if (veths is not null) NetnsPin.Unpin(pin);
         Exception? first = null;

@@ -47,6 +47,8 @@ public sealed partial class ContainerActor
                 WorkingDir = string.IsNullOrEmpty(m.WorkingDir) ? s.WorkingDir : m.WorkingDir,
                 User = m.User ?? s.User,
                 Tty = m.Tty,
+                Capabilities = s.Capabilities,
+                GroupAdd = s.GroupAdd is { Length: > 0 } g ? g : null,
             });
             actor = Context.ActorOf(ExecActor.Props(spawner).WithDispatcher(_svc.Options.ContainerDispatcher), $"exec-{m.ExecId}");
             var request = new ExecSpawnRequest(_svc.InitPath, specPath, _record.Pid, _record.PidStartTime, m.StdinFd, m.StdoutFd, m.StderrFd);

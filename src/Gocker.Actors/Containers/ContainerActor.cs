@@ -370,14 +370,24 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var id = Id;
         var log = _log;
         var previous = _detach;
+        var recyclable = !MayHaveChangedItsNetns(_record.Spec);
         _detach = Task.Run(async () =>
         {
             if (previous is not null) { try { await previous; } catch { } }
             // Every caller runs after the init is gone (its PID namespace, and so every process of
             // the container, with it): the netns can be let go before the DELs (see VethReaper).
-            try { await net.DetachAsync(id, containerGone: true); }
+            try { await net.DetachAsync(id, containerGone: true, mayRecycle: recyclable); }
             catch (Exception ex) { log.Error("container {0}: network teardown: {1}", id[..12], ex.Message); throw; }
         });
+    }
+
+    /// <summary>A container that could change its network namespace (interfaces, routes, firewall,
+    /// sysctls) must not hand it to the next container through the netns pool.</summary>
+    static bool MayHaveChangedItsNetns(ContainerSpec s)
+    {
+        const ulong netAdmin = 1UL << Gocker.Syscalls.Security.CapabilityNames.NET_ADMIN, sysAdmin = 1UL << Gocker.Syscalls.Security.CapabilityNames.SYS_ADMIN;
+        return s.Privileged || ((s.Capabilities ?? 0) & (netAdmin | sysAdmin)) != 0 ||
+               s.Sysctls.Any(x => x.Key.StartsWith("net.", StringComparison.Ordinal));
     }
 
     async Task AwaitDetach()
@@ -407,6 +417,18 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             // --rm: the upper dir is deleted when the container exits, so the overlay's syncfs of the
             // whole upper filesystem at unmount (on the exit path, ~1 ms) buys nothing.
             VolatileUpper = s.AutoRemove,
+            Capabilities = s.Capabilities,
+            ReadonlyRootfs = s.ReadonlyRootfs,
+            UnmaskedPaths = s.UnmaskedPaths,
+            Privileged = s.Privileged,
+            Tmpfs = s.Tmpfs is { Length: > 0 } t ? t : null,
+            Rlimits = s.Ulimits is { Length: > 0 } u ? u : null,
+            // Privileged: the host's devices as they are at this start (Docker lists them per start too).
+            Devices = s.Privileged ? Gocker.Syscalls.Mounts.HostDevices.List() : s.Devices is { Length: > 0 } d ? d : null,
+            Sysctls = s.Sysctls is { Length: > 0 } sc ? sc : null,
+            ShmSize = s.ShmSize,
+            GroupAdd = s.GroupAdd is { Length: > 0 } g ? g : null,
+            OomScoreAdj = s.OomScoreAdj != 0 ? s.OomScoreAdj : null,
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {
@@ -788,7 +810,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     ContainerStdio? NextStdio()
     {
         if (_stdio is { IsSpawned: true }) { _stdio.Dispose(); _stdio = null; }
-        return _stdio ??= ContainerStdio.Create(_record.Spec.Tty, _record.Spec.OpenStdin, _record.Spec.StdinOnce, _layout.StdoutLog, Keeper, Id);
+        return _stdio ??= ContainerStdio.Create(_record.Spec.Tty, _record.Spec.OpenStdin, _record.Spec.StdinOnce, _layout.StdoutLog, Keeper, Id, _record.Spec.ConsoleSize);
     }
 
     void HandleAttach()

@@ -39,6 +39,35 @@ public sealed record ContainerSpec
     public Gocker.Actors.Restart.RestartSettings Restart { get; init; } = Gocker.Actors.Restart.RestartSettings.None;
     /// <summary>Supervision group (--group): the group decides restarts; Restart is then "no".</summary>
     public string? Group { get; init; }
+
+    // ---- hardening (ContainerSpecFactory.Security validates them; the init applies them) ----
+    /// <summary>--cap-add / --cap-drop as given (normalised to CAP_X; "ALL" kept), for inspect.</summary>
+    public string[] CapAdd { get; init; } = [];
+    public string[] CapDrop { get; init; } = [];
+    /// <summary>The capability set the container's processes get (bounding, effective, permitted;
+    /// inheritable and ambient stay empty): Docker's 14 tweaked by CapAdd/CapDrop, all with Privileged.
+    /// Null in records written before this existed: Docker's default.</summary>
+    public ulong? Capabilities { get; init; }
+    public bool Privileged { get; init; }
+    public bool ReadonlyRootfs { get; init; }
+    /// <summary>Seccomp: null = Docker's default profile, "unconfined" = no filter, else a profile's JSON.</summary>
+    public string? Seccomp { get; init; }
+    /// <summary>--security-opt no-new-privileges: no execve can gain privileges (setuid, file caps).</summary>
+    public bool NoNewPrivileges { get; init; }
+    /// <summary>--security-opt as given, for inspect.</summary>
+    public string[] SecurityOpt { get; init; } = [];
+    /// <summary>--security-opt systempaths=unconfined (or --privileged): /proc and /sys are not masked.</summary>
+    public bool UnmaskedPaths { get; init; }
+    public TmpfsMount[] Tmpfs { get; init; } = [];
+    public Rlimit[] Ulimits { get; init; } = [];
+    public DeviceNode[] Devices { get; init; } = [];
+    public SysctlSetting[] Sysctls { get; init; } = [];
+    /// <summary>Bytes of /dev/shm; 0 = 64 MiB.</summary>
+    public long ShmSize { get; init; }
+    public string[] GroupAdd { get; init; } = [];
+    public int OomScoreAdj { get; init; }
+    /// <summary>-t: the terminal's initial [height, width] (Docker's ConsoleSize), null = the kernel's 0x0.</summary>
+    public int[]? ConsoleSize { get; init; }
 }
 
 /// <summary>The persisted runtime state of a container (next to its spec).</summary>

@@ -13,8 +13,9 @@ public static partial class ContainerSpecFactory
     public const long MinMemoryBytes = 6 * 1024 * 1024; // Docker's minimum, below it the container can't even start
 
     public static ContainerSpec Build(string id, string name, ContainerCreateRequest req, ImageRecord image,
-        GockerOptionsView options, DateTimeOffset now)
+        GockerOptionsView options, DateTimeOffset now, Func<string, DeviceNode>? deviceLookup = null)
     {
+        RefuseUnsupported(req);
         var hc = req.HostConfig ?? new HostConfig();
         var args = new List<string>();
         if (req.Entrypoint is { Count: > 0 }) args.AddRange(req.Entrypoint);
@@ -58,7 +59,7 @@ public static partial class ContainerSpecFactory
             if (hc.AutoRemove) throw new BadRequestException($"conflicting options: --rm and --group {group}");
         }
 
-        return new ContainerSpec
+        var spec = new ContainerSpec
         {
             Id = id,
             Name = name,
@@ -83,6 +84,7 @@ public static partial class ContainerSpecFactory
             Restart = restart,
             Group = group,
         };
+        return WithSecurity(spec, hc, deviceLookup);
     }
 
     static string HostHostname()
@@ -186,6 +188,7 @@ public static partial class ContainerSpecFactory
         var normDst = "/" + string.Join('/', dst.Split('/', StringSplitOptions.RemoveEmptyEntries));
         if (normDst == "/") throw new BadRequestException($"Invalid volume \"{bind}\": cannot mount over the container's root");
         if (normDst.Split('/').Contains("..")) throw new BadRequestException($"Invalid volume \"{bind}\": container path must not contain \"..\"");
+        RefuseKernelFsTarget(normDst, "volume");
         if (!Directory.Exists(src) && !File.Exists(src))
         {
             if (!create) throw new BadRequestException($"Invalid volume \"{bind}\": host path {src} does not exist (add the \"create\" option to create it)");

@@ -59,10 +59,13 @@ public sealed class ContainerStdio : IDisposable
 
     /// <summary>Null when the container has neither a tty nor an open stdin (stdin is /dev/null).
     /// keeper (tty only) receives a copy of the master once the run is spawned, under tag.</summary>
-    public static ContainerStdio? Create(bool tty, bool openStdin, bool stdinOnce, string stdoutLog, TerminalKeeper? keeper = null, string tag = "")
+    /// <param name="consoleSize">-t: the terminal's [height, width] at the start (Docker's ConsoleSize), else 24x80.</param>
+    public static ContainerStdio? Create(bool tty, bool openStdin, bool stdinOnce, string stdoutLog, TerminalKeeper? keeper = null, string tag = "", int[]? consoleSize = null)
     {
         if (!tty && !openStdin) return null;
-        return new ContainerStdio(tty ? Pty.Open(24, 80) : null, -1, openStdin, stdinOnce, stdoutLog, tty ? keeper : null, tag);
+        ushort rows = consoleSize is [> 0 and <= 65535 and var h, _] ? (ushort)h : (ushort)24;
+        ushort cols = consoleSize is [_, > 0 and <= 65535 and var w] ? (ushort)w : (ushort)80;
+        return new ContainerStdio(tty ? Pty.Open(rows, cols) : null, -1, openStdin, stdinOnce, stdoutLog, tty ? keeper : null, tag);
     }
 
     /// <summary>

@@ -16,11 +16,13 @@ public static unsafe class ContainerMounts
     public static void Proc(int rootfd) =>
         MountAt(rootfd, "/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
 
-    public static void Sysfs(int rootfd) =>
-        MountAt(rootfd, "/sys", "sysfs", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
+    /// <summary>Read-only unless the container is privileged (Docker's rule).</summary>
+    public static void Sysfs(int rootfd, bool writable = false) =>
+        MountAt(rootfd, "/sys", "sysfs", "sysfs", (writable ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
 
-    /// <summary>A private /dev: tmpfs with the standard character devices, devpts, shm and the fd symlinks.</summary>
-    public static void Dev(int rootfd)
+    /// <summary>A private /dev: tmpfs with the standard character devices, devpts, shm (shmSize bytes,
+    /// 0 = 64 MiB), mqueue (the container's own IPC namespace's queues) and the fd symlinks.</summary>
+    public static void Dev(int rootfd, long shmSize = 0)
     {
         MountAt(rootfd, "/dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755," + DevSize);
         // Re-resolve: the walk now crosses into the fresh tmpfs, which holds nothing from the image.
@@ -35,7 +37,9 @@ public static unsafe class ContainerMounts
             Link(dev, "/proc/self/fd/2", "stderr");
             Link(dev, "pts/ptmx", "ptmx");
             SubMount(dev, "pts", 0x1ed, "devpts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-            SubMount(dev, "shm", 0x3ff /*1777*/, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777," + DevSize);
+            SubMount(dev, "shm", 0x3ff /*1777*/, "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "mode=1777," + (shmSize > 0 ? "size=" + shmSize.ToString(System.Globalization.CultureInfo.InvariantCulture) : DevSize));
+            SubMount(dev, "mqueue", 0x1ed, "mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
         }
         finally { Sys.Close(dev); }
     }
@@ -134,6 +138,7 @@ public static unsafe class ContainerMounts
         int target = InRoot.OpenOrCreate(rootfd, v.Destination, fileLeaf: !isDir);
         try
         {
+            RefuseKernelFs(target, v.Destination);
             Sys.TryStat(target, "", out _, out _, out int tmode);
             if (((tmode & S_IFMT) == S_IFDIR) != isDir)
                 throw new SyscallException("volume", v.Destination,
@@ -143,6 +148,98 @@ public static unsafe class ContainerMounts
         finally { Sys.Close(target); }
     }
 
+    const long PROC_SUPER_MAGIC = 0x9fa0, SYSFS_MAGIC = 0x62656572;
+
+    // runc's allow-list of files under /proc a volume may cover (lxcfs binds them).
+    static readonly string[] ProcAllowed = ["/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+        "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"];
+
+    /// <summary>
+    /// The daemon refuses destinations under /proc, /sys and /dev by name, but the name is resolved in
+    /// the image's tree: an image symlink (/x -> /proc/self) would lead a mount onto the container's
+    /// procfs or sysfs (the shape of runc's CVE-2019-19921 and CVE-2023-27561, where a mount over
+    /// /proc/self/attr or similar defeated the confinement). So the resolved target's filesystem is
+    /// checked too.
+    /// </summary>
+    static void RefuseKernelFs(int target, string destination)
+    {
+        long fs = Sys.FsType(target);
+        if (fs == SYSFS_MAGIC || (fs == PROC_SUPER_MAGIC && !ProcAllowed.Contains(destination)))
+            throw new SyscallException("volume", destination, "resolves onto /proc or /sys inside the container: refused");
+    }
+
+    /// <summary>--tmpfs: a tmpfs on a directory resolved (created if missing) inside the rootfs.</summary>
+    public static void Tmpfs(int rootfd, TmpfsMount t)
+    {
+        int fd = InRoot.OpenOrCreate(rootfd, t.Destination);
+        try
+        {
+            RefuseKernelFs(fd, t.Destination);
+            Sys.Mount("tmpfs", InRoot.FdPath(fd), "tmpfs", t.Flags, t.Data.Length > 0 ? t.Data : null, "tmpfs on " + t.Destination + " via");
+        }
+        finally { Sys.Close(fd); }
+    }
+
+    /// <summary>
+    /// A device node inside the container (--device, or the host's devices with --privileged): its
+    /// parent directories are created inside the rootfs, an existing entry of the same name (one of
+    /// /dev's standard nodes) is replaced, and the node gets the host's mode and owner. Whether the
+    /// container may read or write it is the device cgroup's decision, not the node's.
+    /// </summary>
+    /// <param name="replaceExisting">False for --privileged's list of host devices: /dev's own nodes and links stay.</param>
+    public static void Device(int rootfd, DeviceNode d, bool replaceExisting = true)
+    {
+        var slash = d.Path.LastIndexOf('/');
+        var (parent, leaf) = (slash <= 0 ? "/" : d.Path[..slash], d.Path[(slash + 1)..]);
+        if (leaf.Length == 0 || leaf is "." or "..") throw new SyscallException("device", d.Path, "invalid path");
+        int dir = InRoot.OpenOrCreate(rootfd, parent);
+        try
+        {
+            RefuseKernelFs(dir, d.Path);
+            fixed (byte* n = Sys.Z(leaf))
+            {
+                int type = d.Type == 'b' ? 0x6000 : S_IFCHR;
+                ulong dev = HostDevices.MakeDev(d.Major, d.Minor);
+                if (Libc.mknodat(dir, n, type | (d.FileMode & 0xfff), dev) != 0)
+                {
+                    if (Libc.Errno != EEXIST) throw new SyscallException("mknod", d.Path, Libc.Errno);
+                    if (!replaceExisting) return;
+                    if (Libc.unlinkat(dir, n, 0) != 0 || Libc.mknodat(dir, n, type | (d.FileMode & 0xfff), dev) != 0)
+                        throw new SyscallException("mknod", d.Path, Libc.Errno);
+                }
+                if (Libc.fchownat(dir, n, d.Uid, d.Gid, AT_SYMLINK_NOFOLLOW) != 0)
+                    throw new SyscallException("chown", d.Path, Libc.Errno);
+            }
+        }
+        finally { Sys.Close(dir); }
+    }
+
+    /// <summary>--sysctl: written to the container's own /proc/sys (the calling process's namespaces),
+    /// before /proc/sys is made read-only. The daemon allowed only namespaced keys.</summary>
+    public static void Sysctl(int rootfd, SysctlSetting s)
+    {
+        var path = "/proc/sys/" + s.Key.Replace('.', '/');
+        int fd = Sys.OpenAt2(rootfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (fd < 0) throw new SyscallException("sysctl", s.Key, -fd);
+        try
+        {
+            if (Sys.FsType(fd) != PROC_SUPER_MAGIC) throw new SyscallException("sysctl", s.Key, "not on the container's procfs");
+            if (!Sys.WriteAll(fd, System.Text.Encoding.UTF8.GetBytes(s.Value))) throw new SyscallException("sysctl write", s.Key, Libc.Errno);
+        }
+        finally { Sys.Close(fd); }
+    }
+
+    /// <summary>--read-only: the overlay alone turns read-only (not recursive: /proc, /dev, volumes and
+    /// --tmpfs mounts keep their modes). Last step before pivot_root, once every mount point exists.</summary>
+    public static void ReadOnlyRoot(int rootfd)
+    {
+        long* attr = stackalloc long[4];
+        attr[0] = (long)MOUNT_ATTR_RDONLY; attr[1] = 0; attr[2] = 0; attr[3] = 0;
+        fixed (byte* empty = Sys.Z(""))
+            if (Libc.syscall(SYS_mount_setattr, rootfd, (nint)empty, AT_EMPTY_PATH, (nint)attr, 32) != 0)
+                throw new SyscallException("mount_setattr ro", "/", Libc.Errno);
+    }
+
     static void MountAt(int rootfd, string path, string source, string fstype, ulong flags, string? data)
     {
         int fd = InRoot.OpenOrCreate(rootfd, path);
@@ -150,7 +247,7 @@ public static unsafe class ContainerMounts
         finally { Sys.Close(fd); }
     }
 
-    static void SubMount(int dev, string name, int mode, string source, string fstype, ulong flags, string data)
+    static void SubMount(int dev, string name, int mode, string source, string fstype, ulong flags, string? data)
     {
         fixed (byte* n = Sys.Z(name))
         {

@@ -52,7 +52,7 @@ public static class Consts
     public const short IFF_UP = 1;
 
     // prctl / capabilities
-    public const int PR_CAPBSET_DROP = 24, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
+    public const int PR_CAPBSET_READ = 23, PR_CAPBSET_DROP = 24, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
     public const uint LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
     // errno

@@ -32,6 +32,10 @@ public static unsafe partial class Libc
     public static partial int mkdirat(int dirfd, byte* path, int mode);
     [LibraryImport(L, EntryPoint = "mknodat", SetLastError = true)]
     public static partial int mknodat(int dirfd, byte* path, int mode, ulong dev);
+    [LibraryImport(L, EntryPoint = "unlinkat", SetLastError = true)]
+    public static partial int unlinkat(int dirfd, byte* path, int flags);
+    [LibraryImport(L, EntryPoint = "fchownat", SetLastError = true)]
+    public static partial int fchownat(int dirfd, byte* path, uint owner, uint group, int flags);
     [LibraryImport(L, EntryPoint = "symlinkat", SetLastError = true)]
     public static partial int symlinkat(byte* target, int dirfd, byte* linkpath);
     [LibraryImport(L, EntryPoint = "fchdir", SetLastError = true)]

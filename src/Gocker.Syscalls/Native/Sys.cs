@@ -154,6 +154,18 @@ public static unsafe class Sys
         return true;
     }
 
+    /// <summary>st_mode, st_uid, st_gid and st_rdev of path (x86_64 struct stat: 24, 28, 32, 40).</summary>
+    public static bool TryStatOwner(int dirfd, string path, bool follow, out int mode, out uint uid, out uint gid, out ulong rdev)
+    {
+        byte* st = stackalloc byte[256];
+        int r;
+        fixed (byte* p = Z(path))
+            r = Libc.fstatat(dirfd, p, st, (path.Length == 0 ? AT_EMPTY_PATH : 0) | (follow ? 0 : AT_SYMLINK_NOFOLLOW));
+        if (r != 0) { mode = 0; uid = gid = 0; rdev = 0; return false; }
+        mode = (int)*(uint*)(st + 24); uid = *(uint*)(st + 28); gid = *(uint*)(st + 32); rdev = *(ulong*)(st + 40);
+        return true;
+    }
+
     public static long FsType(int fd)
     {
         byte* buf = stackalloc byte[256];

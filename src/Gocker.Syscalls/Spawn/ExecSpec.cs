@@ -20,6 +20,12 @@ public sealed record ExecSpec
     public string User { get; init; } = "";
     /// <summary>fds 0-2 are a terminal: the init makes it its controlling terminal (TIOCSCTTY).</summary>
     public bool Tty { get; init; }
+    /// <summary>The container's capability set (null = Docker's default 14).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ulong? Capabilities { get; init; }
+    /// <summary>The container's --group-add, added to the user's groups as for its command.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? GroupAdd { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = false)]

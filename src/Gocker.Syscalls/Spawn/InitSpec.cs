@@ -41,7 +41,52 @@ public sealed record InitSpec
     /// upper dir is deleted when they exit, so there is nothing to make durable. Omitted when false.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool VolatileUpper { get; init; }
+
+    // ---- hardening: every field is omitted at its default (then Docker's defaults apply) ----
+    /// <summary>Bounding/effective/permitted capability set; null = Docker's default 14.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ulong? Capabilities { get; init; }
+    /// <summary>--read-only: the overlay is made read-only once every mount point exists.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ReadonlyRootfs { get; init; }
+    /// <summary>/proc and /sys as the host's kernel gives them (--privileged, systempaths=unconfined):
+    /// no masked or read-only paths; with Privileged also /sys read-write.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool UnmaskedPaths { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Privileged { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TmpfsMount[]? Tmpfs { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Rlimit[]? Rlimits { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DeviceNode[]? Devices { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SysctlSetting[]? Sysctls { get; init; }
+    /// <summary>Bytes of /dev/shm; 0 = 64 MiB.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public long ShmSize { get; init; }
+    /// <summary>--group-add: names (looked up in the container's /etc/group) or gids.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? GroupAdd { get; init; }
+    /// <summary>--oom-score-adj; null = inherited (the daemon's).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? OomScoreAdj { get; init; }
 }
+
+/// <summary>--tmpfs PATH[:OPTIONS]: a tmpfs at Destination (resolved within the rootfs) with mount
+/// flags (MS_*) and the data options (size=, mode=, uid=, gid=, nr_inodes=, ...), both validated by the daemon.</summary>
+public sealed record TmpfsMount(string Destination, ulong Flags, string Data);
+
+/// <summary>A resource limit (--ulimit): Resource is RLIMIT_* (0..15); -1 = RLIM_INFINITY.</summary>
+public sealed record Rlimit(string Name, int Resource, long Soft, long Hard);
+
+/// <summary>A device node the init creates inside the container (--device, and every host device with
+/// --privileged): Type 'c' or 'b', FileMode the permission bits, Access the cgroup permissions (rwm).</summary>
+public sealed record DeviceNode(string HostPath, string Path, char Type, long Major, long Minor, int FileMode, uint Uid, uint Gid, string Access);
+
+/// <summary>--sysctl KEY=VALUE, written to /proc/sys/KEY (dots as slashes) of the container's own /proc.</summary>
+public sealed record SysctlSetting(string Key, string Value);
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>
 public sealed record VolumeMount(string Source, string Destination, bool ReadOnly);

@@ -24,7 +24,10 @@ public static class InitSpecReader
             string[]? lower = null, args = null, env = null;
             VolumeMount[]? volumes = null;
             bool injectMountFault = false;
-            bool tty = false, volatileUpper = false;
+            bool tty = false, volatileUpper = false, readonlyRootfs = false, unmasked = false, privileged = false;
+            ulong? capabilities = null;
+            long shmSize = 0;
+            int? oomScoreAdj = null;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
                 if (r.ValueTextEquals("Version"u8)) { r.Read(); version = r.GetInt32(); }
@@ -41,6 +44,12 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Volumes"u8)) { volumes = Volumes(ref r); if (volumes is null) return null; }
                 else if (r.ValueTextEquals("InjectMountFault"u8)) { r.Read(); injectMountFault = r.GetBoolean(); }
                 else if (r.ValueTextEquals("VolatileUpper"u8)) { r.Read(); volatileUpper = r.GetBoolean(); }
+                else if (r.ValueTextEquals("Capabilities"u8)) { r.Read(); capabilities = r.TokenType == JsonTokenType.Null ? null : r.GetUInt64(); }
+                else if (r.ValueTextEquals("ReadonlyRootfs"u8)) { r.Read(); readonlyRootfs = r.GetBoolean(); }
+                else if (r.ValueTextEquals("UnmaskedPaths"u8)) { r.Read(); unmasked = r.GetBoolean(); }
+                else if (r.ValueTextEquals("Privileged"u8)) { r.Read(); privileged = r.GetBoolean(); }
+                else if (r.ValueTextEquals("ShmSize"u8)) { r.Read(); shmSize = r.GetInt64(); }
+                else if (r.ValueTextEquals("OomScoreAdj"u8)) { r.Read(); oomScoreAdj = r.TokenType == JsonTokenType.Null ? null : r.GetInt32(); }
                 else return null; // unknown: let the generated deserializer decide
             }
             if (r.TokenType != JsonTokenType.EndObject || rootfs is null || lower is null || upper is null ||
@@ -50,6 +59,8 @@ public static class InitSpecReader
                 Version = version, RootfsDir = rootfs, LowerDirs = lower, UpperDir = upper, WorkDir = work,
                 Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [], User = user ?? "",
                 InjectMountFault = injectMountFault, Tty = tty, VolatileUpper = volatileUpper,
+                Capabilities = capabilities, ReadonlyRootfs = readonlyRootfs, UnmaskedPaths = unmasked, Privileged = privileged,
+                ShmSize = shmSize, OomScoreAdj = oomScoreAdj,
             };
         }
         catch (JsonException) { return null; }

@@ -54,7 +54,9 @@ public class CreateRequestWriterTests
     }
 
     static IEnumerable<string> Names(Type t) =>
-        t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).Order();
+        t.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => !IsExtensionData(p)).Select(p => p.Name).Order();
+
+    static bool IsExtensionData(PropertyInfo p) => p.GetCustomAttribute<System.Text.Json.Serialization.JsonExtensionDataAttribute>() is not null;
 
     /// <summary>An instance with every settable property given a non-default value, recursively.
     /// A property of a type not handled here fails the test: extend it with the model.</summary>
@@ -64,6 +66,8 @@ public class CreateRequestWriterTests
         int n = 0;
         foreach (var p in t.GetProperties(BindingFlags.Public | BindingFlags.Instance))
         {
+            // What the daemon collects of unknown fields (to refuse them) is never written.
+            if (IsExtensionData(p)) continue;
             n++;
             p.SetValue(o, Value(p.PropertyType, path + "." + p.Name, n));
         }
@@ -80,6 +84,9 @@ public class CreateRequestWriterTests
         if (u == typeof(double)) return 0.25 + n;
         if (u == typeof(EmptyObject)) return new EmptyObject();
         if (u == typeof(List<string>)) return new List<string> { path, Awkward, "" };
+        if (u == typeof(List<int>)) return new List<int> { n, n + 1 };
+        if (u == typeof(List<Ulimit>)) return new List<Ulimit> { (Ulimit)Populate(typeof(Ulimit), path + "[0]") };
+        if (u == typeof(List<DeviceMapping>)) return new List<DeviceMapping> { (DeviceMapping)Populate(typeof(DeviceMapping), path + "[0]") };
         if (u == typeof(List<PortBinding>)) return new List<PortBinding> { (PortBinding)Populate(typeof(PortBinding), path + "[0]") };
         if (u.IsGenericType && u.GetGenericTypeDefinition() == typeof(Dictionary<,>))
         {

@@ -13,6 +13,12 @@ public class InitSpecReaderTests
         User = "app:staff",
         Tty = true,
         VolatileUpper = true,
+        Capabilities = 0x1234_5678_9abc,
+        ReadonlyRootfs = true,
+        UnmaskedPaths = true,
+        Privileged = true,
+        ShmSize = 1 << 20,
+        OomScoreAdj = -17,
     };
 
     [Fact]
@@ -33,6 +39,26 @@ public class InitSpecReaderTests
             else
                 Assert.Equal(a, b);
         }
+    }
+
+    [Fact]
+    public void Hardening_lists_are_read_by_the_generated_deserializer()
+    {
+        var spec = Full with
+        {
+            Tmpfs = [new TmpfsMount("/run", 14, "size=1m")],
+            Rlimits = [new Rlimit("nofile", 7, 10, 20)],
+            Devices = [new DeviceNode("/dev/loop0", "/dev/xx", 'b', 7, 0, 0x1b0, 0, 6, "r")],
+            Sysctls = [new SysctlSetting("net.ipv4.ip_forward", "1")],
+            GroupAdd = ["audio", "10"],
+        };
+        var back = InitSpecReader.Read(InitSpecJson.Serialize(spec));
+        Assert.Equal(spec.Tmpfs, back.Tmpfs);
+        Assert.Equal(spec.Rlimits, back.Rlimits);
+        Assert.Equal(spec.Devices, back.Devices);
+        Assert.Equal(spec.Sysctls, back.Sysctls);
+        Assert.Equal(spec.GroupAdd, back.GroupAdd);
+        Assert.Equal(spec.Capabilities, back.Capabilities);
     }
 
     [Fact]
