@@ -30,6 +30,8 @@ public static partial class ContainerSpecFactory
         if (req.HostConfig is { } hc) Refuse("HostConfig.", hc.Unsupported);
     }
 
+    public static void RefuseUnsupported(string prefix, Dictionary<string, JsonElement>? extra) => Refuse(prefix, extra);
+
     static void Refuse(string prefix, Dictionary<string, JsonElement>? extra)
     {
         if (extra is null) return;
