@@ -47,6 +47,9 @@ public sealed partial class ContainerActor
                 WorkingDir = string.IsNullOrEmpty(m.WorkingDir) ? s.WorkingDir : m.WorkingDir,
                 User = m.User ?? s.User,
                 Tty = m.Tty,
+                // As in Docker: an exec'd process gets the container's filter and no_new_privs.
+                Seccomp = ContainerSecurity.SeccompProgram(s),
+                NoNewPrivileges = s.NoNewPrivileges,
             });
             actor = Context.ActorOf(ExecActor.Props(spawner).WithDispatcher(_svc.Options.ContainerDispatcher), $"exec-{m.ExecId}");
             var request = new ExecSpawnRequest(_svc.InitPath, specPath, _record.Pid, _record.PidStartTime, m.StdinFd, m.StdoutFd, m.StderrFd);

@@ -407,6 +407,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             // --rm: the upper dir is deleted when the container exits, so the overlay's syncfs of the
             // whole upper filesystem at unmount (on the exit path, ~1 ms) buys nothing.
             VolatileUpper = s.AutoRemove,
+            // Compiled once per (profile, capabilities): later starts reuse the cached program.
+            Seccomp = ContainerSecurity.SeccompProgram(s),
+            NoNewPrivileges = s.NoNewPrivileges,
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {

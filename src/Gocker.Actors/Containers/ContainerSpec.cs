@@ -39,6 +39,11 @@ public sealed record ContainerSpec
     public Gocker.Actors.Restart.RestartSettings Restart { get; init; } = Gocker.Actors.Restart.RestartSettings.None;
     /// <summary>Supervision group (--group): the group decides restarts; Restart is then "no".</summary>
     public string? Group { get; init; }
+    /// <summary>--security-opt seccomp=...: null = Docker's default profile, "unconfined" = no filter,
+    /// else the profile's JSON text (Docker's format). See ContainerSecurity.</summary>
+    public string? Seccomp { get; init; }
+    /// <summary>--security-opt no-new-privileges: PR_SET_NO_NEW_PRIVS in the init and exec processes.</summary>
+    public bool NoNewPrivileges { get; init; }
 }
 
 /// <summary>The persisted runtime state of a container (next to its spec).</summary>

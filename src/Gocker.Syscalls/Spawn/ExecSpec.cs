@@ -20,6 +20,11 @@ public sealed record ExecSpec
     public string User { get; init; } = "";
     /// <summary>fds 0-2 are a terminal: the init makes it its controlling terminal (TIOCSCTTY).</summary>
     public bool Tty { get; init; }
+    /// <summary>The container's seccomp program (as InitSpec.Seccomp): exec processes are filtered too.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? Seccomp { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool NoNewPrivileges { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = false)]

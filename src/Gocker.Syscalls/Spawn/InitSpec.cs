@@ -41,6 +41,13 @@ public sealed record InitSpec
     /// upper dir is deleted when they exit, so there is nothing to make durable. Omitted when false.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool VolatileUpper { get; init; }
+    /// <summary>The seccomp program (raw struct sock_filter array, compiled by the daemon) the init installs
+    /// before the command runs; null = unconfined. Base64 in the JSON, omitted when null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? Seccomp { get; init; }
+    /// <summary>PR_SET_NO_NEW_PRIVS before the command (--security-opt no-new-privileges). Omitted when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool NoNewPrivileges { get; init; }
 }
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>

@@ -24,7 +24,8 @@ public static class InitSpecReader
             string[]? lower = null, args = null, env = null;
             VolumeMount[]? volumes = null;
             bool injectMountFault = false;
-            bool tty = false, volatileUpper = false;
+            bool tty = false, volatileUpper = false, noNewPrivileges = false;
+            byte[]? seccomp = null;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
                 if (r.ValueTextEquals("Version"u8)) { r.Read(); version = r.GetInt32(); }
@@ -41,6 +42,8 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Volumes"u8)) { volumes = Volumes(ref r); if (volumes is null) return null; }
                 else if (r.ValueTextEquals("InjectMountFault"u8)) { r.Read(); injectMountFault = r.GetBoolean(); }
                 else if (r.ValueTextEquals("VolatileUpper"u8)) { r.Read(); volatileUpper = r.GetBoolean(); }
+                else if (r.ValueTextEquals("Seccomp"u8)) { r.Read(); seccomp = r.TokenType == JsonTokenType.Null ? null : r.GetBytesFromBase64(); }
+                else if (r.ValueTextEquals("NoNewPrivileges"u8)) { r.Read(); noNewPrivileges = r.GetBoolean(); }
                 else return null; // unknown: let the generated deserializer decide
             }
             if (r.TokenType != JsonTokenType.EndObject || rootfs is null || lower is null || upper is null ||
@@ -50,6 +53,7 @@ public static class InitSpecReader
                 Version = version, RootfsDir = rootfs, LowerDirs = lower, UpperDir = upper, WorkDir = work,
                 Hostname = hostname, Args = args, Env = env, WorkingDir = workingDir ?? "/", Volumes = volumes ?? [], User = user ?? "",
                 InjectMountFault = injectMountFault, Tty = tty, VolatileUpper = volatileUpper,
+                Seccomp = seccomp, NoNewPrivileges = noNewPrivileges,
             };
         }
         catch (JsonException) { return null; }

@@ -1,0 +1,29 @@
+using System.Collections.Concurrent;
+using Gocker.Syscalls.Security;
+
+namespace Gocker.Actors.Containers;
+
+/// <summary>A container's capabilities and seccomp program, as the init and exec specs carry them.</summary>
+public static class ContainerSecurity
+{
+    /// <summary>The container's effective capability mask (bit n = capability n). The one place that
+    /// decides it: --cap-add/--cap-drop go here (the seccomp program depends on it).</summary>
+    public static ulong EffectiveCaps(ContainerSpec s) => CapabilitySet.DockerDefault;
+
+    // Users' profiles by their text: each JSON is parsed once (the compiled program is cached by
+    // SeccompCompiler per content hash and caps).
+    static readonly ConcurrentDictionary<string, SeccompProfile> _parsed = new();
+
+    /// <summary>The profile ContainerSpec.Seccomp names: null = Docker's default, "unconfined" = none,
+    /// else the profile's JSON text. Throws FormatException for a bad profile.</summary>
+    public static SeccompProfile? Profile(ContainerSpec s) => s.Seccomp switch
+    {
+        null => SeccompProfile.Default,
+        "unconfined" => null,
+        var json => _parsed.GetOrAdd(json, SeccompProfile.Parse),
+    };
+
+    /// <summary>The BPF program for the container's init and exec processes; null = unconfined.</summary>
+    public static byte[]? SeccompProgram(ContainerSpec s) =>
+        Profile(s) is { } p ? SeccompCompiler.Compile(p, EffectiveCaps(s)) : null;
+}
