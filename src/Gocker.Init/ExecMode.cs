@@ -1,5 +1,6 @@
 using Gocker.Syscalls;
 using Gocker.Syscalls.Native;
+using Gocker.Syscalls.Security;
 using Gocker.Syscalls.Spawn;
 using static Gocker.Syscalls.Native.Consts;
 
@@ -58,13 +59,18 @@ static unsafe class ExecMode
                 // posix_spawn made us a session leader (POSIX_SPAWN_SETSID): take fd 0 as the terminal.
                 if (Libc.ioctl(0, TIOCSCTTY, null) != 0) throw new SyscallException("ioctl TIOCSCTTY", null, Libc.Errno);
             }
+            // Seccomp ordered as in Init (and runc): last with no_new_privs, else while CAP_SYS_ADMIN is held.
+            if (spec.NoNewPrivileges) { step = "no-new-privileges"; SeccompFilter.SetNoNewPrivileges(); }
+            else if (spec.Seccomp is { } early) { step = "seccomp"; SeccompFilter.Install(early); }
             var caps = spec.Capabilities ?? Capabilities.DockerDefault;
             step = "capabilities"; Capabilities.DropBounding(caps);
             step = "set-user"; Users.Apply(user);
             step = "capabilities"; Capabilities.SetFinal(caps, root: user.Uid == 0);
 
             step = "exec";
-            Exec.Run(spec.Args, Users.WithHome(spec.Env, user), StatusFd);
+            var command = Exec.Prepare(spec.Args, Users.WithHome(spec.Env, user));
+            if (spec.NoNewPrivileges && spec.Seccomp is { } late) { step = "seccomp"; SeccompFilter.Install(late); step = "exec"; }
+            Exec.Execve(command);
             return 125;
         }
         catch (InitFailure e) { return Report(e.Code, step, e.Message); }
