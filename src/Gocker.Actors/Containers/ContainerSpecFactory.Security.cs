@@ -116,7 +116,7 @@ public static partial class ContainerSpecFactory
                 throw new BadRequestException("--security-opt seccomp: expected \"unconfined\" or a profile's JSON (the client reads the profile file)");
             // Checked now, not at the first start: a bad profile is the request's fault (400).
             try { SeccompCompiler.Compile(SeccompProfile.Parse(seccomp), caps); }
-            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException)
+            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException or Gocker.Syscalls.SyscallException)
             {
                 throw new BadRequestException("--security-opt seccomp: " + ex.Message);
             }
