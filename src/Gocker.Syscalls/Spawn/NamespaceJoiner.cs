@@ -28,8 +28,9 @@ public sealed record ExecSpawnRequest(
 /// pidfd: one call, atomic, and it cannot land in a process that reused the pid), then posix_spawn.
 /// setns(PID) affects only the children, so the spawned init is a member of the container's PID
 /// namespace. The mount namespace is joined last, by the init itself (unshare(CLONE_FS) + setns of
-/// the pidfd on fd 5): that way the init binary is exec'd from the host's filesystem, never looked
-/// up inside the container, and the container never sees a host path. The thread exits right after
+/// the pidfd on fd 5): that way the init binary is exec'd by a host path (the daemon's sealed memfd
+/// copy, /proc/DAEMON_PID/fd/N: SealedBinary), never looked up inside the container, and the
+/// container never sees a host path. The thread exits right after
 /// (it is in the container's network/UTS/IPC namespaces and cannot create threads any more).
 /// </summary>
 public sealed unsafe class NamespaceJoiner : IExecSpawner
