@@ -183,7 +183,7 @@ public sealed class InitEscapeTests : IDisposable
         WaitFor(() => Attempts() >= atStop + 12 || Record().Contains("WROTE"), "the attacker goes on trying:\n" + Record());
 
         var record = Record();
-        _output.WriteLine("--- the attacker's record\n" + record);
+        _output.WriteLine($"{execs.Count} exec(s) until the attacker got hold of the re-exec'd init\n--- the attacker's record\n{record}");
         Assert.True(sha == Sha256(_copy), "gocker-init was overwritten:\n" + record);
         Assert.False(record.Contains("WROTE"), record);
         // Attempts made once nothing ran the binary any more (the first two may have started before):
