@@ -59,6 +59,9 @@ public static class Daemon
             try { Gocker.Actors.Containers.ContainerSecurity.Prewarm(); }
             catch (Exception ex) { app.Logger.LogWarning("seccomp: the default profile does not compile (containers will not start): {Error}", ex.Message); }
         });
+        if (engine.SealedInit is { } si)
+            app.Logger.LogInformation("gocker-init: {Host} runs from its sealed copy {Exec} ({Bytes} bytes, made in {Ms:F2} ms)",
+                si.HostPath, si.ExecPath, si.Length, engine.SealedInitCopyTime.TotalMilliseconds);
         await app.WaitForShutdownAsync(ct);
         // The netns pools' veths and IPs go with a graceful stop (after kill -9, the next start's
         // CleanupStale DELs them from their records).

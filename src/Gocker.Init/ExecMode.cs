@@ -24,10 +24,11 @@ static unsafe class ExecMode
         string step = "non-dumpable";
         try
         {
-            // First: while this host binary runs inside the container, no container process may open
-            // /proc/<this pid>/exe (and write to gocker-init through it later, CVE-2019-5736 style)
-            // or read its memory. Non-dumpable makes those /proc entries root-owned and ptrace-denied;
-            // execve of the user's command resets it.
+            // First: while this daemon binary runs inside the container, no container process may
+            // open /proc/<this pid>/exe or read its memory. Non-dumpable makes those /proc entries
+            // root-owned and ptrace-denied; execve of the user's command resets it. (That reset is
+            // why the daemon runs a sealed memfd copy of this binary, never the host's file: a
+            // command that re-executes /proc/self/exe is dumpable again; CVE-2019-5736, SealedBinary.)
             if (Libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw new SyscallException("prctl PR_SET_DUMPABLE", null, Libc.Errno);
 
             step = "read-spec";
