@@ -287,7 +287,12 @@ public sealed unsafe class TerminalKeeper
     void AwaitKeeperExit()
     {
         Disconnected();
-        if (_child is { } child) child.Task.Wait(TimeSpan.FromSeconds(2));
+        if (_child is { } child)
+        {
+            child.Task.Wait(TimeSpan.FromSeconds(2));
+            // Its pidfd is closed once it is reaped (a keeper per burst of runs: it must not pile up).
+            PidfdReaper.Shared.Detach(child);
+        }
         else if (_pid > 0)
         {
             long pidfd = Libc.syscall(SYS_pidfd_open, _pid, 0, 0, 0, 0);
@@ -352,6 +357,8 @@ public sealed unsafe class TerminalKeeper
             int pid;
             int err = Libc.posix_spawn(&pid, argv[0], fa, attr, argv, envp);
             if (err != 0) throw new SyscallException("posix_spawn", _initPath + " --keeper", err);
+            // A keeper that exited by itself (its runs were over) before this one was needed.
+            if (_child is { } previous) PidfdReaper.Shared.Detach(previous);
             _child = PidfdReaper.Shared.Register(Sys.PidfdOpen(pid));
             // Out of the daemon's cgroup, like the containers: a service stop never takes it along.
             if (_cgroups is not null)
