@@ -558,17 +558,21 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
         tcs.TrySetResult();
 
-        // The keeper has dropped this run's pipes before a restart or removal goes on.
-        await releasing;
+        // The keeper has dropped this run's pipes before a next run (same tags) can hand it new ones;
+        // a removal (never restarted) overlaps it with its own work instead.
+        if (!((_record.Spec.AutoRemove && !_stoppingForRestart) || _pendingRemove)) await releasing;
         ApplyRestartPolicy(failure);
         if (_record.Status != ContainerStatus.Restarting) await ReleaseKeptRun();
         var autoRemove = _record.Spec.AutoRemove && !_stoppingForRestart;
         _stoppingForRestart = false;
-        if (autoRemove || _pendingRemove) await DoRemove();
+        if (autoRemove || _pendingRemove) await DoRemove(releasing);
+        await releasing;
         ReplyPendingStart();
     }
 
-    async Task DoRemove()
+    /// <param name="overlapped">Work of the teardown that ran meanwhile (the keeper's release of the
+    /// run's pipes): done before the removal is announced.</param>
+    async Task DoRemove(Task? overlapped = null)
     {
         SetRecord(_record with { Status = ContainerStatus.Removing });
         if (_cgroup is not null)
@@ -582,6 +586,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         await _writer.Flush(); // a record written behind must not land in (or recreate) a removed dir
         _layout.RemoveData(_svc.Trash);
         await AwaitDetach();
+        if (overlapped is not null) await overlapped;
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
         // Out of `ps`, and its name free, before `rm` (or the wait of `run --rm`) is answered (and no
         // later publish puts it back).

@@ -118,25 +118,24 @@ public sealed class ContainerOutput
     }
 
     /// <summary>The run is over: waits (bounded) until the copier has read both pipes to EOF, so all
-    /// the output is in the logs before the exit is announced; then closes the read ends. The keeper's
-    /// copies are dropped by ReleaseAsync (off the exit's path).</summary>
+    /// the output is in the logs before the exit is announced. Then ReleaseAsync closes the read ends
+    /// and the keeper's copies (off the announcement's path).</summary>
     public async Task DrainAsync(TimeSpan drainTimeout)
     {
         CloseWriteEnds(); // a start that failed before the spawn still has them
-        // The keeper must have had its copies (made from the read ends) before they are closed.
-        await HandedOff;
         await Task.WhenAny(Task.WhenAll(_out.Ended, _err.Ended), Task.Delay(drainTimeout));
-        OutputCopier.Shared.Remove(_out);
-        OutputCopier.Shared.Remove(_err);
     }
 
-    /// <summary>After DrainAsync: has the keeper close its copies (on the thread pool; the keeper
-    /// exits once it holds nothing, and the release waits for that).</summary>
-    public Task ReleaseAsync(TerminalKeeper keeper, string tag)
+    /// <summary>After DrainAsync: closes the read ends once the keeper has had its copies of them (a
+    /// hand-off still under way uses them), then has the keeper close its copies (it exits once it
+    /// holds nothing, and the release waits for that).</summary>
+    public async Task ReleaseAsync(TerminalKeeper keeper, string tag)
     {
-        var kept = Kept;
+        var kept = await HandedOff;
+        OutputCopier.Shared.Remove(_out);
+        OutputCopier.Shared.Remove(_err);
         Kept = null;
-        return kept is null ? Task.CompletedTask : Task.Run(() => { keeper.ReleasePipes(kept, tag); });
+        if (kept is not null) await Task.Run(() => keeper.ReleasePipes(kept, tag));
     }
 
     /// <summary>Closes the daemon's ends only (a daemon shutting down): the keeper's copies stay, for
