@@ -491,7 +491,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         else if (_record.Terminal is { } kept) Keeper?.Release(kept, Id);
         // Pipes no daemon took back (the run ended while gockerd was down): what the container wrote
         // meanwhile is still in them; taken back to be copied into the logs, then dropped.
-        if (_output is null && _record.Output is { } keptPipes)
+        if (_output is null && !_record.Spec.Tty && (_record.Output ?? OutputKeeper.FindPipes(Id)) is { } keptPipes)
         {
             _output = ContainerOutput.Readopt(keptPipes, _layout.StdoutLog, _layout.StderrLog, out var why);
             if (_output is null)
@@ -710,12 +710,14 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     {
         if (_record.Spec.Tty) return;
         string why = "no keeper held its pipes (the daemon that started it had none)";
-        if (_record.Output is { } kept)
+        // Not recorded: the previous daemon may have died between the hand-off and the record's write.
+        if ((_record.Output ?? OutputKeeper.FindPipes(Id)) is { } kept)
         {
             _output = ContainerOutput.Readopt(kept, _layout.StdoutLog, _layout.StderrLog, out why);
             if (_output is not null)
             {
                 _log.Info("container {0}: output pipes taken back from the keeper (pid {1})", Id[..12], kept.KeeperPid);
+                if (_record.Output != kept) SetRecord(_record with { Output = kept });
                 return;
             }
         }

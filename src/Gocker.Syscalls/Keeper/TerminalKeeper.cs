@@ -114,6 +114,24 @@ public sealed unsafe class TerminalKeeper
         }
     }
 
+    /// <summary>
+    /// After a daemon restart, for a run whose record does not say where its pipes are (the daemon
+    /// died between the hand-off and the record's write): the running keeper's descriptors held under
+    /// TAG.1 and TAG.2, if any (inodes unknown: TakeBackPipe then checks only that each is a pipe).
+    /// </summary>
+    public KeptPipes? FindPipes(string tag)
+    {
+        var held = List();
+        int o = -1, e = -1;
+        foreach (var (fd, t) in held)
+        {
+            if (t == tag + ".1") o = fd;
+            else if (t == tag + ".2") e = fd;
+        }
+        if (o < 0 || e < 0) return null;
+        lock (_gate) return _pid > 0 ? new KeptPipes { KeeperPid = _pid, KeeperStartTime = _startTime, StdoutFd = o, StderrFd = e } : null;
+    }
+
     /// <summary>Tells the keeper to close its copies of a run's pipes (TAG.1, TAG.2). Best effort, as Release.</summary>
     public string? ReleasePipes(KeptPipes kept, string tag)
     {
@@ -123,14 +141,15 @@ public sealed unsafe class TerminalKeeper
 
     /// <summary>
     /// After a daemon restart: the recorded stdout (stderr: false) pipe read end, taken from the keeper
-    /// with pidfd_getfd (CLOEXEC), checked to be that pipe by its inode. -1 with the reason otherwise.
+    /// with pidfd_getfd (CLOEXEC), checked to be that pipe by its inode (0: any pipe, see FindPipes).
+    /// -1 with the reason otherwise.
     /// </summary>
     public static int TakeBackPipe(KeptPipes kept, bool stdout, out string why)
     {
         int fd = GetFd(kept.KeeperPid, kept.KeeperStartTime, stdout ? kept.StdoutFd : kept.StderrFd, out why);
         if (fd < 0) return -1;
         var expected = stdout ? kept.StdoutInode : kept.StderrInode;
-        if (!Sys.TryStat(fd, "", out _, out var ino, out var mode) || (mode & 0xF000) != 0x1000 || ino != expected)
+        if (!Sys.TryStat(fd, "", out _, out var ino, out var mode) || (mode & 0xF000) != 0x1000 || (expected != 0 && ino != expected))
         {
             Sys.Close(fd);
             why = $"fd {(stdout ? kept.StdoutFd : kept.StderrFd)} of the keeper (pid {kept.KeeperPid}) is no longer pipe:[{expected}]";

@@ -78,6 +78,12 @@ public sealed class OutputPipeTests : IDisposable
         Assert.Equal(["out1", "out2", "out3"], outLines[1..]);
         Assert.Equal(["err1", "err2", "err3"], errLines[1..]);
 
+        // --network host never takes a zygote: the fresh spawn passes the pipes too.
+        var host = _d.Gocker("run", "--rm", "--network", "host", "busybox", "sh", "-c", "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2");
+        Assert.True(host.ExitCode == 0, host.ToString());
+        Assert.Matches(@"^pipe:\[\d+\]\n$", host.Stdout);
+        Assert.Matches(@"^pipe:\[\d+\]\n$", host.Stderr);
+
         // The same in the logs of a kept container, and a large output byte for byte (more than the
         // pipe holds: the container blocks until the copier reads, nothing is lost or reordered).
         var id = _d.Ok("run", "-d", "--network", "none", "busybox", "sh", "-c",
@@ -136,7 +142,8 @@ public sealed class OutputPipeTests : IDisposable
         _d.Start();
         WaitFor(() => Status(id) == "running", "re-adopted");
         Assert.Equal(pid, Pid(id));
-        WaitFor(() => _d.Gocker("logs", id).Stdout.Contains($"out{whileDown}\n"), "the output written while down reaches the log");
+        try { WaitFor(() => _d.Gocker("logs", id).Stdout.Contains($"out{whileDown}\n"), "the output written while down reaches the log"); }
+        catch (TimeoutException ex) { throw new TimeoutException($"{ex.Message} (out{whileDown}); logs:\n{_d.Gocker("logs", id)}\n--- daemon\n{_d.Log}"); }
         _d.Ok("stop", "-t", "1", id);
         var logs = _d.Gocker("logs", id);
         // Every line, in order, per stream: nothing lost across the restart.
@@ -147,6 +154,34 @@ public sealed class OutputPipeTests : IDisposable
         Assert.Equal(Enumerable.Range(0, errs.Length).Select(i => $"err{i}"), errs);
         _d.Ok("rm", id);
         WaitFor(() => KeeperPid() == 0, "the keeper exited with the last container");
+        _d.AssertNoLeaks();
+    }
+
+    [Fact]
+    public void Pipes_the_record_does_not_name_are_found_in_the_keeper_by_tag()
+    {
+        var id = _d.Ok("run", "-d", "--network", "none", "busybox", "sh", "-c",
+            "i=0; while true; do echo out$i; echo $i > /tmp/n; i=$((i+1)); sleep 0.02; done");
+        WaitFor(() => Status(id) == "running", "running");
+        var pid = Pid(id);
+        int Count() { try { return int.Parse(File.ReadAllText($"/proc/{pid}/root/tmp/n").Trim()); } catch (Exception) { return -1; } }
+        WaitFor(() => Count() >= 3, "writing");
+
+        // As if the daemon had died between the keeper's hand-off and the record's write.
+        _d.Kill9();
+        var state = Path.Combine(_d.DataRoot, "containers", id, "state.json");
+        var json = JsonNode.Parse(File.ReadAllText(state))!.AsObject();
+        Assert.NotNull(json["Output"]);
+        json.Remove("Output");
+        File.WriteAllText(state, json.ToJsonString());
+
+        _d.Start();
+        WaitFor(() => Status(id) == "running", "re-adopted");
+        var after = Count();
+        WaitFor(() => _d.Gocker("logs", id).Stdout.Contains($"out{after + 5}\n"), "copied again");
+        Assert.DoesNotContain("re-adopted without its output", _d.Log);
+        _d.Ok("rm", "-f", id);
+        WaitFor(() => KeeperPid() == 0, "the keeper exited: it holds nothing");
         _d.AssertNoLeaks();
     }
 
