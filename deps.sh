@@ -10,6 +10,9 @@ command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v tmux >/dev/null || need+=(tmux)
 command -v skopeo >/dev/null || need+=(skopeo)   # image tests: real tools' archives
 command -v umoci >/dev/null || need+=(umoci)
+ldconfig -p | grep -q 'libseccomp\.so\.2 ' || need+=(libseccomp2)   # gockerd compiles seccomp filters with it
+command -v gcc >/dev/null || need+=(gcc)             # seccomp tests: a static probe (libc.a from libc6-dev)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

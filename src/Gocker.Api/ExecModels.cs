@@ -18,6 +18,12 @@ public sealed class ExecCreateRequest
     public bool Tty { get; set; }
     public bool Privileged { get; set; }
     public string? DetachKeys { get; set; }
+    /// <summary>Docker's initial [rows, columns] of a -t exec (the start's body may say it again).</summary>
+    public List<int>? ConsoleSize { get; set; }
+    /// <summary>Every property Gocker does not know: refused unless its value is empty.</summary>
+    [System.Text.Json.Serialization.JsonExtensionData]
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
 }
 
 public sealed class ExecCreateResponse

@@ -54,6 +54,14 @@ public static class Daemon
         app.Logger.LogInformation("gockerd listening on unix://{Socket} (data-root {Data}, exec-root {Exec}, cgroup-parent {Cg}, cgroups {Mode}, config {Config})",
             cfg.SocketPath, cfg.Options.DataRoot, cfg.Options.ExecRoot, cfg.Options.CgroupParent, engine.Cgroups.Mode, cfg.ConfigFile ?? "built-in");
         if (favorNote is not null) app.Logger.LogInformation("gocker.cgroups.favor-dynmods: {Note}", favorNote);
+        _ = Task.Run(() =>
+        {
+            try { Gocker.Actors.Containers.ContainerSecurity.Prewarm(); }
+            catch (Exception ex) { app.Logger.LogWarning("seccomp: the default profile does not compile (containers will not start): {Error}", ex.Message); }
+        });
+        if (engine.SealedInit is { } si)
+            app.Logger.LogInformation("gocker-init: {Host} runs from its sealed copy {Exec} ({Bytes} bytes, made in {Ms:F2} ms)",
+                si.HostPath, si.ExecPath, si.Length, engine.SealedInitCopyTime.TotalMilliseconds);
         await app.WaitForShutdownAsync(ct);
         // The netns pools' veths and IPs go with a graceful stop (after kill -9, the next start's
         // CleanupStale DELs them from their records).

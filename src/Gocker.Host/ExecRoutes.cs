@@ -64,6 +64,7 @@ public static class ExecRoutes
             throw new BadRequestException($"Invalid working directory \"{req.WorkingDir}\": it must be an absolute path");
         if (!string.IsNullOrEmpty(req.User)) ContainerSpecFactory.ValidateUser(req.User);
         if (req.Privileged) throw new BadRequestException("privileged exec is not supported");
+        ContainerSpecFactory.RefuseUnsupported("", req.Unsupported);
 
         var record = await ApiRoutes.AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
         var cid = record.Spec.Id;
@@ -127,7 +128,8 @@ public static class ExecRoutes
         var upgrade = ctx.Features.Get<IHttpUpgradeFeature>();
         var upgradable = upgrade is { IsUpgradableRequest: true };
         var detach = false;
-        ushort rows = Size(ctx, "h", 24), cols = Size(ctx, "w", 80);
+        var created = inst.Config.ConsoleSize is [> 0 and <= ushort.MaxValue and var h0, > 0 and <= ushort.MaxValue and var w0] ? ((ushort)h0, (ushort)w0) : ((ushort)24, (ushort)80);
+        ushort rows = Size(ctx, "h", created.Item1), cols = Size(ctx, "w", created.Item2);
         // Docker's clients send the start's body with the upgrade; it arrives in a header
         // (UpgradeBodyConnection).
         var carried = upgradable ? UpgradeBodyConnection.Body(ctx) : null;

@@ -10,7 +10,19 @@ public static class RealEngine
 {
     public static EngineServices Create(GockerOptions options, Gocker.Network.NetworkOptions? network = null)
     {
-        var init = InitLocator.Find(options.InitPath);
+        var hostInit = InitLocator.Find(options.InitPath);
+        // Every spawn executes a sealed in-memory copy, never the host's file: a container must not
+        // be able to reach (and overwrite) the binary the daemon runs as root (CVE-2019-5736, see
+        // SealedBinary). Made before the zygotes, which run it too.
+        SealedBinary sealedInit;
+        var copyTime = System.Diagnostics.Stopwatch.StartNew();
+        try { sealedInit = SealedBinary.Create(hostInit); }
+        catch (Exception ex) when (ex is Gocker.Syscalls.SyscallException or IOException or UnauthorizedAccessException)
+        {
+            throw new DaemonStartupException($"gocker-init {hostInit}: cannot make its sealed copy: {ex.Message}");
+        }
+        copyTime.Stop();
+        var init = sealedInit.ExecPath;
         ICgroupManager cgroups;
         try { cgroups = CgroupManagerFactory.Detect(); }
         catch (Exception ex) { throw new DaemonStartupException($"cgroups: {ex.Message}"); }
@@ -35,6 +47,7 @@ public static class RealEngine
         return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System)
         {
             Network = net, LogIndex = new Gocker.Actors.Logs.LogIndexer(), Execs = NamespaceJoiner.Create(), Trash = trash,
+            SealedInit = sealedInit, SealedInitCopyTime = copyTime.Elapsed,
         };
     }
 }

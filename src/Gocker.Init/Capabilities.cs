@@ -14,13 +14,8 @@ namespace Gocker.Init;
 /// </summary>
 static unsafe class Capabilities
 {
-    const int CHOWN = 0, DAC_OVERRIDE = 1, FOWNER = 3, FSETID = 4, KILL = 5, SETGID = 6, SETUID = 7, SETPCAP = 8,
-        NET_BIND_SERVICE = 10, NET_RAW = 13, SYS_CHROOT = 18, MKNOD = 27, AUDIT_WRITE = 29, SETFCAP = 31;
-
-    public const ulong DockerDefault =
-        1UL << CHOWN | 1UL << DAC_OVERRIDE | 1UL << FOWNER | 1UL << FSETID | 1UL << KILL | 1UL << SETGID |
-        1UL << SETUID | 1UL << SETPCAP | 1UL << NET_BIND_SERVICE | 1UL << NET_RAW | 1UL << SYS_CHROOT |
-        1UL << MKNOD | 1UL << AUDIT_WRITE | 1UL << SETFCAP;
+    // The daemon compiles the seccomp filter for this same set (Gocker.Syscalls.Security.CapabilitySet).
+    public const ulong DockerDefault = Gocker.Syscalls.Security.CapabilitySet.DockerDefault;
 
     /// <summary>
     /// Step one, before the user switch: everything outside <paramref name="keep"/> leaves the bounding

@@ -9,8 +9,18 @@ static unsafe class Exec
 {
     const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-    /// <summary>Resolves args[0], resets the process state the runtime touched, and execve()s. Throws on failure.</summary>
-    public static void Run(string[] args, string[] env, int statusFd)
+    /// <summary>The command, resolved and in native memory, ready for execve.</summary>
+    public readonly struct Prepared(byte* path, byte** argv, byte** envp, string arg0)
+    {
+        public readonly byte* Path = path;
+        public readonly byte** Argv = argv, Envp = envp;
+        public readonly string Arg0 = arg0;
+    }
+
+    /// <summary>Everything before the execve: resolves args[0] and resets the process state the runtime
+    /// touched. Separate so that the seccomp filter can go in between (it must be the last step before
+    /// execve, and a failure of it must be reported under its own step name).</summary>
+    public static Prepared Prepare(string[] args, string[] env)
     {
         if (args.Length == 0 || string.IsNullOrEmpty(args[0])) throw new InitFailure(125, "no command given");
         string path = Resolve(args[0], env);
@@ -25,11 +35,16 @@ static unsafe class Exec
         // rather than close: fd 3 (status) must stay open until the execve succeeds (EOF == success).
         if (Libc.syscall(SYS_close_range, 3, unchecked((nint)uint.MaxValue), (nint)CLOSE_RANGE_CLOEXEC, 0, 0) != 0)
             throw new SyscallException("close_range", null, Libc.Errno);
+        return new Prepared(cpath, argv, envp, args[0]);
+    }
 
-        Libc.execve(cpath, argv, envp);
+    /// <summary>execve; returns only by throwing (126/127 as Docker).</summary>
+    public static void Execve(in Prepared p)
+    {
+        Libc.execve(p.Path, p.Argv, p.Envp);
         int e = Libc.Errno;
         int code = e == ENOENT || e == ENOTDIR ? 127 : 126;
-        throw new InitFailure(code, $"{args[0]}: {ErrnoText.Describe(e)}");
+        throw new InitFailure(code, $"{p.Arg0}: {ErrnoText.Describe(e)}");
     }
 
     /// <summary>Like Go's exec.LookPath: with a '/', as is; else the first executable regular file along $PATH.</summary>

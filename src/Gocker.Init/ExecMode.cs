@@ -1,5 +1,6 @@
 using Gocker.Syscalls;
 using Gocker.Syscalls.Native;
+using Gocker.Syscalls.Security;
 using Gocker.Syscalls.Spawn;
 using static Gocker.Syscalls.Native.Consts;
 
@@ -23,10 +24,11 @@ static unsafe class ExecMode
         string step = "non-dumpable";
         try
         {
-            // First: while this host binary runs inside the container, no container process may open
-            // /proc/<this pid>/exe (and write to gocker-init through it later, CVE-2019-5736 style)
-            // or read its memory. Non-dumpable makes those /proc entries root-owned and ptrace-denied;
-            // execve of the user's command resets it.
+            // First: while this daemon binary runs inside the container, no container process may
+            // open /proc/<this pid>/exe or read its memory. Non-dumpable makes those /proc entries
+            // root-owned and ptrace-denied; execve of the user's command resets it. (That reset is
+            // why the daemon runs a sealed memfd copy of this binary, never the host's file: a
+            // command that re-executes /proc/self/exe is dumpable again; CVE-2019-5736, SealedBinary.)
             if (Libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) throw new SyscallException("prctl PR_SET_DUMPABLE", null, Libc.Errno);
 
             step = "read-spec";
@@ -58,13 +60,18 @@ static unsafe class ExecMode
                 // posix_spawn made us a session leader (POSIX_SPAWN_SETSID): take fd 0 as the terminal.
                 if (Libc.ioctl(0, TIOCSCTTY, null) != 0) throw new SyscallException("ioctl TIOCSCTTY", null, Libc.Errno);
             }
+            // Seccomp ordered as in Init (and runc): last with no_new_privs, else while CAP_SYS_ADMIN is held.
+            if (spec.NoNewPrivileges) { step = "no-new-privileges"; SeccompFilter.SetNoNewPrivileges(); }
+            else if (spec.Seccomp is { } early) { step = "seccomp"; SeccompFilter.Install(early); }
             var caps = spec.Capabilities ?? Capabilities.DockerDefault;
             step = "capabilities"; Capabilities.DropBounding(caps);
             step = "set-user"; Users.Apply(user);
             step = "capabilities"; Capabilities.SetFinal(caps, root: user.Uid == 0);
 
             step = "exec";
-            Exec.Run(spec.Args, Users.WithHome(spec.Env, user), StatusFd);
+            var command = Exec.Prepare(spec.Args, Users.WithHome(spec.Env, user));
+            if (spec.NoNewPrivileges && spec.Seccomp is { } late) { step = "seccomp"; SeccompFilter.Install(late); step = "exec"; }
+            Exec.Execve(command);
             return 125;
         }
         catch (InitFailure e) { return Report(e.Code, step, e.Message); }

@@ -1,6 +1,7 @@
 using Gocker.Syscalls;
 using Gocker.Syscalls.Mounts;
 using Gocker.Syscalls.Native;
+using Gocker.Syscalls.Security;
 using Gocker.Syscalls.Spawn;
 using static Gocker.Syscalls.Native.Consts;
 
@@ -94,6 +95,13 @@ static class Init
             // Resolved inside the new root: the container's /etc/passwd, never the host's.
             step = "user"; var user = Users.Resolve(spec.User);
             step = "group-add"; user = Hardening.WithGroups(user, spec.GroupAdd, Users.ReadEtc);
+            // Seccomp as runc orders it. With no_new_privs the filter goes in last, right before execve,
+            // so it need not allow what the init still does. Without, installing it needs CAP_SYS_ADMIN,
+            // so before the capabilities go: the profile must then allow the init's remaining calls
+            // (prctl, capset, setgroups/setgid/setuid, read, close, newfstatat, rt_sigaction,
+            // rt_sigprocmask, umask, close_range, execve), which Docker's does.
+            if (spec.NoNewPrivileges) { step = "no-new-privileges"; SeccompFilter.SetNoNewPrivileges(); }
+            else if (spec.Seccomp is { } early) { step = "seccomp"; SeccompFilter.Install(early); }
             var caps = spec.Capabilities ?? Capabilities.DockerDefault;
             step = "capabilities"; Capabilities.DropBounding(caps);
             step = "set-user"; Users.Apply(user);
@@ -103,7 +111,9 @@ static class Init
             if (!WaitGo()) return 125; // the daemon gave up: exit without a word, exec nothing
 
             step = "exec";
-            Exec.Run(spec.Args, Users.WithHome(spec.Env, user), StatusFd); // returns only on failure (throws)
+            var command = Exec.Prepare(spec.Args, Users.WithHome(spec.Env, user));
+            if (spec.NoNewPrivileges && spec.Seccomp is { } late) { step = "seccomp"; SeccompFilter.Install(late); step = "exec"; }
+            Exec.Execve(command); // returns only on failure (throws)
             return 125;
         }
         catch (InitFailure e) { return Report(e.Code, step, e.Message); }

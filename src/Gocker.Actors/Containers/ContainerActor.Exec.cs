@@ -49,6 +49,9 @@ public sealed partial class ContainerActor
                 Tty = m.Tty,
                 Capabilities = s.Capabilities,
                 GroupAdd = s.GroupAdd is { Length: > 0 } g ? g : null,
+                // As in Docker: an exec'd process gets the container's filter and no_new_privs.
+                Seccomp = ContainerSecurity.SeccompProgram(s),
+                NoNewPrivileges = s.NoNewPrivileges,
             });
             actor = Context.ActorOf(ExecActor.Props(spawner).WithDispatcher(_svc.Options.ContainerDispatcher), $"exec-{m.ExecId}");
             var request = new ExecSpawnRequest(_svc.InitPath, specPath, _record.Pid, _record.PidStartTime, m.StdinFd, m.StdoutFd, m.StderrFd);

@@ -410,7 +410,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     /// sysctls) must not hand it to the next container through the netns pool.</summary>
     static bool MayHaveChangedItsNetns(ContainerSpec s)
     {
-        const ulong netAdmin = 1UL << Gocker.Syscalls.Security.CapabilityNames.NET_ADMIN, sysAdmin = 1UL << Gocker.Syscalls.Security.CapabilityNames.SYS_ADMIN;
+        const ulong netAdmin = 1UL << Gocker.Syscalls.Security.CapabilitySet.NET_ADMIN, sysAdmin = 1UL << Gocker.Syscalls.Security.CapabilitySet.SYS_ADMIN;
         return s.Privileged || ((s.Capabilities ?? 0) & (netAdmin | sysAdmin)) != 0 ||
                s.Sysctls.Any(x => x.Key.StartsWith("net.", StringComparison.Ordinal));
     }
@@ -454,6 +454,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             ShmSize = s.ShmSize,
             GroupAdd = s.GroupAdd is { Length: > 0 } g ? g : null,
             OomScoreAdj = s.OomScoreAdj != 0 ? s.OomScoreAdj : null,
+            // Compiled once per (profile, capabilities): later starts reuse the cached program.
+            Seccomp = ContainerSecurity.SeccompProgram(s),
+            NoNewPrivileges = s.NoNewPrivileges,
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {

@@ -30,6 +30,8 @@ public static partial class ContainerSpecFactory
         if (req.HostConfig is { } hc) Refuse("HostConfig.", hc.Unsupported);
     }
 
+    public static void RefuseUnsupported(string prefix, Dictionary<string, JsonElement>? extra) => Refuse(prefix, extra);
+
     static void Refuse(string prefix, Dictionary<string, JsonElement>? extra)
     {
         if (extra is null) return;
@@ -75,7 +77,7 @@ public static partial class ContainerSpecFactory
         var capAdd = (hc.CapAdd ?? []).Where(c => !string.IsNullOrWhiteSpace(c)).ToArray();
         var capDrop = (hc.CapDrop ?? []).Where(c => !string.IsNullOrWhiteSpace(c)).ToArray();
         ulong caps;
-        try { caps = CapabilityNames.Tweak(capAdd, capDrop, hc.Privileged); }
+        try { caps = CapabilitySet.Tweak(capAdd, capDrop, hc.Privileged); }
         catch (ArgumentException ex) { throw new BadRequestException(ex.Message); }
 
         bool noNewPrivs = false, unmasked = hc.Privileged;
@@ -108,8 +110,17 @@ public static partial class ContainerSpecFactory
                     throw new BadRequestException($"--security-opt \"{Shorten(opt)}\" is not supported (no-new-privileges, seccomp=PROFILE|unconfined, systempaths=unconfined)");
             }
         }
-        if (seccomp is not null && seccomp != "unconfined" && !seccomp.TrimStart().StartsWith('{'))
-            throw new BadRequestException("--security-opt seccomp: expected \"unconfined\" or a profile's JSON (the client reads the profile file)");
+        if (seccomp is not null && seccomp != "unconfined")
+        {
+            if (!seccomp.TrimStart().StartsWith('{'))
+                throw new BadRequestException("--security-opt seccomp: expected \"unconfined\" or a profile's JSON (the client reads the profile file)");
+            // Checked now, not at the first start: a bad profile is the request's fault (400).
+            try { SeccompCompiler.Compile(SeccompProfile.Parse(seccomp), caps); }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or InvalidOperationException or Gocker.Syscalls.SyscallException)
+            {
+                throw new BadRequestException("--security-opt seccomp: " + ex.Message);
+            }
+        }
 
         var hostNetwork = spec.NetworkMode == "host";
         var devices = (hc.Devices ?? []).Select(d => ParseDevice(d, deviceLookup ?? HostDevices.Lookup)).ToArray();
@@ -120,8 +131,8 @@ public static partial class ContainerSpecFactory
         return spec with
         {
             Limits = spec.Limits with { Devices = rules },
-            CapAdd = capAdd.Select(CapabilityNames.Normalize).ToArray(),
-            CapDrop = capDrop.Select(CapabilityNames.Normalize).ToArray(),
+            CapAdd = capAdd.Select(CapabilitySet.Normalize).ToArray(),
+            CapDrop = capDrop.Select(CapabilitySet.Normalize).ToArray(),
             Capabilities = caps,
             Privileged = hc.Privileged,
             ReadonlyRootfs = hc.ReadonlyRootfs,

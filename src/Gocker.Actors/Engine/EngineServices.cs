@@ -31,4 +31,10 @@ public sealed record EngineServices(
     public Containers.ContainerListing Listing { get; init; } = new();
     /// <summary>Deletes removed containers' dirs in the background (null: deleted in place, e.g. actor specs).</summary>
     public Containers.TrashBin? Trash { get; init; }
+    /// <summary>The daemon's sealed copy of gocker-init (its ExecPath is <see cref="InitPath"/>; its
+    /// HostPath the file it was copied from, for messages). Null: InitPath is executed as it is
+    /// (actor specs).</summary>
+    public SealedBinary? SealedInit { get; init; }
+    /// <summary>What making <see cref="SealedInit"/> cost at daemon start (logged).</summary>
+    public TimeSpan SealedInitCopyTime { get; init; }
 }

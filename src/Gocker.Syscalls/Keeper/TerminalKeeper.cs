@@ -369,13 +369,15 @@ public sealed unsafe class TerminalKeeper
             Check(Libc.posix_spawnattr_setsigdefault(attr, set), "setsigdefault");
             Check(Libc.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID), "setflags");
             byte** argv = stackalloc byte*[4];
-            argv[0] = Pin(_initPath); argv[1] = Pin("--keeper"); argv[2] = Pin(SocketPath); argv[3] = null;
+            argv[0] = Pin(InitArgv.Zero); argv[1] = Pin("--keeper"); argv[2] = Pin(SocketPath); argv[3] = null;
             byte** envp = stackalloc byte*[3];
             // A small heap: the keeper allocates almost nothing (its RSS is its memory cost).
             envp[0] = Pin("PATH=/usr/sbin:/usr/bin:/sbin:/bin"); envp[1] = Pin("DOTNET_GCgen0size=0x40000"); envp[2] = null;
             int pid;
-            int err = Libc.posix_spawn(&pid, argv[0], fa, attr, argv, envp);
-            if (err != 0) throw new SyscallException("posix_spawn", _initPath + " --keeper", err);
+            // The daemon's sealed copy of gocker-init (SealedBinary): the keeper outlives the daemon,
+            // and it must not pin (or expose through its /proc/PID/exe) the host's file.
+            int err = Libc.posix_spawn(&pid, Pin(_initPath), fa, attr, argv, envp);
+            if (err != 0) throw new SyscallException("posix_spawn", SealedBinary.Describe(_initPath) + " --keeper", err);
             // A keeper that exited by itself (its runs were over) before this one was needed.
             if (_child is { } previous) PidfdReaper.Shared.Detach(previous);
             _child = PidfdReaper.Shared.Register(Sys.PidfdOpen(pid));

@@ -26,6 +26,11 @@ public sealed record ExecSpec
     /// <summary>The container's --group-add, added to the user's groups as for its command.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string[]? GroupAdd { get; init; }
+    /// <summary>The container's seccomp program (as InitSpec.Seccomp): exec processes are filtered too.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? Seccomp { get; init; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool NoNewPrivileges { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = false)]

@@ -72,6 +72,13 @@ public sealed record InitSpec
     /// <summary>--oom-score-adj; null = inherited (the daemon's).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public int? OomScoreAdj { get; init; }
+    /// <summary>The seccomp program (raw struct sock_filter array, compiled by the daemon) the init installs
+    /// before the command runs; null = unconfined. Base64 in the JSON, omitted when null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public byte[]? Seccomp { get; init; }
+    /// <summary>PR_SET_NO_NEW_PRIVS before the command (--security-opt no-new-privileges). Omitted when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool NoNewPrivileges { get; init; }
 }
 
 /// <summary>--tmpfs PATH[:OPTIONS]: a tmpfs at Destination (resolved within the rootfs) with mount

@@ -28,6 +28,8 @@ public static class InitSpecReader
             ulong? capabilities = null;
             long shmSize = 0;
             int? oomScoreAdj = null;
+            bool noNewPrivileges = false;
+            byte[]? seccomp = null;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
                 if (r.ValueTextEquals("Version"u8)) { r.Read(); version = r.GetInt32(); }
@@ -50,6 +52,8 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Privileged"u8)) { r.Read(); privileged = r.GetBoolean(); }
                 else if (r.ValueTextEquals("ShmSize"u8)) { r.Read(); shmSize = r.GetInt64(); }
                 else if (r.ValueTextEquals("OomScoreAdj"u8)) { r.Read(); oomScoreAdj = r.TokenType == JsonTokenType.Null ? null : r.GetInt32(); }
+                else if (r.ValueTextEquals("Seccomp"u8)) { r.Read(); seccomp = r.TokenType == JsonTokenType.Null ? null : r.GetBytesFromBase64(); }
+                else if (r.ValueTextEquals("NoNewPrivileges"u8)) { r.Read(); noNewPrivileges = r.GetBoolean(); }
                 else return null; // unknown: let the generated deserializer decide
             }
             if (r.TokenType != JsonTokenType.EndObject || rootfs is null || lower is null || upper is null ||
@@ -61,6 +65,7 @@ public static class InitSpecReader
                 InjectMountFault = injectMountFault, Tty = tty, VolatileUpper = volatileUpper,
                 Capabilities = capabilities, ReadonlyRootfs = readonlyRootfs, UnmaskedPaths = unmasked, Privileged = privileged,
                 ShmSize = shmSize, OomScoreAdj = oomScoreAdj,
+                Seccomp = seccomp, NoNewPrivileges = noNewPrivileges,
             };
         }
         catch (JsonException) { return null; }

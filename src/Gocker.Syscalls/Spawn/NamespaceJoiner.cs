@@ -28,8 +28,9 @@ public sealed record ExecSpawnRequest(
 /// pidfd: one call, atomic, and it cannot land in a process that reused the pid), then posix_spawn.
 /// setns(PID) affects only the children, so the spawned init is a member of the container's PID
 /// namespace. The mount namespace is joined last, by the init itself (unshare(CLONE_FS) + setns of
-/// the pidfd on fd 5): that way the init binary is exec'd from the host's filesystem, never looked
-/// up inside the container, and the container never sees a host path. The thread exits right after
+/// the pidfd on fd 5): that way the init binary is exec'd by a host path (the daemon's sealed memfd
+/// copy, /proc/DAEMON_PID/fd/N: SealedBinary), never looked up inside the container, and the
+/// container never sees a host path. The thread exits right after
 /// (it is in the container's network/UTS/IPC namespaces and cannot create threads any more).
 /// </summary>
 public sealed unsafe class NamespaceJoiner : IExecSpawner
@@ -106,13 +107,13 @@ public sealed unsafe class NamespaceJoiner : IExecSpawner
             Check(Libc.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID), "setflags");
 
             byte** argv = stackalloc byte*[4];
-            argv[0] = Pin(r.InitPath); argv[1] = Pin("--exec"); argv[2] = Pin(r.SpecPath); argv[3] = null;
+            argv[0] = Pin(InitArgv.Zero); argv[1] = Pin("--exec"); argv[2] = Pin(r.SpecPath); argv[3] = null;
             byte** envp = stackalloc byte*[2];
             envp[0] = Pin(ChildPath); envp[1] = null;
 
             var job = new JoinJob
             {
-                Pidfd = target, Flags = flags, Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
+                Pidfd = target, Flags = flags, Path = (nint)Pin(r.InitPath), FileActions = (nint)fa, Attr = (nint)attr,
                 Argv = (nint)argv, Envp = (nint)envp, Nice = ThreadNice.Base,
             };
             var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-exec" };
@@ -120,7 +121,7 @@ public sealed unsafe class NamespaceJoiner : IExecSpawner
             thread.Join();
             if (job.SetnsErrno == ESRCH) throw new InvalidOperationException($"the container's process {r.TargetPid} is gone");
             if (job.SetnsErrno != 0) throw new SyscallException("setns into the container", $"/proc/{r.TargetPid}/ns", job.SetnsErrno);
-            if (job.SpawnErrno != 0) throw new SyscallException("posix_spawn", r.InitPath, job.SpawnErrno);
+            if (job.SpawnErrno != 0) throw new SyscallException("posix_spawn", SealedBinary.Describe(r.InitPath), job.SpawnErrno);
 
             Sys.Close(statusW); statusW = -1;
             Sys.Close(goR); goR = -1;

@@ -142,7 +142,9 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             Check(Libc.posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID), "setflags");
 
             byte** argv = stackalloc byte*[3];
-            argv[0] = Pin(request.InitPath); argv[1] = Pin(request.SpecPath); argv[2] = null;
+            // The path executed is the daemon's sealed copy (/proc/PID/fd/N, SealedBinary); argv[0]
+            // stays the program's name, as ps shows it.
+            argv[0] = Pin(InitArgv.Zero); argv[1] = Pin(request.SpecPath); argv[2] = null;
             byte** envp = stackalloc byte*[2];
             envp[0] = Pin(ChildPath); envp[1] = null;
 
@@ -153,7 +155,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             var job = new SpawnJob
             {
                 Namespaces = netnsFd >= 0 ? namespaces & ~CLONE_NEWNET : namespaces, NetnsFd = netnsFd,
-                Path = (nint)argv[0], FileActions = (nint)fa, Attr = (nint)attr,
+                Path = (nint)Pin(request.InitPath), FileActions = (nint)fa, Attr = (nint)attr,
                 Argv = (nint)argv, Envp = (nint)envp, Nice = ThreadNice.Base,
             };
             var thread = new Thread(job.Run, 256 * 1024) { IsBackground = true, Name = "gocker-spawn" };
@@ -190,13 +192,13 @@ public sealed unsafe class NamespaceSpawner : ISpawner
     /// <summary>posix_spawn reports one errno for the exec and all file actions: name the likely culprit.</summary>
     static SyscallException SpawnFailure(SpawnRequest r, int errno)
     {
-        if (!File.Exists(r.InitPath)) return new SyscallException("posix_spawn", r.InitPath, errno);
+        if (!File.Exists(r.InitPath)) return new SyscallException("posix_spawn", SealedBinary.Describe(r.InitPath), errno);
         foreach (var path in new[] { r.StdoutPath, r.StderrPath })
             if (!Directory.Exists(Path.GetDirectoryName(path)))
                 return new SyscallException("posix_spawn: open output", path, errno);
         if (r.StdinPath is not null && !File.Exists(r.StdinPath))
             return new SyscallException("posix_spawn: open input", r.StdinPath, errno);
-        return new SyscallException("posix_spawn", r.InitPath + " (or its stdin/stdout/stderr files)", errno);
+        return new SyscallException("posix_spawn", SealedBinary.Describe(r.InitPath) + " (or its stdin/stdout/stderr files)", errno);
     }
 
     static void Absolute(string name, string path)

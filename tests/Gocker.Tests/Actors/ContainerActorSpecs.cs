@@ -68,6 +68,22 @@ public class ContainerActorSpecs : TestKit
     }
 
     [Fact]
+    public void ContainerActor_must_write_the_default_seccomp_program_into_the_init_spec()
+    {
+        var id = CreateContainer();
+        Assert.IsType<ContainerActor.Started>(Send(id, new ContainerActor.Start()));
+        var proc = _engine.Spawner.ForSpec(id);
+        var spec = InitSpecJson.Deserialize(File.ReadAllBytes(proc.Request.SpecPath));
+        var expected = Gocker.Syscalls.Security.SeccompCompiler.Compile(
+            Gocker.Syscalls.Security.SeccompProfile.Default, Gocker.Syscalls.Security.CapabilitySet.DockerDefault);
+        Assert.Equal(expected, spec.Seccomp);
+        Assert.False(spec.NoNewPrivileges);
+        _supervisor.Tell(new ToContainer(id, new ContainerActor.Wait(ContainerActor.WaitCondition.NotRunning)));
+        proc.Exit(0);
+        ExpectMsg<ContainerActor.WaitResult>(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
     public void ContainerActor_must_tear_down_when_its_cgroup_child_fails()
     {
         _engine.Cgroups.FailAddProcess = (_, _) => true;

@@ -74,6 +74,26 @@ public sealed class HardeningTests(DaemonFixture daemon) : IClassFixture<DaemonF
     }
 
     [Fact]
+    public void A_seccomp_profile_file_is_read_by_the_console_and_checked_at_create()
+    {
+        var profile = Path.Combine(daemon.Root, "profile-" + Guid.NewGuid().ToString("N")[..8] + ".json");
+        File.WriteAllText(profile, """
+            {"defaultAction": "SCMP_ACT_ALLOW",
+             "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]}
+            """);
+        var r = daemon.Gocker("run", "--rm", "--network", "none", "--security-opt", "seccomp=" + profile, "busybox", "sh", "-c",
+            "mkdir /tmp/d; grep Seccomp: /proc/self/status");
+        Assert.Contains("Function not implemented", r.Stderr);
+        Assert.Contains("Seccomp:\t2", r.Stdout);
+        File.WriteAllText(profile, """{"defaultAction": "SCMP_ACT_FLY"}""");
+        var bad = Refused("--security-opt", "seccomp=" + profile, "busybox", "true");
+        Assert.Contains("SCMP_ACT_FLY", bad.Stderr);
+        Assert.Contains("opening seccomp profile", Refused("--security-opt", "seccomp=/nonexistent/p.json", "busybox", "true").Stderr);
+        // Unconfined: no filter at all.
+        Assert.Contains("Seccomp:\t0", Run("--security-opt", "seccomp=unconfined", "busybox", "grep", "Seccomp:", "/proc/self/status"));
+    }
+
+    [Fact]
     public void Privileged_gets_every_capability_the_host_devices_and_writable_sys()
     {
         var output = Run("--privileged", "busybox", "sh", "-c",

@@ -19,8 +19,10 @@ public sealed class LifecycleDaemon : IDisposable
     public TestNetworkSlot Net { get; }
     Process? _daemon;
     readonly StringBuilder _log = new();
+    readonly string? _config;
 
-    public LifecycleDaemon(int netnsPool = 0)
+    /// <param name="configHocon">With it, every start of the daemon also gets --config FILE with that text.</param>
+    public LifecycleDaemon(int netnsPool = 0, string? configHocon = null)
     {
         GockerBinaries.Require();
         var tag = Guid.NewGuid().ToString("N")[..10];
@@ -28,6 +30,11 @@ public sealed class LifecycleDaemon : IDisposable
         CgroupParent = "gocker-lc-" + tag;
         Net = new TestNetworkSlot(tag) { NetnsPool = netnsPool };
         Directory.CreateDirectory(Root);
+        if (configHocon is not null)
+        {
+            _config = Path.Combine(Root, "gocker.hocon");
+            File.WriteAllText(_config, configHocon);
+        }
         Start();
     }
 
@@ -45,6 +52,7 @@ public sealed class LifecycleDaemon : IDisposable
             UseShellExecute = false,
         };
         foreach (var a in Net.DaemonArgs) psi.ArgumentList.Add(a);
+        if (_config is not null) { psi.ArgumentList.Add("--config"); psi.ArgumentList.Add(_config); }
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         p.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };

@@ -90,6 +90,8 @@ public sealed class TerminalKeeperTests : IDisposable
         var shell = Pid(id);
         var keeper = KeeperPid();
         Assert.True(keeper > 0, "a keeper runs for the -t container");
+        // It runs the daemon's sealed copy of gocker-init, not the host's file (CVE-2019-5736).
+        Assert.StartsWith("/memfd:gocker-init", new FileInfo($"/proc/{keeper}/exe").LinkTarget);
         Assert.Equal(1, PtyMasters(keeper));
 
         _d.Kill9();

@@ -19,6 +19,8 @@ public class InitSpecReaderTests
         Privileged = true,
         ShmSize = 1 << 20,
         OomScoreAdj = -17,
+        Seccomp = [0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f],
+        NoNewPrivileges = true,
     };
 
     [Fact]
@@ -69,6 +71,18 @@ public class InitSpecReaderTests
         Assert.Equal("/", spec.WorkingDir);
         Assert.Empty(spec.Volumes);
         Assert.Equal(1, spec.Version);
+        Assert.Null(spec.Seccomp);
+        Assert.False(spec.NoNewPrivileges);
+    }
+
+    [Fact]
+    public void Seccomp_program_is_base64_in_the_json_and_omitted_when_null()
+    {
+        var json = System.Text.Encoding.UTF8.GetString(InitSpecJson.Serialize(Full));
+        Assert.Contains("\"Seccomp\":\"" + Convert.ToBase64String(Full.Seccomp!) + "\"", json);
+        var bare = System.Text.Encoding.UTF8.GetString(InitSpecJson.Serialize(Full with { Seccomp = null, NoNewPrivileges = false }));
+        Assert.DoesNotContain("Seccomp", bare);
+        Assert.DoesNotContain("NoNewPrivileges", bare);
     }
 
     [Fact]

@@ -244,4 +244,68 @@ public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
         Assert.Equal(125, (await exit.WaitAsync(TimeSpan.FromSeconds(30))).ExitCode);
         Assert.Equal("", File.ReadAllText(c.StdoutPath));
     }
+
+    // ---- seccomp and no_new_privs (the init installs what the daemon compiled) ----------------
+
+    static byte[] DefaultSeccomp => Gocker.Syscalls.Security.SeccompCompiler.Compile(
+        Gocker.Syscalls.Security.SeccompProfile.Default, Gocker.Syscalls.Security.CapabilitySet.DockerDefault);
+
+    const string SeccompProbe =
+        "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; id -u; unshare -U true 2>/dev/null && echo UNSHARED; echo end";
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Seccomp_filter_is_installed_and_the_init_still_drops_to_the_user(bool noNewPrivs)
+    {
+        // Without no_new_privs the filter goes in before capset/setgroups/setgid/setuid: the default
+        // profile must let the init finish (a user other than root proves setuid ran under it).
+        using var c = Container("sh", "-c", SeccompProbe);
+        c.Spec = c.Spec with { Seccomp = DefaultSeccomp, NoNewPrivileges = noNewPrivs, User = "1000:1000" };
+        var r = await c.RunAsync();
+        Assert.True(r.Exec.Ok, r.Exec.ToString());
+        Assert.Equal($"NoNewPrivs:\t{(noNewPrivs ? 1 : 0)}\nSeccomp:\t2\n1000\nend\n", r.Stdout);
+    }
+
+    [Fact]
+    public async Task No_new_privileges_without_seccomp_leaves_the_command_unfiltered()
+    {
+        using var c = Container("sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status");
+        c.Spec = c.Spec with { NoNewPrivileges = true };
+        var r = await c.RunAsync();
+        Assert.True(r.Exec.Ok, r.Exec.ToString());
+        Assert.Equal("NoNewPrivs:\t1\nSeccomp:\t0\n", r.Stdout);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_program_the_kernel_refuses_fails_the_start_at_step_seccomp(bool noNewPrivs)
+    {
+        using var c = Container("sh", "-c", "echo ran");
+        // One instruction with an opcode the BPF checker rejects (0xffff): seccomp(2) says EINVAL.
+        c.Spec = c.Spec with { Seccomp = [0xff, 0xff, 0, 0, 0, 0, 0, 0], NoNewPrivileges = noNewPrivs };
+        var r = await c.RunAsync();
+        Assert.False(r.Exec.Ok);
+        Assert.Equal("seccomp", r.Exec.Step);
+        Assert.Contains("SECCOMP_SET_MODE_FILTER", r.Exec.Message);
+        Assert.Equal(125, r.Exit.ExitCode);
+        Assert.Equal("", r.Stdout);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_filter_is_in_force_at_the_execve(bool noNewPrivs)
+    {
+        var profile = Gocker.Syscalls.Security.SeccompProfile.Parse(
+            """{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ERRNO","errnoRet":13}]}""");
+        using var c = Container("sh", "-c", "echo ran");
+        c.Spec = c.Spec with { Seccomp = Gocker.Syscalls.Security.SeccompCompiler.Compile(profile, 0), NoNewPrivileges = noNewPrivs };
+        var r = await c.RunAsync();
+        Assert.False(r.Exec.Ok);
+        Assert.Equal("exec", r.Exec.Step);
+        Assert.Equal(126, r.Exec.ExitCode);
+        Assert.Contains("ermission denied", r.Exec.Message);
+    }
 }

@@ -18,6 +18,8 @@ public sealed class TestContainer : IDisposable
     public InitSpec Spec { get; set; }
     /// <summary>The spawner this container uses (default: the shared NamespaceSpawner).</summary>
     public ISpawner With { get; init; } = Spawner;
+    /// <summary>The gocker-init to execute (default: the published binary; a SealedBinary's ExecPath).</summary>
+    public string InitPath { get; init; } = InitBinary.Path;
     IInitProcess? process;
 
     public TestContainer(BusyboxImage image, params string[] args)
@@ -38,7 +40,7 @@ public sealed class TestContainer : IDisposable
     public IInitProcess Spawn(Func<SpawnRequest, SpawnRequest>? adjust)
     {
         File.WriteAllBytes(SpecPath, InitSpecJson.Serialize(Spec));
-        var request = new SpawnRequest(InitBinary.Path, SpecPath, StdoutPath, StderrPath);
+        var request = new SpawnRequest(InitPath, SpecPath, StdoutPath, StderrPath);
         process = With.Spawn(adjust is null ? request : adjust(request));
         return process;
     }
