@@ -49,9 +49,6 @@ public sealed unsafe class OutputCopier
         new Thread(Loop, 256 * 1024) { IsBackground = true, Name = "gocker-output" }.Start();
     }
 
-    /// <summary>How many streams are being copied (tests, leak checks).</summary>
-    public int Count { get { lock (_gate) return _live.Count; } }
-
     /// <summary>Copies readFd (owned by the copier from now on) to logPath, opened O_APPEND and created
     /// 0640 if missing. On failure readFd is still the caller's.</summary>
     public Stream Add(int readFd, string logPath)
