@@ -12,8 +12,9 @@ namespace Gocker.Init;
 /// connected daemons, and the held descriptors (polled for hang-up only: a master whose slaves are
 /// all closed belongs to a run that is over, and is dropped; so is a pipe without writers, unless
 /// output is still buffered in it: that waits, unpolled, for a daemon to take it back and CLOSE it).
-/// It exits when it holds nothing any more, or when nothing was handed to it within 10 s of its start
-/// (the daemon that started it died first). It is non-dumpable: only root with CAP_SYS_PTRACE
+/// It exits when it holds nothing and no daemon is connected any more (a running daemon keeps it for
+/// its next containers), or when nothing was handed to it within 10 s of its start (the daemon that
+/// started it died first). It is non-dumpable: only root with CAP_SYS_PTRACE
 /// (the daemon, by pidfd_getfd) can reach the terminals it holds.
 /// </summary>
 static class KeeperMode
@@ -37,7 +38,10 @@ static class KeeperMode
 
         while (true)
         {
-            if (everHeld && held.Count == 0) return 0;
+            // Holding nothing, it stays while a daemon is connected: the next run hands it its pipes
+            // at once instead of spawning a keeper per run (~10 ms each, paired). With no daemon left
+            // and nothing held, nobody can need it.
+            if (everHeld && held.Count == 0 && clients.Count == 0) return 0;
             int n = 0;
             pfds[n++] = Poll(ListenFd, POLLIN);
             foreach (var c in clients) pfds[n++] = Poll(c, POLLIN);

@@ -174,12 +174,13 @@ public sealed unsafe class TerminalKeeper
             if (!EnsureConnected(start: false, out var why)) { RemoveCgroupIfIdle(); return null; }
             if (keeperPid != _pid || keeperStartTime != _startTime) return null;
             var reply = Exchange(string.Create(CultureInfo.InvariantCulture, $"CLOSE {keptFd} {tag}"), -1);
-            if (reply is null || reply == "OK 0")
+            if (reply is null)
             {
-                // It exits once it holds nothing (or already did, having seen the terminal end).
+                // Gone (it exits once it holds nothing and no daemon is connected).
                 AwaitKeeperExit();
                 return null;
             }
+            // "OK 0": it holds nothing now, and stays for this daemon's next runs while we are connected.
             return reply.StartsWith("OK ", StringComparison.Ordinal) ? null : reply;
         }
     }

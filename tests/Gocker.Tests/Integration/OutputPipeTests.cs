@@ -97,7 +97,7 @@ public sealed class OutputPipeTests : IDisposable
         var dataDir = Path.Combine(_d.DataRoot, "containers", id);
         Assert.Equal(expected.ToString(), File.ReadAllText(Path.Combine(dataDir, "stdout.log")));
         _d.Ok("rm", id);
-        WaitFor(() => KeeperPid() == 0, "the keeper exited with the last container");
+        WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing with the last container");
         _d.AssertNoLeaks();
     }
 
@@ -118,7 +118,7 @@ public sealed class OutputPipeTests : IDisposable
 
         _d.Ok("rm", "-f", id);
         Assert.All(pipes, p => Assert.DoesNotContain(p, FdTargets(_d.Pid)));
-        WaitFor(() => KeeperPid() == 0, "the keeper exited: it holds nothing");
+        WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing");
         _d.AssertNoLeaks();
     }
 
@@ -153,7 +153,7 @@ public sealed class OutputPipeTests : IDisposable
         Assert.Equal(Enumerable.Range(0, outs.Length).Select(i => $"out{i}"), outs);
         Assert.Equal(Enumerable.Range(0, errs.Length).Select(i => $"err{i}"), errs);
         _d.Ok("rm", id);
-        WaitFor(() => KeeperPid() == 0, "the keeper exited with the last container");
+        WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing with the last container");
         _d.AssertNoLeaks();
     }
 
@@ -181,7 +181,7 @@ public sealed class OutputPipeTests : IDisposable
         WaitFor(() => _d.Gocker("logs", id).Stdout.Contains($"out{after + 5}\n"), "copied again");
         Assert.DoesNotContain("re-adopted without its output", _d.Log);
         _d.Ok("rm", "-f", id);
-        WaitFor(() => KeeperPid() == 0, "the keeper exited: it holds nothing");
+        WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing");
         _d.AssertNoLeaks();
     }
 
@@ -204,7 +204,7 @@ public sealed class OutputPipeTests : IDisposable
         Assert.Equal("before\nafter-out\n", logs.Stdout);
         Assert.Equal("after-err\n", logs.Stderr);
         _d.Ok("rm", id);
-        WaitFor(() => KeeperPid() == 0, "the keeper exited: it holds nothing");
+        WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing");
         _d.AssertNoLeaks();
     }
 }
