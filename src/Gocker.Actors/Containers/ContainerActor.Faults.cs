@@ -233,6 +233,8 @@ public sealed partial class ContainerActor
         _svc.Faults.Forget(Id);
         // The daemon's side of its terminal or stdin pipe (see ContainerStdio).
         _stdio?.Dispose();
+        // Its output pipes' read ends (the keeper's copies stay for the next daemon).
+        _output?.Dispose();
         // A daemon that stops leaves its last records on disk (a write behind is milliseconds).
         _writer.Flush().Wait(TimeSpan.FromSeconds(5));
         base.PostStop();

@@ -50,6 +50,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     sealed record KillTimeout(int RunId);
     /// <summary>First message after a daemon restart: take the container's process and cgroup back.</summary>
     sealed record Readopt;
+    /// <summary>The keeper took the run's output pipes (after the start's record was written).</summary>
+    sealed record OutputKept(int RunId, Gocker.Syscalls.Keeper.KeptPipes Kept);
     /// <summary>Told to the parent once a container loaded from disk knows its real state (re-adopted
     /// or recorded as exited), so listings after a daemon restart never show a stale "Up".</summary>
     public sealed record Settled(string Id);
@@ -79,6 +81,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     Task? _detach;
     /// <summary>This run's pty or stdin pipe (-t/-i); closed at teardown.</summary>
     ContainerStdio? _stdio;
+    /// <summary>This run's stdout/stderr pipes (non-tty runs); drained and closed at teardown.</summary>
+    ContainerOutput? _output;
     TaskCompletionSource _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     readonly List<(IActorRef Who, WaitCondition Condition)> _waiters = [];
     readonly List<IActorRef> _stoppers = [];
@@ -107,6 +111,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveRestartMessages();
         Receive<Inspect>(_ => Sender.Tell(_record));
         ReceiveAsync<Readopt>(_ => HandleReadopt());
+        Receive<OutputKept>(HandleOutputKept);
         ReceiveAsync<Pause>(_ => HandlePause(freeze: true));
         ReceiveAsync<Unpause>(_ => HandlePause(freeze: false));
         ReceiveAsync<Top>(_ => HandleTop());
@@ -190,10 +195,21 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 // A client that attached before the start already holds this run's stdio (NextStdio).
                 var stdio = NextStdio();
                 if (stdio is not null) request = stdio.Apply(request);
+                // Without a tty, fds 1 and 2 are pipes to the daemon (fresh for each run), never the
+                // host log files: from inside, /proc/self/fd/1 could reopen, truncate or read them.
+                if (!_record.Spec.Tty)
+                {
+                    if (_output is not null) await await FinishOutput(); // a failed pass's (mount retry)
+                    _output = ContainerOutput.Create(_layout.StdoutLog, _layout.StderrLog);
+                    request = _output.Apply(request);
+                }
                 var ns = _ns;
                 pid = (await Supervised(FaultStep.Spawn, "spawn",
                     () => ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout))).Pid;
                 if (_stdio?.Spawned() is { } stdioWarning) _log.Warning("container {0}: {1}", Id[..12], stdioWarning);
+                var log = _log;
+                var shortId = Id[..12];
+                _output?.Spawned(OutputKeeper, Id, w => log.Warning("container {0}: {1}", shortId, w));
                 // Our unreaped child: its pid cannot be reused before this read.
                 var startTime = _svc.Adopter.StartTime(pid);
                 if (cgroupCreate is { } creating)
@@ -250,7 +266,16 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 {
                     Status = ContainerStatus.Running, Pid = pid, PidStartTime = startTime, StartedAt = _svc.Clock.GetUtcNow(),
                     ExitCode = 0, OomKilled = false, Error = "", Terminal = _stdio?.Kept,
+                    Output = _output?.HandedOff is { IsCompletedSuccessfully: true } handed ? handed.Result : null,
                 });
+                // The keeper's answer came after: recorded by a later write (OutputKept).
+                if (_output?.HandedOff is { IsCompleted: false } handing)
+                {
+                    var self = Self;
+                    var run = runId;
+                    _ = handing.ContinueWith(t => { if (t.Result is { } k) self.Tell(new OutputKept(run, k)); },
+                        TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
+                }
                 Emit("start");
                 var started = new Started(pid);
                 if (durable.IsCompleted) sender.Tell(started);
@@ -467,6 +492,19 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         }
         // A kept terminal no daemon took back (its run ended while gockerd was down): the keeper drops it.
         else if (_record.Terminal is { } kept) Keeper?.Release(kept, Id);
+        // Pipes no daemon took back (the run ended while gockerd was down): what the container wrote
+        // meanwhile is still in them; taken back to be copied into the logs, then dropped.
+        if (_output is null && !_record.Spec.Tty && (_record.Output ?? OutputKeeper.FindPipes(Id)) is { } keptPipes)
+        {
+            _output = ContainerOutput.Readopt(keptPipes, _layout.StdoutLog, _layout.StderrLog, out var why);
+            if (_output is null)
+            {
+                _log.Warning("container {0}: its output pipes could not be taken back (output written while gockerd was down, if any, is lost): {1}", Id[..12], why);
+                OutputKeeper.ReleasePipes(keptPipes, Id);
+            }
+        }
+        // Everything the container wrote reaches the logs before the exit is announced.
+        var releasing = await FinishOutput();
         _svc.LogIndex?.Unwatch(_layout.DataDir);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
         // Any container may hold an endpoint record (e.g. one started under another default): always.
@@ -501,6 +539,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             Status = ContainerStatus.Exited,
             Pid = 0,
             Terminal = null,
+            Output = null,
             ExitCode = failure?.ExitCode ?? status.ExitCode,
             OomKilled = oom,
             Error = failure is not null ? failure.ToString() : string.Join("; ", note is null ? errors : errors.Prepend(note)),
@@ -522,15 +561,21 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _nextExit = new(TaskCreationOptions.RunContinuationsAsynchronously);
         tcs.TrySetResult();
 
+        // The keeper has dropped this run's pipes before a next run (same tags) can hand it new ones;
+        // a removal (never restarted) overlaps it with its own work instead.
+        if (!((_record.Spec.AutoRemove && !_stoppingForRestart) || _pendingRemove)) await releasing;
         ApplyRestartPolicy(failure);
         if (_record.Status != ContainerStatus.Restarting) await ReleaseKeptRun();
         var autoRemove = _record.Spec.AutoRemove && !_stoppingForRestart;
         _stoppingForRestart = false;
-        if (autoRemove || _pendingRemove) await DoRemove();
+        if (autoRemove || _pendingRemove) await DoRemove(releasing);
+        await releasing;
         ReplyPendingStart();
     }
 
-    async Task DoRemove()
+    /// <param name="overlapped">Work of the teardown that ran meanwhile (the keeper's release of the
+    /// run's pipes): done before the removal is announced.</param>
+    async Task DoRemove(Task? overlapped = null)
     {
         SetRecord(_record with { Status = ContainerStatus.Removing });
         if (_cgroup is not null)
@@ -544,6 +589,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         await _writer.Flush(); // a record written behind must not land in (or recreate) a removed dir
         _layout.RemoveData(_svc.Trash);
         await AwaitDetach();
+        if (overlapped is not null) await overlapped;
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
         // Out of `ps`, and its name free, before `rm` (or the wait of `run --rm`) is answered (and no
         // later publish puts it back).
@@ -626,6 +672,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                     return;
                 }
                 ReadoptTerminal();
+                ReadoptOutput();
                 _svc.LogIndex?.Watch(_layout.DataDir);
                 if (_record.Status == ContainerStatus.Restarting) SetRecord(_record with { Status = ContainerStatus.Running });
                 _log.Info("container {0}: re-adopted pid {1} ({2})", Id[..12], _record.Pid, _record.Status.DockerName());
@@ -658,6 +705,51 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _log.Warning("container {0}: re-adopted without a terminal: {1}", Id[..12], why);
         if (_record.Terminal is not null) SetRecord(_record with { Terminal = null });
     }
+
+    /// <summary>A non-tty container's output pipes: taken back from the keeper, so the copier goes on
+    /// (what the container wrote meanwhile is in the pipes). If the keeper is gone the container has
+    /// had no reader (its writes failed with EPIPE): its output is lost, and the log says so.</summary>
+    void ReadoptOutput()
+    {
+        if (_record.Spec.Tty) return;
+        string why = "no keeper held its pipes (the daemon that started it had none)";
+        // Not recorded: the previous daemon may have died between the hand-off and the record's write.
+        if ((_record.Output ?? OutputKeeper.FindPipes(Id)) is { } kept)
+        {
+            _output = ContainerOutput.Readopt(kept, _layout.StdoutLog, _layout.StderrLog, out why);
+            if (_output is not null)
+            {
+                _log.Info("container {0}: output pipes taken back from the keeper (pid {1})", Id[..12], kept.KeeperPid);
+                if (_record.Output != kept) SetRecord(_record with { Output = kept });
+                return;
+            }
+        }
+        _log.Warning("container {0}: re-adopted without its output: {1}", Id[..12], why);
+        if (_record.Output is not null) SetRecord(_record with { Output = null });
+    }
+
+    void HandleOutputKept(OutputKept m)
+    {
+        // Only while that run is the running one: a later teardown already released them.
+        if (m.RunId != _runId || m.RunId == _tornDownRun || _output?.Kept != m.Kept) return;
+        // Written behind: nothing waits for it (a daemon killed before it lands re-adopts the
+        // container without its output, as if the keeper had failed).
+        if (_record.Status is ContainerStatus.Running or ContainerStatus.Paused) _ = SetRecordBehind(_record with { Output = m.Kept });
+    }
+
+    /// <summary>Drains the run's output into the logs (bounded) and returns the release of the
+    /// keeper's copies, which runs meanwhile: the caller awaits it before it is done.</summary>
+    async Task<Task> FinishOutput()
+    {
+        if (_output is not { } output) return Task.CompletedTask;
+        _output = null;
+        await output.DrainAsync(TimeSpan.FromSeconds(2));
+        return output.ReleaseAsync(OutputKeeper, Id);
+    }
+
+    /// <summary>The keeper of the daemon (one per exec root): -t runs' terminals and other runs' pipes.</summary>
+    Gocker.Syscalls.Keeper.TerminalKeeper OutputKeeper =>
+        Gocker.Syscalls.Keeper.TerminalKeeper.For(_svc.Options.ExecRoot, _svc.InitPath, _svc.Cgroups, _svc.Options.CgroupParent);
 
     /// <summary>The daemon's terminal keeper (one per exec root, started with the first -t run).</summary>
     Gocker.Syscalls.Keeper.TerminalKeeper? Keeper => _record.Spec.Tty

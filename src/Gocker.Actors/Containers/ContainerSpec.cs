@@ -96,6 +96,9 @@ public sealed record ContainerRecord
     /// <summary>While a -t container runs: where the terminal keeper holds its pty master, so that a
     /// daemon started after this one takes the terminal back (null: none kept).</summary>
     public Gocker.Syscalls.Keeper.KeptTerminal? Terminal { get; init; }
+    /// <summary>While a non-tty container runs: where the keeper holds the read ends of its stdout and
+    /// stderr pipes, so that a daemon started after this one takes them back (null: none kept).</summary>
+    public Gocker.Syscalls.Keeper.KeptPipes? Output { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, UseStringEnumConverter = true)]

@@ -3,8 +3,8 @@ using System.Diagnostics;
 namespace Gocker.Actors.Logs;
 
 /// <summary>
-/// One daemon-wide indexer for all running containers' output. The containers write straight into
-/// stdout.log/stderr.log (O_APPEND; the daemon holds no pipe, so its death cannot SIGPIPE them).
+/// One daemon-wide indexer for all running containers' output. The OutputCopier (or a tty's copier)
+/// appends what the containers write to stdout.log/stderr.log (O_APPEND, one write per chunk read).
 /// This indexer watches both files of every running container with one inotify fd (IN_MODIFY) on
 /// one thread and, whenever a file grows, appends a record (stream, offset, length, time) to the
 /// container's log.idx. `logs` merges stdout and stderr by walking that index, so their

@@ -6,7 +6,8 @@ namespace Gocker.Syscalls.Keeper;
 /// <summary>
 /// The terminal keeper's wire: an AF_UNIX SOCK_SEQPACKET socket (one message per request or reply,
 /// no framing to get wrong), text messages, and descriptors passed as SCM_RIGHTS. Requests:
-/// `HOLD TAG` + one fd → `OK FD` (the number the keeper holds it as); `CLOSE FD TAG` → `OK LEFT`
+/// `HOLD TAG` + one fd (a pty master) → `OK FD` (the number the keeper holds it as); `HOLDPIPES TAG`
+/// + two fds (a run's stdout and stderr pipe read ends) → `OK FD1 FD2`, held as TAG.1 and TAG.2; `CLOSE FD TAG` → `OK LEFT`
 /// (closed only if FD is held under TAG; LEFT = how many it still holds); `LIST` → `OK N` and one
 /// `FD TAG` line per held descriptor; `PID` → `OK PID` (the keeper's own). Errors: `ERR TEXT`.
 /// </summary>

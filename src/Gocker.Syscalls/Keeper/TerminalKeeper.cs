@@ -79,21 +79,108 @@ public sealed unsafe class TerminalKeeper
         }
     }
 
+    /// <summary>
+    /// Hands copies of a non-tty run's stdout and stderr pipe read ends to the keeper (starting it if
+    /// none runs), in one message (held as TAG.1 and TAG.2), so that the pipes keep a reader (no SIGPIPE) while no daemon
+    /// runs and a later daemon can take them back. Throws when that fails (what was held is released).
+    /// </summary>
+    public KeptPipes HoldPipes(string tag, int stdoutRead, int stderrRead)
+    {
+        if (!KeeperSocket.ValidTag(tag + ".1")) throw new ArgumentException($"keeper tag '{tag}' is not [A-Za-z0-9_.-]+");
+        ulong outIno = PipeInode(stdoutRead), errIno = PipeInode(stderrRead);
+        lock (_gate)
+        {
+            string? last = null;
+            // Twice: the keeper may have exited (it held nothing any more) just before this request.
+            for (int attempt = 0; attempt < 2; attempt++)
+            {
+                if (!EnsureConnected(start: true, out last)) continue;
+                if (!KeeperSocket.Send(_conn, $"HOLDPIPES {tag}", [stdoutRead, stderrRead])) { last = "the keeper closed the connection"; Disconnected(); continue; }
+                string? reply = null;
+                if (KeeperSocket.WaitReadable(_conn, 5000)) reply = KeeperSocket.Receive(_conn, _buf, out var fds) is { } r ? CloseAll(fds, r) : null;
+                if (reply is null) { last = "the keeper closed the connection"; Disconnected(); continue; }
+                var parts = reply.Split(' ');
+                if (parts is ["OK", var o, var e]
+                    && int.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out var outFd)
+                    && int.TryParse(e, NumberStyles.None, CultureInfo.InvariantCulture, out var errFd))
+                    return new KeptPipes
+                    {
+                        KeeperPid = _pid, KeeperStartTime = _startTime,
+                        StdoutFd = outFd, StderrFd = errFd, StdoutInode = outIno, StderrInode = errIno,
+                    };
+                throw new SyscallException("keeper HOLDPIPES", SocketPath, reply);
+            }
+            throw new SyscallException("keeper", SocketPath, last ?? "unreachable");
+        }
+    }
+
+    /// <summary>
+    /// After a daemon restart, for a run whose record does not say where its pipes are (the daemon
+    /// died between the hand-off and the record's write): the running keeper's descriptors held under
+    /// TAG.1 and TAG.2, if any (inodes unknown: TakeBackPipe then checks only that each is a pipe).
+    /// </summary>
+    public KeptPipes? FindPipes(string tag)
+    {
+        var held = List();
+        int o = -1, e = -1;
+        foreach (var (fd, t) in held)
+        {
+            if (t == tag + ".1") o = fd;
+            else if (t == tag + ".2") e = fd;
+        }
+        if (o < 0 || e < 0) return null;
+        lock (_gate) return _pid > 0 ? new KeptPipes { KeeperPid = _pid, KeeperStartTime = _startTime, StdoutFd = o, StderrFd = e } : null;
+    }
+
+    /// <summary>Tells the keeper to close its copies of a run's pipes (TAG.1, TAG.2). Best effort, as Release.</summary>
+    public string? ReleasePipes(KeptPipes kept, string tag)
+    {
+        var first = ReleaseFd(kept.KeeperPid, kept.KeeperStartTime, kept.StdoutFd, tag + ".1");
+        return ReleaseFd(kept.KeeperPid, kept.KeeperStartTime, kept.StderrFd, tag + ".2") ?? first;
+    }
+
+    /// <summary>
+    /// After a daemon restart: the recorded stdout (stderr: false) pipe read end, taken from the keeper
+    /// with pidfd_getfd (CLOEXEC), checked to be that pipe by its inode (0: any pipe, see FindPipes).
+    /// -1 with the reason otherwise.
+    /// </summary>
+    public static int TakeBackPipe(KeptPipes kept, bool stdout, out string why)
+    {
+        int fd = GetFd(kept.KeeperPid, kept.KeeperStartTime, stdout ? kept.StdoutFd : kept.StderrFd, out why);
+        if (fd < 0) return -1;
+        var expected = stdout ? kept.StdoutInode : kept.StderrInode;
+        if (!Sys.TryStat(fd, "", out _, out var ino, out var mode) || (mode & 0xF000) != 0x1000 || (expected != 0 && ino != expected))
+        {
+            Sys.Close(fd);
+            why = $"fd {(stdout ? kept.StdoutFd : kept.StderrFd)} of the keeper (pid {kept.KeeperPid}) is no longer pipe:[{expected}]";
+            return -1;
+        }
+        return fd;
+    }
+
+    /// <summary>The inode of a pipe (what /proc/PID/fd shows as pipe:[INODE]).</summary>
+    public static ulong PipeInode(int fd) =>
+        Sys.TryStat(fd, "", out _, out var ino, out var mode) && (mode & 0xF000) == 0x1000 ? ino
+            : throw new SyscallException("fstat", $"fd {fd}", "not a pipe");
+
     /// <summary>Tells the keeper to close its copy (the run is over). Best effort: a keeper that is gone
     /// or is another process than the recorded one holds nothing of this run. Returns an error or null.</summary>
-    public string? Release(KeptTerminal kept, string tag)
+    public string? Release(KeptTerminal kept, string tag) => ReleaseFd(kept.KeeperPid, kept.KeeperStartTime, kept.Fd, tag);
+
+    string? ReleaseFd(int keeperPid, ulong keeperStartTime, int keptFd, string tag)
     {
         lock (_gate)
         {
             if (!EnsureConnected(start: false, out var why)) { RemoveCgroupIfIdle(); return null; }
-            if (kept.KeeperPid != _pid || kept.KeeperStartTime != _startTime) return null;
-            var reply = Exchange(string.Create(CultureInfo.InvariantCulture, $"CLOSE {kept.Fd} {tag}"), -1);
-            if (reply is null || reply == "OK 0")
+            if (keeperPid != _pid || keeperStartTime != _startTime) return null;
+            var reply = Exchange(string.Create(CultureInfo.InvariantCulture, $"CLOSE {keptFd} {tag}"), -1);
+            if (reply is null)
             {
-                // It exits once it holds nothing (or already did, having seen the terminal end).
+                // Gone (it exits once it holds nothing and no daemon is connected).
                 AwaitKeeperExit();
                 return null;
             }
+            // "OK 0": it holds nothing now, and stays for this daemon's next runs while we are connected.
             return reply.StartsWith("OK ", StringComparison.Ordinal) ? null : reply;
         }
     }
@@ -123,26 +210,34 @@ public sealed unsafe class TerminalKeeper
     /// </summary>
     public static int TakeBack(KeptTerminal kept, out string why)
     {
-        var p = kept.KeeperPid.ToString(CultureInfo.InvariantCulture);
-        if (kept.KeeperPid <= 0) { why = "no terminal keeper recorded"; return -1; }
-        long pidfd = Libc.syscall(SYS_pidfd_open, kept.KeeperPid, 0, 0, 0, 0);
-        if (pidfd < 0) { why = $"the terminal keeper (pid {p}) is gone"; return -1; }
+        int fd = GetFd(kept.KeeperPid, kept.KeeperStartTime, kept.Fd, out why);
+        if (fd < 0) return -1;
+        if (KeeperSocket.PtyIndex(fd) != kept.Pts)
+        {
+            Sys.Close(fd);
+            why = $"fd {kept.Fd} of the terminal keeper (pid {kept.KeeperPid}) is no longer /dev/pts/{kept.Pts}'s master";
+            return -1;
+        }
+        return fd;
+    }
+
+    /// <summary>pidfd_getfd of keptFd in the recorded keeper, once its pid is checked against its start time.</summary>
+    static int GetFd(int keeperPid, ulong keeperStartTime, int keptFd, out string why)
+    {
+        var p = keeperPid.ToString(CultureInfo.InvariantCulture);
+        if (keeperPid <= 0) { why = "no keeper recorded"; return -1; }
+        long pidfd = Libc.syscall(SYS_pidfd_open, keeperPid, 0, 0, 0, 0);
+        if (pidfd < 0) { why = $"the keeper (pid {p}) is gone"; return -1; }
         try
         {
             // pidfd first, then the start time: if it matches now, the pidfd is that keeper.
-            if (ProcStat.Read(kept.KeeperPid) is not { } st || st.StartTime != kept.KeeperStartTime)
+            if (ProcStat.Read(keeperPid) is not { } st || st.StartTime != keeperStartTime)
             {
-                why = $"the terminal keeper (pid {p}) is gone: that pid is another process now";
+                why = $"the keeper (pid {p}) is gone: that pid is another process now";
                 return -1;
             }
-            long fd = Libc.syscall(KeeperNative.SYS_pidfd_getfd, (nint)pidfd, kept.Fd, 0, 0, 0);
-            if (fd < 0) { why = new SyscallException("pidfd_getfd", $"fd {kept.Fd} of keeper {p}", Libc.Errno).Message; return -1; }
-            if (KeeperSocket.PtyIndex((int)fd) != kept.Pts)
-            {
-                Sys.Close((int)fd);
-                why = $"fd {kept.Fd} of the terminal keeper (pid {p}) is no longer /dev/pts/{kept.Pts}'s master";
-                return -1;
-            }
+            long fd = Libc.syscall(KeeperNative.SYS_pidfd_getfd, (nint)pidfd, keptFd, 0, 0, 0);
+            if (fd < 0) { why = new SyscallException("pidfd_getfd", $"fd {keptFd} of keeper {p}", Libc.Errno).Message; return -1; }
             why = "";
             return (int)fd;
         }
@@ -212,7 +307,12 @@ public sealed unsafe class TerminalKeeper
     void AwaitKeeperExit()
     {
         Disconnected();
-        if (_child is { } child) child.Task.Wait(TimeSpan.FromSeconds(2));
+        if (_child is { } child)
+        {
+            child.Task.Wait(TimeSpan.FromSeconds(2));
+            // Its pidfd is closed once it is reaped (a keeper per burst of runs: it must not pile up).
+            PidfdReaper.Shared.Detach(child);
+        }
         else if (_pid > 0)
         {
             long pidfd = Libc.syscall(SYS_pidfd_open, _pid, 0, 0, 0, 0);
@@ -279,6 +379,8 @@ public sealed unsafe class TerminalKeeper
             // and it must not pin (or expose through its /proc/PID/exe) the host's file.
             int err = Libc.posix_spawn(&pid, Pin(_initPath), fa, attr, argv, envp);
             if (err != 0) throw new SyscallException("posix_spawn", SealedBinary.Describe(_initPath) + " --keeper", err);
+            // A keeper that exited by itself (its runs were over) before this one was needed.
+            if (_child is { } previous) PidfdReaper.Shared.Detach(previous);
             _child = PidfdReaper.Shared.Register(Sys.PidfdOpen(pid));
             // Out of the daemon's cgroup, like the containers: a service stop never takes it along.
             if (_cgroups is not null)

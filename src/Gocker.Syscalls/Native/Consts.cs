@@ -8,7 +8,7 @@ public static class Consts
         O_APPEND = 0x400, O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000,
         O_CLOEXEC = 0x80000, O_PATH = 0x200000;
     public const int AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000, AT_SYMLINK_NOFOLLOW = 0x100, AT_RECURSIVE = 0x8000;
-    public const int F_DUPFD_CLOEXEC = 1030;
+    public const int F_DUPFD_CLOEXEC = 1030, F_GETFL = 3, F_SETFL = 4, F_SETPIPE_SZ = 1031;
     public const int X_OK = 1;
 
     // openat2 resolve flags

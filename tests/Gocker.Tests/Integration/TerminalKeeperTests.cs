@@ -113,9 +113,14 @@ public sealed class TerminalKeeperTests : IDisposable
         _d.Ok("stop", "-t", "1", id);
         Assert.Equal("exited", Status(id));
         // Its only terminal gone, the keeper exits (and its cgroup is removed).
-        WaitFor(() => KeeperPid() == 0, "the keeper exited with the last -t container");
+        WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing with the last -t container");
         _d.Ok("rm", id);
         _d.AssertNoLeaks();
+        // Holding nothing, it leaves with its daemon.
+        Assert.True(KeeperPid() > 0, "the keeper stays, holding nothing, while its daemon runs");
+        StopDaemonCleanly();
+        WaitFor(() => KeeperPid() == 0, "the idle keeper exited with its daemon");
+        StartAgain();
     }
 
     [Fact]
@@ -139,8 +144,11 @@ public sealed class TerminalKeeperTests : IDisposable
         _d.Start();
         WaitFor(() => Status(b) == "running", "re-adopted");
         _d.Ok("rm", "-f", b);
-        WaitFor(() => KeeperPid() == 0, "the keeper exited: it holds nothing");
+        // The non-tty container's output pipes are still held (not pty masters).
+        Assert.Equal(0, PtyMasters(KeeperPid()));
+        Assert.True(KeeperPid() > 0, "the keeper holds plain's output pipes");
         _d.Ok("rm", "-f", plain);
+        WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing");
         _d.AssertNoLeaks();
     }
 
