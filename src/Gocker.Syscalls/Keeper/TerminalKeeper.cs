@@ -244,6 +244,13 @@ public sealed unsafe class TerminalKeeper
         finally { Sys.Close((int)pidfd); }
     }
 
+    /// <summary>Closes this daemon's connection: a keeper that holds nothing then exits (what a daemon's
+    /// exit does anyway; for a daemon that stays but is done with it, and tests).</summary>
+    public void Disconnect()
+    {
+        lock (_gate) if (_conn >= 0) Disconnected();
+    }
+
     /// <summary>At daemon start: a keeper cgroup left by a keeper that exited while no daemon ran is removed.</summary>
     public void CleanupIfIdle()
     {

@@ -183,8 +183,10 @@ public sealed class SealedBinaryTests(BusyboxImage image) : IClassFixture<Busybo
             var kept = keeper.Hold("sealed-test", pty.Master);
             AssertRunsSealedCopy(kept.KeeperPid, "--keeper");
             Assert.Null(keeper.Release(kept, "sealed-test"));
-            // Holding nothing, it exited.
-            WaitFor(() => !Directory.Exists($"/proc/{kept.KeeperPid}"), "the keeper exited");
+            // Holding nothing, it stays while we are connected, and exits once we are not.
+            Assert.Empty(keeper.List());
+            keeper.Disconnect();
+            WaitFor(() => ProcStat.Read(kept.KeeperPid) is not { } st || st.IsZombie, "the keeper exited");
         }
         finally { Directory.Delete(execRoot, true); }
     }
