@@ -68,6 +68,9 @@ public static class Daemon
         try { pools?.DrainPools(); }
         catch (Exception ex) { Console.Error.WriteLine($"gockerd: network pools: {ex.Message}"); }
         (engine.Spawner as IDisposable)?.Dispose(); // waiting zygotes exit (EOF on their socket)
+        // An idle keeper (it stays while its daemon runs) goes with a graceful stop, and its cgroup too.
+        try { Gocker.Syscalls.Keeper.TerminalKeeper.For(cfg.Options.ExecRoot, engine.InitPath, engine.Cgroups, cfg.Options.CgroupParent).DaemonStopping(); }
+        catch (Exception ex) { Console.Error.WriteLine($"gockerd: keeper: {ex.Message}"); }
         try { File.Delete(cfg.SocketPath); } catch { }
         return 0;
     }

@@ -251,6 +251,20 @@ public sealed unsafe class TerminalKeeper
         lock (_gate) if (_conn >= 0) Disconnected();
     }
 
+    /// <summary>At a graceful daemon stop: a keeper that holds nothing is let go, waited for (bounded)
+    /// and its cgroup removed, so a stopped daemon leaves no keeper cgroup behind. One that holds
+    /// running containers' terminals or pipes stays for the next daemon.</summary>
+    public void DaemonStopping()
+    {
+        lock (_gate)
+        {
+            if (!EnsureConnected(start: false, out _)) { RemoveCgroupIfIdle(); return; }
+            var held = Exchange("LIST", -1);
+            if (held == "OK 0") AwaitKeeperExit();
+            else Disconnected();
+        }
+    }
+
     /// <summary>At daemon start: a keeper cgroup left by a keeper that exited while no daemon ran is removed.</summary>
     public void CleanupIfIdle()
     {

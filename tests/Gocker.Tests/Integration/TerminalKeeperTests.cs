@@ -120,6 +120,8 @@ public sealed class TerminalKeeperTests : IDisposable
         Assert.True(KeeperPid() > 0, "the keeper stays, holding nothing, while its daemon runs");
         StopDaemonCleanly();
         WaitFor(() => KeeperPid() == 0, "the idle keeper exited with its daemon");
+        // ... and its cgroup with it: a stopped daemon leaves no keeper cgroup behind.
+        Assert.Empty(_d.CgroupParentDirs().Where(d => Directory.Exists(Path.Combine(d, "gocker-keeper"))));
         StartAgain();
     }
 
