@@ -293,16 +293,13 @@ public static partial class ContainerSpecFactory
         return norm;
     }
 
-    // runc's allow-list under /proc (lxcfs and friends bind files there); everything else under
-    // /proc, and /proc, /sys, /dev themselves, would cover the kernel's views the container relies on
-    // (and mounting over /proc is the shape of runc's CVE-2019-19921 / CVE-2023-27561).
-    static readonly string[] ProcAllowed = ["/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
-        "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"];
-
+    // Anything under /proc but runc's allow-list (ContainerMounts.ProcAllowed), and /proc, /sys, /dev
+    // themselves, would cover the kernel's views the container relies on (and mounting over /proc is
+    // the shape of runc's CVE-2019-19921 / CVE-2023-27561).
     internal static void RefuseKernelFsTarget(string norm, string what)
     {
         if (norm is "/proc" or "/sys" or "/dev" ||
-            (norm.StartsWith("/proc/", StringComparison.Ordinal) && !ProcAllowed.Contains(norm)))
+            (norm.StartsWith("/proc/", StringComparison.Ordinal) && !ContainerMounts.ProcAllowed.Contains(norm)))
             throw new BadRequestException($"invalid {what} destination \"{norm}\": cannot be mounted onto /proc, /sys or /dev");
     }
 

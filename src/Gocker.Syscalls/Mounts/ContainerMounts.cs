@@ -150,8 +150,9 @@ public static unsafe class ContainerMounts
 
     const long PROC_SUPER_MAGIC = 0x9fa0, SYSFS_MAGIC = 0x62656572;
 
-    // runc's allow-list of files under /proc a volume may cover (lxcfs binds them).
-    static readonly string[] ProcAllowed = ["/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
+    /// <summary>runc's allow-list of files under /proc a volume may cover (lxcfs binds them); the
+    /// daemon's check by name uses it too.</summary>
+    public static readonly string[] ProcAllowed = ["/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat", "/proc/swaps",
         "/proc/uptime", "/proc/loadavg", "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"];
 
     /// <summary>
