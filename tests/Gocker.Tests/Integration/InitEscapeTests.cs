@@ -199,7 +199,7 @@ public sealed class InitEscapeTests : IDisposable
         var keeper = Keeper();
         Assert.True(keeper > 0, "a keeper holds the victim's output pipes");
         Assert.Equal(0, Tmds.Linux.LibC.kill(keeper, 9));
-        WaitFor(() => !File.Exists($"/proc/{keeper}/stat") || File.ReadAllText($"/proc/{keeper}/stat").Contains(") Z "), "the keeper killed");
+        WaitFor(() => ProcState.Gone(keeper), "the keeper killed");
         int Attempts() => Record().Split('\n').Count(l => l.StartsWith("FAIL ") || l.StartsWith("WROTE "));
         var atStop = Attempts();
         WaitFor(() => Attempts() >= atStop + 12 || Record().Contains("WROTE"), "the attacker goes on trying:\n" + Record());

@@ -84,7 +84,7 @@ public sealed class LifecycleRestartTests : IDisposable
         foreach (var id in running)
         {
             Assert.Equal("0", _d.Ok("wait", id));
-            Assert.False(Directory.Exists($"/proc/{pids[id]}/cwd") && File.ReadAllText($"/proc/{pids[id]}/stat").Split(") ")[1][0] != 'Z',
+            Assert.False(ProcState.Alive(pids[id]),
                 $"pid {pids[id]} still alive after stop");
             Assert.EndsWith("bye\n", _d.Gocker("logs", id).Stdout);
         }
@@ -118,7 +118,7 @@ public sealed class LifecycleRestartTests : IDisposable
             Assert.Contains("is not running", kill.Stderr);
             Assert.False(bystander.HasExited, "the bystander process was signalled");
             // The container itself was still ours by its cgroup: killed there, never through the pid.
-            WaitFor(() => !File.Exists($"/proc/{containerPid}/stat") || File.ReadAllText($"/proc/{containerPid}/stat").Split(") ")[1][0] == 'Z',
+            WaitFor(() => ProcState.Gone(containerPid),
                 "the container's own init was not cleaned up");
             _d.Ok("rm", id);
             _d.AssertNoLeaks();

@@ -429,6 +429,6 @@ public sealed class NetworkRestartTests : IDisposable
     {
         var json = File.ReadAllText(Path.Combine(_d.DataRoot, "containers", id, "state.json"));
         var pid = System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("Pid").GetInt32();
-        return pid > 0 && File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+        return ProcState.Alive(pid);
     }
 }

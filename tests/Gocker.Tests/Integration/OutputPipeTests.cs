@@ -62,7 +62,7 @@ public sealed class OutputPipeTests : IDisposable
         return list;
     }
 
-    static bool Gone(int pid) => !File.Exists($"/proc/{pid}/stat") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+    static bool Gone(int pid) => ProcState.Gone(pid);
 
     [Fact]
     public void Stdout_and_stderr_are_pipes_and_the_output_is_unchanged_per_stream()

@@ -113,7 +113,7 @@ public sealed class RestartPolicyTests : IDisposable
         _d.Kill9();
         // It dies while no daemon watches.
         Process.GetProcessById(pid).Kill();
-        WaitFor(() => !File.Exists($"/proc/{pid}/stat") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "), "container death");
+        WaitFor(() => ProcState.Gone(pid), "container death");
         _d.Start();
 
         WaitFor(() => Status(Inspect(diedUnless)) == "running", "unless-stopped container that was not stopped comes back");

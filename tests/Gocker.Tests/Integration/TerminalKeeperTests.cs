@@ -72,7 +72,7 @@ public sealed class TerminalKeeperTests : IDisposable
     {
         var pid = _d.Pid;
         Assert.Equal(0, Tmds.Linux.LibC.kill(pid, 15));
-        WaitFor(() => !File.Exists($"/proc/{pid}/stat") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "), "gockerd exited on SIGTERM");
+        WaitFor(() => ProcState.Gone(pid), "gockerd exited on SIGTERM");
     }
 
     /// <summary>Start again once the test host has seen the old daemon's exit (SIGCHLD is handled asynchronously).</summary>
@@ -121,7 +121,7 @@ public sealed class TerminalKeeperTests : IDisposable
         StopDaemonCleanly();
         WaitFor(() => KeeperPid() == 0, "the idle keeper exited with its daemon");
         // ... and its cgroup with it: a stopped daemon leaves no keeper cgroup behind.
-        Assert.Empty(_d.CgroupParentDirs().Where(d => Directory.Exists(Path.Combine(d, "gocker-keeper"))));
+        Assert.DoesNotContain(_d.CgroupParentDirs(), d => Directory.Exists(Path.Combine(d, "gocker-keeper")));
         StartAgain();
     }
 
