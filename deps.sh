@@ -11,7 +11,7 @@ command -v tmux >/dev/null || need+=(tmux)
 command -v skopeo >/dev/null || need+=(skopeo)   # image tests: real tools' archives
 command -v umoci >/dev/null || need+=(umoci)
 ldconfig -p | grep -q 'libseccomp\.so\.2 ' || need+=(libseccomp2)   # gockerd compiles seccomp filters with it
-command -v gcc >/dev/null || need+=(gcc)             # seccomp tests: a static probe (libc.a from libc6-dev)
+command -v gcc >/dev/null || need+=(gcc)             # gocker-init's C constructor (native/userns.c); seccomp tests' static probe
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq

@@ -17,7 +17,8 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
     public const int DefaultNetnsPool = 2;
 
     public static DaemonConfig Load(string? configFile, string? dataRoot, string? execRoot, string? host, string? cgroupParent,
-        string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null, int? netnsPool = null)
+        string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null, int? netnsPool = null,
+        string? usernsRemap = null)
     {
         var file = configFile ?? new[]
         {
@@ -57,6 +58,9 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),
             RestartBackoff = RestartBackoffOf(g),
             ContainerThreadNice = g.HasPath("dispatchers.container.nice") ? Math.Clamp(g.GetInt("dispatchers.container.nice"), 0, 19) : 0,
+            // Resolved now (and "default" given its range): a bad setting stops the daemon at start.
+            UsernsRemap = (usernsRemap ?? Str("userns-remap", "")) is { Length: > 0 } remap
+                ? Gocker.Syscalls.Security.SubIds.Resolve(remap) : null,
         };
         options = options with { Events = EventSettings(g, options.DataRoot) };
         if (options.DefaultNetwork == "host")

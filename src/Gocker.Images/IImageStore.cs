@@ -32,6 +32,8 @@ public sealed record ContainerCommit
 {
     public required string UpperDir { get; init; }
     public required string BaseImageId { get; init; }
+    /// <summary>A remapped container's ids (its upper dir holds host ids).</summary>
+    public Gocker.Syscalls.Security.IdMap? Userns { get; init; }
     public string? Name { get; init; }
     public string[] Env { get; init; } = [];
     public string[] Args { get; init; } = [];

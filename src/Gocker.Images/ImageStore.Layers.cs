@@ -157,7 +157,7 @@ public sealed partial class ImageStore
             using (var file = new FileStream(tarPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             using (var hashing = new HashingWriteStream(file))
             {
-                using (var writer = new TreeTarWriter(hashing)) writer.WriteLayer(commit.UpperDir);
+                using (var writer = new TreeTarWriter(hashing, upperIds: commit.Userns)) writer.WriteLayer(commit.UpperDir);
                 diffHex = hashing.Hex();
             }
             var layerDir = Path.Combine(work, "layer");

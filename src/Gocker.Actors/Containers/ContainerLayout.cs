@@ -64,6 +64,9 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
             Directory.CreateDirectory(DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             Directory.CreateDirectory(UpperDir);
             Directory.CreateDirectory(WorkDir);
+            // A remapped container's root owns its upper dir (the overlay's "/"): what it writes there
+            // lands on disk with its mapped ids, never as the host's root.
+            if (record.Spec.Userns is { } map) Gocker.Syscalls.Native.Sys.Chown(UpperDir, map.HostUid, map.HostGid);
             File.Create(StdoutLog).Dispose();
             File.Create(StderrLog).Dispose();
             if (persist) StateStore.Save(DataDir, record);

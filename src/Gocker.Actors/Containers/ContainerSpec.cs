@@ -68,6 +68,10 @@ public sealed record ContainerSpec
     public int OomScoreAdj { get; init; }
     /// <summary>-t: the terminal's initial [height, width] (Docker's ConsoleSize), null = the kernel's 0x0.</summary>
     public int[]? ConsoleSize { get; init; }
+    /// <summary>userns-remap: the container's ids on the host (its own user namespace); null = the host's
+    /// (no remap, or --userns host). Decided at create and kept: a daemon restarted with another
+    /// setting runs the container as it was made (its upper dir is owned by these ids).</summary>
+    public Gocker.Syscalls.Security.IdMap? Userns { get; init; }
 }
 
 /// <summary>The persisted runtime state of a container (next to its spec).</summary>

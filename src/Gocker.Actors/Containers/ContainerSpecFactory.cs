@@ -84,7 +84,7 @@ public static partial class ContainerSpecFactory
             Restart = restart,
             Group = group,
         };
-        return WithSecurity(spec, hc, deviceLookup);
+        return WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options);
     }
 
     static string HostHostname()
@@ -233,4 +233,4 @@ public static partial class ContainerSpecFactory
 
 /// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
 public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none",
-    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null);
+    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null, Gocker.Syscalls.Security.IdMap? UsernsRemap = null);
