@@ -186,13 +186,17 @@ public sealed class ClientDropInTests(DaemonFixture daemon) : IClassFixture<Daem
         try
         {
             Json("POST", "/v1.43/networks/create", $$$"""{"Name":"{{{net}}}","Labels":{"suite":"{{{tag}}}","role":"front"}}""", status: 201);
-            Json("POST", "/v1.43/networks/create", $$$"""{"Name":"{{{other}}}","Labels":{"suite":"{{{tag}}}"}}""", status: 201);
+            Ok("network", "create", "--label", "suite=" + tag, other);
             var inspect = Json("GET", $"/v1.43/networks/{net}");
             Assert.Equal("front", inspect.GetProperty("Labels").GetProperty("role").GetString());
             List<string> Names(string filters) => Json("GET", "/v1.43/networks?filters=" + filters).EnumerateArray().Select(n => n.GetProperty("Name").GetString()!).Order().ToList();
             Assert.Equal(new[] { net, other }.Order(), Names(Filters("label", "suite=" + tag)));
             Assert.Equal([net], Names(Filters("label", "suite=" + tag, "role=front")));
             Assert.Equal([net], Names(Filters("name", net)));
+            Assert.Equal(tag, Json("GET", $"/v1.43/networks/{other}").GetProperty("Labels").GetProperty("suite").GetString());
+            var ls = Ok("network", "ls", "--filter", "label=suite=" + tag, "--filter", "label=role=front");
+            Assert.Contains(net, ls);
+            Assert.DoesNotContain(other, ls);
             var (head, body) = Request("GET", "/v1.43/networks?filters=" + Filters("dangling", "true"));
             Assert.StartsWith("HTTP/1.1 400", head);
             Assert.Contains("dangling", Encoding.UTF8.GetString(body));
