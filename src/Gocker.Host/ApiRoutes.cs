@@ -38,7 +38,12 @@ public static class ApiRoutes
         app.MapMethods("/_ping", ["GET", "HEAD"], (HttpContext ctx) =>
         {
             ctx.Response.Headers["API-Version"] = VersionResponse.Api;
+            // The rest as dockerd sends them (the docker CLI reads OSType and Docker-Experimental).
             ctx.Response.Headers["OSType"] = "linux";
+            ctx.Response.Headers["Docker-Experimental"] = "false";
+            ctx.Response.Headers["Swarm"] = "inactive";
+            ctx.Response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
+            ctx.Response.Headers.Pragma = "no-cache";
             return Results.Text("OK");
         });
         app.MapGet("/version", (EngineServices svc) => Results.Json(new VersionResponse
@@ -68,6 +73,7 @@ public static class ApiRoutes
         DebugRoutes.Map(app);
         ExecRoutes.Map(app);
         GroupRoutes.Map(app);
+        SystemRoutes.Map(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -222,7 +228,11 @@ public static class ApiRoutes
 
     static Task<IResult> List(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
-        var (match, impliesAll) = ContainerExtraRoutes.ParseFilters(ctx.Request.Query["filters"].ToString());
+        var filters = ctx.Request.Query["filters"].ToString();
+        // `ancestor` resolves images (busybox may be built on first use): off the request thread.
+        var (match, impliesAll) = filters.Contains("ancestor", StringComparison.Ordinal)
+            ? await Task.Run(() => ContainerExtraRoutes.ParseFilters(filters, new ImageAncestry(svc.Images)))
+            : ContainerExtraRoutes.ParseFilters(filters);
         var all = Flag(ctx, "all") || impliesAll;
         // Read directly (no message): under a crash-loop storm the supervisor's mailbox is busy
         // with the restarts' records; ContainerListing says why this is never older than a verb
@@ -243,6 +253,7 @@ public static class ApiRoutes
             {
                 IP = p.HostIp.Length > 0 ? p.HostIp : "0.0.0.0", PrivatePort = p.ContainerPort, PublicPort = p.HostPort, Type = p.Protocol,
             }).ToList(),
+            Labels = r.Spec.Labels,
         }).ToList();
         return Results.Json(list, GockerJson.Default.ListContainerSummary);
     });
@@ -284,7 +295,7 @@ public static class ApiRoutes
             Config = new ContainerConfig
             {
                 Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
-                Tty = s.Tty, OpenStdin = s.OpenStdin, StdinOnce = s.StdinOnce,
+                Tty = s.Tty, OpenStdin = s.OpenStdin, StdinOnce = s.StdinOnce, Labels = s.Labels,
             },
             HostConfig = new HostConfig
             {

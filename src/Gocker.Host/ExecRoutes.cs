@@ -96,7 +96,7 @@ public static class ExecRoutes
             return Results.Json(new ExecInspect
             {
                 ID = e.Id, ContainerID = e.ContainerId, Running = e.Running, ExitCode = e.ExitCode, Pid = e.Pid, Error = e.Error,
-                OpenStdin = c.AttachStdin, OpenStdout = c.AttachStdout, OpenStderr = c.AttachStderr,
+                OpenStdin = c.AttachStdin, OpenStdout = c.AttachStdout, OpenStderr = c.AttachStderr, DetachKeys = c.DetachKeys ?? "",
                 ProcessConfig = new ExecProcessConfig
                 {
                     Tty = c.Tty, Entrypoint = c.Cmd![0], Arguments = c.Cmd.Skip(1).ToList(), User = c.User ?? "",
@@ -204,6 +204,10 @@ public static class ExecRoutes
         if (upgradable)
         {
             ctx.Response.Headers.ContentType = tty ? RawContentType : GockerClientContentType;
+            // As dockerd answers (and attach does): Testcontainers' client refuses to hijack a 101
+            // without them ("cannot hijack chunked or content length stream").
+            ctx.Response.Headers.Connection = "Upgrade";
+            ctx.Response.Headers.Upgrade = "tcp";
             conn = await upgrade!.UpgradeAsync();
         }
         else

@@ -79,4 +79,7 @@ public interface IImageStore
     ImageRecord CommitContainer(ContainerCommit commit) => throw new NotSupportedException();
     /// <summary>Every name pointing at the image id.</summary>
     IReadOnlyList<string> NamesOf(string id) => throw new NotSupportedException();
+    /// <summary>Bytes of one layer of <see cref="ImageRecord.LayerIds"/> as recorded when it was
+    /// stored (`system df`); -1 if unknown.</summary>
+    long LayerSize(string layerId) => -1;
 }

@@ -100,6 +100,22 @@ public sealed partial class ImageStore
         };
     }
 
+    public long LayerSize(string layerId)
+    {
+        var colon = layerId.IndexOf(':');
+        var hex = colon < 0 ? "" : layerId[(colon + 1)..];
+        // Never build a path from anything but a 64-hex id.
+        if (!IsHexId(hex)) return -1;
+        if (layerId.StartsWith("sha256:", StringComparison.Ordinal)) return ReadLayerInfo(hex)?.Size ?? -1;
+        // "rootfs:HEX": the single-directory image's own rootfs, whose size is that image's.
+        if (layerId.StartsWith("rootfs:", StringComparison.Ordinal))
+        {
+            var own = Load("sha256:" + hex, DanglingName);
+            return own is not null && own.LayerIds is [var only] && only == layerId ? own.SizeBytes : -1;
+        }
+        return -1;
+    }
+
     LayerInfo? ReadLayerInfo(string hex)
     {
         try { return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(LayersDir, hex, "layer.json")), ImageJsonContext.Default.LayerInfo); }

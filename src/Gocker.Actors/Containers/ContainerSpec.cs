@@ -39,6 +39,8 @@ public sealed record ContainerSpec
     public Gocker.Actors.Restart.RestartSettings Restart { get; init; } = Gocker.Actors.Restart.RestartSettings.None;
     /// <summary>Supervision group (--group): the group decides restarts; Restart is then "no".</summary>
     public string? Group { get; init; }
+    /// <summary>Config.Labels (--label): user metadata, for inspect, ps and the `label=` filter.</summary>
+    public Dictionary<string, string> Labels { get; init; } = [];
 
     // ---- hardening (ContainerSpecFactory.Security validates them; the init applies them) ----
     /// <summary>--cap-add / --cap-drop as given (normalised to CAP_X; "ALL" kept), for inspect.</summary>

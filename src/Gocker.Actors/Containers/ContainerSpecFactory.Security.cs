@@ -26,7 +26,9 @@ public static partial class ContainerSpecFactory
     /// </summary>
     public static void RefuseUnsupported(ContainerCreateRequest req)
     {
-        Refuse("", req.Unsupported);
+        // Docker.DotNet (Testcontainers) writes the container's name into the body as well as the
+        // query; Docker names the container from the query only, and so does Gocker.
+        Refuse("", req.Unsupported?.Where(p => p.Key != "Name").ToDictionary());
         if (req.HostConfig is { } hc) Refuse("HostConfig.", hc.Unsupported);
     }
 

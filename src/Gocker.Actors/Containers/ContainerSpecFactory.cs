@@ -83,8 +83,21 @@ public static partial class ContainerSpecFactory
             StdinOnce = req.OpenStdin && req.StdinOnce,
             Restart = restart,
             Group = group,
+            Labels = Labels(req.Labels),
         };
         return WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options);
+    }
+
+    /// <summary>Config.Labels as given (Docker checks nothing more than a non-empty key).</summary>
+    public static Dictionary<string, string> Labels(Dictionary<string, string>? labels)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in labels ?? [])
+        {
+            if (string.IsNullOrEmpty(k)) throw new BadRequestException("invalid label: the key is empty");
+            result[k] = v ?? "";
+        }
+        return result;
     }
 
     static string HostHostname()
