@@ -31,7 +31,7 @@ public static class ContainerExtraRoutes
     /// <summary>Docker's restart: stop (TERM, then KILL after t seconds) if running, then start.</summary>
     static Task<IResult> Restart(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
     {
-        var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
+        var t = QueryParams.StopTimeout(ctx) ?? svc.Options.DefaultStopTimeout;
         var resolved = await Ask<Gocker.Actors.Containers.ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
         // ForRestart: an --rm container is kept for the start (as Docker's restart does), not removed.
         await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t, ForRestart: true), t + TimeSpan.FromSeconds(30));

@@ -38,6 +38,7 @@ public static class Daemon
         });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GockerJson.Default));
         builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton(new RequestLimits(cfg.MaxJsonBody));
         builder.Services.AddHostedService(_ => new SocketMode(cfg.SocketPath));
         builder.Services.AddSingleton<Gocker.Network.INetworkManager>(engine.Network!);
         builder.Services.AddAkka("gocker", b =>
