@@ -358,6 +358,10 @@ public sealed class BadRequestTests(DaemonFixture daemon, ITestOutputHelper outp
             Assert.Contains("logged", Logs("since=1000000000.5&until=" + (DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 3600)));
             Assert.DoesNotContain("logged", Logs("since=" + (DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 3600) + ".000000001"));
             Assert.DoesNotContain("logged", Logs("until=1"));
+            // A follow ends at `until` (the container runs on): without that, this read would hang.
+            var now = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0).ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Contains("logged", Logs("follow=1&until=" + now));
+            Assert.True(Inspect(id).GetProperty("State").GetProperty("Running").GetBoolean());
         }
         finally { Ok("rm", "-f", name); }
     }
