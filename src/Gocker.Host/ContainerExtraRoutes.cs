@@ -174,7 +174,11 @@ public static class ContainerExtraRoutes
                 _ => throw new BadRequestException($"invalid filter value for '{p.Name}'"),
             });
         }
-        catch (JsonException ex) { throw new BadRequestException($"invalid filters: {ex.Message}"); }
+        // InvalidOperationException: valid JSON of the wrong shape (an array, a number where a string goes).
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new BadRequestException($"invalid filters: {ex.Message} (expected {{\"key\":[\"value\"]}})");
+        }
         var statuses = Enum.GetValues<ContainerStatus>().Select(s => s.DockerName()).ToHashSet();
         var tests = new List<Func<ContainerRecord, bool>>();
         foreach (var (key, values) in map)

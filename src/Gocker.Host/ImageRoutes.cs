@@ -202,7 +202,11 @@ public static class ImageRoutes
                     all = d.ValueKind == JsonValueKind.Array && d.EnumerateArray().Any(v => v.GetString() is "false" or "0")
                           || d.ValueKind == JsonValueKind.Object && d.EnumerateObject().Any(p => p.Name is "false" or "0");
             }
-            catch (JsonException ex) { throw new BadRequestException($"filters: malformed JSON: {ex.Message}"); }
+            // InvalidOperationException: valid JSON of the wrong shape (an array, a number where a string goes).
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+            {
+                throw new BadRequestException($"invalid filters: {ex.Message} (expected {{\"dangling\":[\"false\"]}})");
+            }
         }
         var inUse = await ImagesInUse(ctx);
         var sizes = svc.Images.List().GroupBy(i => i.Id).ToDictionary(g => g.Key, g => g.First().SizeBytes);

@@ -56,6 +56,7 @@ public static partial class ContainerSpecFactory
         {
             Str("HostConfig.PortBindings", port, 32);
             Count($"HostConfig.PortBindings[{port}]", list?.Count, MaxItems);
+            NoNulls($"HostConfig.PortBindings[{port}]", list);
             foreach (var b in list ?? [])
             {
                 Str($"HostConfig.PortBindings[{port}].HostIp", b.HostIp, 64);
@@ -71,8 +72,10 @@ public static partial class ContainerSpecFactory
         Map("HostConfig.Tmpfs", hc.Tmpfs, MaxPathBytes, MaxStringBytes);
         Map("HostConfig.Sysctls", hc.Sysctls, 256, MaxStringBytes);
         Count("HostConfig.Ulimits", hc.Ulimits?.Count, MaxItems);
+        NoNulls("HostConfig.Ulimits", hc.Ulimits);
         foreach (var u in hc.Ulimits ?? []) Str("HostConfig.Ulimits.Name", u.Name, 64);
         Count("HostConfig.Devices", hc.Devices?.Count, MaxItems);
+        NoNulls("HostConfig.Devices", hc.Devices);
         foreach (var d in hc.Devices ?? [])
         {
             Str("HostConfig.Devices.PathOnHost", d.PathOnHost, MaxPathBytes);
@@ -122,9 +125,18 @@ public static partial class ContainerSpecFactory
             throw new BadRequestException($"command and environment: {total} bytes together, at most {MaxArgEnvBytes} (the kernel refuses an execve over ARG_MAX)");
     }
 
+    /// <summary>JSON null inside a list (`"Binds": [null]`) is no value: refused by position.</summary>
+    static void NoNulls<T>(string field, List<T>? values) where T : class
+    {
+        if (values is null) return;
+        for (var i = 0; i < values.Count; i++)
+            if (values[i] is null) throw new BadRequestException($"{field}[{i}]: null is not a valid entry");
+    }
+
     static void Args(string field, List<string>? values)
     {
         if (values is null) return;
+        NoNulls(field, values);
         for (var i = 0; i < values.Count; i++)
         {
             var n = Encoding.UTF8.GetByteCount(values[i] ?? "");
@@ -137,6 +149,7 @@ public static partial class ContainerSpecFactory
     {
         if (values is null) return;
         Count(field, values.Count, MaxItems);
+        NoNulls(field, values);
         for (var i = 0; i < values.Count; i++) Str($"{field}[{i}]", values[i], maxBytes);
     }
 

@@ -314,6 +314,38 @@ public sealed class BadRequestTests(DaemonFixture daemon, ITestOutputHelper outp
         Assert.True(before.SequenceEqual(AllContainers()), $"{name}: a container was created");
     }
 
+    [Theory]
+    [InlineData("HostConfig\":{\"Binds", "HostConfig.Binds[0]: null")]
+    [InlineData("HostConfig\":{\"Ulimits", "HostConfig.Ulimits[0]: null")]
+    [InlineData("HostConfig\":{\"Devices", "HostConfig.Devices[0]: null")]
+    [InlineData("HostConfig\":{\"SecurityOpt", "HostConfig.SecurityOpt[0]: null")]
+    [InlineData("HostConfig\":{\"GroupAdd", "HostConfig.GroupAdd[0]: null")]
+    [InlineData("HostConfig\":{\"CapAdd", "HostConfig.CapAdd[0]: null")]
+    [InlineData("Env", "Env[0]: null")]
+    [InlineData("Entrypoint", "Entrypoint[0]: null")]
+    public void A_null_in_a_list_is_a_400_naming_it(string field, string said)
+    {
+        var before = AllContainers();
+        var close = field.StartsWith("HostConfig") ? "}}" : "}";
+        var a = Send("POST", "/containers/create", "{\"Image\":\"busybox\",\"Cmd\":[\"true\"],\"" + field + "\":[null]" + close);
+        AssertRefused(a, 400, said);
+        Assert.Equal(before, AllContainers());
+        AssertRefused(Send("POST", "/containers/create", """{"Image":"busybox","HostConfig":{"PortBindings":{"80/tcp":[null]}}}"""), 400, "HostConfig.PortBindings[80/tcp][0]: null");
+    }
+
+    [Theory]
+    [InlineData("GET", "/containers/json?filters=")]
+    [InlineData("POST", "/images/prune?filters=")]
+    public void Filters_of_the_wrong_shape_are_400(string method, string target)
+    {
+        foreach (var bad in new[] { "[]", "1.5", "null", "%7B%22dangling%22%3A%5B1%5D%7D", "%7B" })
+            AssertRefused(Send(method, target + bad), 400, "invalid filters");
+    }
+
+    [Fact]
+    public void A_route_parameter_that_does_not_bind_is_a_json_400() =>
+        AssertRefused(Send("DELETE", "/images/"), 400, "name");
+
     [Fact]
     public void Exec_fields_over_their_bounds_are_400_before_the_container_is_looked_up()
     {
