@@ -10,9 +10,9 @@ namespace Gocker.Host;
 /// </summary>
 public static class QueryParams
 {
-    /// <summary>The most seconds a stop/restart may wait: the actor's timer takes at most
-    /// int.MaxValue milliseconds.</summary>
-    public const int MaxStopSeconds = int.MaxValue / 1000;
+    /// <summary>The most seconds a stop/restart may wait (~24.8 days): timers and the route's ask
+    /// (t + 30 s) take at most int.MaxValue milliseconds.</summary>
+    public const int MaxStopSeconds = int.MaxValue / 1000 - 60;
 
     /// <summary>`t` of stop and restart: whole seconds from 0 to <see cref="MaxStopSeconds"/>;
     /// absent or empty = null (the daemon's default).</summary>

@@ -11,7 +11,7 @@ public class RequestValidationTests
     [Theory]
     [InlineData("0", 0)]
     [InlineData("10", 10)]
-    [InlineData("2147483", 2147483)]
+    [InlineData("2147423", 2147423)]
     public void Stop_timeout_takes_whole_seconds(string text, int seconds) =>
         Assert.Equal(TimeSpan.FromSeconds(seconds), QueryParams.StopTimeout(text));
 
@@ -22,7 +22,7 @@ public class RequestValidationTests
     [InlineData("abc")]
     [InlineData("-1")]
     [InlineData("1.5")]
-    [InlineData("2147484")]
+    [InlineData("2147424")]
     [InlineData("99999999999")]
     [InlineData(" 5")]
     public void Stop_timeout_refuses_anything_else(string text)
