@@ -49,6 +49,14 @@ public static class QueryParams
 
     public static long? UnixNanos(HttpContext ctx, string name) => UnixNanos(ctx.Request.Query[name].ToString(), name);
 
+    /// <summary>A count of bytes (`after`): 0 or more; absent or empty = null.</summary>
+    public static long? ByteCount(string? text, string name)
+    {
+        if (string.IsNullOrEmpty(text)) return null;
+        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
+            : throw new BadRequestException($"invalid {name} value '{text}': expected a number of bytes (0 or more)");
+    }
+
     /// <summary>A terminal dimension (`h`, `w`): 1-65535; absent = <paramref name="fallback"/>.</summary>
     public static ushort Dimension(string? text, string name, ushort fallback)
     {

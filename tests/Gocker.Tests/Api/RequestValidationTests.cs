@@ -64,6 +64,15 @@ public class RequestValidationTests
     public void Dimensions_are_1_to_65535(string text) =>
         Assert.Throws<BadRequestException>(() => QueryParams.Dimension(text, "h", 24));
 
+    [Fact]
+    public void Byte_counts_are_whole_and_not_negative()
+    {
+        Assert.Equal(5, QueryParams.ByteCount("5", "after"));
+        Assert.Null(QueryParams.ByteCount("", "after"));
+        Assert.Throws<BadRequestException>(() => QueryParams.ByteCount("-1", "after"));
+        Assert.Throws<BadRequestException>(() => QueryParams.ByteCount("x", "after"));
+    }
+
     [Theory]
     [InlineData(null)]
     [InlineData("")]
@@ -165,4 +174,26 @@ public class RequestValidationTests
         Refused(new() { [""] = "v" }, "invalid label key");
         Refused(Enumerable.Range(0, 20).ToDictionary(i => $"k{i}", _ => new string('v', 60_000)), "Labels: 1200050 bytes");
     }
+
+    static DaemonConfig Load(string hocon)
+    {
+        var file = Path.Combine(Path.GetTempPath(), "gocker-rv-" + Guid.NewGuid().ToString("N")[..8] + ".hocon");
+        File.WriteAllText(file, hocon);
+        try { return DaemonConfig.Load(file, "/tmp/rv-data", "/tmp/rv-exec", "unix:///tmp/rv.sock", "rv"); }
+        finally { File.Delete(file); }
+    }
+
+    [Theory]
+    [InlineData("gocker.api.max-json-body = 4MiB", 4L << 20)]
+    [InlineData("gocker.api.max-json-body = 64KiB", 65536)]
+    [InlineData("gocker.api.max-json-body = 1048576", 1048576)]
+    [InlineData("gocker.stop-timeout = 10s", RequestLimits.DefaultMaxJsonBody)]
+    public void The_body_limit_is_a_hocon_size(string hocon, long bytes) => Assert.Equal(bytes, Load(hocon).MaxJsonBody);
+
+    [Theory]
+    [InlineData("gocker.api.max-json-body = lots")]
+    [InlineData("gocker.api.max-json-body = 10")]
+    [InlineData("gocker.api.max-json-body = 2GiB")]
+    public void A_bad_body_limit_names_the_key(string hocon) =>
+        Assert.Contains("gocker.api.max-json-body", Assert.Throws<ArgumentException>(() => Load(hocon)).Message);
 }

@@ -373,6 +373,8 @@ public sealed class BadRequestTests(DaemonFixture daemon, ITestOutputHelper outp
             AssertRefused(Send("GET", $"/containers/{name}/logs?stdout=1&since=1.2.3"), 400, "invalid since value");
             AssertRefused(Send("GET", $"/containers/{name}/logs?stdout=1&tail=lots"), 400, "invalid tail value 'lots'");
             AssertRefused(Send("GET", $"/events?since=garbage"), 400, "invalid since 'garbage'");
+            AssertRefused(Send("POST", $"/containers/{name}/attach/close-stdin?after=-3"), 400, "invalid after value '-3'");
+            AssertRefused(Send("POST", $"/containers/{name}/resize?h=abc&w=80"), 400, "invalid h value 'abc'");
             // Nothing was stopped, restarted or signalled.
             var state = Inspect(id).GetProperty("State");
             Assert.True(state.GetProperty("Running").GetBoolean(), state.ToString());
