@@ -32,6 +32,8 @@ public static class ApiRoutes
         // Routing must come after the rewrite: WebApplication otherwise matches routes first, and
         // every versioned path answered 404.
         app.UseRouting();
+        // Body limits, JSON errors for what no route catches, exact application/json (RequestLimits).
+        RequestLimits.Use(app);
 
         // Docker's clients read API-Version from the ping to pick the version they speak (without it
         // the docker CLI falls back to 1.24).
@@ -74,6 +76,7 @@ public static class ApiRoutes
         ExecRoutes.Map(app);
         GroupRoutes.Map(app);
         SystemRoutes.Map(app);
+        RequestLimits.MapNotFound(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -97,8 +100,10 @@ public static class ApiRoutes
     {
         var (code, exit) = ex switch
         {
-            ContainerNotFoundException or ImageNotFoundException or Gocker.Network.NetworkNotFoundException => (404, (int?)null),
-            BadRequestException or UnsafeArchiveException or ArgumentException or InvalidDataException => (400, null),
+            ContainerNotFoundException or ImageNotFoundException or Gocker.Network.NetworkNotFoundException or RouteNotFoundException => (404, (int?)null),
+            BadRequestException or UnsafeArchiveException or ArgumentException or InvalidDataException or System.Text.Json.JsonException => (400, null),
+            RequestTooLargeException => (413, null),
+            Microsoft.AspNetCore.Http.BadHttpRequestException b => (b.StatusCode, null),
             ConflictException or InvalidStateException or Gocker.Network.NetworkConflictException => (409, null),
             StartFailedException s => (500, s.ExitCode),
             _ => (500, null),
@@ -118,8 +123,8 @@ public static class ApiRoutes
     // ---- containers -----------------------------------------------------------------------------
     static Task<IResult> Create(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
-        var req = await ctx.Request.ReadFromJsonAsync(GockerJson.Default.ContainerCreateRequest, ctx.RequestAborted)
-                  ?? throw new BadRequestException("empty request body");
+        var req = (await RequestLimits.ReadJsonAsync(ctx, GockerJson.Default.ContainerCreateRequest))!;
+        ContainerSpecFactory.CheckBounds(req); // before the image is looked up by a name of any size
         if (string.IsNullOrEmpty(req.Image)) throw new BadRequestException("No image specified");
         WaitCondition? runUntil = null;
         var run = ctx.Request.Query["gockerRun"].ToString();
@@ -467,13 +472,17 @@ public static class ApiRoutes
 
     /// <summary>stdout and stderr merged in the order the daemon saw them (log.idx), optionally the
     /// last N lines (`tail`), with RFC3339Nano timestamps (`timestamps`), following until the
-    /// container exits (`follow`).</summary>
+    /// container exits (`follow`); only what was written from `since` to `until` (unix seconds,
+    /// Docker's form; a malformed one is a 400).</summary>
     static async Task Logs(HttpContext ctx, string id, EngineServices svc)
     {
         ContainerRecord record;
         int? tail = null;
+        long? since, until;
         try
         {
+            since = QueryParams.UnixNanos(ctx, "since");
+            until = QueryParams.UnixNanos(ctx, "until");
             record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
             var tailText = ctx.Request.Query["tail"].ToString();
             if (tailText is not ("" or "all"))
@@ -505,7 +514,7 @@ public static class ApiRoutes
         try
         {
             await OutputStreamer.LogsAsync(ctx.Response.Body, svc.LogIndex, dataDir,
-                new OutputStreamer.LogOptions(Flag(ctx, "stdout"), Flag(ctx, "stderr"), Flag(ctx, "timestamps"), tail),
+                new OutputStreamer.LogOptions(Flag(ctx, "stdout"), Flag(ctx, "stderr"), Flag(ctx, "timestamps"), tail) { SinceNanos = since, UntilNanos = until },
                 exited, ctx.RequestAborted);
         }
         catch (OperationCanceledException) { /* client went away */ }
@@ -513,7 +522,7 @@ public static class ApiRoutes
 
     static Task<IResult> Stop(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
     {
-        var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
+        var t = QueryParams.StopTimeout(ctx) ?? svc.Options.DefaultStopTimeout;
         var reply = await AskContainer<object>(ctx, id, new ContainerActor.Stop(t), t + TimeSpan.FromSeconds(30));
         return reply is NotModified ? Results.StatusCode(304) : Results.NoContent();
     });

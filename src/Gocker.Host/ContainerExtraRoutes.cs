@@ -31,7 +31,7 @@ public static class ContainerExtraRoutes
     /// <summary>Docker's restart: stop (TERM, then KILL after t seconds) if running, then start.</summary>
     static Task<IResult> Restart(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
     {
-        var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
+        var t = QueryParams.StopTimeout(ctx) ?? svc.Options.DefaultStopTimeout;
         var resolved = await Ask<Gocker.Actors.Containers.ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
         // ForRestart: an --rm container is kept for the start (as Docker's restart does), not removed.
         await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t, ForRestart: true), t + TimeSpan.FromSeconds(30));
@@ -208,7 +208,11 @@ public static class ContainerExtraRoutes
                 _ => throw new BadRequestException($"invalid filter value for '{p.Name}'"),
             });
         }
-        catch (JsonException ex) { throw new BadRequestException($"invalid filters: {ex.Message}"); }
+        // InvalidOperationException: valid JSON of the wrong shape (an array, a number where a string goes).
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new BadRequestException($"invalid filters: {ex.Message} (expected {{\"key\":[\"value\"]}})");
+        }
         var statuses = Enum.GetValues<ContainerStatus>().Select(s => s.DockerName()).ToHashSet();
         var tests = new List<Func<ContainerRecord, bool>>();
         foreach (var (key, values) in map)

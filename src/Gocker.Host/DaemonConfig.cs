@@ -12,6 +12,8 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
     public Gocker.Network.NetworkOptions Network { get; init; } = new() { StateDir = Path.Combine(Options.DataRoot, "network") };
     /// <summary>gocker.cgroups.favor-dynmods: set the host's cgroup2 favordynmods option at start.</summary>
     public bool FavorDynmods { get; init; }
+    /// <summary>gocker.api.max-json-body: the largest request body of a JSON endpoint (RequestLimits).</summary>
+    public long MaxJsonBody { get; init; } = RequestLimits.DefaultMaxJsonBody;
 
     /// <summary>gocker.network.netns-pool when the configuration does not say (as shipped).</summary>
     public const int DefaultNetnsPool = 2;
@@ -87,7 +89,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             var v => throw new ArgumentException($"gocker.cgroups.favor-dynmods = {v}: use on or off"),
         };
         var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
-        return new DaemonConfig(options, socket, hocon, file) { Network = network, FavorDynmods = favor };
+        return new DaemonConfig(options, socket, hocon, file) { Network = network, FavorDynmods = favor, MaxJsonBody = MaxJsonBodyOf(g) };
     }
 
     /// <summary>gocker.restart { delay, max-delay, multiplier, reset-after, jitter }, checked like the
@@ -109,6 +111,17 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         {
             throw new ArgumentException("gocker.restart: " + ex.Message.Replace("HostConfig.GockerRestartBackoff.", "", StringComparison.Ordinal));
         }
+    }
+
+    /// <summary>gocker.api.max-json-body: a HOCON size (4MiB, 512KiB, 1048576), 1 KiB to 1 GiB.</summary>
+    static long MaxJsonBodyOf(Config g)
+    {
+        if (!g.HasPath("api.max-json-body")) return RequestLimits.DefaultMaxJsonBody;
+        long? size;
+        try { size = g.GetByteSize("api.max-json-body"); }
+        catch (Exception) { size = null; } // whatever the HOCON reader throws for a value that is no size
+        return size is >= 1024 and <= 1L << 30 ? size.Value
+            : throw new ArgumentException($"gocker.api.max-json-body = {g.GetString("api.max-json-body")}: use a size from 1KiB to 1GiB (e.g. 4MiB)");
     }
 
     /// <summary>gocker.events { max, subscriber-buffer, persist }.</summary>

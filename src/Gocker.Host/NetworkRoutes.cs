@@ -113,8 +113,7 @@ public static class NetworkRoutes
 
     static Task<IResult> CreateNetwork(HttpContext ctx) => Run(async () =>
     {
-        var req = await ctx.Request.ReadFromJsonAsync(NetworkApiJson.Default.NetworkCreateRequest, ctx.RequestAborted)
-                  ?? throw new BadRequestException("empty request body");
+        var req = (await RequestLimits.ReadJsonAsync(ctx, NetworkApiJson.Default.NetworkCreateRequest))!;
         if (string.IsNullOrEmpty(req.Name)) throw new BadRequestException("network name is required");
         if (req.Driver is { Length: > 0 } d && d != "bridge") throw new BadRequestException($"driver {d} is not supported (only bridge)");
         if (req.EnableIPv6) throw new BadRequestException("IPv6 networks are not supported");
@@ -162,7 +161,7 @@ public static class NetworkRoutes
 
     static async Task<string> ContainerOf(HttpContext ctx)
     {
-        var req = await ctx.Request.ReadFromJsonAsync(NetworkApiJson.Default.NetworkConnectRequest, ctx.RequestAborted);
+        var req = await RequestLimits.ReadJsonAsync(ctx, NetworkApiJson.Default.NetworkConnectRequest);
         if (string.IsNullOrEmpty(req?.Container)) throw new BadRequestException("Container is required");
         return (await Ask<ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(req.Container))).Id;
     }

@@ -84,7 +84,15 @@ public static class OutputStreamer
         }
     }
 
-    public sealed record LogOptions(bool Stdout, bool Stderr, bool Timestamps, int? Tail);
+    public sealed record LogOptions(bool Stdout, bool Stderr, bool Timestamps, int? Tail)
+    {
+        /// <summary>Only chunks written at or after this time (unix ns); null = from the start.</summary>
+        public long? SinceNanos { get; init; }
+        /// <summary>Only chunks written at or before this time (unix ns): a follow ends there.</summary>
+        public long? UntilNanos { get; init; }
+
+        internal bool InRange(LogChunk c) => c.UnixNanos >= (SinceNanos ?? long.MinValue) && c.UnixNanos <= (UntilNanos ?? long.MaxValue);
+    }
 
     /// <summary>
     /// `logs`: the container's output merged through its index (log.idx), from the start or the
@@ -97,10 +105,11 @@ public static class OutputStreamer
         var indexPath = LogIndexFile.PathFor(dataDir);
         using var reader = new LogReader(dataDir, o.Stdout, o.Stderr, o.Timestamps);
         indexer?.Sync(dataDir);
-        var chunks = LogIndexFile.Read(indexPath);
+        var all = LogIndexFile.Read(indexPath);
+        var chunks = o.SinceNanos is null && o.UntilNanos is null ? all : all.Where(o.InRange).ToList();
         await reader.WriteAsync(output, chunks, reader.Begin(chunks, o.Tail), ct);
         if (exited is null) return;
-        long next = chunks.Count;
+        long next = all.Count;
         while (true)
         {
             var finished = exited.IsCompleted; // read before draining, so nothing indexed before the exit is missed
@@ -109,11 +118,13 @@ public static class OutputStreamer
             var more = LogIndexFile.Read(indexPath, next);
             if (more.Count > 0)
             {
-                await reader.WriteAsync(output, more, 0, ct);
                 next += more.Count;
+                var shown = more.Where(o.InRange).ToList();
+                await reader.WriteAsync(output, shown, 0, ct);
+                if (o.UntilNanos is { } end && more[^1].UnixNanos > end) return; // past `until`: the follow ends
                 continue;
             }
-            if (finished) return;
+            if (finished || o.UntilNanos is { } last && DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000 > last) return;
             // Without an indexer (or past inotify's limits) poll now and then.
             await Task.WhenAny(exited, grew.IsCompleted ? Task.Delay(100, ct) : grew, Task.Delay(1000, ct));
             ct.ThrowIfCancellationRequested();

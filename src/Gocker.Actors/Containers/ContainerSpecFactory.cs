@@ -15,6 +15,7 @@ public static partial class ContainerSpecFactory
     public static ContainerSpec Build(string id, string name, ContainerCreateRequest req, ImageRecord image,
         GockerOptionsView options, DateTimeOffset now, Func<string, DeviceNode>? deviceLookup = null)
     {
+        CheckBounds(req);
         RefuseUnsupported(req);
         var hc = req.HostConfig ?? new HostConfig();
         var args = new List<string>();
@@ -28,6 +29,7 @@ public static partial class ContainerSpecFactory
             if (a.Contains('\0')) throw new BadRequestException("Command arguments must not contain NUL bytes");
 
         var env = MergeEnv(image.Env, req.Env);
+        ArgEnvTotal(args, env); // with the image's part: what the init's execve will get
         var workDir = string.IsNullOrEmpty(req.WorkingDir) ? image.WorkingDir : req.WorkingDir;
         if (!workDir.StartsWith('/')) throw new BadRequestException($"Invalid working directory \"{workDir}\": it must be an absolute path");
         if (workDir.Contains('\0')) throw new BadRequestException("Invalid working directory: NUL byte");
@@ -88,9 +90,11 @@ public static partial class ContainerSpecFactory
         return WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options);
     }
 
-    /// <summary>Config.Labels as given (Docker checks nothing more than a non-empty key).</summary>
+    /// <summary>Config.Labels as given (Docker checks nothing more than a non-empty key), bounded as every
+    /// stored field is (CheckLabels).</summary>
     public static Dictionary<string, string> Labels(Dictionary<string, string>? labels)
     {
+        CheckLabels(labels);
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (k, v) in labels ?? [])
         {
@@ -229,6 +233,7 @@ public static partial class ContainerSpecFactory
         var cpuset = string.IsNullOrEmpty(hc.CpusetCpus) ? d.CpusetCpus : hc.CpusetCpus;
         if (cpuset is not null && !CpusetRegex().IsMatch(cpuset))
             throw new BadRequestException($"Invalid value {cpuset} for cpuset cpus");
+        if (cpuset is not null) CheckCpusetAvailable(cpuset, options.HostCpus ?? HostCpus());
         return new CgroupLimits
         {
             MemoryBytes = hc.Memory > 0 ? hc.Memory : d.MemoryBytes,
@@ -246,4 +251,8 @@ public static partial class ContainerSpecFactory
 
 /// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
 public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none",
-    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null, Gocker.Syscalls.Security.IdMap? UsernsRemap = null);
+    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null, Gocker.Syscalls.Security.IdMap? UsernsRemap = null)
+{
+    /// <summary>The CPUs a cpuset may name ("0-1"); null = the host's online CPUs.</summary>
+    public string? HostCpus { get; init; }
+}
