@@ -80,7 +80,7 @@ public sealed class BadRequestTests(DaemonFixture daemon, ITestOutputHelper outp
         return JsonDocument.Parse(a.Body).RootElement;
     }
 
-    static string Nested(int depth) => """{"Image":"busybox","Cmd":["true"],"Labels":""" + new string('[', depth) + new string(']', depth) + "}";
+    static string Nested(int depth) => """{"Image":"busybox","Cmd":["true"],"GockerNested":""" + new string('[', depth) + new string(']', depth) + "}";
 
     public static TheoryData<string, string, string, string> BadCreateBodies => new()
     {
