@@ -49,8 +49,9 @@ public sealed class RestartPolicyTests : IDisposable
             .Select(l => (long)(double.Parse(l, System.Globalization.CultureInfo.InvariantCulture) * 1000)).ToList();
         Assert.Equal(4, starts.Count);
         var gapsMs = starts.Zip(starts.Skip(1), (a, b) => b - a).ToList();
+        // Lower bounds only (a restart never comes before its delay): a loaded machine may stretch any
+        // gap, so comparing the gaps with each other would measure the machine, not the backoff.
         Assert.True(gapsMs[0] >= 190 && gapsMs[1] >= 590 && gapsMs[2] >= 1790, string.Join(",", gapsMs));
-        Assert.True(gapsMs[0] <= gapsMs[1] && gapsMs[1] <= gapsMs[2], string.Join(",", gapsMs));
         _d.Ok("rm", id);
         _d.AssertNoLeaks();
     }
