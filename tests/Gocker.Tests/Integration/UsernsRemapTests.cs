@@ -89,6 +89,9 @@ public sealed class UsernsRemapTests : IDisposable
         _d.Kill9();
         _d.Start();
         Assert.Equal($"0 {_map.HostUid}", Ok("exec", id, "sh", "-c", "echo $(id -u) $(cat /proc/self/uid_map | tr -s ' ' | cut -d' ' -f3)"));
+        // ... and its record kept the map: started again by the new daemon, it is remapped still.
+        Ok("restart", "-t", "1", id);
+        Assert.Equal($"{_map.HostUid}", Ok("exec", id, "sh", "-c", "cat /proc/1/uid_map | tr -s ' ' | cut -d' ' -f3"));
         Ok("rm", "-f", id);
         Ok("rmi", "remapped-commit:1");
         _d.AssertNoLeaks();
