@@ -58,7 +58,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             RestartBackoff = RestartBackoffOf(g),
             ContainerThreadNice = g.HasPath("dispatchers.container.nice") ? Math.Clamp(g.GetInt("dispatchers.container.nice"), 0, 19) : 0,
         };
-        options = options with { Events = EventSettings(g, options.DataRoot) };
+        options = options with { Events = EventSettings(g, options.DataRoot), Logs = LogSettingsOf(g) };
         if (options.DefaultNetwork == "host")
             throw new ArgumentException("gocker.network.default = host is not allowed: give --network host to the containers that need it");
         var pool = netnsPool ?? (g.HasPath("network.netns-pool") ? g.GetInt("network.netns-pool") : DefaultNetnsPool);
@@ -105,6 +105,21 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         {
             throw new ArgumentException("gocker.restart: " + ex.Message.Replace("HostConfig.GockerRestartBackoff.", "", StringComparison.Ordinal));
         }
+    }
+
+    /// <summary>gocker.logs { max-size, max-file }: the log cap of containers that give none
+    /// (Docker's sizes: "10m" = 10,000,000 bytes), checked like the per-container options.</summary>
+    static Gocker.Actors.Logs.LogSettings LogSettingsOf(Config g)
+    {
+        var d = Gocker.Actors.Logs.LogSettings.Default;
+        try
+        {
+            var sizeText = g.HasPath("logs.max-size") ? g.GetString("logs.max-size") : d.MaxSizeText;
+            var size = Gocker.Actors.Logs.LogSettings.ParseMaxSize(sizeText, "gocker.logs.max-size");
+            var files = g.HasPath("logs.max-file") ? Gocker.Actors.Logs.LogSettings.ParseMaxFile(g.GetString("logs.max-file"), "gocker.logs.max-file") : d.MaxFile;
+            return d with { MaxSize = size, MaxSizeText = sizeText, MaxFile = files };
+        }
+        catch (Gocker.Actors.Containers.BadRequestException ex) { throw new ArgumentException(ex.Message); }
     }
 
     /// <summary>gocker.events { max, subscriber-buffer, persist }.</summary>

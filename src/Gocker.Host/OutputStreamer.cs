@@ -5,118 +5,77 @@ using Gocker.Api;
 namespace Gocker.Host;
 
 /// <summary>
-/// Streams a container's stdout/stderr files to an HTTP response in Docker's multiplexed framing.
-/// The container writes its output straight into these files (O_APPEND), never into a pipe held by
-/// the daemon, so a daemon crash cannot SIGPIPE a container; the daemon only follows the files.
+/// Streams a container's output from its log (LogFiles, LogReader) to an HTTP response in Docker's
+/// multiplexed framing (raw for a tty). The daemon writes the log as it reads the container's pipes
+/// or terminal; attached clients and `logs` only read it, across its rotated generations.
 /// </summary>
 public static class OutputStreamer
 {
-    public sealed record Source(byte Stream, string Path, long Offset);
-
-    /// <summary>Copies new output until `done` completes, then drains what is left and returns.</summary>
-    public static Task FollowAsync(Stream output, IReadOnlyList<Source> sources, Task done, CancellationToken ct) =>
-        FollowAsync(output, sources, done, raw: false, ct);
-
-    /// <summary>As above; raw: no framing (a tty container's single stream, as Docker sends it).</summary>
-    public static async Task FollowAsync(Stream output, IReadOnlyList<Source> sources, Task done, bool raw, CancellationToken ct)
+    /// <summary>Attach: the output logged after `from` (LogFiles.End when the client attached),
+    /// until `done` completes, then what is left. raw: no framing (a tty container's single stream,
+    /// as Docker sends it). The files at `from` are opened before this returns its task, so a
+    /// short `run --rm` container's output is read even if its dir goes before we get to it.</summary>
+    public static Task FollowAsync(Stream output, ContainerLogs? logs, string dataDir, LogPosition from, bool stdout, bool stderr,
+        Task done, bool raw, CancellationToken ct)
     {
-        var files = sources.Select(s => (s.Stream, File: Open(s.Path, s.Offset))).ToList();
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var reader = new LogReader(dataDir, stdout || raw, stderr && !raw, timestamps: false, raw: raw);
+        reader.Seek(from);
+        return PumpUntil(output, reader, logs, dataDir, done, dispose: true, ct);
+    }
+
+    static async Task PumpUntil(Stream output, LogReader reader, ContainerLogs? logs, string dataDir, Task done, bool dispose, CancellationToken ct)
+    {
         try
         {
-            var idle = 1;
             while (true)
             {
-                var finished = done.IsCompleted; // read before draining, so nothing written before the exit is missed
-                var any = false;
-                foreach (var (stream, file) in files)
-                    if (file is not null) any |= await CopyAvailable(file, raw ? null : stream, output, buffer, ct);
-                if (any) { await output.FlushAsync(ct); idle = 1; continue; }
-                if (finished) return;
-                // Poll with a short, growing delay; the exit wakes us at once.
-                await Task.WhenAny(done, Task.Delay(idle, ct));
+                var finished = done.IsCompleted; // read before draining, so nothing logged before the exit is missed
+                var grew = logs?.NextGrowth(dataDir);
+                if (await reader.PumpAsync(output, ct)) { await output.FlushAsync(ct); continue; }
+                if (finished) { await output.FlushAsync(ct); return; }
+                // No writer open (not started yet, or re-adopted later): poll now and then.
+                await Task.WhenAny(done, grew is { IsCompleted: false } ? grew : Task.Delay(50, ct), Task.Delay(1000, ct));
                 ct.ThrowIfCancellationRequested();
-                idle = Math.Min(idle * 2, 50);
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            foreach (var (_, f) in files) f?.Dispose();
+            if (dispose) reader.Dispose();
         }
     }
 
-    /// <summary>Writes what the files hold now (from their offsets) and returns.</summary>
-    public static Task DumpAsync(Stream output, IReadOnlyList<Source> sources, CancellationToken ct) =>
-        FollowAsync(output, sources, Task.CompletedTask, ct);
-
-    static FileStream? Open(string path, long offset)
-    {
-        try
-        {
-            // FileShare.Delete: `rm` of the container may unlink the file while we drain it.
-            var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-            fs.Seek(offset, SeekOrigin.Begin);
-            return fs;
-        }
-        catch (FileNotFoundException) { return null; }
-        catch (DirectoryNotFoundException) { return null; }
-    }
-
-    static async Task<bool> CopyAvailable(FileStream file, byte? stream, Stream output, byte[] buffer, CancellationToken ct)
-    {
-        var any = false;
-        while (true)
-        {
-            if (stream is null)
-            {
-                var r = await file.ReadAsync(buffer, ct);
-                if (r <= 0) return any;
-                await output.WriteAsync(buffer.AsMemory(0, r), ct);
-                any = true;
-                continue;
-            }
-            var n = await file.ReadAsync(buffer.AsMemory(Multiplex.HeaderSize, buffer.Length - Multiplex.HeaderSize), ct);
-            if (n <= 0) return any;
-            Multiplex.WriteHeader(buffer, stream.Value, n);
-            await output.WriteAsync(buffer.AsMemory(0, Multiplex.HeaderSize + n), ct);
-            any = true;
-        }
-    }
-
-    public sealed record LogOptions(bool Stdout, bool Stderr, bool Timestamps, int? Tail);
+    public sealed record LogOptions(bool Stdout, bool Stderr, bool Timestamps, int? Tail, long SinceNanos = 0, long UntilNanos = 0);
 
     /// <summary>
-    /// `logs`: the container's output merged through its index (log.idx), from the start or the
-    /// last `Tail` lines; with `exited` (follow), keeps writing what the indexer adds until the run
-    /// has exited, then drains the rest. The indexer is asked to catch up first, so output written
-    /// while no daemon ran (or not yet seen) is included.
+    /// `logs`: the container's output merged through its index, from the start or the last `Tail`
+    /// lines (only what was logged within Since..Until); with `exited` (follow), keeps writing what
+    /// is logged until the run has exited, then drains the rest; without, stops at what was logged
+    /// when it began. Across rotated generations, oldest first.
     /// </summary>
-    public static async Task LogsAsync(Stream output, LogIndexer? indexer, string dataDir, LogOptions o, Task? exited, CancellationToken ct)
+    public static async Task LogsAsync(Stream output, ContainerLogs? logs, string dataDir, LogOptions o, Task? exited, CancellationToken ct)
     {
-        var indexPath = LogIndexFile.PathFor(dataDir);
-        using var reader = new LogReader(dataDir, o.Stdout, o.Stderr, o.Timestamps);
-        indexer?.Sync(dataDir);
-        var chunks = LogIndexFile.Read(indexPath);
-        await reader.WriteAsync(output, chunks, reader.Begin(chunks, o.Tail), ct);
-        if (exited is null) return;
-        long next = chunks.Count;
-        while (true)
+        using var reader = new LogReader(dataDir, o.Stdout, o.Stderr, o.Timestamps, sinceNanos: o.SinceNanos, untilNanos: o.UntilNanos);
+        if (exited is null) reader.StopAtCurrentEnd();
+        reader.SeekTail(o.Tail);
+        await PumpUntil(output, reader, logs, dataDir, exited ?? Task.CompletedTask, dispose: false, ct);
+    }
+
+    /// <summary>Docker's since/until: unix seconds with an optional fraction ("1700000000.5"), or
+    /// empty (no bound). Null when the text is neither.</summary>
+    public static long? ParseUnixNanos(string text)
+    {
+        if (text.Length == 0) return 0;
+        var parts = text.Split('.');
+        if (parts.Length > 2 || !long.TryParse(parts[0], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var secs))
+            return null;
+        long frac = 0;
+        if (parts.Length == 2)
         {
-            var finished = exited.IsCompleted; // read before draining, so nothing indexed before the exit is missed
-            var grew = indexer?.NextGrowth(dataDir) ?? Task.CompletedTask;
-            if (finished) indexer?.Sync(dataDir);
-            var more = LogIndexFile.Read(indexPath, next);
-            if (more.Count > 0)
-            {
-                await reader.WriteAsync(output, more, 0, ct);
-                next += more.Count;
-                continue;
-            }
-            if (finished) return;
-            // Without an indexer (or past inotify's limits) poll now and then.
-            await Task.WhenAny(exited, grew.IsCompleted ? Task.Delay(100, ct) : grew, Task.Delay(1000, ct));
-            ct.ThrowIfCancellationRequested();
+            var f = parts[1];
+            if (f.Length is 0 or > 9 || !f.All(char.IsAsciiDigit)) return null;
+            frac = long.Parse(f.PadRight(9, '0'), System.Globalization.CultureInfo.InvariantCulture);
         }
+        if (secs < 0 || secs > long.MaxValue / 1_000_000_000 - 1) return null;
+        return secs * 1_000_000_000 + frac;
     }
 }

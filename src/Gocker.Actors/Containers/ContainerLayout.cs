@@ -1,7 +1,7 @@
 namespace Gocker.Actors.Containers;
 
 /// <summary>Where a container's files live.
-///   DataRoot/containers/ID/  state.json, upper/ and work/ (overlay), stdout.log, stderr.log
+///   DataRoot/containers/ID/  state.json, upper/ and work/ (overlay), log/ (Logs.LogFiles)
 ///   ExecRoot/containers/ID/  init.json, etc/ (generated /etc files)
 ///   ExecRoot/rootfs/         the mount point of every container's root (see RootfsDir)
 /// </summary>
@@ -12,6 +12,8 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
 
     public string UpperDir => Path.Combine(DataDir, "upper");
     public string WorkDir => Path.Combine(DataDir, "work");
+    /// <summary>Only the spawn request's fallback paths (the init's fds 1 and 2 are always the
+    /// daemon's pipes or terminal; the log itself is under log/, see Logs.LogFiles).</summary>
     public string StdoutLog => Path.Combine(DataDir, "stdout.log");
     public string StderrLog => Path.Combine(DataDir, "stderr.log");
     public string InitSpecPath => Path.Combine(RunDir, "init.json");
@@ -64,8 +66,7 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
             Directory.CreateDirectory(DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             Directory.CreateDirectory(UpperDir);
             Directory.CreateDirectory(WorkDir);
-            File.Create(StdoutLog).Dispose();
-            File.Create(StderrLog).Dispose();
+            Gocker.Actors.Logs.LogFiles.CreateFirst(DataDir);
             if (persist) StateStore.Save(DataDir, record);
         }
         catch

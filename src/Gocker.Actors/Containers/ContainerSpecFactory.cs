@@ -83,6 +83,7 @@ public static partial class ContainerSpecFactory
             StdinOnce = req.OpenStdin && req.StdinOnce,
             Restart = restart,
             Group = group,
+            Log = Gocker.Actors.Logs.LogSettings.FromApi(hc.LogConfig?.Type, hc.LogConfig?.Config, options.DefaultLog ?? Gocker.Actors.Logs.LogSettings.Default),
         };
         return WithSecurity(spec, hc, deviceLookup);
     }
@@ -233,4 +234,4 @@ public static partial class ContainerSpecFactory
 
 /// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
 public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none",
-    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null);
+    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null, Gocker.Actors.Logs.LogSettings? DefaultLog = null);

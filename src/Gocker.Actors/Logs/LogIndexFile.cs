@@ -10,7 +10,7 @@ public readonly record struct LogChunk(byte Stream, long Offset, int Length, lon
 }
 
 /// <summary>
-/// DataRoot/containers/ID/log.idx: fixed-size little-endian records (offset 8, nanos 8, length 4,
+/// A log generation's index (LogFiles: DataDir/log/G.idx; DataDir/log.idx before rotation): fixed-size little-endian records (offset 8, nanos 8, length 4,
 /// stream 1, 3 reserved), appended in the order the daemon saw the writes. Fixed size keeps a
 /// torn record from a crash detectable (a partial tail is ignored and cut off before the next
 /// append) and lets readers resume at a record number.
@@ -45,20 +45,25 @@ public static class LogIndexFile
         try { fs = OpenRead(indexPath); }
         catch (FileNotFoundException) { return result; }
         catch (DirectoryNotFoundException) { return result; }
-        using (fs)
+        using (fs) return Read(fs, first, fs.Length / RecordSize);
+    }
+
+    /// <summary>Records [first, end) of an open index (whole records only).</summary>
+    public static List<LogChunk> Read(FileStream fs, long first, long end)
+    {
+        var result = new List<LogChunk>();
+        end = Math.Min(end, fs.Length / RecordSize);
+        if (first >= end) return result;
+        fs.Seek(first * RecordSize, SeekOrigin.Begin);
+        var buf = new byte[RecordSize * 1024];
+        var left = end - first;
+        while (left > 0)
         {
-            var count = fs.Length / RecordSize;
-            if (first >= count) return result;
-            fs.Seek(first * RecordSize, SeekOrigin.Begin);
-            var buf = new byte[RecordSize * 1024];
-            var left = count - first;
-            while (left > 0)
-            {
-                var want = (int)Math.Min(left, 1024) * RecordSize;
-                fs.ReadExactly(buf, 0, want);
-                for (var i = 0; i < want; i += RecordSize) result.Add(Decode(buf.AsSpan(i, RecordSize)));
-                left -= want / RecordSize;
-            }
+            var want = (int)Math.Min(left, 1024) * RecordSize;
+            var got = fs.ReadAtLeast(buf.AsSpan(0, want), want, throwOnEndOfStream: false) / RecordSize * RecordSize;
+            for (var i = 0; i < got; i += RecordSize) result.Add(Decode(buf.AsSpan(i, RecordSize)));
+            if (got < want) break; // cut behind our back
+            left -= want / RecordSize;
         }
         return result;
     }
@@ -67,14 +72,19 @@ public static class LogIndexFile
     /// by scanning back from the end (cheap even for a long-lived container).</summary>
     public static (long StdoutEnd, long StderrEnd, long LastNanos) Ends(string indexPath)
     {
-        long outEnd = -1, errEnd = -1, last = 0;
         // Checked first: a new container has no index yet (the catch below is for a race with rm).
         if (!File.Exists(indexPath)) return (0, 0, 0);
         FileStream fs;
         try { fs = OpenRead(indexPath); }
         catch (FileNotFoundException) { return (0, 0, 0); }
         catch (DirectoryNotFoundException) { return (0, 0, 0); }
-        using (fs)
+        using (fs) return Ends(fs);
+    }
+
+    /// <summary>Ends of an open index (see above).</summary>
+    public static (long StdoutEnd, long StderrEnd, long LastNanos) Ends(FileStream fs)
+    {
+        long outEnd = -1, errEnd = -1, last = 0;
         {
             var count = fs.Length / RecordSize;
             var buf = new byte[RecordSize * 256];
@@ -114,6 +124,6 @@ public static class LogIndexFile
         fs.Write(buf);
     }
 
-    static FileStream OpenRead(string path) =>
+    public static FileStream OpenRead(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
 }
