@@ -921,6 +921,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // An exited container is attached like a created one, to its next run: docker's `start -a`
         // attaches before it starts (the console refuses a plain `attach` to a stopped container).
         bool next = _record.Status is ContainerStatus.Created or ContainerStatus.Exited;
+        try { Logs.LogFiles.MigrateLegacy(_layout.DataDir); }
+        catch (IOException ex) { _log.Warning("container {0}: its log could not be moved to log/: {1}", Id[..12], ex.Message); }
         Sender.Tell(new AttachInfo(_layout.DataDir, Logs.LogFiles.End(_layout.DataDir), _nextExit.Task)
         { Stdio = next ? NextStdio() : _stdio, Tty = _record.Spec.Tty, Logs = _svc.Logs });
     }

@@ -48,6 +48,20 @@ public static class LogFiles
     static bool HasLegacy(string dataDir) =>
         File.Exists(Path.Combine(dataDir, LogIndexFile.FileName)) || File.Exists(Path.Combine(dataDir, "stdout.log"));
 
+    /// <summary>Before rotation a container's log was DataDir/{stdout.log, stderr.log, log.idx}: it
+    /// becomes generation 1 (the next writer indexes what its index lacks). Done by the container's
+    /// actor before an attached client is told where to start, and by the writer.</summary>
+    public static void MigrateLegacy(string dataDir)
+    {
+        if (Generations(dataDir) is not [0]) return;
+        Directory.CreateDirectory(Dir(dataDir), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        for (var s = 1; s <= 2; s++)
+            if (File.Exists(Data(dataDir, 0, s))) File.Move(Data(dataDir, 0, s), Data(dataDir, 1, s), overwrite: true);
+        // The index last: generation 1 appears to readers complete.
+        if (File.Exists(Index(dataDir, 0))) File.Move(Index(dataDir, 0), Index(dataDir, 1), overwrite: true);
+        else File.Create(Index(dataDir, 1)).Dispose();
+    }
+
     /// <summary>At create: generation 1, empty, so that a client attached before the first start
     /// opens the files the run will write (a `run --rm` container's dir may be gone before the
     /// client gets to read).</summary>

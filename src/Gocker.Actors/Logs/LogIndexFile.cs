@@ -3,15 +3,17 @@ using System.Buffers.Binary;
 namespace Gocker.Actors.Logs;
 
 /// <summary>One chunk of output as the daemon saw it arrive: `Length` bytes of stream `Stream`
-/// (1 stdout, 2 stderr) at `Offset` of that stream's log file, noticed at `UnixNanos`.</summary>
-public readonly record struct LogChunk(byte Stream, long Offset, int Length, long UnixNanos)
+/// (1 stdout, 2 stderr) at `Offset` of that stream's log file, noticed at `UnixNanos`.
+/// ContinuesLine: the first chunk of its stream in a generation whose line began in the previous
+/// generation (a reader that did not read that one skips the fragment).</summary>
+public readonly record struct LogChunk(byte Stream, long Offset, int Length, long UnixNanos, bool ContinuesLine = false)
 {
     public long End => Offset + Length;
 }
 
 /// <summary>
 /// A log generation's index (LogFiles: DataDir/log/G.idx; DataDir/log.idx before rotation): fixed-size little-endian records (offset 8, nanos 8, length 4,
-/// stream 1, 3 reserved), appended in the order the daemon saw the writes. Fixed size keeps a
+/// stream 1, flags 1 (bit 0: ContinuesLine), 2 reserved), appended in the order the daemon saw the writes. Fixed size keeps a
 /// torn record from a crash detectable (a partial tail is ignored and cut off before the next
 /// append) and lets readers resume at a record number.
 /// </summary>
@@ -28,12 +30,13 @@ public static class LogIndexFile
         BinaryPrimitives.WriteInt64LittleEndian(dst[8..], c.UnixNanos);
         BinaryPrimitives.WriteInt32LittleEndian(dst[16..], c.Length);
         dst[20] = c.Stream;
-        dst[21] = dst[22] = dst[23] = 0;
+        dst[21] = c.ContinuesLine ? (byte)1 : (byte)0;
+        dst[22] = dst[23] = 0;
     }
 
     public static LogChunk Decode(ReadOnlySpan<byte> src) =>
         new(src[20], BinaryPrimitives.ReadInt64LittleEndian(src), BinaryPrimitives.ReadInt32LittleEndian(src[16..]),
-            BinaryPrimitives.ReadInt64LittleEndian(src[8..]));
+            BinaryPrimitives.ReadInt64LittleEndian(src[8..]), (src[21] & 1) != 0);
 
     /// <summary>Records from number `first` on (whole records only). A missing file has none.</summary>
     public static List<LogChunk> Read(string indexPath, long first = 0)

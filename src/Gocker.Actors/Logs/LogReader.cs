@@ -28,6 +28,11 @@ public sealed class LogReader : IDisposable
     long _next;
     readonly long[] _start = new long[2];
     readonly bool[] _atLineStart = [true, true];
+    /// <summary>Per stream: the reader starts where older generations were rotated away, so the
+    /// first chunk, if it continues a line begun there, is a fragment to skip up to its end.</summary>
+    readonly bool[] _skipFragment = new bool[2];
+    /// <summary>Per stream: inside a fragment being skipped (until the next '\n').</summary>
+    readonly bool[] _skipping = new bool[2];
     LogPosition? _limit;
 
     /// <param name="sinceNanos">Only chunks logged at or after this (unix ns; 0 = all).</param>
@@ -75,11 +80,13 @@ public sealed class LogReader : IDisposable
         if (tail is not int n)
         {
             OpenFirst(gens, 0);
+            _skipFragment[0] = _skipFragment[1] = true;
             return;
         }
         var remaining = n;
         for (var gi = gens.Count - 1; gi >= 0 && remaining > 0; gi--)
         {
+            if (_limit is { } lim && gens[gi] > lim.Gen) continue; // begun after StopAtCurrentEnd
             var g = Generation.Open(_dataDir, gens[gi]);
             if (g is null) continue;
             var chunks = g.Read(0, _limit is { } l && l.Gen == g.Gen ? l.Record : long.MaxValue);
@@ -97,6 +104,7 @@ public sealed class LogReader : IDisposable
         }
         if (n == 0) { OpenLast(gens); return; }
         OpenFirst(gens, 0);
+        _skipFragment[0] = _skipFragment[1] = true;
     }
 
     void OpenFirst(List<long> gens, int from)
@@ -159,7 +167,7 @@ public sealed class LogReader : IDisposable
                 if (buf[k] == '\n' && from + k + 1 >= c.Offset) yield return from + k + 1;
             hi = from;
         }
-        if (c.Offset == 0) yield return 0;
+        if (c.Offset == 0 && !c.ContinuesLine) yield return 0;
     }
 
     /// <summary>Writes everything logged beyond the reader's position (up to StopAtCurrentEnd's
@@ -210,7 +218,11 @@ public sealed class LogReader : IDisposable
             if (_limit is { } l && g > l.Gen) return false;
             if (Generation.Open(_dataDir, g) is { } opened)
             {
-                if (g != want) _next = 0; // the one waited for was rotated away unread
+                if (g != want)
+                {
+                    _next = 0; // the one waited for was rotated away unread
+                    _skipFragment[0] = _skipFragment[1] = true;
+                }
                 _cur = opened;
                 _pendingGen = 0;
                 return true;
@@ -229,10 +241,22 @@ public sealed class LogReader : IDisposable
             {
                 if (c.Stream is not (1 or 2) || !_want[c.Stream - 1] || !InRange(c)) continue;
                 var s = c.Stream - 1;
+                if (_skipFragment[s])
+                {
+                    _skipFragment[s] = false;
+                    _skipping[s] = c.ContinuesLine;
+                }
                 var pos = Math.Max(c.Offset, _start[s]);
                 if (pos >= c.End) continue;
                 var f = g.Data[s];
                 if (f is null) continue;
+                if (_skipping[s])
+                {
+                    // The rest of a line whose start was rotated away: not a line of its own.
+                    pos = SkipFragment(f, s, pos, c.End);
+                    _start[s] = pos;
+                    if (pos >= c.End) continue;
+                }
                 var stamp = _timestamps ? Encoding.ASCII.GetBytes(FormatNanos(c.UnixNanos) + " ") : [];
                 var header = _raw ? 0 : Multiplex.HeaderSize;
                 f.Seek(pos, SeekOrigin.Begin);
@@ -266,6 +290,26 @@ public sealed class LogReader : IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             ArrayPool<byte>.Shared.Return(frame);
         }
+    }
+
+    /// <summary>Skips to just after the next '\n' in [pos, end) (ends skipping) or to end.</summary>
+    long SkipFragment(FileStream f, int s, long pos, long end)
+    {
+        var buf = new byte[8192];
+        f.Seek(pos, SeekOrigin.Begin);
+        while (pos < end)
+        {
+            var got = f.Read(buf, 0, (int)Math.Min(buf.Length, end - pos));
+            if (got <= 0) return end;
+            var nl = Array.IndexOf(buf, (byte)'\n', 0, got);
+            if (nl >= 0)
+            {
+                _skipping[s] = false;
+                return pos + nl + 1;
+            }
+            pos += got;
+        }
+        return pos;
     }
 
     static async Task Emit(Stream output, byte[] frame, int s, int len, int header, CancellationToken ct)

@@ -35,6 +35,9 @@ public sealed class LogWriter : IDisposable
     FileStream?[] _data = new FileStream?[2];
     FileStream? _idx;
     readonly long[] _size = new long[2];
+    /// <summary>Whether the last byte written to each stream ended a line (a new generation's first
+    /// chunk of a stream that did not is marked ContinuesLine).</summary>
+    readonly bool[] _lineEnded = [true, true];
     long _idxLength;
     long _lastNanos;
     bool _open, _closed, _failing;
@@ -109,7 +112,7 @@ public sealed class LogWriter : IDisposable
         try
         {
             RandomAccess.Write(_data[s]!.SafeFileHandle, piece, offset);
-            LogIndexFile.Encode(new LogChunk((byte)(s + 1), offset, piece.Length, now), _record);
+            LogIndexFile.Encode(new LogChunk((byte)(s + 1), offset, piece.Length, now, offset == 0 && !_lineEnded[s]), _record);
             RandomAccess.Write(_idx!.SafeFileHandle, _record, _idxLength);
         }
         catch
@@ -121,6 +124,7 @@ public sealed class LogWriter : IDisposable
         }
         _size[s] += piece.Length;
         _idxLength += LogIndexFile.RecordSize;
+        _lineEnded[s] = piece[^1] == '\n';
     }
 
     static void TryTruncate(SafeFileHandle h, long length)
@@ -191,7 +195,15 @@ public sealed class LogWriter : IDisposable
         _data = data;
         _idx = idx;
         _gen = gen;
-        for (var s = 0; s < 2; s++) _size[s] = RandomAccess.GetLength(data[s]!.SafeFileHandle);
+        for (var s = 0; s < 2; s++)
+        {
+            _size[s] = RandomAccess.GetLength(data[s]!.SafeFileHandle);
+            if (_size[s] > 0)
+            {
+                Span<byte> last = stackalloc byte[1];
+                _lineEnded[s] = RandomAccess.Read(data[s]!.SafeFileHandle, last, _size[s] - 1) == 1 && last[0] == '\n';
+            }
+        }
         // A torn record (a crash mid-append) is cut off.
         _idxLength = RandomAccess.GetLength(idx.SafeFileHandle) / LogIndexFile.RecordSize * LogIndexFile.RecordSize;
         TryTruncate(idx.SafeFileHandle, _idxLength);
@@ -209,18 +221,7 @@ public sealed class LogWriter : IDisposable
         Pulse();
     }
 
-    /// <summary>Before rotation a container's log was DataDir/{stdout.log, stderr.log, log.idx}: it
-    /// becomes generation 1 (its index is completed by OpenLatest).</summary>
-    void MigrateLegacy()
-    {
-        if (LogFiles.Generations(_dataDir) is not [0]) return;
-        Directory.CreateDirectory(LogFiles.Dir(_dataDir), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        for (var s = 1; s <= 2; s++)
-            if (File.Exists(LogFiles.Data(_dataDir, 0, s))) File.Move(LogFiles.Data(_dataDir, 0, s), LogFiles.Data(_dataDir, 1, s), overwrite: true);
-        // The index last: generation 1 appears to readers complete.
-        if (File.Exists(LogFiles.Index(_dataDir, 0))) File.Move(LogFiles.Index(_dataDir, 0), LogFiles.Index(_dataDir, 1), overwrite: true);
-        else File.Create(LogFiles.Index(_dataDir, 1)).Dispose();
-    }
+    void MigrateLegacy() => LogFiles.MigrateLegacy(_dataDir);
 
     void Pulse()
     {

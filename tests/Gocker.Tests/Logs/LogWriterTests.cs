@@ -96,6 +96,29 @@ public sealed class LogWriterTests : IDisposable
     }
 
     [Fact]
+    public void A_line_cut_by_a_rotation_is_not_shown_as_a_fragment_once_its_start_is_gone()
+    {
+        // Each line in two writes (as pipe reads cut lines): every generation here starts with the
+        // rest of a line that began in the one before.
+        using (var w = Writer(1000, 2))
+            for (var i = 0; i < 300; i++)
+            {
+                var l = Encoding.ASCII.GetBytes(Line(i));
+                w.Write(1, l.AsSpan(0, 4));
+                w.Write(1, l.AsSpan(4));
+            }
+        var first = LogFiles.Generations(_dir)[0];
+        Assert.StartsWith(" ", File.ReadAllText(LogFiles.Data(_dir, first, 1)));
+        var lines = Lines(ReadAll());
+        Assert.StartsWith("line ", lines[0]);
+        var from = int.Parse(lines[0]["line ".Length..]);
+        Assert.Equal(Enumerable.Range(from, 300 - from).Select(i => Line(i).TrimEnd('\n')), lines);
+        Assert.Equal(Enumerable.Range(290, 10).Select(i => Line(i).TrimEnd('\n')), Lines(ReadAll(10)));
+        // A tail reaching back past the oldest line start gets whole lines only, too.
+        Assert.Equal(lines, Lines(ReadAll(10_000)));
+    }
+
+    [Fact]
     public void A_chunk_bigger_than_a_generation_is_split_and_read_back_whole()
     {
         var big = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 500).Select(Line)));
