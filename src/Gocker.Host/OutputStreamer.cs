@@ -18,12 +18,14 @@ public static class OutputStreamer
     public static Task FollowAsync(Stream output, ContainerLogs? logs, string dataDir, LogPosition from, bool stdout, bool stderr,
         Task done, bool raw, CancellationToken ct)
     {
+        var reading = logs?.AddReader(dataDir);
         var reader = new LogReader(dataDir, stdout || raw, stderr && !raw, timestamps: false, raw: raw);
         reader.Seek(from);
-        return PumpUntil(output, reader, logs, dataDir, done, dispose: true, ct);
+        return PumpUntil(output, reader, logs, dataDir, done, dispose: true, ct, reading);
     }
 
-    static async Task PumpUntil(Stream output, LogReader reader, ContainerLogs? logs, string dataDir, Task done, bool dispose, CancellationToken ct)
+    static async Task PumpUntil(Stream output, LogReader reader, ContainerLogs? logs, string dataDir, Task done, bool dispose, CancellationToken ct,
+        IDisposable? reading = null)
     {
         try
         {
@@ -41,6 +43,7 @@ public static class OutputStreamer
         finally
         {
             if (dispose) reader.Dispose();
+            reading?.Dispose();
         }
     }
 
@@ -54,6 +57,7 @@ public static class OutputStreamer
     /// </summary>
     public static async Task LogsAsync(Stream output, ContainerLogs? logs, string dataDir, LogOptions o, Task? exited, CancellationToken ct)
     {
+        using var reading = logs?.AddReader(dataDir);
         using var reader = new LogReader(dataDir, o.Stdout, o.Stderr, o.Timestamps, sinceNanos: o.SinceNanos, untilNanos: o.UntilNanos);
         if (exited is null) reader.StopAtCurrentEnd();
         reader.SeekTail(o.Tail);

@@ -591,6 +591,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (_detach is null) StartDetach();
         _layout.RemoveRun(_svc.Trash);
         await _writer.Flush(); // a record written behind must not land in (or recreate) a removed dir
+        // Clients still draining the log (an attached `run --rm`) open its newer generations by
+        // path: they finish first (bounded: a client that does not read must not hold the removal).
+        if (_record.StartedAt is not null)
+            await Task.WhenAny(_svc.Logs.ReadersDone(_layout.DataDir), Task.Delay(TimeSpan.FromSeconds(2)));
         _layout.RemoveData(_svc.Trash);
         await AwaitDetach();
         if (overlapped is not null) await overlapped;

@@ -301,4 +301,50 @@ public sealed class ContainerLogs
 
     /// <summary>Completes when the container's log grows; null when no writer is open for it.</summary>
     public Task? NextGrowth(string dataDir) => _live.TryGetValue(dataDir, out var w) ? w.NextGrowth : null;
+
+    readonly Dictionary<string, (int Count, TaskCompletionSource? Idle)> _readers = new(StringComparer.Ordinal);
+
+    /// <summary>A client reads the container's log (until the token is disposed). Readers open the
+    /// newer generations by path as they get to them: the removal waits for them (ReadersDone), so
+    /// an attached `run --rm` gets the output written just before the exit.</summary>
+    public IDisposable AddReader(string dataDir)
+    {
+        lock (_readers)
+        {
+            var (count, idle) = _readers.GetValueOrDefault(dataDir);
+            _readers[dataDir] = (count + 1, idle);
+        }
+        return new Reader(this, dataDir);
+    }
+
+    /// <summary>Completes once no client reads the container's log.</summary>
+    public Task ReadersDone(string dataDir)
+    {
+        lock (_readers)
+        {
+            if (!_readers.TryGetValue(dataDir, out var r)) return Task.CompletedTask;
+            r.Idle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _readers[dataDir] = r;
+            return r.Idle.Task;
+        }
+    }
+
+    void RemoveReader(string dataDir)
+    {
+        TaskCompletionSource? idle = null;
+        lock (_readers)
+        {
+            if (!_readers.TryGetValue(dataDir, out var r)) return;
+            if (r.Count > 1) { _readers[dataDir] = (r.Count - 1, r.Idle); return; }
+            _readers.Remove(dataDir);
+            idle = r.Idle;
+        }
+        idle?.TrySetResult();
+    }
+
+    sealed class Reader(ContainerLogs owner, string dataDir) : IDisposable
+    {
+        int _done;
+        public void Dispose() { if (Interlocked.Exchange(ref _done, 1) == 0) owner.RemoveReader(dataDir); }
+    }
 }

@@ -245,7 +245,9 @@ public sealed class LogFullDiskTests
             Assert.EndsWith("after-the-disk-was-freed", LogRotationTests.Ok(d, "logs", "--tail", "1", id));
             var resumed = LogRotationTests.Ok(d, "events", "--since", t0, "--until", "0s", "--filter", "container=" + id,
                 "--filter", "event=log-write-resumed", "--format", "{{.Actor.Attributes.droppedBytes}}");
-            Assert.True(long.Parse(resumed.Split('\n')[0]) > 1_000_000, $"dropped: {resumed}");
+            // Near the edge a smaller chunk may fit where a bigger one did not: several fail/resume
+            // pairs, whose drops add up to the output that found no room.
+            Assert.True(resumed.Split('\n').Sum(long.Parse) > 1_000_000, $"dropped: {resumed}");
             LogRotationTests.Ok(d, "rm", id);
             id = null;
             d.AssertNoLeaks();
