@@ -489,7 +489,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         Timers.CancelAll();
         if (_stdio is { } stdio)
         {
-            // Everything the container wrote to its terminal reaches stdout.log before the exit is
+            // Everything the container wrote to its terminal reaches the log before the exit is
             // announced (attached clients drain the file up to that point, then finish).
             _stdio = null;
             await stdio.FinishAsync(TimeSpan.FromSeconds(2));

@@ -128,6 +128,42 @@ public sealed class LogRotationTests(DaemonFixture daemon) : IClassFixture<Daemo
     }
 
     [Fact]
+    public void Since_and_until_select_what_was_logged_by_its_time_across_generations()
+    {
+        var id = Ok("run", "-d", "--network", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=100", "busybox", "sh", "-c",
+            "seq 1 300; sleep 0.2; echo late");
+        Assert.Equal("0", Ok("wait", id));
+        Assert.True(LogFiles.Generations(Path.Combine(daemon.DataRoot, "containers", id)).Count > 1, "the output should span generations");
+        // The exact times of the chunks, from -t (nine fraction digits), as unix seconds.nanoseconds.
+        var stamped = Ok("logs", "-t", id).Split('\n');
+        string Unix(string line)
+        {
+            var t = DateTimeOffset.Parse(line[..19] + "Z", System.Globalization.CultureInfo.InvariantCulture);
+            return $"{t.ToUnixTimeSeconds()}.{line[20..29]}";
+        }
+        var late = Unix(stamped[^1]);
+        var last300 = Unix(stamped[^2]);
+        string Body(string query)
+        {
+            var (head, body) = RawHttp.Request(daemon.Socket, "GET", $"/containers/{id}/logs?stdout=1&{query}", null);
+            Assert.StartsWith("HTTP/1.1 200", head);
+            return System.Text.Encoding.UTF8.GetString(body);
+        }
+        var since = Body("since=" + late);
+        Assert.Contains("late\n", since);
+        Assert.DoesNotContain("300\n", since);
+        var until = Body("until=" + last300);
+        Assert.Contains("\n300\n", until);
+        Assert.DoesNotContain("late", until);
+        // The console takes RFC3339 (here cut to .NET's 7 digits: a bound a hair earlier).
+        Assert.Equal("late", Ok("logs", "--since", stamped[^1][..27] + "Z", id));
+        var (badHead, badBody) = RawHttp.Request(daemon.Socket, "GET", $"/containers/{id}/logs?stdout=1&since=yesterday", null);
+        Assert.StartsWith("HTTP/1.1 400", badHead);
+        Assert.Contains("since", System.Text.Encoding.UTF8.GetString(badBody));
+        Ok("rm", id);
+    }
+
+    [Fact]
     public void None_keeps_no_log_but_attached_clients_get_the_output()
     {
         var r = daemon.Gocker("run", "--rm", "--network", "none", "--log-driver", "none", "busybox", "sh", "-c", "echo out; echo err >&2");
