@@ -123,4 +123,20 @@ public class RunFlagsTests
         Assert.Equal("", Assert.Single(result["53/udp"]!).HostPort);
         Assert.Null(Gocker.Actors.Containers.ContainerSpecFactory.WithExposedPorts(null, []));
     }
+
+    [Fact]
+    public void Log_driver_and_options_become_a_log_config()
+    {
+        Assert.Null(RunFlags.ParseLogConfig(null, null));
+        Assert.Null(RunFlags.ParseLogConfig(null, []));
+        var c = RunFlags.ParseLogConfig(null, ["max-size=10m", "max-file=3", "max-size=20m"])!;
+        Assert.Equal("", c.Type);
+        Assert.Equal(new Dictionary<string, string> { ["max-size"] = "20m", ["max-file"] = "3" }, c.Config);
+        var none = RunFlags.ParseLogConfig("none", null)!;
+        Assert.Equal(("none", 0), (none.Type, none.Config!.Count));
+        // The daemon knows which names and values are good; the console only checks the shape.
+        Assert.Equal("a=b", RunFlags.ParseLogConfig("local", ["tag=a=b"])!.Config!["tag"]);
+        Assert.Contains("max-size", Assert.Throws<UsageException>(() => RunFlags.ParseLogConfig(null, ["max-size"])).Message);
+        Assert.Contains("=1m", Assert.Throws<UsageException>(() => RunFlags.ParseLogConfig(null, ["=1m"])).Message);
+    }
 }
