@@ -16,13 +16,15 @@ namespace Gocker.Actors.Logs;
 /// A write that fails (ENOSPC, EIO...) never throws and never blocks: what was half written is cut
 /// back (data and index stay consistent, what is on disk stays readable), the chunk is dropped and
 /// counted, and the failure is reported once ("log-write-failed"); every later chunk tries again, and
-/// the first that is written reports "log-write-resumed" with the bytes lost. The caller keeps
+/// the first that is written reports "log-write-resumed" with the bytes lost (a writer closed while
+/// still failing reports "log-write-dropped" with them). The caller keeps
 /// draining the container's pipe, so the container never blocks on a full disk.
 /// Thread-safe (one lock; only one copier writes a stream at a time anyway).
 /// </summary>
 public sealed class LogWriter : IDisposable
 {
-    /// <summary>Reports a log event: action ("log-write-failed" or "log-write-resumed") and attributes.</summary>
+    /// <summary>Reports a log event: action ("log-write-failed", "log-write-resumed" or
+    /// "log-write-dropped") and attributes.</summary>
     public delegate void Reporter(string action, IReadOnlyList<(string Key, string Value)> attributes);
 
     readonly object _lock = new();
@@ -270,6 +272,9 @@ public sealed class LogWriter : IDisposable
         {
             if (_closed) return;
             _closed = true;
+            // The run ended with no room: what was lost since the failure was reported.
+            if (_failing && _dropped > 0)
+                Report("log-write-dropped", ("droppedBytes", _dropped.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             CloseHandles();
             _grew.TrySetResult();
         }

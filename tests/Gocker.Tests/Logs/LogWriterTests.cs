@@ -151,6 +151,19 @@ public sealed class LogWriterTests : IDisposable
     }
 
     [Fact]
+    public void A_writer_closed_while_failing_reports_what_it_dropped()
+    {
+        File.WriteAllText(LogFiles.Dir(_dir), "in the way");
+        var w = Writer(10_000, 2);
+        w.Write(2, "lost 3\n"u8);
+        w.Dispose();
+        w.Write(2, "after the close: ignored\n"u8);
+        Assert.Equal(["log-write-failed", "log-write-dropped"], _reports.Select(r => r.Action));
+        Assert.Equal("7", _reports[1].Attrs["droppedBytes"]);
+        File.Delete(LogFiles.Dir(_dir));
+    }
+
+    [Fact]
     public void A_log_from_before_rotation_becomes_generation_one_and_goes_on()
     {
         File.WriteAllText(Path.Combine(_dir, "stdout.log"), "old out\n");
