@@ -20,6 +20,9 @@ public sealed class ExecCreateRequest
     public string? DetachKeys { get; set; }
     /// <summary>Docker's initial [rows, columns] of a -t exec (the start's body may say it again).</summary>
     public List<int>? ConsoleSize { get; set; }
+    /// <summary>The container again (docker-py sends it): the path names the container, as in Docker,
+    /// which reads only the path.</summary>
+    public string? Container { get; set; }
     /// <summary>Every property Gocker does not know: refused unless its value is empty.</summary>
     [System.Text.Json.Serialization.JsonExtensionData]
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
@@ -52,13 +55,16 @@ public sealed class ExecInspect
 {
     public string ID { get; set; } = "";
     public bool Running { get; set; }
-    /// <summary>null until the process has exited (Docker's shape).</summary>
+    /// <summary>null until the process has exited (Docker's shape: written as null, never left out;
+    /// clients such as Testcontainers poll it while the exec runs).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)]
     public int? ExitCode { get; set; }
     public ExecProcessConfig ProcessConfig { get; set; } = new();
     public bool OpenStdin { get; set; }
     public bool OpenStdout { get; set; }
     public bool OpenStderr { get; set; }
     public bool CanRemove { get; set; }
+    public string DetachKeys { get; set; } = "";
     public string ContainerID { get; set; } = "";
     public int Pid { get; set; }
     /// <summary>Gocker extension: why the command could not be started (e.g. not found), if so.</summary>

@@ -24,6 +24,8 @@ public sealed class ContainerCreateRequest
     public bool StdinOnce { get; set; }
     /// <summary>Docker's shape: "80/tcp" -> {}; added to the image's for -P.</summary>
     public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
+    /// <summary>User metadata (Docker's Config.Labels): kept with the container, shown by inspect and ps, filtered on by `label=`.</summary>
+    public Dictionary<string, string>? Labels { get; set; }
     public HostConfig? HostConfig { get; set; }
     /// <summary>Every property Gocker does not know: refused at create unless its value is empty (see
     /// UnsupportedFields). Never written.</summary>
@@ -208,6 +210,10 @@ public sealed class ContainerSummary
     public string Status { get; set; } = "";
     /// <summary>Published ports (Docker's Port objects).</summary>
     public List<ContainerPort>? Ports { get; set; }
+    public Dictionary<string, string>? Labels { get; set; }
+    /// <summary>Bytes written in the container's own layer (only where asked: /system/df).</summary>
+    public long? SizeRw { get; set; }
+    public long? SizeRootFs { get; set; }
 }
 
 public sealed class ContainerPort
@@ -248,6 +254,7 @@ public sealed class ContainerConfig
     public bool Tty { get; set; }
     public bool OpenStdin { get; set; }
     public bool StdinOnce { get; set; }
+    public Dictionary<string, string> Labels { get; set; } = [];
 }
 
 public sealed class MountPoint

@@ -46,6 +46,7 @@ internal static class CreateRequestWriter
                 }
                 w.WriteEndObject();
             }
+            Map(w, "Labels"u8, r.Labels);
             if (r.HostConfig is { } h) HostConfig(w, h);
             w.WriteEndObject();
         }

@@ -63,7 +63,8 @@ public static class PsTemplate
         "Status" => c.Status,
         "State" => c.State,
         "Ports" => Commands.ContainerCommands.PortsText(c),
-        "Labels" or "Mounts" or "Size" or "Networks" => "",
+        "Labels" => string.Join(",", (c.Labels ?? []).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => l.Key + "=" + l.Value)),
+        "Mounts" or "Size" or "Networks" => "",
         _ => throw new UsageException($"template: can't evaluate field {name} in type container.ContainerContext"),
     };
 
@@ -76,7 +77,7 @@ public static class PsTemplate
             var eq = f.IndexOf('=');
             if (eq <= 0) throw new UsageException($"bad format of filter (expected name=value): {f}");
             var key = f[..eq].Trim().ToLowerInvariant();
-            if (key is not ("status" or "name" or "id")) throw new UsageException($"invalid filter '{key}' (supported: status, name, id)");
+            if (key is not ("status" or "name" or "id" or "label" or "ancestor")) throw new UsageException($"invalid filter '{key}' (supported: status, name, id, label, ancestor)");
             (map.TryGetValue(key, out var l) ? l : map[key] = []).Add(f[(eq + 1)..]);
         }
         if (map.Count == 0) return null;

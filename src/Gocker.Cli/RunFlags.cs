@@ -172,6 +172,37 @@ public static class RunFlags
         return result;
     }
 
+    /// <summary>--label-file FILE (lines of KEY=VALUE or KEY, blank lines and # comments skipped),
+    /// then --label KEY=VALUE|KEY over them, as Docker's CLI: KEY alone is the label with an empty value.</summary>
+    public static Dictionary<string, string>? ParseLabels(IEnumerable<string> labels, IEnumerable<string> files, Func<string, IEnumerable<string>> readLines)
+    {
+        Dictionary<string, string>? result = null;
+        void Add(string kv, string where)
+        {
+            var eq = kv.IndexOf('=');
+            var key = eq < 0 ? kv : kv[..eq];
+            if (key.Trim().Length == 0) throw new UsageException($"invalid label '{kv}'{where}: the key is empty");
+            (result ??= new(StringComparer.Ordinal))[key] = eq < 0 ? "" : kv[(eq + 1)..];
+        }
+        foreach (var file in files)
+        {
+            IEnumerable<string> lines;
+            try { lines = readLines(file).ToList(); }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            { throw new UsageException($"--label-file {file}: {ex.Message}"); }
+            int n = 0;
+            foreach (var raw in lines)
+            {
+                n++;
+                var line = raw.TrimStart();
+                if (line.Length == 0 || line.StartsWith('#')) continue;
+                Add(line.TrimEnd('\r'), $" ({file}, line {n})");
+            }
+        }
+        foreach (var l in labels) Add(l, "");
+        return result;
+    }
+
     /// <summary>--security-opt seccomp=FILE: the profile's content is sent (Docker's CLI does the same:
     /// the daemon never reads a client's path). Other values pass as they are.</summary>
     public static string ResolveSecurityOpt(string opt, Func<string, string> readFile)

@@ -49,6 +49,8 @@ public sealed class RunOptions
     public readonly Option<string?> LogDriver = new("--log-driver") { Description = "Logging driver for the container: json-file or local (Gocker's own log, rotated), none", HelpName = "string" };
     public readonly Option<string[]> LogOpt = new("--log-opt") { Description = "Log driver options: max-size=10m, max-file=3 (default: the daemon's gocker.logs)", HelpName = "list" };
     public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
+    public readonly Option<string[]> Label = new("--label", "-l") { Description = "Set metadata on a container (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
+    public readonly Option<string[]> LabelFile = new("--label-file") { Description = "Read labels from a file of KEY=VALUE lines", HelpName = "list" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
@@ -60,7 +62,7 @@ public sealed class RunOptions
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
-                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, LogDriver, LogOpt })
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -169,6 +171,7 @@ public sealed class RunOptions
             StdinOnce = interactive && !detach,
             Tty = tty,
             ExposedPorts = RunFlags.ParseExpose(pr.GetValue(Expose) ?? []),
+            Labels = RunFlags.ParseLabels(pr.GetValue(Label) ?? [], pr.GetValue(LabelFile) ?? [], File.ReadLines),
             HostConfig = host,
         };
     }

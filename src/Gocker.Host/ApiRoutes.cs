@@ -32,13 +32,20 @@ public static class ApiRoutes
         // Routing must come after the rewrite: WebApplication otherwise matches routes first, and
         // every versioned path answered 404.
         app.UseRouting();
+        // Body limits, JSON errors for what no route catches, exact application/json (RequestLimits).
+        RequestLimits.Use(app);
 
         // Docker's clients read API-Version from the ping to pick the version they speak (without it
         // the docker CLI falls back to 1.24).
         app.MapMethods("/_ping", ["GET", "HEAD"], (HttpContext ctx) =>
         {
             ctx.Response.Headers["API-Version"] = VersionResponse.Api;
+            // The rest as dockerd sends them (the docker CLI reads OSType and Docker-Experimental).
             ctx.Response.Headers["OSType"] = "linux";
+            ctx.Response.Headers["Docker-Experimental"] = "false";
+            ctx.Response.Headers["Swarm"] = "inactive";
+            ctx.Response.Headers.CacheControl = "no-cache, no-store, must-revalidate";
+            ctx.Response.Headers.Pragma = "no-cache";
             return Results.Text("OK");
         });
         app.MapGet("/version", (EngineServices svc) => Results.Json(new VersionResponse
@@ -68,6 +75,8 @@ public static class ApiRoutes
         DebugRoutes.Map(app);
         ExecRoutes.Map(app);
         GroupRoutes.Map(app);
+        SystemRoutes.Map(app);
+        RequestLimits.MapNotFound(app);
     }
 
     // ---- helpers ------------------------------------------------------------------------------
@@ -91,8 +100,10 @@ public static class ApiRoutes
     {
         var (code, exit) = ex switch
         {
-            ContainerNotFoundException or ImageNotFoundException or Gocker.Network.NetworkNotFoundException => (404, (int?)null),
-            BadRequestException or UnsafeArchiveException or ArgumentException or InvalidDataException => (400, null),
+            ContainerNotFoundException or ImageNotFoundException or Gocker.Network.NetworkNotFoundException or RouteNotFoundException => (404, (int?)null),
+            BadRequestException or UnsafeArchiveException or ArgumentException or InvalidDataException or System.Text.Json.JsonException => (400, null),
+            RequestTooLargeException => (413, null),
+            Microsoft.AspNetCore.Http.BadHttpRequestException b => (b.StatusCode, null),
             ConflictException or InvalidStateException or Gocker.Network.NetworkConflictException => (409, null),
             StartFailedException s => (500, s.ExitCode),
             _ => (500, null),
@@ -112,8 +123,8 @@ public static class ApiRoutes
     // ---- containers -----------------------------------------------------------------------------
     static Task<IResult> Create(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
-        var req = await ctx.Request.ReadFromJsonAsync(GockerJson.Default.ContainerCreateRequest, ctx.RequestAborted)
-                  ?? throw new BadRequestException("empty request body");
+        var req = (await RequestLimits.ReadJsonAsync(ctx, GockerJson.Default.ContainerCreateRequest))!;
+        ContainerSpecFactory.CheckBounds(req); // before the image is looked up by a name of any size
         if (string.IsNullOrEmpty(req.Image)) throw new BadRequestException("No image specified");
         WaitCondition? runUntil = null;
         var run = ctx.Request.Query["gockerRun"].ToString();
@@ -217,7 +228,11 @@ public static class ApiRoutes
 
     static Task<IResult> List(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
-        var (match, impliesAll) = ContainerExtraRoutes.ParseFilters(ctx.Request.Query["filters"].ToString());
+        var filters = ctx.Request.Query["filters"].ToString();
+        // `ancestor` resolves images (busybox may be built on first use): off the request thread.
+        var (match, impliesAll) = filters.Contains("ancestor", StringComparison.Ordinal)
+            ? await Task.Run(() => ContainerExtraRoutes.ParseFilters(filters, new ImageAncestry(svc.Images)))
+            : ContainerExtraRoutes.ParseFilters(filters);
         var all = Flag(ctx, "all") || impliesAll;
         // Read directly (no message): under a crash-loop storm the supervisor's mailbox is busy
         // with the restarts' records; ContainerListing says why this is never older than a verb
@@ -238,6 +253,7 @@ public static class ApiRoutes
             {
                 IP = p.HostIp.Length > 0 ? p.HostIp : "0.0.0.0", PrivatePort = p.ContainerPort, PublicPort = p.HostPort, Type = p.Protocol,
             }).ToList(),
+            Labels = r.Spec.Labels,
         }).ToList();
         return Results.Json(list, GockerJson.Default.ListContainerSummary);
     });
@@ -279,7 +295,7 @@ public static class ApiRoutes
             Config = new ContainerConfig
             {
                 Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
-                Tty = s.Tty, OpenStdin = s.OpenStdin, StdinOnce = s.StdinOnce,
+                Tty = s.Tty, OpenStdin = s.OpenStdin, StdinOnce = s.StdinOnce, Labels = s.Labels,
             },
             HostConfig = new HostConfig
             {
@@ -451,23 +467,24 @@ public static class ApiRoutes
     }
 
     /// <summary>stdout and stderr merged in the order the daemon read them (the log's index), across
-    /// its rotated generations, optionally the last N lines (`tail`), logged within `since`..`until`,
-    /// with RFC3339Nano timestamps (`timestamps`), following until the container exits (`follow`).
-    /// A container created with LogConfig.Type "none" has no log to read: 501, as Docker.</summary>
+    /// its rotated generations, optionally the last N lines (`tail`), with RFC3339Nano timestamps
+    /// (`timestamps`), following until the container exits (`follow`); only what was written from
+    /// `since` to `until` (unix seconds, Docker's form; a malformed one is a 400). A container
+    /// created with LogConfig.Type "none" has no log to read: 501, as Docker.</summary>
     static async Task Logs(HttpContext ctx, string id, EngineServices svc)
     {
         ContainerRecord record;
         int? tail = null;
-        long since, until;
+        long? since, until;
         try
         {
+            since = QueryParams.UnixNanos(ctx, "since");
+            until = QueryParams.UnixNanos(ctx, "until");
             record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
             var tailText = ctx.Request.Query["tail"].ToString();
             if (tailText is not ("" or "all"))
                 tail = int.TryParse(tailText, out var t) && t >= 0 ? t
                     : throw new BadRequestException($"invalid tail value '{tailText}': expected a number of lines or \"all\"");
-            since = TimeBound(ctx, "since");
-            until = TimeBound(ctx, "until");
         }
         catch (Exception ex)
         {
@@ -501,23 +518,15 @@ public static class ApiRoutes
         try
         {
             await OutputStreamer.LogsAsync(ctx.Response.Body, svc.Logs, dataDir,
-                new OutputStreamer.LogOptions(Flag(ctx, "stdout"), Flag(ctx, "stderr"), Flag(ctx, "timestamps"), tail, since, until),
+                new OutputStreamer.LogOptions(Flag(ctx, "stdout"), Flag(ctx, "stderr"), Flag(ctx, "timestamps"), tail) { SinceNanos = since, UntilNanos = until },
                 exited, ctx.RequestAborted);
         }
         catch (OperationCanceledException) { /* client went away */ }
     }
 
-    /// <summary>logs' since/until: unix seconds[.nanoseconds] (what the docker CLI sends); 0 = none.</summary>
-    static long TimeBound(HttpContext ctx, string name)
-    {
-        var text = ctx.Request.Query[name].ToString();
-        return OutputStreamer.ParseUnixNanos(text)
-            ?? throw new BadRequestException($"invalid {name} value '{text}': expected unix seconds, optionally with a fraction (1700000000.5)");
-    }
-
     static Task<IResult> Stop(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
     {
-        var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
+        var t = QueryParams.StopTimeout(ctx) ?? svc.Options.DefaultStopTimeout;
         var reply = await AskContainer<object>(ctx, id, new ContainerActor.Stop(t), t + TimeSpan.FromSeconds(30));
         return reply is NotModified ? Results.StatusCode(304) : Results.NoContent();
     });

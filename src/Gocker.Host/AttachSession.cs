@@ -82,7 +82,7 @@ public static class AttachSession
     /// </summary>
     static Task<IResult> CloseStdin(HttpContext ctx, string id) => ApiRoutes.Guard(async () =>
     {
-        long after = long.TryParse(ctx.Request.Query["after"], NumberStyles.None, CultureInfo.InvariantCulture, out var a) ? a : 0;
+        long after = QueryParams.ByteCount(ctx.Request.Query["after"].ToString(), "after") ?? 0;
         var info = await ApiRoutes.AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
         // Not yet given to a run: the input of a run that has already exited (attaching to an exited
         // container prepares its next run's stdin, which this must not close).

@@ -31,7 +31,7 @@ public static class ContainerExtraRoutes
     /// <summary>Docker's restart: stop (TERM, then KILL after t seconds) if running, then start.</summary>
     static Task<IResult> Restart(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
     {
-        var t = int.TryParse(ctx.Request.Query["t"], out var secs) && secs >= 0 ? TimeSpan.FromSeconds(secs) : svc.Options.DefaultStopTimeout;
+        var t = QueryParams.StopTimeout(ctx) ?? svc.Options.DefaultStopTimeout;
         var resolved = await Ask<Gocker.Actors.Containers.ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
         // ForRestart: an --rm container is kept for the start (as Docker's restart does), not removed.
         await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t, ForRestart: true), t + TimeSpan.FromSeconds(30));
@@ -76,29 +76,35 @@ public static class ContainerExtraRoutes
         return Results.Bytes(ms.ToArray(), "application/json");
     });
 
-    /// <summary>Docker's stats: `stream=false` answers one sample (with a second one 200 ms later
-    /// as precpu, so CPU % can be computed); otherwise (Docker's default) one JSON line per second,
+    /// <summary>Docker's stats: `stream=false` (any case, or 0: docker-py sends "False") answers one
+    /// sample, with a second one 200 ms later as precpu so CPU % can be computed (`one-shot=true`:
+    /// at once, no precpu wait, as Docker); otherwise (Docker's default) one JSON line per second,
     /// each with the previous sample as precpu, until the container stops or the client leaves.</summary>
     static async Task<IResult> Stats(HttpContext ctx, string id)
     {
         ContainerRecord record;
         ContainerActor.StatsResult pre;
         long preSys;
+        bool stream, oneShot;
         try
         {
+            stream = QueryBool(ctx, "stream", true);
+            oneShot = QueryBool(ctx, "one-shot", false);
             record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
             pre = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
             preSys = SystemCpuNanos();
         }
         catch (Exception ex) { return ApiRoutes.Error(ex); }
-        var stream = ctx.Request.Query["stream"].ToString() is not ("false" or "0");
+        var preRead = DateTimeOffset.UtcNow;
         if (!stream)
         {
             return await Guard(async () =>
             {
+                if (oneShot)
+                    return Results.Bytes(StatsJson(record, pre, preSys, preRead, pre, preSys, null), "application/json");
                 await Task.Delay(200, ctx.RequestAborted);
                 var now = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
-                return Results.Bytes(StatsJson(record, now, SystemCpuNanos(), pre, preSys), "application/json");
+                return Results.Bytes(StatsJson(record, now, SystemCpuNanos(), DateTimeOffset.UtcNow, pre, preSys, preRead), "application/json");
             });
         }
         ctx.Response.ContentType = "application/json";
@@ -112,10 +118,11 @@ public static class ContainerExtraRoutes
                 if (current.Status is not (ContainerStatus.Running or ContainerStatus.Paused)) break;
                 var now = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
                 var sys = SystemCpuNanos();
-                await ctx.Response.Body.WriteAsync(StatsJson(record, now, sys, pre, preSys), ctx.RequestAborted);
+                var read = DateTimeOffset.UtcNow;
+                await ctx.Response.Body.WriteAsync(StatsJson(record, now, sys, read, pre, preSys, preRead), ctx.RequestAborted);
                 await ctx.Response.Body.WriteAsync("\n"u8.ToArray(), ctx.RequestAborted);
                 await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
-                (pre, preSys) = (now, sys);
+                (pre, preSys, preRead) = (now, sys, read);
             }
         }
         catch (OperationCanceledException) { /* the client left */ }
@@ -123,7 +130,29 @@ public static class ContainerExtraRoutes
         return Results.Empty;
     }
 
-    static byte[] StatsJson(ContainerRecord record, ContainerActor.StatsResult now, long sys, ContainerActor.StatsResult pre, long preSys)
+    /// <summary>A query flag as Docker's API reads it (strconv.ParseBool: 1, t, T, true, TRUE, True and
+    /// their false forms; docker-py writes Python's "False").</summary>
+    static bool QueryBool(HttpContext ctx, string name, bool absent)
+    {
+        var v = ctx.Request.Query[name].ToString();
+        if (v.Length == 0) return absent;
+        return v.ToLowerInvariant() switch
+        {
+            "1" or "t" or "true" => true,
+            "0" or "f" or "false" => false,
+            _ => throw new BadRequestException($"invalid value for {name}: {v} (true or false)"),
+        };
+    }
+
+    /// <summary>RFC 3339 in UTC with 'Z' and nanosecond digits, as Go writes times: Go's parser reads
+    /// the JSON string's bytes as they are, so the default encoder's "\u002B" for a '+' offset made
+    /// `docker stats` fail.</summary>
+    static string GoTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z'", CultureInfo.InvariantCulture);
+
+    static readonly long HostMemory = SystemRoutes.MemTotal();
+
+    static byte[] StatsJson(ContainerRecord record, ContainerActor.StatsResult now, long sys, DateTimeOffset read,
+        ContainerActor.StatsResult pre, long preSys, DateTimeOffset? preRead)
     {
         using var ms = new MemoryStream();
         using (var j = new Utf8JsonWriter(ms))
@@ -131,13 +160,16 @@ public static class ContainerExtraRoutes
             j.WriteStartObject();
             j.WriteString("id", record.Spec.Id);
             j.WriteString("name", "/" + record.Spec.Name);
-            j.WriteString("read", DateTimeOffset.UtcNow.ToString("o", CultureInfo.InvariantCulture));
+            j.WriteString("read", GoTime(read));
+            // Docker's zero time when there is no earlier sample (one-shot).
+            j.WriteString("preread", preRead is { } p ? GoTime(p) : "0001-01-01T00:00:00Z");
             j.WriteStartObject("pids_stats");
             j.WriteNumber("current", Math.Max(now.Stats.PidsCurrent, now.ProcessCount));
             j.WriteEndObject();
             j.WriteStartObject("memory_stats");
             j.WriteNumber("usage", now.Stats.MemoryUsageBytes);
-            j.WriteNumber("limit", now.Stats.MemoryLimitBytes);
+            // As Docker: no limit (or one above the host's memory) shows as the host's memory.
+            j.WriteNumber("limit", HostMemory is > 0 and var host && (now.Stats.MemoryLimitBytes <= 0 || now.Stats.MemoryLimitBytes > host) ? host : now.Stats.MemoryLimitBytes);
             j.WriteEndObject();
             void Cpu(string name, ContainerActor.StatsResult s, long system)
             {
@@ -156,10 +188,12 @@ public static class ContainerExtraRoutes
         return ms.ToArray();
     }
 
-    /// <summary>The `filters` query of GET /containers/json ({"status":[...],"name":[...],"id":[...]}).
-    /// Values of one key are alternatives; different keys must all match. A status filter lists
-    /// stopped containers too, as docker does.</summary>
-    public static (Func<ContainerRecord, bool> Match, bool ImpliesAll) ParseFilters(string? json)
+    /// <summary>The `filters` query of GET /containers/json ({"status":[...],"name":[...],"id":[...],
+    /// "label":["k","k=v"],"ancestor":["IMAGE"]}). Values of one key are alternatives, except
+    /// `label`, whose values must all match (as Docker's); different keys must all match. A status
+    /// filter lists stopped containers too, as docker does. `ancestor` needs <paramref name="images"/>
+    /// (an image unknown there matches nothing, as in Docker).</summary>
+    public static (Func<ContainerRecord, bool> Match, bool ImpliesAll) ParseFilters(string? json, ImageAncestry? images = null)
     {
         if (string.IsNullOrEmpty(json)) return (_ => true, false);
         Dictionary<string, List<string>> map;
@@ -174,7 +208,11 @@ public static class ContainerExtraRoutes
                 _ => throw new BadRequestException($"invalid filter value for '{p.Name}'"),
             });
         }
-        catch (JsonException ex) { throw new BadRequestException($"invalid filters: {ex.Message}"); }
+        // InvalidOperationException: valid JSON of the wrong shape (an array, a number where a string goes).
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            throw new BadRequestException($"invalid filters: {ex.Message} (expected {{\"key\":[\"value\"]}})");
+        }
         var statuses = Enum.GetValues<ContainerStatus>().Select(s => s.DockerName()).ToHashSet();
         var tests = new List<Func<ContainerRecord, bool>>();
         foreach (var (key, values) in map)
@@ -196,6 +234,15 @@ public static class ContainerExtraRoutes
                     break;
                 case "id":
                     tests.Add(r => values.Any(v => r.Spec.Id.StartsWith(v, StringComparison.Ordinal)));
+                    break;
+                case "label":
+                    var labelTest = LabelFilter.Parse(values);
+                    tests.Add(r => labelTest(r.Spec.Labels));
+                    break;
+                case "ancestor":
+                    if (images is null) throw new BadRequestException("invalid filter 'ancestor': no image store");
+                    var ids = values.Select(images.IdOf).Where(i => i is not null).ToHashSet(StringComparer.Ordinal);
+                    tests.Add(r => images.Lineage(r.Spec.ImageId).Any(ids.Contains));
                     break;
                 default:
                     throw new BadRequestException($"invalid filter '{key}'");

@@ -38,6 +38,10 @@ public static class Daemon
         });
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GockerJson.Default));
         builder.Services.AddSingleton(engine);
+        builder.Services.AddSingleton(new RequestLimits(cfg.MaxJsonBody));
+        // A route parameter that does not bind throws, so RequestLimits answers it with a JSON 400
+        // (the default is a 400 with an empty body).
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddHostedService(_ => new SocketMode(cfg.SocketPath));
         builder.Services.AddSingleton<Gocker.Network.INetworkManager>(engine.Network!);
         builder.Services.AddAkka("gocker", b =>

@@ -12,12 +12,15 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
     public Gocker.Network.NetworkOptions Network { get; init; } = new() { StateDir = Path.Combine(Options.DataRoot, "network") };
     /// <summary>gocker.cgroups.favor-dynmods: set the host's cgroup2 favordynmods option at start.</summary>
     public bool FavorDynmods { get; init; }
+    /// <summary>gocker.api.max-json-body: the largest request body of a JSON endpoint (RequestLimits).</summary>
+    public long MaxJsonBody { get; init; } = RequestLimits.DefaultMaxJsonBody;
 
     /// <summary>gocker.network.netns-pool when the configuration does not say (as shipped).</summary>
     public const int DefaultNetnsPool = 2;
 
     public static DaemonConfig Load(string? configFile, string? dataRoot, string? execRoot, string? host, string? cgroupParent,
-        string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null, int? netnsPool = null)
+        string? bridge = null, string? bridgeSubnet = null, string? addressPool = null, string? defaultNetwork = null, int? netnsPool = null,
+        string? usernsRemap = null)
     {
         var file = configFile ?? new[]
         {
@@ -57,6 +60,9 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             DefaultNetwork = defaultNetwork ?? Str("network.default", "bridge"),
             RestartBackoff = RestartBackoffOf(g),
             ContainerThreadNice = g.HasPath("dispatchers.container.nice") ? Math.Clamp(g.GetInt("dispatchers.container.nice"), 0, 19) : 0,
+            // Resolved now (and "default" given its range): a bad setting stops the daemon at start.
+            UsernsRemap = (usernsRemap ?? Str("userns-remap", "")) is { Length: > 0 } remap
+                ? Gocker.Syscalls.Security.SubIds.Resolve(remap) : null,
         };
         options = options with { Events = EventSettings(g, options.DataRoot), Logs = LogSettingsOf(g) };
         if (options.DefaultNetwork == "host")
@@ -83,7 +89,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             var v => throw new ArgumentException($"gocker.cgroups.favor-dynmods = {v}: use on or off"),
         };
         var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
-        return new DaemonConfig(options, socket, hocon, file) { Network = network, FavorDynmods = favor };
+        return new DaemonConfig(options, socket, hocon, file) { Network = network, FavorDynmods = favor, MaxJsonBody = MaxJsonBodyOf(g) };
     }
 
     /// <summary>gocker.restart { delay, max-delay, multiplier, reset-after, jitter }, checked like the
@@ -120,6 +126,17 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             return d with { MaxSize = size, MaxSizeText = sizeText, MaxFile = files };
         }
         catch (Gocker.Actors.Containers.BadRequestException ex) { throw new ArgumentException(ex.Message); }
+    }
+
+    /// <summary>gocker.api.max-json-body: a HOCON size (4MiB, 512KiB, 1048576), 1 KiB to 1 GiB.</summary>
+    static long MaxJsonBodyOf(Config g)
+    {
+        if (!g.HasPath("api.max-json-body")) return RequestLimits.DefaultMaxJsonBody;
+        long? size;
+        try { size = g.GetByteSize("api.max-json-body"); }
+        catch (Exception) { size = null; } // whatever the HOCON reader throws for a value that is no size
+        return size is >= 1024 and <= 1L << 30 ? size.Value
+            : throw new ArgumentException($"gocker.api.max-json-body = {g.GetString("api.max-json-body")}: use a size from 1KiB to 1GiB (e.g. 4MiB)");
     }
 
     /// <summary>gocker.events { max, subscriber-buffer, persist }.</summary>

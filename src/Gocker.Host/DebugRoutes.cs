@@ -17,10 +17,7 @@ public static class DebugRoutes
 
     static Task<IResult> InjectFault(HttpContext ctx) => Guard(async () =>
     {
-        JsonDocument doc;
-        try { doc = await JsonDocument.ParseAsync(ctx.Request.Body, default, ctx.RequestAborted); }
-        catch (JsonException ex) { throw new BadRequestException($"malformed JSON: {ex.Message}"); }
-        using (doc)
+        using var doc = (await RequestLimits.ReadJsonAsync(ctx, DebugJson.Default.JsonDocument))!;
         {
             if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new BadRequestException("expected a JSON object {Container, Kind, Count}");
             var container = Get(doc.RootElement, "Container") is { ValueKind: JsonValueKind.String } c ? c.GetString()! : "";
@@ -53,3 +50,7 @@ public static class DebugRoutes
         return null;
     }
 }
+
+/// <summary>The fault request is read as a document (RequestLimits.ReadJsonAsync needs type info).</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(JsonDocument))]
+internal sealed partial class DebugJson : System.Text.Json.Serialization.JsonSerializerContext;

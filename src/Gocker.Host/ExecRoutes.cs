@@ -54,8 +54,8 @@ public static class ExecRoutes
 
     static Task<IResult> Create(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store) => ApiRoutes.Guard(async () =>
     {
-        var req = await ctx.Request.ReadFromJsonAsync(GockerJson.Default.ExecCreateRequest, ctx.RequestAborted)
-                  ?? throw new BadRequestException("empty request body");
+        var req = (await RequestLimits.ReadJsonAsync(ctx, GockerJson.Default.ExecCreateRequest))!;
+        ContainerSpecFactory.CheckBounds(req);
         if (req.Cmd is not { Count: > 0 } || string.IsNullOrEmpty(req.Cmd[0])) throw new BadRequestException("No exec command specified");
         if (req.Cmd.Any(a => a.Contains('\0'))) throw new BadRequestException("Command arguments must not contain NUL bytes");
         foreach (var e in req.Env ?? [])
@@ -96,7 +96,7 @@ public static class ExecRoutes
             return Results.Json(new ExecInspect
             {
                 ID = e.Id, ContainerID = e.ContainerId, Running = e.Running, ExitCode = e.ExitCode, Pid = e.Pid, Error = e.Error,
-                OpenStdin = c.AttachStdin, OpenStdout = c.AttachStdout, OpenStderr = c.AttachStderr,
+                OpenStdin = c.AttachStdin, OpenStdout = c.AttachStdout, OpenStderr = c.AttachStderr, DetachKeys = c.DetachKeys ?? "",
                 ProcessConfig = new ExecProcessConfig
                 {
                     Tty = c.Tty, Entrypoint = c.Cmd![0], Arguments = c.Cmd.Skip(1).ToList(), User = c.User ?? "",
@@ -129,7 +129,13 @@ public static class ExecRoutes
         var upgradable = upgrade is { IsUpgradableRequest: true };
         var detach = false;
         var created = inst.Config.ConsoleSize is [> 0 and <= ushort.MaxValue and var h0, > 0 and <= ushort.MaxValue and var w0] ? ((ushort)h0, (ushort)w0) : ((ushort)24, (ushort)80);
-        ushort rows = Size(ctx, "h", created.Item1), cols = Size(ctx, "w", created.Item2);
+        ushort rows, cols;
+        try { (rows, cols) = (Size(ctx, "h", created.Item1), Size(ctx, "w", created.Item2)); }
+        catch (BadRequestException ex)
+        {
+            await ApiRoutes.Error(ex).ExecuteAsync(ctx);
+            return;
+        }
         // Docker's clients send the start's body with the upgrade; it arrives in a header
         // (UpgradeBodyConnection).
         var carried = upgradable ? UpgradeBodyConnection.Body(ctx) : null;
@@ -139,7 +145,7 @@ public static class ExecRoutes
             {
                 var body = carried is not null
                     ? System.Text.Json.JsonSerializer.Deserialize(carried, GockerJson.Default.ExecStartRequest)
-                    : await ctx.Request.ReadFromJsonAsync(GockerJson.Default.ExecStartRequest, ctx.RequestAborted);
+                    : await RequestLimits.ReadJsonAsync(ctx, GockerJson.Default.ExecStartRequest, required: false);
                 detach = body?.Detach ?? false;
                 if (body?.ConsoleSize is [> 0 and <= ushort.MaxValue, > 0 and <= ushort.MaxValue] size)
                     (rows, cols) = ((ushort)size[0], (ushort)size[1]);
@@ -147,6 +153,11 @@ public static class ExecRoutes
             catch (System.Text.Json.JsonException ex)
             {
                 await ApiRoutes.Error(new BadRequestException($"invalid exec start body: {ex.Message}")).ExecuteAsync(ctx);
+                return;
+            }
+            catch (Exception ex) when (ex is BadRequestException or RequestTooLargeException)
+            {
+                await ApiRoutes.Error(ex).ExecuteAsync(ctx);
                 return;
             }
         }
@@ -204,6 +215,10 @@ public static class ExecRoutes
         if (upgradable)
         {
             ctx.Response.Headers.ContentType = tty ? RawContentType : GockerClientContentType;
+            // As dockerd answers (and attach does): Testcontainers' client refuses to hijack a 101
+            // without them ("cannot hijack chunked or content length stream").
+            ctx.Response.Headers.Connection = "Upgrade";
+            ctx.Response.Headers.Upgrade = "tcp";
             conn = await upgrade!.UpgradeAsync();
         }
         else
@@ -222,7 +237,7 @@ public static class ExecRoutes
     /// <summary>The initial window size of a -t exec (`?h=ROWS&w=COLS` on start, so that the first
     /// screen is drawn at the right size; Docker's ConsoleSize in the body wins).</summary>
     static ushort Size(HttpContext ctx, string name, ushort fallback) =>
-        ushort.TryParse(ctx.Request.Query[name], out var v) && v > 0 ? v : fallback;
+        QueryParams.Dimension(ctx.Request.Query[name].ToString(), name, fallback);
 
     const string GockerClientContentType = "application/vnd.docker.multiplexed-stream";
     const string RawContentType = "application/vnd.docker.raw-stream";

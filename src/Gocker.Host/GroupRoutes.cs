@@ -26,8 +26,7 @@ public static class GroupRoutes
 
     static Task<IResult> Create(HttpContext ctx) => Guard(async () =>
     {
-        var req = await ctx.Request.ReadFromJsonAsync(GockerGroupJson.Default.GroupCreateRequest, ctx.RequestAborted)
-                  ?? throw new BadRequestException("empty request body");
+        var req = (await RequestLimits.ReadJsonAsync(ctx, GockerGroupJson.Default.GroupCreateRequest))!;
         if (req.WithinMs <= 0) throw new BadRequestException($"invalid window {req.WithinMs} ms: must be positive");
         var state = await Ask<GroupState>(ctx, new GroupsManager.Create(req.Name, req.Strategy, req.MaxRestarts, TimeSpan.FromMilliseconds(req.WithinMs)));
         return Results.Json(ToInfo(state), GockerGroupJson.Default.GroupInfo, statusCode: 201);

@@ -58,6 +58,7 @@ public static class ImageContainerRoutes
         {
             UpperDir = layout.UpperDir,
             BaseImageId = r.Spec.ImageId,
+            Userns = r.Spec.Userns,
             Name = name,
             Env = r.Spec.Env,
             Args = r.Spec.Args,
@@ -86,7 +87,7 @@ public static class ImageContainerRoutes
             await Task.Run(() =>
             {
                 using var sync = new SyncOverAsyncStream(ctx.Response.Body, ctx.RequestAborted);
-                ImageStore.Export(layers, sync);
+                ImageStore.Export(layers, sync, upperIds: r.Spec.Userns);
                 sync.Flush();
             });
         }

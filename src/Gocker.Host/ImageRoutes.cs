@@ -12,8 +12,9 @@ public static class ImageRoutes
 {
     public static void Map(WebApplication app)
     {
-        app.MapPost("/images/create", ImportImage);
-        app.MapPost("/images/load", LoadImages);
+        // Archives stream through: not subject to the JSON body limit (RequestLimits).
+        app.MapPost("/images/create", ImportImage).WithMetadata(StreamingBodyAttribute.Instance);
+        app.MapPost("/images/load", LoadImages).WithMetadata(StreamingBodyAttribute.Instance);
         app.MapPost("/images/prune", PruneImages);
         app.MapGet("/images/json", ListImages);
         app.MapGet("/images/get", (HttpContext ctx, EngineServices svc) => SaveImages(ctx, svc, ctx.Request.Query["names"].Where(n => !string.IsNullOrEmpty(n)).ToList()!));
@@ -44,14 +45,14 @@ public static class ImageRoutes
         {
             "json" => InspectImage(ctx, name, svc).ContinueWith(t => t.Result.ExecuteAsync(ctx)).Unwrap(),
             "get" => SaveImages(ctx, svc, [name]),
-            _ => Results.NotFound().ExecuteAsync(ctx),
+            _ => Error(new RouteNotFoundException("GET", $"/images/{rest}")).ExecuteAsync(ctx),
         };
     }
 
     static Task<IResult> ImagePost(HttpContext ctx, string rest, EngineServices svc) => Guard(async () =>
     {
         var (name, action) = SplitAction(rest);
-        if (action != "tag") return Results.NotFound();
+        if (action != "tag") throw new RouteNotFoundException("POST", $"/images/{rest}");
         var repo = ctx.Request.Query["repo"].ToString();
         var tag = ctx.Request.Query["tag"].ToString();
         if (string.IsNullOrEmpty(repo)) throw new BadRequestException("repo (the new name) is required");
@@ -201,7 +202,11 @@ public static class ImageRoutes
                     all = d.ValueKind == JsonValueKind.Array && d.EnumerateArray().Any(v => v.GetString() is "false" or "0")
                           || d.ValueKind == JsonValueKind.Object && d.EnumerateObject().Any(p => p.Name is "false" or "0");
             }
-            catch (JsonException ex) { throw new BadRequestException($"filters: malformed JSON: {ex.Message}"); }
+            // InvalidOperationException: valid JSON of the wrong shape (an array, a number where a string goes).
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+            {
+                throw new BadRequestException($"invalid filters: {ex.Message} (expected {{\"dangling\":[\"false\"]}})");
+            }
         }
         var inUse = await ImagesInUse(ctx);
         var sizes = svc.Images.List().GroupBy(i => i.Id).ToDictionary(g => g.Key, g => g.First().SizeBytes);

@@ -24,19 +24,23 @@ public static class OutputStreamer
         return PumpUntil(output, reader, logs, dataDir, done, dispose: true, ct, reading);
     }
 
+    /// <param name="until">A follow ends once this time (unix ns) has passed (what is logged later is
+    /// not shown anyway).</param>
     static async Task PumpUntil(Stream output, LogReader reader, ContainerLogs? logs, string dataDir, Task done, bool dispose, CancellationToken ct,
-        IDisposable? reading = null)
+        IDisposable? reading = null, long? until = null)
     {
         try
         {
             while (true)
             {
-                var finished = done.IsCompleted; // read before draining, so nothing logged before the exit is missed
+                // Read before draining, so nothing logged before the exit (or `until`) is missed.
+                var finished = done.IsCompleted || (until is { } u && LogWriter.NowNanos() > u);
                 var grew = logs?.NextGrowth(dataDir);
                 if (await reader.PumpAsync(output, ct)) { await output.FlushAsync(ct); continue; }
                 if (finished) { await output.FlushAsync(ct); return; }
                 // No writer open (not started yet, or re-adopted later): poll now and then.
-                await Task.WhenAny(done, grew is { IsCompleted: false } ? grew : Task.Delay(50, ct), Task.Delay(1000, ct));
+                var tick = until is { } end ? Math.Clamp((end - LogWriter.NowNanos()) / 1_000_000 + 1, 1, 1000) : 1000;
+                await Task.WhenAny(done, grew is { IsCompleted: false } ? grew : Task.Delay(50, ct), Task.Delay((int)tick, ct));
                 ct.ThrowIfCancellationRequested();
             }
         }
@@ -47,7 +51,13 @@ public static class OutputStreamer
         }
     }
 
-    public sealed record LogOptions(bool Stdout, bool Stderr, bool Timestamps, int? Tail, long SinceNanos = 0, long UntilNanos = 0);
+    public sealed record LogOptions(bool Stdout, bool Stderr, bool Timestamps, int? Tail)
+    {
+        /// <summary>Only chunks written at or after this time (unix ns); null = from the start.</summary>
+        public long? SinceNanos { get; init; }
+        /// <summary>Only chunks written at or before this time (unix ns): a follow ends there.</summary>
+        public long? UntilNanos { get; init; }
+    }
 
     /// <summary>
     /// `logs`: the container's output merged through its index, from the start or the last `Tail`
@@ -58,28 +68,10 @@ public static class OutputStreamer
     public static async Task LogsAsync(Stream output, ContainerLogs? logs, string dataDir, LogOptions o, Task? exited, CancellationToken ct)
     {
         using var reading = logs?.AddReader(dataDir);
-        using var reader = new LogReader(dataDir, o.Stdout, o.Stderr, o.Timestamps, sinceNanos: o.SinceNanos, untilNanos: o.UntilNanos);
+        using var reader = new LogReader(dataDir, o.Stdout, o.Stderr, o.Timestamps,
+            sinceNanos: o.SinceNanos ?? long.MinValue, untilNanos: o.UntilNanos ?? long.MaxValue);
         if (exited is null) reader.StopAtCurrentEnd();
         reader.SeekTail(o.Tail);
-        await PumpUntil(output, reader, logs, dataDir, exited ?? Task.CompletedTask, dispose: false, ct);
-    }
-
-    /// <summary>Docker's since/until: unix seconds with an optional fraction ("1700000000.5"), or
-    /// empty (no bound). Null when the text is neither.</summary>
-    public static long? ParseUnixNanos(string text)
-    {
-        if (text.Length == 0) return 0;
-        var parts = text.Split('.');
-        if (parts.Length > 2 || !long.TryParse(parts[0], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var secs))
-            return null;
-        long frac = 0;
-        if (parts.Length == 2)
-        {
-            var f = parts[1];
-            if (f.Length is 0 or > 9 || !f.All(char.IsAsciiDigit)) return null;
-            frac = long.Parse(f.PadRight(9, '0'), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        if (secs < 0 || secs > long.MaxValue / 1_000_000_000 - 1) return null;
-        return secs * 1_000_000_000 + frac;
+        await PumpUntil(output, reader, logs, dataDir, exited ?? Task.CompletedTask, dispose: false, ct, until: o.UntilNanos);
     }
 }

@@ -12,7 +12,8 @@ var bridgeSubnet = new Option<string?>("--bridge-subnet") { Description = "Subne
 var addressPool = new Option<string?>("--address-pool") { Description = "Pool of /24s for user networks (default 172.29.0.0/16)" };
 var defaultNetwork = new Option<string?>("--default-network") { Description = "Network of containers run without --network (default bridge)" };
 var netnsPool = new Option<int?>("--netns-pool") { Description = "Pre-attached network namespaces kept ready per network (default 2; 0 = off)" };
-var root = new RootCommand("gockerd: the Gocker container engine daemon") { dataRoot, execRoot, host, cgroupParent, config, bridge, bridgeSubnet, addressPool, defaultNetwork, netnsPool };
+var usernsRemap = new Option<string?>("--userns-remap") { Description = "Run containers in user namespaces mapped to a subordinate id range: default, USER[:GROUP] or UID[:GID] (/etc/subuid, /etc/subgid)" };
+var root = new RootCommand("gockerd: the Gocker container engine daemon") { dataRoot, execRoot, host, cgroupParent, config, bridge, bridgeSubnet, addressPool, defaultNetwork, netnsPool, usernsRemap };
 root.SetAction(async (parse, ct) =>
 {
     DaemonConfig cfg;
@@ -20,7 +21,7 @@ root.SetAction(async (parse, ct) =>
     {
         cfg = DaemonConfig.Load(parse.GetValue(config), parse.GetValue(dataRoot), parse.GetValue(execRoot),
             parse.GetValue(host), parse.GetValue(cgroupParent), parse.GetValue(bridge), parse.GetValue(bridgeSubnet),
-            parse.GetValue(addressPool), parse.GetValue(defaultNetwork), parse.GetValue(netnsPool));
+            parse.GetValue(addressPool), parse.GetValue(defaultNetwork), parse.GetValue(netnsPool), parse.GetValue(usernsRemap));
     }
     catch (ArgumentException ex)
     {

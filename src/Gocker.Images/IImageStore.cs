@@ -32,6 +32,8 @@ public sealed record ContainerCommit
 {
     public required string UpperDir { get; init; }
     public required string BaseImageId { get; init; }
+    /// <summary>A remapped container's ids (its upper dir holds host ids).</summary>
+    public Gocker.Syscalls.Security.IdMap? Userns { get; init; }
     public string? Name { get; init; }
     public string[] Env { get; init; } = [];
     public string[] Args { get; init; } = [];
@@ -77,4 +79,7 @@ public interface IImageStore
     ImageRecord CommitContainer(ContainerCommit commit) => throw new NotSupportedException();
     /// <summary>Every name pointing at the image id.</summary>
     IReadOnlyList<string> NamesOf(string id) => throw new NotSupportedException();
+    /// <summary>Bytes of one layer of <see cref="ImageRecord.LayerIds"/> as recorded when it was
+    /// stored (`system df`); -1 if unknown.</summary>
+    long LayerSize(string layerId) => -1;
 }

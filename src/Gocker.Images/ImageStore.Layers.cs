@@ -100,6 +100,22 @@ public sealed partial class ImageStore
         };
     }
 
+    public long LayerSize(string layerId)
+    {
+        var colon = layerId.IndexOf(':');
+        var hex = colon < 0 ? "" : layerId[(colon + 1)..];
+        // Never build a path from anything but a 64-hex id.
+        if (!IsHexId(hex)) return -1;
+        if (layerId.StartsWith("sha256:", StringComparison.Ordinal)) return ReadLayerInfo(hex)?.Size ?? -1;
+        // "rootfs:HEX": the single-directory image's own rootfs, whose size is that image's.
+        if (layerId.StartsWith("rootfs:", StringComparison.Ordinal))
+        {
+            var own = Load("sha256:" + hex, DanglingName);
+            return own is not null && own.LayerIds is [var only] && only == layerId ? own.SizeBytes : -1;
+        }
+        return -1;
+    }
+
     LayerInfo? ReadLayerInfo(string hex)
     {
         try { return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(LayersDir, hex, "layer.json")), ImageJsonContext.Default.LayerInfo); }
@@ -157,7 +173,7 @@ public sealed partial class ImageStore
             using (var file = new FileStream(tarPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             using (var hashing = new HashingWriteStream(file))
             {
-                using (var writer = new TreeTarWriter(hashing)) writer.WriteLayer(commit.UpperDir);
+                using (var writer = new TreeTarWriter(hashing, upperIds: commit.Userns)) writer.WriteLayer(commit.UpperDir);
                 diffHex = hashing.Hex();
             }
             var layerDir = Path.Combine(work, "layer");

@@ -133,9 +133,11 @@ public sealed partial class ImageStore
 
     /// <summary>The merged view of a container's layers (its upper dir first, then the image's layers
     /// topmost first) as one tar, as `docker export` writes it.</summary>
-    public static void Export(IReadOnlyList<string> layersTopFirst, Stream output, Action<long>? progress = null)
+    /// <param name="upperIds">A remapped container's ids: its upper dir's owners are written as the container's.</param>
+    public static void Export(IReadOnlyList<string> layersTopFirst, Stream output, Action<long>? progress = null,
+        Gocker.Syscalls.Security.IdMap? upperIds = null)
     {
-        using var writer = new TreeTarWriter(output, progress);
+        using var writer = new TreeTarWriter(output, progress, upperIds);
         writer.WriteMerged(layersTopFirst);
     }
 }

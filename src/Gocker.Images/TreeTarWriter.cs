@@ -20,8 +20,15 @@ internal sealed class TreeTarWriter : IDisposable
     readonly Action<long>? _progress;
     public long ContentBytes { get; private set; }
 
-    public TreeTarWriter(Stream output, Action<long>? progress = null)
+    /// <summary>A remapped container's ids (userns-remap): its upper dir holds host ids (HostUid..),
+    /// written into the archive as the container's own (0..), as Docker writes them.</summary>
+    readonly Gocker.Syscalls.Security.IdMap? _upperIds;
+    /// <summary>Whether the entry being written comes from the container's upper dir.</summary>
+    bool _fromUpper;
+
+    public TreeTarWriter(Stream output, Action<long>? progress = null, Gocker.Syscalls.Security.IdMap? upperIds = null)
     {
+        _upperIds = upperIds;
         _tar = new TarWriter(output, TarEntryFormat.Gnu, leaveOpen: true);
         _output = output;
         _progress = progress;
@@ -42,6 +49,7 @@ internal sealed class TreeTarWriter : IDisposable
     /// <summary>One layer: a 0/0 character device becomes ".wh.NAME", an opaque directory gets ".wh..wh..opq".</summary>
     public void WriteLayer(string layerDir)
     {
+        _fromUpper = true; // a commit: the layer is the upper dir
         using var root = Fd.OpenDirectory(layerDir);
         WriteLayerDir(layerDir, root, "");
     }
@@ -115,6 +123,7 @@ internal sealed class TreeTarWriter : IDisposable
                 if (Native.HasXattr(Host(layers[i], childRel), TarUnpacker.OpaqueXattr, "y"u8)) break;
             }
             if (top < 0 || IsWhiteout(topSt)) continue;
+            _fromUpper = top == 0; // an export: the upper dir is the topmost layer
             WriteEntry(roots[top], Host(layers[top], childRel), childRel, topSt);
             if (topSt.Type == S_IFDIR)
                 WriteMergedDir(layers, roots, below.Count > 0 ? below : [top], childRel);
@@ -169,11 +178,11 @@ internal sealed class TreeTarWriter : IDisposable
         _wrote = true;
     }
 
-    static void Fill(GnuTarEntry e, Native.Statx st)
+    void Fill(GnuTarEntry e, Native.Statx st)
     {
         e.Mode = (UnixFileMode)(st.Mode & 0xFFF);
-        e.Uid = (int)st.Uid;
-        e.Gid = (int)st.Gid;
+        e.Uid = (int)(_fromUpper && _upperIds is { } m ? m.ToContainerUid(st.Uid) : st.Uid);
+        e.Gid = (int)(_fromUpper && _upperIds is { } g ? g.ToContainerGid(st.Gid) : st.Gid);
         // Whole seconds: GNU headers hold no more, and a round trip must hash the same.
         e.ModificationTime = DateTimeOffset.FromUnixTimeSeconds(st.MtimeSec);
     }

@@ -32,6 +32,23 @@ static class Init
             var spec = InitSpecReader.Read(ReadSpec(specPath));
             Libc.umask(0); // modes below are meant literally; the command gets 022 back before exec
 
+            // The host paths we mount from, opened now: a remapped init is about to become the
+            // container's root, which may not walk them (the daemon's run dir is private to root).
+            var sources = new int[spec.Volumes.Length];
+            for (int i = 0; i < sources.Length; i++)
+            {
+                step = "volume " + spec.Volumes[i].Destination;
+                sources[i] = spec.Volumes[i].Source is ['/', ..] src ? Sys.Open(src, O_PATH) : -1;
+            }
+            int rootTarget = -1;
+            if (spec.Remapped)
+            {
+                rootTarget = Sys.Open(spec.RootfsDir, O_PATH | O_DIRECTORY);
+                // The native constructor left us in our user namespace with the host's (unmapped)
+                // credentials and every capability in it: become the mapped root before creating anything.
+                step = "userns-root"; Userns.BecomeRoot();
+            }
+
             // First, before anything is mounted: nothing we do may propagate back to the host.
             step = "mount-private";
             Sys.Mount(null, "/", null, MS_REC | MS_PRIVATE, null, "private");
@@ -39,12 +56,22 @@ static class Init
             step = "mount-overlay";
             // An experiment asked for this failure (gocker debug inject-fault CONTAINER mount).
             if (spec.InjectMountFault) throw new InitFailure(125, "injected fault: mount (gocker debug inject-fault)");
-            Overlay.Mount(spec.RootfsDir, spec.LowerDirs, spec.UpperDir, spec.WorkDir, spec.VolatileUpper);
-            int root = Sys.Open(spec.RootfsDir, O_PATH | O_DIRECTORY);
+            int root;
+            if (spec.Remapped)
+            {
+                // The daemon made the overlay from idmapped layers (IdmappedOverlay): attach it.
+                Userns.AttachRootfs(rootTarget, spec.RootfsDir);
+                root = Userns.RootfsFd;
+            }
+            else
+            {
+                Overlay.Mount(spec.RootfsDir, spec.LowerDirs, spec.UpperDir, spec.WorkDir, spec.VolatileUpper);
+                root = Sys.Open(spec.RootfsDir, O_PATH | O_DIRECTORY);
+            }
             if (!Overlay.IsOverlay(root)) throw new InitFailure(125, $"{spec.RootfsDir} is not an overlay after mounting it");
 
             step = "mount-proc"; ContainerMounts.Proc(root);
-            step = "mount-dev"; ContainerMounts.Dev(root, spec.ShmSize);
+            step = "mount-dev"; ContainerMounts.Dev(root, spec.ShmSize, bindNodes: spec.Remapped);
             if (spec.Tty)
             {
                 // The spawner made us a session leader (POSIX_SPAWN_SETSID); the command we exec keeps
@@ -52,7 +79,9 @@ static class Init
                 step = "console"; ContainerMounts.Console(root);
                 step = "controlling-terminal"; Gocker.Syscalls.Terminal.Pty.MakeControllingTerminal(0);
             }
-            step = "mount-sys"; ContainerMounts.Sysfs(root, writable: spec.Privileged);
+            step = "mount-sys";
+            if (spec.Remapped) ContainerMounts.SysfsInUserns(root);
+            else ContainerMounts.Sysfs(root, writable: spec.Privileged);
             // Before /proc/sys turns read-only: the container's own namespaces' values.
             foreach (var sc in spec.Sysctls ?? [])
             {
@@ -60,10 +89,11 @@ static class Init
                 ContainerMounts.Sysctl(root, sc);
             }
             step = "mask-paths"; if (!spec.UnmaskedPaths) ContainerMounts.ProtectKernelPaths(root);
-            foreach (var v in spec.Volumes)
+            for (int i = 0; i < spec.Volumes.Length; i++)
             {
-                step = "volume " + v.Destination;
-                ContainerMounts.Volume(root, v);
+                step = "volume " + spec.Volumes[i].Destination;
+                ContainerMounts.Volume(root, spec.Volumes[i], sources[i]);
+                Sys.Close(sources[i]);
             }
             foreach (var t in spec.Tmpfs ?? [])
             {
@@ -73,7 +103,7 @@ static class Init
             foreach (var d in spec.Devices ?? [])
             {
                 step = "device " + d.Path;
-                ContainerMounts.Device(root, d, replaceExisting: !spec.Privileged);
+                ContainerMounts.Device(root, d, replaceExisting: !spec.Privileged, bind: spec.Remapped);
             }
             // Last, once every mount point and node exists in the overlay.
             if (spec.ReadonlyRootfs)
@@ -82,8 +112,13 @@ static class Init
                 step = "workdir"; Sys.Close(InRoot.OpenOrCreate(root, spec.WorkingDir));
                 step = "readonly-rootfs"; ContainerMounts.ReadOnlyRoot(root);
             }
-            step = "rlimits"; if (spec.Rlimits is { } rl) Hardening.ApplyRlimits(rl);
-            step = "oom-score-adj"; if (spec.OomScoreAdj is { } oom) Hardening.SetOomScoreAdj(oom);
+            // A remapped init has no rights over them in the host's user namespace: the daemon set
+            // both on the process before it forked us (UsernsHandshake).
+            if (!spec.Remapped)
+            {
+                step = "rlimits"; if (spec.Rlimits is { } rl) Hardening.ApplyRlimits(rl);
+                step = "oom-score-adj"; if (spec.OomScoreAdj is { } oom) Hardening.SetOomScoreAdj(oom);
+            }
 
             step = "hostname"; Net.SetHostname(spec.Hostname);
             step = "loopback"; if (!loopbackReady) Net.LoopbackUp();

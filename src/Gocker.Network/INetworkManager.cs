@@ -48,7 +48,7 @@ public interface INetworkManager
     IReadOnlyList<NetworkInfo> List();
     /// <summary>By exact name, full id or unique id prefix.</summary>
     NetworkInfo Inspect(string idOrName);
-    NetworkRecord Create(string name, string? subnet = null, string? gateway = null);
+    NetworkRecord Create(string name, string? subnet = null, string? gateway = null, IReadOnlyDictionary<string, string>? labels = null);
     /// <summary>Refused while containers use it, and for the default network.</summary>
     void Remove(string idOrName);
 

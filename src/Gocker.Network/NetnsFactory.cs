@@ -7,7 +7,8 @@ namespace Gocker.Network;
 /// a throwaway thread unshares CLONE_NEWNET, bind-mounts its own /proc/thread-self/ns/net on the
 /// pin file, and exits. Why a thread: unshare applies to the calling thread only, and a thread of
 /// the thread pool must never be left in another namespace (the next work item would run there).
-/// The loopback device stays down: gocker-init brings it up in whatever namespace it runs in.</summary>
+/// Its loopback device is brought up here, by the host's root: a remapped container's init has no
+/// rights over a namespace the host owns (gocker-init otherwise brings "lo" up wherever it runs).</summary>
 internal static class NetnsFactory
 {
     public static void Create(string pin)
@@ -19,6 +20,7 @@ internal static class NetnsFactory
             {
                 if (LibC.unshare(LibC.CLONE_NEWNET) != 0)
                     throw new SyscallException("unshare CLONE_NEWNET", pin, LibC.errno);
+                Gocker.Syscalls.Native.Loopback.Up();
                 NetnsPin.Pin("/proc/thread-self/ns/net", pin);
             }
             catch (Exception ex) { error = ex; }

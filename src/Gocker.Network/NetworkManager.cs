@@ -67,7 +67,7 @@ public sealed partial class NetworkManager : INetworkManager
         }
     }
 
-    public NetworkRecord Create(string name, string? subnet = null, string? gateway = null)
+    public NetworkRecord Create(string name, string? subnet = null, string? gateway = null, IReadOnlyDictionary<string, string>? labels = null)
     {
         ValidateName(name);
         lock (_lock)
@@ -97,6 +97,7 @@ public sealed partial class NetworkManager : INetworkManager
             var rec = new NetworkRecord
             {
                 Id = id, Name = name, Bridge = bridge, Subnet = cidr.ToString(), Gateway = Ipv4Cidr.Format(gw), Created = DateTimeOffset.UtcNow,
+                Labels = labels is { Count: > 0 } ? new Dictionary<string, string>(labels, StringComparer.Ordinal) : null,
             };
             _store.Save(rec);
             _networks[rec.Id] = rec;

@@ -15,6 +15,8 @@ public sealed record NetworkRecord
     /// <summary>The pre-defined network: no name resolution between its containers (as Docker's
     /// default bridge) and it cannot be removed.</summary>
     public bool IsDefault { get; init; }
+    /// <summary>`network create --label` (Docker's Labels); null: none.</summary>
+    public Dictionary<string, string>? Labels { get; init; }
 }
 
 /// <summary>One container's interface on one network.</summary>

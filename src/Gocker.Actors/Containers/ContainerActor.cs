@@ -163,7 +163,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
             // A pre-attached netns from the network's pool (gocker.network.netns-pool), claimed while
             // the rest is prepared: the init joins it and the CNI ADD is off the start's path.
-            if (Networked) claim = ClaimAsync();
+            // Not for a remapped container: a pooled namespace belongs to the host's user namespace, in
+            // which its root has no rights (no sysfs of its own, then). Its init makes its own
+            // network namespace, inside its user namespace, and the CNI ADD goes into that one.
+            if (Networked && _record.Spec.Userns is null) claim = ClaimAsync();
             _cgroup ??= Context.ActorOf(CgroupActor.Props(_svc.Cgroups, _svc.Options.CgroupParent, Id, _svc.Faults)
                 .WithDispatcher(_svc.Options.ContainerDispatcher), "cgroup");
             // A restart by the policy reuses the cgroup its last run left empty (ContainerActor.Restart.cs).
@@ -194,7 +197,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 }
                 var request = new SpawnRequest(_svc.InitPath, _layout.InitSpecPath, _layout.StdoutLog, _layout.StderrLog)
                 {
-                    HostNetwork = HostNetwork, NetnsPath = netns,
+                    HostNetwork = HostNetwork, NetnsPath = netns, Userns = UsernsSpawnOf(_record.Spec),
                 };
                 // A client that attached before the start already holds this run's stdio (NextStdio).
                 var stdio = NextStdio();
@@ -411,11 +414,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>A container that could change its network namespace (interfaces, routes, firewall,
-    /// sysctls) must not hand it to the next container through the netns pool.</summary>
+    /// sysctls) must not hand it to the next container through the netns pool; nor may a remapped one,
+    /// whose namespace belongs to its own user namespace (its root had every right over it).</summary>
     static bool MayHaveChangedItsNetns(ContainerSpec s)
     {
         const ulong netAdmin = 1UL << Gocker.Syscalls.Security.CapabilitySet.NET_ADMIN, sysAdmin = 1UL << Gocker.Syscalls.Security.CapabilitySet.SYS_ADMIN;
-        return s.Privileged || ((s.Capabilities ?? 0) & (netAdmin | sysAdmin)) != 0 ||
+        return s.Privileged || s.Userns is not null || ((s.Capabilities ?? 0) & (netAdmin | sysAdmin)) != 0 ||
                s.Sysctls.Any(x => x.Key.StartsWith("net.", StringComparison.Ordinal));
     }
 
@@ -424,6 +428,15 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (_detach is null) return;
         try { await _detach; } catch { /* logged */ }
     }
+
+    /// <summary>userns-remap: the rootfs the daemon makes from idmapped layers, and what the daemon
+    /// sets on the init that it could not set itself.</summary>
+    UsernsSpawn? UsernsSpawnOf(ContainerSpec s) => s.Userns is not { } map ? null
+        : new UsernsSpawn(map, s.ImageLayers, _layout.UpperDir, _layout.WorkDir, s.AutoRemove)
+        {
+            Rlimits = s.Ulimits is { Length: > 0 } u ? u : null,
+            OomScoreAdj = s.OomScoreAdj != 0 ? s.OomScoreAdj : null,
+        };
 
     void WriteInitSpec(VolumeMount[] etcMounts, bool injectMountFault = false)
     {
@@ -461,6 +474,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             // Compiled once per (profile, capabilities): later starts reuse the cached program.
             Seccomp = ContainerSecurity.SeccompProgram(s),
             NoNewPrivileges = s.NoNewPrivileges,
+            Remapped = s.Userns is not null,
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {

@@ -66,6 +66,10 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
             Directory.CreateDirectory(DataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             Directory.CreateDirectory(UpperDir);
             Directory.CreateDirectory(WorkDir);
+            // A remapped container's root owns its upper dir (the overlay's "/"): what it writes there
+            // lands on disk with its mapped ids, never as the host's root.
+            if (record.Spec.Userns is { } map) Gocker.Syscalls.Native.Sys.Chown(UpperDir, map.HostUid, map.HostGid);
+            // The log is the daemon's (the container never holds it): root's, whatever the mapping.
             Gocker.Actors.Logs.LogFiles.CreateFirst(DataDir);
             if (persist) StateStore.Save(DataDir, record);
         }

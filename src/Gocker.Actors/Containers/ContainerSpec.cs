@@ -42,6 +42,8 @@ public sealed record ContainerSpec
     public Gocker.Actors.Logs.LogSettings? Log { get; init; }
     /// <summary>Supervision group (--group): the group decides restarts; Restart is then "no".</summary>
     public string? Group { get; init; }
+    /// <summary>Config.Labels (--label): user metadata, for inspect, ps and the `label=` filter.</summary>
+    public Dictionary<string, string> Labels { get; init; } = [];
 
     // ---- hardening (ContainerSpecFactory.Security validates them; the init applies them) ----
     /// <summary>--cap-add / --cap-drop as given (normalised to CAP_X; "ALL" kept), for inspect.</summary>
@@ -71,6 +73,10 @@ public sealed record ContainerSpec
     public int OomScoreAdj { get; init; }
     /// <summary>-t: the terminal's initial [height, width] (Docker's ConsoleSize), null = the kernel's 0x0.</summary>
     public int[]? ConsoleSize { get; init; }
+    /// <summary>userns-remap: the container's ids on the host (its own user namespace); null = the host's
+    /// (no remap, or --userns host). Decided at create and kept: a daemon restarted with another
+    /// setting runs the container as it was made (its upper dir is owned by these ids).</summary>
+    public Gocker.Syscalls.Security.IdMap? Userns { get; init; }
 }
 
 /// <summary>The persisted runtime state of a container (next to its spec).</summary>

@@ -26,7 +26,9 @@ public static partial class ContainerSpecFactory
     /// </summary>
     public static void RefuseUnsupported(ContainerCreateRequest req)
     {
-        Refuse("", req.Unsupported);
+        // Docker.DotNet (Testcontainers) writes the container's name into the body as well as the
+        // query; Docker names the container from the query only, and so does Gocker.
+        Refuse("", req.Unsupported?.Where(p => p.Key != "Name").ToDictionary());
         if (req.HostConfig is { } hc) Refuse("HostConfig.", hc.Unsupported);
     }
 
@@ -68,11 +70,27 @@ public static partial class ContainerSpecFactory
 
     static string Shorten(string text) => text.Length <= 80 ? text : text[..77] + "...";
 
+    /// <summary>
+    /// userns-remap (the daemon's): the container gets its own user namespace with the daemon's map,
+    /// unless it asked for `--userns host`. As Docker, a remapped container cannot be privileged or
+    /// share the host's network namespace (the host's root would be handed out, or its network
+    /// configured by a root that is not the host's): those ask for --userns host.
+    /// </summary>
+    public static ContainerSpec WithUserns(ContainerSpec spec, HostConfig hc, GockerOptionsView options)
+    {
+        if (options.UsernsRemap is not { } map || hc.UsernsMode == "host") return spec;
+        if (spec.Privileged)
+            throw new BadRequestException("privileged mode is incompatible with user namespaces (the daemon runs with --userns-remap): add --userns host");
+        if (spec.NetworkMode == "host")
+            throw new BadRequestException("cannot share the host's network namespace when user namespaces are enabled (the daemon runs with --userns-remap): add --userns host");
+        return spec with { Userns = map };
+    }
+
     /// <summary>Validates the hardening fields and sets them on the spec.</summary>
     public static ContainerSpec WithSecurity(ContainerSpec spec, HostConfig hc, Func<string, DeviceNode>? deviceLookup = null)
     {
         if (!string.IsNullOrEmpty(hc.UsernsMode) && hc.UsernsMode != "host")
-            throw new BadRequestException($"HostConfig.UsernsMode \"{hc.UsernsMode}\" is not supported (only \"host\": user namespaces are not available)");
+            throw new BadRequestException($"HostConfig.UsernsMode \"{hc.UsernsMode}\" is not supported (\"host\" opts out of the daemon's --userns-remap)");
 
         var capAdd = (hc.CapAdd ?? []).Where(c => !string.IsNullOrWhiteSpace(c)).ToArray();
         var capDrop = (hc.CapDrop ?? []).Where(c => !string.IsNullOrWhiteSpace(c)).ToArray();

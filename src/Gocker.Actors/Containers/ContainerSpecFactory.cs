@@ -15,6 +15,7 @@ public static partial class ContainerSpecFactory
     public static ContainerSpec Build(string id, string name, ContainerCreateRequest req, ImageRecord image,
         GockerOptionsView options, DateTimeOffset now, Func<string, DeviceNode>? deviceLookup = null)
     {
+        CheckBounds(req);
         RefuseUnsupported(req);
         var hc = req.HostConfig ?? new HostConfig();
         var args = new List<string>();
@@ -28,6 +29,7 @@ public static partial class ContainerSpecFactory
             if (a.Contains('\0')) throw new BadRequestException("Command arguments must not contain NUL bytes");
 
         var env = MergeEnv(image.Env, req.Env);
+        ArgEnvTotal(args, env); // with the image's part: what the init's execve will get
         var workDir = string.IsNullOrEmpty(req.WorkingDir) ? image.WorkingDir : req.WorkingDir;
         if (!workDir.StartsWith('/')) throw new BadRequestException($"Invalid working directory \"{workDir}\": it must be an absolute path");
         if (workDir.Contains('\0')) throw new BadRequestException("Invalid working directory: NUL byte");
@@ -84,8 +86,23 @@ public static partial class ContainerSpecFactory
             Restart = restart,
             Group = group,
             Log = Gocker.Actors.Logs.LogSettings.FromApi(hc.LogConfig?.Type, hc.LogConfig?.Config, options.DefaultLog ?? Gocker.Actors.Logs.LogSettings.Default),
+            Labels = Labels(req.Labels),
         };
-        return WithSecurity(spec, hc, deviceLookup);
+        return WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options);
+    }
+
+    /// <summary>Config.Labels as given (Docker checks nothing more than a non-empty key), bounded as every
+    /// stored field is (CheckLabels).</summary>
+    public static Dictionary<string, string> Labels(Dictionary<string, string>? labels)
+    {
+        CheckLabels(labels);
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in labels ?? [])
+        {
+            if (string.IsNullOrEmpty(k)) throw new BadRequestException("invalid label: the key is empty");
+            result[k] = v ?? "";
+        }
+        return result;
     }
 
     static string HostHostname()
@@ -217,6 +234,7 @@ public static partial class ContainerSpecFactory
         var cpuset = string.IsNullOrEmpty(hc.CpusetCpus) ? d.CpusetCpus : hc.CpusetCpus;
         if (cpuset is not null && !CpusetRegex().IsMatch(cpuset))
             throw new BadRequestException($"Invalid value {cpuset} for cpuset cpus");
+        if (cpuset is not null) CheckCpusetAvailable(cpuset, options.HostCpus ?? HostCpus());
         return new CgroupLimits
         {
             MemoryBytes = hc.Memory > 0 ? hc.Memory : d.MemoryBytes,
@@ -234,4 +252,10 @@ public static partial class ContainerSpecFactory
 
 /// <summary>The part of the options the factory needs (keeps it testable without a daemon).</summary>
 public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string DefaultNetwork = "none",
-    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null, Gocker.Actors.Logs.LogSettings? DefaultLog = null);
+    Gocker.Actors.Restart.BackoffSettings? DefaultBackoff = null, Gocker.Syscalls.Security.IdMap? UsernsRemap = null)
+{
+    /// <summary>The CPUs a cpuset may name ("0-1"); null = the host's online CPUs.</summary>
+    public string? HostCpus { get; init; }
+    /// <summary>The log of containers that ask for no LogConfig options (gocker.logs); null = LogSettings.Default.</summary>
+    public Gocker.Actors.Logs.LogSettings? DefaultLog { get; init; }
+}

@@ -29,6 +29,10 @@ public sealed record GockerOptions
     /// console and the containers' own processes get the CPU first. See ContainerThreads.</summary>
     public int ContainerThreadNice { get; init; }
 
+    /// <summary>userns-remap (gocker.userns-remap, --userns-remap): containers' ids on the host, each
+    /// container in its own user namespace; null = off. `--userns host` opts a container out.</summary>
+    public Gocker.Syscalls.Security.IdMap? UsernsRemap { get; init; }
+
     /// <summary>Network of containers created without --network (Docker: "bridge"); "none" = loopback only.</summary>
     public string DefaultNetwork { get; init; } = "bridge";
 

@@ -35,9 +35,9 @@ public sealed class LogReader : IDisposable
     readonly bool[] _skipping = new bool[2];
     LogPosition? _limit;
 
-    /// <param name="sinceNanos">Only chunks logged at or after this (unix ns; 0 = all).</param>
-    /// <param name="untilNanos">Only chunks logged at or before this (unix ns; 0 = no end).</param>
-    public LogReader(string dataDir, bool stdout, bool stderr, bool timestamps, bool raw = false, long sinceNanos = 0, long untilNanos = 0)
+    /// <param name="sinceNanos">Only chunks logged at or after this (unix ns).</param>
+    /// <param name="untilNanos">Only chunks logged at or before this (unix ns).</param>
+    public LogReader(string dataDir, bool stdout, bool stderr, bool timestamps, bool raw = false, long sinceNanos = long.MinValue, long untilNanos = long.MaxValue)
     {
         _dataDir = dataDir;
         _want = [stdout, stderr];
@@ -119,7 +119,7 @@ public sealed class LogReader : IDisposable
         if (_cur is not null) _next = _cur.Records;
     }
 
-    bool InRange(LogChunk c) => c.UnixNanos >= _since && (_until == 0 || c.UnixNanos <= _until);
+    bool InRange(LogChunk c) => c.UnixNanos >= _since && c.UnixNanos <= _until;
 
     /// <summary>Where the last `n` lines of one generation begin: the first record to write, the
     /// start offset of each stream, and how many lines were found (fewer than n: all of them).</summary>

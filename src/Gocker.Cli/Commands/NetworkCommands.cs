@@ -17,16 +17,19 @@ public static class NetworkCommands
         var subnet = new Option<string?>("--subnet") { Description = "Subnet in CIDR format (e.g. 172.30.0.0/16)", HelpName = "CIDR" };
         var gateway = new Option<string?>("--gateway") { Description = "IPv4 gateway for the subnet", HelpName = "IP" };
         var driver = new Option<string>("--driver", "-d") { Description = "Driver to manage the network", DefaultValueFactory = _ => "bridge", HelpName = "string" };
+        var label = new Option<string[]>("--label") { Description = "Set metadata on a network (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
         var createName = new Argument<string>("NETWORK");
-        var create = new Command("create", "Create a network") { subnet, gateway, driver, createName };
-        create.SetAction(pr => guard(pr, () => Create(ctx, pr.GetValue(createName)!, pr.GetValue(subnet), pr.GetValue(gateway), pr.GetValue(driver)!)));
+        var create = new Command("create", "Create a network") { subnet, gateway, driver, label, createName };
+        create.SetAction(pr => guard(pr, () => Create(ctx, pr.GetValue(createName)!, pr.GetValue(subnet), pr.GetValue(gateway), pr.GetValue(driver)!,
+            RunFlags.ParseLabels(pr.GetValue(label) ?? [], [], File.ReadLines))));
         network.Add(create);
 
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only display network IDs" };
         var noTrunc = new Option<bool>("--no-trunc") { Description = "Do not truncate the output" };
-        var ls = new Command("ls", "List networks") { quiet, noTrunc };
+        var filter = new Option<string[]>("--filter", "-f") { Description = "Filter output (name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin, scope=)", HelpName = "filter" };
+        var ls = new Command("ls", "List networks") { quiet, noTrunc, filter };
         ls.Aliases.Add("list");
-        ls.SetAction(pr => guard(pr, () => List(ctx, pr.GetValue(quiet), pr.GetValue(noTrunc))));
+        ls.SetAction(pr => guard(pr, () => List(ctx, pr.GetValue(quiet), pr.GetValue(noTrunc), pr.GetValue(filter) ?? [])));
         network.Add(ls);
 
         var inspectNames = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
@@ -57,7 +60,7 @@ public static class NetworkCommands
 
     static string Esc(string s) => Uri.EscapeDataString(s);
 
-    public static int Create(CliContext ctx, string name, string? subnet, string? gateway, string driver)
+    public static int Create(CliContext ctx, string name, string? subnet, string? gateway, string driver, Dictionary<string, string>? labels = null)
     {
         if (gateway is not null && subnet is null) throw new UsageException("--gateway needs --subnet");
         var body = Json(w =>
@@ -66,6 +69,12 @@ public static class NetworkCommands
             w.WriteString("Name", name);
             w.WriteString("Driver", driver);
             w.WriteBoolean("CheckDuplicate", true);
+            if (labels is not null)
+            {
+                w.WriteStartObject("Labels");
+                foreach (var (k, v) in labels) w.WriteString(k, v);
+                w.WriteEndObject();
+            }
             if (subnet is not null)
             {
                 w.WriteStartObject("IPAM");
@@ -85,9 +94,33 @@ public static class NetworkCommands
         return 0;
     }
 
-    public static int List(CliContext ctx, bool quiet, bool noTrunc)
+    public static int List(CliContext ctx, bool quiet, bool noTrunc, string[]? filters = null)
     {
-        using var doc = Send(ctx, "GET", "/networks", default);
+        // The daemon checks the keys (an unknown one is refused, naming it).
+        var query = "";
+        if (filters is { Length: > 0 })
+        {
+            var map = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+            foreach (var f in filters)
+            {
+                var eq = f.IndexOf('=');
+                if (eq <= 0) throw new UsageException($"bad format of filter (expected name=value): {f}");
+                var key = f[..eq].Trim().ToLowerInvariant();
+                (map.TryGetValue(key, out var l) ? l : map[key] = []).Add(f[(eq + 1)..]);
+            }
+            query = "?filters=" + Esc(Json(w =>
+            {
+                w.WriteStartObject();
+                foreach (var (k, vs) in map)
+                {
+                    w.WriteStartArray(k);
+                    foreach (var v in vs) w.WriteStringValue(v);
+                    w.WriteEndArray();
+                }
+                w.WriteEndObject();
+            }) is var bytes ? System.Text.Encoding.UTF8.GetString(bytes) : "");
+        }
+        using var doc = Send(ctx, "GET", "/networks" + query, default);
         var rows = new List<IReadOnlyList<string>>();
         foreach (var n in doc!.RootElement.EnumerateArray())
         {

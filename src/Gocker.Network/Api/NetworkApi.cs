@@ -37,7 +37,7 @@ public sealed class NetworkResource
                 IPv4Address = m.Endpoint.Cidr,
             }),
             Options = new() { ["com.docker.network.bridge.name"] = n.Bridge },
-            Labels = n.IsDefault ? new() { ["io.gocker.network.default"] = "true" } : [],
+            Labels = n.IsDefault ? new() { ["io.gocker.network.default"] = "true" } : n.Labels is { } labels ? new(labels) : [],
         };
     }
 }
@@ -73,6 +73,7 @@ public sealed class NetworkCreateRequest
     public bool CheckDuplicate { get; set; }
     public bool Internal { get; set; }
     public bool EnableIPv6 { get; set; }
+    public Dictionary<string, string>? Labels { get; set; }
 }
 
 public sealed class NetworkCreateResponse

@@ -20,17 +20,36 @@ public static unsafe class ContainerMounts
     public static void Sysfs(int rootfd, bool writable = false) =>
         MountAt(rootfd, "/sys", "sysfs", "sysfs", (writable ? 0 : MS_RDONLY) | MS_NOSUID | MS_NODEV | MS_NOEXEC, null);
 
+    /// <summary>
+    /// A remapped container whose network namespace the host made (a bridge network's) may not mount a
+    /// sysfs: the kernel wants CAP_SYS_ADMIN over the network namespace's owner, the host's user
+    /// namespace. Then, as runc does, the host's /sys is bound read-only instead (recursively, so that
+    /// nothing the host mounted below it is uncovered).
+    /// </summary>
+    public static void SysfsInUserns(int rootfd)
+    {
+        try { Sysfs(rootfd); }
+        catch (SyscallException e) when (e.Errno == EPERM)
+        {
+            int target = InRoot.OpenOrCreate(rootfd, "/sys");
+            try { BindMount.Attach("/sys", target, readOnly: true, "/sys"); }
+            finally { Sys.Close(target); }
+        }
+    }
+
     /// <summary>A private /dev: tmpfs with the standard character devices, devpts, shm (shmSize bytes,
     /// 0 = 64 MiB), mqueue (the container's own IPC namespace's queues) and the fd symlinks.</summary>
-    public static void Dev(int rootfd, long shmSize = 0)
+    /// <param name="bindNodes">In a user namespace mknod is refused: the host's nodes are bound onto empty files (as runc does).</param>
+    public static void Dev(int rootfd, long shmSize = 0, bool bindNodes = false)
     {
         MountAt(rootfd, "/dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755," + DevSize);
         // Re-resolve: the walk now crosses into the fresh tmpfs, which holds nothing from the image.
         int dev = InRoot.Open(rootfd, "/dev", O_PATH | O_DIRECTORY);
         try
         {
-            Node(dev, "null", 1, 3); Node(dev, "zero", 1, 5); Node(dev, "full", 1, 7);
-            Node(dev, "random", 1, 8); Node(dev, "urandom", 1, 9); Node(dev, "tty", 5, 0);
+            foreach (var (name, major, minor) in StandardNodes)
+                if (bindNodes) BoundNode(dev, name);
+                else Node(dev, name, major, minor);
             Link(dev, "/proc/self/fd", "fd");
             Link(dev, "/proc/self/fd/0", "stdin");
             Link(dev, "/proc/self/fd/1", "stdout");
@@ -124,7 +143,10 @@ public static unsafe class ContainerMounts
     /// (see InRoot for why): an image shipping "/evil -> /" plus "-v SRC:/evil/x" mounts on ROOTFS/x,
     /// never on the host's /x.
     /// </summary>
-    public static void Volume(int rootfd, VolumeMount v)
+    /// <param name="sourceFd">The source opened beforehand (O_PATH), or -1 to resolve v.Source now. A
+    /// remapped init opens its sources while it still has the host's credentials: as the container's
+    /// root it may not be allowed to walk the host's path (the daemon's run dir is private to root).</param>
+    public static void Volume(int rootfd, VolumeMount v, int sourceFd = -1)
     {
         if (string.IsNullOrEmpty(v.Source) || v.Source[0] != '/')
             throw new ArgumentException($"volume source must be an absolute host path: '{v.Source}'");
@@ -132,7 +154,8 @@ public static unsafe class ContainerMounts
             throw new ArgumentException($"volume destination must be an absolute path: '{v.Destination}'");
         if (v.Destination.Trim('/').Length == 0)
             throw new ArgumentException("volume destination cannot be '/'");
-        if (!Sys.TryStat(AT_FDCWD, v.Source, out _, out _, out int mode, follow: true))
+        if (!(sourceFd >= 0 ? Sys.TryStat(sourceFd, "", out _, out _, out int mode)
+                : Sys.TryStat(AT_FDCWD, v.Source, out _, out _, out mode, follow: true)))
             throw new SyscallException("volume source", v.Source, Libc.Errno);
         bool isDir = (mode & S_IFMT) == S_IFDIR;
         int target = InRoot.OpenOrCreate(rootfd, v.Destination, fileLeaf: !isDir);
@@ -143,7 +166,8 @@ public static unsafe class ContainerMounts
             if (((tmode & S_IFMT) == S_IFDIR) != isDir)
                 throw new SyscallException("volume", v.Destination,
                     isDir ? "source is a directory but the destination is not" : "source is a file but the destination is a directory");
-            BindMount.Attach(v.Source, target, v.ReadOnly, v.Destination);
+            if (sourceFd >= 0) BindMount.Attach(sourceFd, target, v.ReadOnly, v.Source, v.Destination);
+            else BindMount.Attach(v.Source, target, v.ReadOnly, v.Destination);
         }
         finally { Sys.Close(target); }
     }
@@ -188,7 +212,8 @@ public static unsafe class ContainerMounts
     /// container may read or write it is the device cgroup's decision, not the node's.
     /// </summary>
     /// <param name="replaceExisting">False for --privileged's list of host devices: /dev's own nodes and links stay.</param>
-    public static void Device(int rootfd, DeviceNode d, bool replaceExisting = true)
+    /// <param name="bind">In a user namespace (mknod refused): the host's node (HostPath) is bound onto an empty file.</param>
+    public static void Device(int rootfd, DeviceNode d, bool replaceExisting = true, bool bind = false)
     {
         var slash = d.Path.LastIndexOf('/');
         var (parent, leaf) = (slash <= 0 ? "/" : d.Path[..slash], d.Path[(slash + 1)..]);
@@ -197,6 +222,15 @@ public static unsafe class ContainerMounts
         try
         {
             RefuseKernelFs(dir, d.Path);
+            if (bind)
+            {
+                fixed (byte* n = Sys.Z(leaf))
+                    if (Libc.unlinkat(dir, n, 0) != 0 && Libc.Errno != ENOENT) throw new SyscallException("unlink", d.Path, Libc.Errno);
+                int target = EmptyFile(dir, leaf, d.Path);
+                try { BindMount.Attach(d.HostPath, target, readOnly: false, d.Path); }
+                finally { Sys.Close(target); }
+                return;
+            }
             fixed (byte* n = Sys.Z(leaf))
             {
                 int type = d.Type == 'b' ? 0x6000 : S_IFCHR;
@@ -257,6 +291,31 @@ public static unsafe class ContainerMounts
             if (fd < 0) throw new SyscallException("open", "/dev/" + name, Libc.Errno);
             try { Sys.Mount(source, InRoot.FdPath(fd), fstype, flags, data, fstype + " on /dev/" + name + " via"); }
             finally { Sys.Close(fd); }
+        }
+    }
+
+    static readonly (string Name, uint Major, uint Minor)[] StandardNodes =
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+
+    /// <summary>The host's /dev/NAME bound onto an empty file of that name.</summary>
+    static void BoundNode(int dev, string name)
+    {
+        int target = EmptyFile(dev, name, "/dev/" + name);
+        try { BindMount.Attach("/dev/" + name, target, readOnly: false, "/dev/" + name); }
+        finally { Sys.Close(target); }
+    }
+
+    /// <summary>Creates an empty file (a mount point) and returns an O_PATH descriptor of it.</summary>
+    static int EmptyFile(int dir, string name, string shown)
+    {
+        fixed (byte* n = Sys.Z(name))
+        {
+            int f = Libc.openat(dir, n, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0x1b6);
+            if (f < 0) throw new SyscallException("create", shown, Libc.Errno);
+            Sys.Close(f);
+            int target = Libc.openat(dir, n, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+            if (target < 0) throw new SyscallException("open", shown, Libc.Errno);
+            return target;
         }
     }
 

@@ -166,6 +166,13 @@ public static unsafe class Sys
         return true;
     }
 
+    /// <summary>chown of a path (no symlink followed at its end).</summary>
+    public static void Chown(string path, uint uid, uint gid)
+    {
+        fixed (byte* p = Z(path))
+            if (Libc.fchownat(Consts.AT_FDCWD, p, uid, gid, Consts.AT_SYMLINK_NOFOLLOW) != 0) throw Fail("chown", path);
+    }
+
     public static long FsType(int fd)
     {
         byte* buf = stackalloc byte[256];

@@ -37,6 +37,8 @@ public sealed record SpawnRequest(
     /// already has its interfaces): the init joins it (setns on the spawn thread) instead of getting a
     /// new, empty one. Null = a new network namespace (unless HostNetwork).</summary>
     public string? NetnsPath { get; init; }
+    /// <summary>userns-remap: the init gets its own user namespace and its rootfs from the daemon (see UsernsSpawn).</summary>
+    public UsernsSpawn? Userns { get; init; }
 }
 
 /// <summary>The spawned, not yet released init. Owned by the NamespaceActor.</summary>

@@ -79,6 +79,11 @@ public sealed record InitSpec
     /// <summary>PR_SET_NO_NEW_PRIVS before the command (--security-opt no-new-privileges). Omitted when false.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool NoNewPrivileges { get; init; }
+    /// <summary>userns-remap: the init runs in its own user namespace (made by its native constructor)
+    /// and finds its root filesystem ready on fd 6 (IdmappedOverlay); the Lower/Upper/WorkDir are then
+    /// informational. Omitted when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Remapped { get; init; }
 }
 
 /// <summary>--tmpfs PATH[:OPTIONS]: a tmpfs at Destination (resolved within the rootfs) with mount

@@ -108,8 +108,12 @@ public sealed unsafe class NamespaceJoiner : IExecSpawner
 
             byte** argv = stackalloc byte*[4];
             argv[0] = Pin(InitArgv.Zero); argv[1] = Pin("--exec"); argv[2] = Pin(r.SpecPath); argv[3] = null;
-            byte** envp = stackalloc byte*[2];
-            envp[0] = Pin(ChildPath); envp[1] = null;
+            byte** envp = stackalloc byte*[3];
+            envp[0] = Pin(ChildPath); envp[1] = null; envp[2] = null;
+            // A remapped container (userns-remap): the init's native constructor joins its user
+            // namespace through the pidfd on fd 5, first, while it is still single-threaded (the
+            // kernel refuses setns(CLONE_NEWUSER) to a multi-threaded process, i.e. this thread).
+            if (!SameNamespace(r.TargetPid, "user")) envp[1] = Pin("_GOCKER_USERNS=join");
 
             var job = new JoinJob
             {

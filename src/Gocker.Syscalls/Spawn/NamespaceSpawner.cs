@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Gocker.Syscalls.Mounts;
 using Gocker.Syscalls.Native;
+using Gocker.Syscalls.Security;
 using static Gocker.Syscalls.Native.Consts;
 
 namespace Gocker.Syscalls.Spawn;
@@ -52,8 +55,24 @@ public sealed unsafe class NamespaceSpawner : ISpawner
     public IInitProcess Spawn(SpawnRequest request)
     {
         Validate(request);
-        return SpawnCore(request, zygote: false);
+        return SpawnCore(request, zygote: false).Init!;
     }
+
+    /// <summary>One user namespace per id map, held open by the daemon: the idmapped layers of every
+    /// remapped container are mounted through it (a container's own user namespace, with the same
+    /// maps, is made by its init; see UsernsSpawn).</summary>
+    readonly ConcurrentDictionary<IdMap, Lazy<int>> idmapNamespaces = new();
+
+    /// <summary>The user namespace (an nsfs descriptor, kept for the daemon's life) for idmapped mounts with this map.</summary>
+    public int IdmapNamespace(IdMap map, string initPath) =>
+        idmapNamespaces.GetOrAdd(map, m => new Lazy<int>(() =>
+        {
+            var request = new SpawnRequest(initPath, "--userns-hold", "/dev/null", "/dev/null", "/dev/null")
+            {
+                Userns = new UsernsSpawn(m, [], "/", "/", false),
+            };
+            return SpawnCore(request, zygote: false, hold: true).UsernsFd;
+        })).Value;
 
     /// <summary>A zygote (see <see cref="ZygoteSpawner"/>): `gocker-init --zygote` in fresh UTS, IPC, PID
     /// and net namespaces but still in the host's mount namespace, stdio on
@@ -63,7 +82,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
     {
         var request = new SpawnRequest(initPath, "--zygote", "/dev/null", "/dev/null", "/dev/null");
         Validate(request with { SpecPath = "/" });
-        return SpawnCore(request, zygote: true);
+        return SpawnCore(request, zygote: true).Init!;
     }
 
     internal static void Validate(SpawnRequest request)
@@ -79,11 +98,16 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             Absolute("NetnsPath", request.NetnsPath);
             if (request.HostNetwork) throw new ArgumentException("spawn: NetnsPath and HostNetwork exclude each other");
         }
+        if (request.Userns is not null && request.HostNetwork)
+            throw new ArgumentException("spawn: a remapped container cannot share the host's network namespace");
     }
 
-    InitProcess SpawnCore(SpawnRequest request, bool zygote)
+    /// <param name="hold">Only a user namespace with request.Userns.Map (IdmapNamespace): its descriptor is returned, the process is gone.</param>
+    (InitProcess? Init, int UsernsFd) SpawnCore(SpawnRequest request, bool zygote, bool hold = false)
     {
         int statusR = -1, statusW = -1, goR = -1, goW = -1, pidfd = -1, netnsFd = -1;
+        int usernsSock = -1, usernsChild = -1, rootfsFd = -1;
+        var userns = request.Userns;
         int[] given = [-1, -1, -1];
         var pins = new List<GCHandle>();
         void* fa = null, attr = null;
@@ -132,7 +156,20 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             else Check(Libc.posix_spawn_file_actions_addopen(fa, 2, Pin(request.StderrPath), O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0), "addopen stderr");
             Check(Libc.posix_spawn_file_actions_adddup2(fa, statusW, 3), "adddup2 status");
             Check(Libc.posix_spawn_file_actions_adddup2(fa, goR, 4), "adddup2 go");
-            Check(Libc.posix_spawn_file_actions_addclosefrom_np(fa, 5), "addclosefrom_np");
+            if (userns is not null)
+            {
+                // fd 5: the handshake with the init's native constructor; fd 6: its root filesystem.
+                (usernsSock, usernsChild) = Keeper.KeeperSocket.Pair();
+                usernsSock = Sys.MoveAbove(usernsSock, 10); usernsChild = Sys.MoveAbove(usernsChild, 10);
+                Check(Libc.posix_spawn_file_actions_adddup2(fa, usernsChild, UsernsHandshake.ChildFd), "adddup2 userns");
+                if (!hold)
+                {
+                    rootfsFd = Sys.MoveAbove(IdmappedOverlay.Create(userns.LowerDirs, userns.UpperDir, userns.WorkDir,
+                        IdmapNamespace(userns.Map, request.InitPath), userns.VolatileUpper), 10);
+                    Check(Libc.posix_spawn_file_actions_adddup2(fa, rootfsFd, UsernsHandshake.RootfsFd), "adddup2 rootfs");
+                }
+            }
+            Check(Libc.posix_spawn_file_actions_addclosefrom_np(fa, userns is null ? 5 : 7), "addclosefrom_np");
 
             byte* set = stackalloc byte[128];
             Libc.sigemptyset(set);
@@ -145,13 +182,21 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             // The path executed is the daemon's sealed copy (/proc/PID/fd/N, SealedBinary); argv[0]
             // stays the program's name, as ps shows it.
             argv[0] = Pin(InitArgv.Zero); argv[1] = Pin(request.SpecPath); argv[2] = null;
-            byte** envp = stackalloc byte*[2];
-            envp[0] = Pin(ChildPath); envp[1] = null;
+            byte** envp = stackalloc byte*[3];
+            envp[0] = Pin(ChildPath); envp[1] = null; envp[2] = null;
 
             int namespaces = request.HostNetwork ? Namespaces & ~CLONE_NEWNET : Namespaces;
             // A zygote unshares its mount namespace when claimed: a copy taken now would miss every
             // mount the host makes while it waits (a volume's source mounted later, say).
             if (zygote) namespaces &= ~CLONE_NEWNS;
+            if (userns is not null)
+            {
+                // The init's constructor makes them, after its user namespace (so that it owns them):
+                // this thread unshares nothing (it only joins a given network namespace).
+                int theirs = netnsFd >= 0 ? namespaces & ~CLONE_NEWNET : namespaces;
+                envp[1] = Pin(hold ? "_GOCKER_USERNS=hold" : $"_GOCKER_USERNS=new:{theirs:x}");
+                namespaces = 0;
+            }
             var job = new SpawnJob
             {
                 Namespaces = netnsFd >= 0 ? namespaces & ~CLONE_NEWNET : namespaces, NetnsFd = netnsFd,
@@ -169,13 +214,37 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             Sys.Close(statusW); statusW = -1;
             Sys.Close(goR); goR = -1;
 
+            int initPid = job.Pid;
+            if (userns is not null)
+            {
+                Sys.Close(usernsChild); usernsChild = -1;
+                Sys.Close(rootfsFd); rootfsFd = -1;
+                try
+                {
+                    UsernsHandshake.MapAndGo(job.Pid, usernsSock, statusR, userns.Map, hold ? null : userns);
+                    if (hold)
+                    {
+                        int nsfd = Sys.Open($"/proc/{job.Pid}/ns/user", O_RDONLY);
+                        Sys.Close(usernsSock); usernsSock = -1; // EOF: the holder exits
+                        return (null, nsfd);
+                    }
+                    // The intermediate forked the init (PID 1 of the new PID namespace, our child).
+                    initPid = UsernsHandshake.ReadInitPid(usernsSock, statusR);
+                }
+                finally
+                {
+                    Sys.Close(usernsSock); usernsSock = -1;
+                    if (job.Pid > 0) UsernsHandshake.Reap(job.Pid);
+                }
+            }
+
             // Safe by pid: it is our unreaped child, so the pid cannot have been reused yet.
-            pidfd = Sys.PidfdOpen(job.Pid);
+            pidfd = Sys.PidfdOpen(initPid);
             var reg = reaper.Register(pidfd);
             pidfd = -1;
-            var proc = new InitProcess(job.Pid, reaper, reg, statusR, goW);
+            var proc = new InitProcess(initPid, reaper, reg, statusR, goW);
             statusR = goW = -1;
-            return proc;
+            return (proc, -1);
         }
         finally
         {
@@ -185,6 +254,7 @@ public sealed unsafe class NamespaceSpawner : ISpawner
             NativeMemory.Free(fa);
             NativeMemory.Free(attr);
             Sys.Close(statusR); Sys.Close(statusW); Sys.Close(goR); Sys.Close(goW); Sys.Close(pidfd); Sys.Close(netnsFd);
+            Sys.Close(usernsSock); Sys.Close(usernsChild); Sys.Close(rootfsFd);
             foreach (var fd in given) Sys.Close(fd);
         }
     }

@@ -66,7 +66,8 @@ public sealed class ZygoteSpawner : ISpawner, IDisposable
     public IInitProcess Spawn(SpawnRequest request)
     {
         NamespaceSpawner.Validate(request);
-        if (request.HostNetwork || _size == 0 || request.InitPath != _initPath) return Fresh(request);
+        // A remapped container's namespaces must be made after its user namespace: no head start.
+        if (request.HostNetwork || request.Userns is not null || _size == 0 || request.InitPath != _initPath) return Fresh(request);
 
         int[] fds = [-1, -1, -1, -1];
         try

@@ -139,4 +139,30 @@ public class RunFlagsTests
         Assert.Contains("max-size", Assert.Throws<UsageException>(() => RunFlags.ParseLogConfig(null, ["max-size"])).Message);
         Assert.Contains("=1m", Assert.Throws<UsageException>(() => RunFlags.ParseLogConfig(null, ["=1m"])).Message);
     }
+
+    [Fact]
+    public void Labels_come_from_files_first_then_from_flags_and_a_bare_key_has_an_empty_value()
+    {
+        var files = new Dictionary<string, string[]>
+        {
+            ["a.labels"] = ["# comment", "", "  tier=file", "only.in.file=1", "eq=a=b\r"],
+            ["b.labels"] = ["bare"],
+        };
+        var labels = RunFlags.ParseLabels(["tier=flag", "flag.only"], ["a.labels", "b.labels"], f => files[f])!;
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["tier"] = "flag", ["only.in.file"] = "1", ["eq"] = "a=b", ["bare"] = "", ["flag.only"] = "",
+        }, labels);
+        Assert.Null(RunFlags.ParseLabels([], [], f => []));
+    }
+
+    [Fact]
+    public void A_label_without_a_key_or_an_unreadable_label_file_is_refused_naming_it()
+    {
+        Assert.Contains("'=v'", Assert.Throws<UsageException>(() => RunFlags.ParseLabels(["=v"], [], f => [])).Message);
+        var e = Assert.Throws<UsageException>(() => RunFlags.ParseLabels([], ["x.labels"], f => ["ok=1", " =v"]));
+        Assert.Contains("x.labels, line 2", e.Message);
+        var missing = Path.Combine(Path.GetTempPath(), "no-such-" + Guid.NewGuid().ToString("N") + ".labels");
+        Assert.Contains(missing, Assert.Throws<UsageException>(() => RunFlags.ParseLabels([], [missing], File.ReadLines)).Message);
+    }
 }

@@ -21,6 +21,7 @@ public class InitSpecReaderTests
         OomScoreAdj = -17,
         Seccomp = [0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f],
         NoNewPrivileges = true,
+        Remapped = true,
     };
 
     [Fact]
