@@ -60,6 +60,8 @@ public sealed record LogSettings(string Type, long MaxSize, int MaxFile, string 
 
     public static long ParseMaxSize(string text, string what)
     {
+        // Kept as given (for inspect): bounded like every stored field.
+        if (text.Length > 32) throw new BadRequestException($"{what} \"{text[..32]}...\": too long for a size");
         long size;
         try { size = HumanSize.Parse(text); }
         catch (FormatException ex) { throw new BadRequestException($"{what} \"{text}\": {ex.Message}"); }

@@ -261,6 +261,7 @@ public sealed class LogSettingsTests
     [InlineData("json-file", "max-size", "999", "at least 1k")]
     [InlineData("json-file", "max-file", "0", "less than 1")]
     [InlineData("json-file", "max-file", "two", "two")]
+    [InlineData("json-file", "max-size", "0000000000000000000000000000000000000001k", "too long")]
     public void Unknown_types_options_and_bad_values_are_refused_by_name(string type, string? key, string? value, string named)
     {
         var config = key is null ? null : new Dictionary<string, string> { [key] = value! };
