@@ -184,6 +184,36 @@ public sealed class LogRotationTests(DaemonFixture daemon) : IClassFixture<Daemo
     }
 }
 
+/// <summary>docker-py's attached containers.run() reads HostConfig.LogConfig.Type without checking
+/// (a KeyError before it was shown) and then reads the output through `logs`.</summary>
+public sealed class DockerPyLogTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>
+{
+    const string Script = """
+        import docker, sys
+        client = docker.DockerClient(base_url=sys.argv[1], version="1.43")
+        out = client.containers.run("busybox", ["sh", "-c", "seq 1 3000"], network_mode="none", remove=True,
+                                    log_config={"Type": "json-file", "Config": {"max-size": "2k", "max-file": "1000"}})
+        sys.stdout.write(out.decode())
+        """;
+
+    [DockerPyFact]
+    public void Attached_containers_run_returns_the_output_across_rotations()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(DockerPyFactAttribute.Python)
+        {
+            ArgumentList = { "-c", Script, "unix://" + daemon.Socket },
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(120_000), "docker-py did not finish");
+        Assert.True(p.ExitCode == 0, $"docker-py: exit {p.ExitCode}\n{error.Result}\n--- daemon\n{daemon.DaemonLog}");
+        Assert.Equal(string.Concat(Enumerable.Range(1, 3000).Select(i => $"{i}\n")), output.Result);
+        daemon.AssertNoLeaks();
+    }
+}
+
 /// <summary>gocker.logs in the HOCON is the cap of containers created without options.</summary>
 public sealed class LogDefaultCapTests
 {
