@@ -88,9 +88,19 @@ public sealed class HostConfig
     public string? UsernsMode { get; set; }
     /// <summary>[height, width] of a -t container's terminal at its start.</summary>
     public List<int>? ConsoleSize { get; set; }
+    /// <summary>The container's log (Docker's shape); inspect always shows the effective one.</summary>
+    public LogConfig? LogConfig { get; set; }
     /// <summary>Every property Gocker does not know: refused at create unless its value is empty.</summary>
     [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
+}
+
+/// <summary>Docker's LogConfig: Type "json-file", "local" or "" (Gocker's own log, rotated), or
+/// "none"; Config "max-size" (e.g. "10m") and "max-file" (e.g. "3"). Anything else is refused.</summary>
+public sealed class LogConfig
+{
+    public string Type { get; set; } = "";
+    public Dictionary<string, string>? Config { get; set; }
 }
 
 /// <summary>--ulimit NAME=SOFT[:HARD] (Docker's shape; -1 = unlimited).</summary>

@@ -112,8 +112,11 @@ public sealed class CliApp
         var logsTail = new Option<string>("--tail", "-n") { Description = "Number of lines to show from the end of the logs", DefaultValueFactory = _ => "all", HelpName = "string" };
         var logsTimestamps = new Option<bool>("--timestamps", "-t") { Description = "Show timestamps" };
         var logsId = new Argument<string>("CONTAINER");
-        var logs = new Command("logs", "Fetch the logs of a container") { logsFollow, logsTail, logsTimestamps, logsId };
-        logs.SetAction(pr => Guard(pr, false, () => ContainerCommands.Logs(_ctx, pr.GetValue(logsId)!, pr.GetValue(logsFollow), pr.GetValue(logsTail)!, pr.GetValue(logsTimestamps))));
+        var logsSince = new Option<string?>("--since") { Description = "Show logs since a timestamp (RFC3339, unix seconds) or a duration back from now (10m, 1h30m)", HelpName = "string" };
+        var logsUntil = new Option<string?>("--until") { Description = "Show logs before a timestamp (RFC3339, unix seconds) or a duration back from now", HelpName = "string" };
+        var logs = new Command("logs", "Fetch the logs of a container") { logsFollow, logsTail, logsTimestamps, logsSince, logsUntil, logsId };
+        logs.SetAction(pr => Guard(pr, false, () => ContainerCommands.Logs(_ctx, pr.GetValue(logsId)!, pr.GetValue(logsFollow), pr.GetValue(logsTail)!, pr.GetValue(logsTimestamps),
+            pr.GetValue(logsSince), pr.GetValue(logsUntil))));
         _root.Add(logs);
 
         var stopTime = new Option<int?>("--time", "-t") { Description = "Seconds to wait before killing the container", HelpName = "int" };

@@ -139,6 +139,13 @@ internal static class CreateRequestWriter
         Strings(w, "GroupAdd"u8, h.GroupAdd);
         w.WriteNumber("OomScoreAdj"u8, h.OomScoreAdj);
         String(w, "UsernsMode"u8, h.UsernsMode);
+        if (h.LogConfig is { } log)
+        {
+            w.WriteStartObject("LogConfig"u8);
+            w.WriteString("Type"u8, log.Type);
+            Map(w, "Config"u8, log.Config);
+            w.WriteEndObject();
+        }
         if (h.ConsoleSize is { } size)
         {
             w.WriteStartArray("ConsoleSize"u8);

@@ -102,10 +102,11 @@ public sealed class GockerClient(UnixHttpClient http)
     }
 
     /// <summary>Opens the log stream; the caller pumps and disposes it.</summary>
-    public HttpResponse Logs(string id, bool follow, string tail, bool timestamps)
+    public HttpResponse Logs(string id, bool follow, string tail, bool timestamps, string since = "", string until = "")
     {
         var r = http.Send("GET",
-            $"/containers/{Esc(id)}/logs?stdout=1&stderr=1&follow={(follow ? 1 : 0)}&tail={Esc(tail)}&timestamps={(timestamps ? 1 : 0)}");
+            $"/containers/{Esc(id)}/logs?stdout=1&stderr=1&follow={(follow ? 1 : 0)}&tail={Esc(tail)}&timestamps={(timestamps ? 1 : 0)}" +
+            (since.Length > 0 ? "&since=" + since : "") + (until.Length > 0 ? "&until=" + until : ""));
         try { EnsureSuccess(r); return r; }
         catch { r.Dispose(); throw; }
     }

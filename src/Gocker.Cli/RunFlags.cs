@@ -104,6 +104,21 @@ public static class RunFlags
         return ($"{ctr}/{proto}", new Gocker.Api.PortBinding { HostIp = ip, HostPort = hostPort });
     }
 
+    /// <summary>--log-driver and --log-opt KEY=VALUE (each once; the daemon checks the names and
+    /// values and refuses what it does not know). Null when neither is given.</summary>
+    public static Gocker.Api.LogConfig? ParseLogConfig(string? driver, string[]? opts)
+    {
+        if (driver is null && opts is not { Length: > 0 }) return null;
+        var config = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var o in opts ?? [])
+        {
+            var eq = o.IndexOf('=');
+            if (eq <= 0) throw new UsageException($"invalid --log-opt \"{o}\": expected KEY=VALUE (max-size=10m, max-file=3)");
+            config[o[..eq]] = o[(eq + 1)..];
+        }
+        return new Gocker.Api.LogConfig { Type = driver ?? "", Config = config };
+    }
+
     /// <summary>--restart no | on-failure[:N] | always | unless-stopped (Docker's spelling).</summary>
     public static Gocker.Api.RestartPolicy ParseRestart(string value)
     {

@@ -46,6 +46,8 @@ public sealed class RunOptions
     public readonly Option<string?> ShmSize = new("--shm-size") { Description = "Size of /dev/shm (default 64m)", HelpName = "bytes" };
     public readonly Option<string[]> GroupAdd = new("--group-add") { Description = "Add additional groups to join", HelpName = "list" };
     public readonly Option<int?> OomScoreAdj = new("--oom-score-adj") { Description = "Tune host's OOM preferences (-1000 to 1000)", HelpName = "int" };
+    public readonly Option<string?> LogDriver = new("--log-driver") { Description = "Logging driver for the container: json-file or local (Gocker's own log, rotated), none", HelpName = "string" };
+    public readonly Option<string[]> LogOpt = new("--log-opt") { Description = "Log driver options: max-size=10m, max-file=3 (default: the daemon's gocker.logs)", HelpName = "list" };
     public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
     public readonly Option<string[]> Label = new("--label", "-l") { Description = "Set metadata on a container (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
     public readonly Option<string[]> LabelFile = new("--label-file") { Description = "Read labels from a file of KEY=VALUE lines", HelpName = "list" };
@@ -60,7 +62,7 @@ public sealed class RunOptions
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
-                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile })
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -135,6 +137,7 @@ public sealed class RunOptions
             (host.Tmpfs ??= [])[path] = opts;
         }
         foreach (var dev in pr.GetValue(Device) ?? []) (host.Devices ??= []).Add(RunFlags.ParseDevice(dev));
+        host.LogConfig = RunFlags.ParseLogConfig(pr.GetValue(LogDriver), pr.GetValue(LogOpt));
         foreach (var u in pr.GetValue(Ulimit) ?? []) (host.Ulimits ??= []).Add(RunFlags.ParseUlimit(u));
         foreach (var sc in pr.GetValue(Sysctl) ?? [])
         {

@@ -186,14 +186,9 @@ public static class ApiRoutes
         try
         {
             await WriteSystemFrame(ctx, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(created, GockerJson.Default.ContainerCreateResponse));
-            var sources = new List<OutputStreamer.Source>
-            {
-                new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset),
-                new(Multiplex.Stderr, info.StderrPath, info.StderrOffset),
-            };
             // Follows from before the start: it opens the log files now, so a short command's output
             // is read even if the --rm removal moves them away before we get to them.
-            var follow = OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, raw: false, ctx.RequestAborted);
+            var follow = OutputStreamer.FollowAsync(ctx.Response.Body, info.Logs, info.DataDir, info.Position, true, true, info.Exited, raw: false, ctx.RequestAborted);
             try { await AskContainer<object>(ctx, id, new ContainerActor.Start()); }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -330,6 +325,7 @@ public static class ApiRoutes
                 ShmSize = s.ShmSize > 0 ? s.ShmSize : 64L << 20,
                 GroupAdd = s.GroupAdd.Length > 0 ? [.. s.GroupAdd] : null,
                 OomScoreAdj = s.OomScoreAdj,
+                LogConfig = LogConfigOf(s.Log ?? svc.Options.Logs),
                 GockerRestartBackoff = new RestartBackoff
                 {
                     DelayMs = (long)s.Restart.Backoff.Delay.TotalMilliseconds, MaxDelayMs = (long)s.Restart.Backoff.MaxDelay.TotalMilliseconds,
@@ -342,6 +338,8 @@ public static class ApiRoutes
             NetworkSettings = NetworkSettingsOf(r, svc),
         };
     }
+
+    static LogConfig LogConfigOf(Gocker.Actors.Logs.LogSettings l) => new() { Type = l.Type, Config = l.Config };
 
     static Dictionary<string, List<PortBinding>?> PortBindings(IEnumerable<Gocker.Network.PortMapping> ports) =>
         ports.GroupBy(p => $"{p.ContainerPort}/{p.Protocol}").ToDictionary(g => g.Key,
@@ -447,16 +445,14 @@ public static class ApiRoutes
             wait = RegisterWait(ctx, id, condition);
         }
         // Not upgraded: output only (a tty's single raw stream, or the framed stdout/stderr).
-        var sources = new List<OutputStreamer.Source>();
-        if (Flag(ctx, "stdout") || info.Tty) sources.Add(new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset));
-        if (Flag(ctx, "stderr") && !info.Tty) sources.Add(new(Multiplex.Stderr, info.StderrPath, info.StderrOffset));
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = info.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
         await ctx.Response.StartAsync(ctx.RequestAborted);
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
         try
         {
-            await OutputStreamer.FollowAsync(ctx.Response.Body, sources, info.Exited, info.Tty, ctx.RequestAborted);
+            await OutputStreamer.FollowAsync(ctx.Response.Body, info.Logs, info.DataDir, info.Position, Flag(ctx, "stdout"), Flag(ctx, "stderr"),
+                info.Exited, info.Tty, ctx.RequestAborted);
             if (wait is not null) await WriteWaitFrame(ctx, wait);
         }
         catch (OperationCanceledException) { /* client went away */ }
@@ -470,10 +466,11 @@ public static class ApiRoutes
         await WriteSystemFrame(ctx, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(WaitBody(result), GockerJson.Default.WaitResponse));
     }
 
-    /// <summary>stdout and stderr merged in the order the daemon saw them (log.idx), optionally the
-    /// last N lines (`tail`), with RFC3339Nano timestamps (`timestamps`), following until the
-    /// container exits (`follow`); only what was written from `since` to `until` (unix seconds,
-    /// Docker's form; a malformed one is a 400).</summary>
+    /// <summary>stdout and stderr merged in the order the daemon read them (the log's index), across
+    /// its rotated generations, optionally the last N lines (`tail`), with RFC3339Nano timestamps
+    /// (`timestamps`), following until the container exits (`follow`); only what was written from
+    /// `since` to `until` (unix seconds, Docker's form; a malformed one is a 400). A container
+    /// created with LogConfig.Type "none" has no log to read: 501, as Docker.</summary>
     static async Task Logs(HttpContext ctx, string id, EngineServices svc)
     {
         ContainerRecord record;
@@ -492,6 +489,13 @@ public static class ApiRoutes
         catch (Exception ex)
         {
             await Error(ex).ExecuteAsync(ctx);
+            return;
+        }
+        if (record.Spec.Log is { Readable: false })
+        {
+            // Docker's answer for a driver it cannot read back (ErrReadLogsNotSupported: 501).
+            await Results.Json(new ErrorResponse { Message = "configured logging driver does not support reading" },
+                GockerJson.Default.ErrorResponse, statusCode: 501).ExecuteAsync(ctx);
             return;
         }
         var dataDir = ContainerLayout.For(svc.Options, record.Spec.Id).DataDir;
@@ -513,7 +517,7 @@ public static class ApiRoutes
         await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
         try
         {
-            await OutputStreamer.LogsAsync(ctx.Response.Body, svc.LogIndex, dataDir,
+            await OutputStreamer.LogsAsync(ctx.Response.Body, svc.Logs, dataDir,
                 new OutputStreamer.LogOptions(Flag(ctx, "stdout"), Flag(ctx, "stderr"), Flag(ctx, "timestamps"), tail) { SinceNanos = since, UntilNanos = until },
                 exited, ctx.RequestAborted);
         }

@@ -33,10 +33,6 @@ public static class AttachSession
         ctx.Response.ContentType = info.Tty ? "application/vnd.docker.raw-stream" : GockerContentTypes.Multiplexed;
         await using var stream = await upgrade.UpgradeAsync();
 
-        var sources = new List<OutputStreamer.Source>();
-        if (ApiRoutes.Flag(ctx, "stdout") || info.Tty) sources.Add(new(Multiplex.Stdout, info.StdoutPath, info.StdoutOffset));
-        if (ApiRoutes.Flag(ctx, "stderr") && !info.Tty) sources.Add(new(Multiplex.Stderr, info.StderrPath, info.StderrOffset));
-
         bool stdin = ApiRoutes.Flag(ctx, "stdin") && info.Stdio is not null;
         // A client's half-close (its stdin's EOF, `echo hi | docker attach`) is not RequestAborted (see
         // HalfCloseConnection): the output keeps flowing until the run ends or the client is gone.
@@ -44,7 +40,11 @@ public static class AttachSession
         var input = stdin && info.Stdio is { } stdio
             ? Task.Run(() => PumpInputAsync(stream, stdio, cts))
             : Task.CompletedTask;
-        try { await OutputStreamer.FollowAsync(stream, sources, info.Exited, info.Tty, cts.Token); }
+        try
+        {
+            await OutputStreamer.FollowAsync(stream, info.Logs, info.DataDir, info.Position, ApiRoutes.Flag(ctx, "stdout"), ApiRoutes.Flag(ctx, "stderr"),
+                info.Exited, info.Tty, cts.Token);
+        }
         catch (Exception ex) when (ex is OperationCanceledException or IOException) { /* client went away or detached */ }
         await cts.CancelAsync();
         try { await input; } catch { /* the connection is closing */ }

@@ -64,7 +64,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             UsernsRemap = (usernsRemap ?? Str("userns-remap", "")) is { Length: > 0 } remap
                 ? Gocker.Syscalls.Security.SubIds.Resolve(remap) : null,
         };
-        options = options with { Events = EventSettings(g, options.DataRoot) };
+        options = options with { Events = EventSettings(g, options.DataRoot), Logs = LogSettingsOf(g) };
         if (options.DefaultNetwork == "host")
             throw new ArgumentException("gocker.network.default = host is not allowed: give --network host to the containers that need it");
         var pool = netnsPool ?? (g.HasPath("network.netns-pool") ? g.GetInt("network.netns-pool") : DefaultNetnsPool);
@@ -111,6 +111,21 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         {
             throw new ArgumentException("gocker.restart: " + ex.Message.Replace("HostConfig.GockerRestartBackoff.", "", StringComparison.Ordinal));
         }
+    }
+
+    /// <summary>gocker.logs { max-size, max-file }: the log cap of containers that give none
+    /// (Docker's sizes: "10m" = 10,000,000 bytes), checked like the per-container options.</summary>
+    static Gocker.Actors.Logs.LogSettings LogSettingsOf(Config g)
+    {
+        var d = Gocker.Actors.Logs.LogSettings.Default;
+        try
+        {
+            var sizeText = g.HasPath("logs.max-size") ? g.GetString("logs.max-size") : d.MaxSizeText;
+            var size = Gocker.Actors.Logs.LogSettings.ParseMaxSize(sizeText, "gocker.logs.max-size");
+            var files = g.HasPath("logs.max-file") ? Gocker.Actors.Logs.LogSettings.ParseMaxFile(g.GetString("logs.max-file"), "gocker.logs.max-file") : d.MaxFile;
+            return d with { MaxSize = size, MaxSizeText = sizeText, MaxFile = files };
+        }
+        catch (Gocker.Actors.Containers.BadRequestException ex) { throw new ArgumentException(ex.Message); }
     }
 
     /// <summary>gocker.api.max-json-body: a HOCON size (4MiB, 512KiB, 1048576), 1 KiB to 1 GiB.</summary>

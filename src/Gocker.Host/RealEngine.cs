@@ -46,7 +46,7 @@ public static class RealEngine
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { throw new DaemonStartupException($"trash dirs: {ex.Message}"); }
         return new EngineServices(options, spawner, cgroups, images, init, TimeProvider.System)
         {
-            Network = net, LogIndex = new Gocker.Actors.Logs.LogIndexer(), Execs = NamespaceJoiner.Create(), Trash = trash,
+            Network = net, Execs = NamespaceJoiner.Create(), Trash = trash,
             SealedInit = sealedInit, SealedInitCopyTime = copyTime.Elapsed,
         };
     }

@@ -235,6 +235,7 @@ public sealed partial class ContainerActor
         _stdio?.Dispose();
         // Its output pipes' read ends (the keeper's copies stay for the next daemon).
         _output?.Dispose();
+        CloseLog(endOfRun: false);
         // A daemon that stops leaves its last records on disk (a write behind is milliseconds).
         _writer.Flush().Wait(TimeSpan.FromSeconds(5));
         base.PostStop();

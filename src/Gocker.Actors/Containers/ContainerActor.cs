@@ -37,8 +37,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     public sealed record Attach;
     /// <summary>Where to read the output from, and a task that completes when the current (or
     /// next, if not yet started) run has exited and its output files are complete.</summary>
-    public sealed record AttachInfo(string StdoutPath, string StderrPath, long StdoutOffset, long StderrOffset, Task Exited)
+    /// <summary>What an attaching client follows: the container's log from Position (its end when
+    /// the client attached) until Exited.</summary>
+    public sealed record AttachInfo(string DataDir, Gocker.Actors.Logs.LogPosition Position, Task Exited)
     {
+        /// <summary>The daemon's log writers (to wake up when the log grows).</summary>
+        public Gocker.Actors.Logs.ContainerLogs? Logs { get; init; }
         /// <summary>The run's terminal or stdin pipe (null: no -t/-i, or re-adopted after a daemon restart).</summary>
         public ContainerStdio? Stdio { get; init; }
         public bool Tty { get; init; }
@@ -183,7 +187,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 WriteInitSpec(network, injectMountFault: _svc.Faults.TryConsume(Id, FaultKind.Mount));
                 _ns = Context.ActorOf(NamespaceActor.Props(_svc.Spawner, runId, _svc.Faults, Id)
                     .WithDispatcher(_svc.Options.ContainerDispatcher), $"run-{runId}");
-                _svc.LogIndex?.Watch(_layout.DataDir);
+                var logWriter = OpenLog();
                 // First pass only: a retry after a failed rootfs setup attaches normally (its slot was DELed).
                 string? netns = null;
                 if (claim is { } claiming)
@@ -203,13 +207,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 if (!_record.Spec.Tty)
                 {
                     if (_output is not null) await await FinishOutput(); // a failed pass's (mount retry)
-                    _output = ContainerOutput.Create(_layout.StdoutLog, _layout.StderrLog);
+                    _output = ContainerOutput.Create(logWriter);
                     request = _output.Apply(request);
                 }
                 var ns = _ns;
                 pid = (await Supervised(FaultStep.Spawn, "spawn",
                     () => ns.Ask<NamespaceActor.Spawned>(new NamespaceActor.Spawn(request), AskTimeout))).Pid;
-                if (_stdio?.Spawned() is { } stdioWarning) _log.Warning("container {0}: {1}", Id[..12], stdioWarning);
+                if (_stdio?.Spawned(logWriter) is { } stdioWarning) _log.Warning("container {0}: {1}", Id[..12], stdioWarning);
                 var log = _log;
                 var shortId = Id[..12];
                 _output?.Spawned(OutputKeeper, Id, w => log.Warning("container {0}: {1}", shortId, w));
@@ -499,7 +503,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         Timers.CancelAll();
         if (_stdio is { } stdio)
         {
-            // Everything the container wrote to its terminal reaches stdout.log before the exit is
+            // Everything the container wrote to its terminal reaches the log before the exit is
             // announced (attached clients drain the file up to that point, then finish).
             _stdio = null;
             await stdio.FinishAsync(TimeSpan.FromSeconds(2));
@@ -510,7 +514,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // meanwhile is still in them; taken back to be copied into the logs, then dropped.
         if (_output is null && !_record.Spec.Tty && (_record.Output ?? OutputKeeper.FindPipes(Id)) is { } keptPipes)
         {
-            _output = ContainerOutput.Readopt(keptPipes, _layout.StdoutLog, _layout.StderrLog, out var why);
+            _output = ContainerOutput.Readopt(keptPipes, OpenLog(), out var why);
             if (_output is null)
             {
                 _log.Warning("container {0}: its output pipes could not be taken back (output written while gockerd was down, if any, is lost): {1}", Id[..12], why);
@@ -519,7 +523,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         }
         // Everything the container wrote reaches the logs before the exit is announced.
         var releasing = await FinishOutput();
-        _svc.LogIndex?.Unwatch(_layout.DataDir);
+        CloseLog(endOfRun: true);
         if (_ns is not null) { Context.Stop(_ns); _ns = null; }
         // Any container may hold an endpoint record (e.g. one started under another default): always.
         // Before the cgroup removal, which it overlaps: the init is gone, and with its PID namespace
@@ -601,6 +605,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (_detach is null) StartDetach();
         _layout.RemoveRun(_svc.Trash);
         await _writer.Flush(); // a record written behind must not land in (or recreate) a removed dir
+        // Clients still draining the log (an attached `run --rm`) open its newer generations by
+        // path: they finish first (bounded: a client that does not read must not hold the removal).
+        if (_record.StartedAt is not null)
+            await Task.WhenAny(_svc.Logs.ReadersDone(_layout.DataDir), Task.Delay(TimeSpan.FromSeconds(2)));
         _layout.RemoveData(_svc.Trash);
         await AwaitDetach();
         if (overlapped is not null) await overlapped;
@@ -687,7 +695,6 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 }
                 ReadoptTerminal();
                 ReadoptOutput();
-                _svc.LogIndex?.Watch(_layout.DataDir);
                 if (_record.Status == ContainerStatus.Restarting) SetRecord(_record with { Status = ContainerStatus.Running });
                 _log.Info("container {0}: re-adopted pid {1} ({2})", Id[..12], _record.Pid, _record.Status.DockerName());
                 return;
@@ -709,7 +716,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         string why = "no terminal keeper held it (the daemon that started it had none)";
         if (_record.Terminal is { } kept && Keeper is { } keeper)
         {
-            _stdio = ContainerStdio.Readopt(kept, keeper, Id, _record.Spec.StdinOnce, _layout.StdoutLog, out why);
+            _stdio = ContainerStdio.Readopt(kept, keeper, Id, _record.Spec.StdinOnce, OpenLog(), out why);
             if (_stdio is not null)
             {
                 _log.Info("container {0}: terminal /dev/pts/{1} taken back from the keeper (pid {2})", Id[..12], kept.Pts, kept.KeeperPid);
@@ -730,7 +737,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // Not recorded: the previous daemon may have died between the hand-off and the record's write.
         if ((_record.Output ?? OutputKeeper.FindPipes(Id)) is { } kept)
         {
-            _output = ContainerOutput.Readopt(kept, _layout.StdoutLog, _layout.StderrLog, out why);
+            _output = ContainerOutput.Readopt(kept, OpenLog(), out why);
             if (_output is not null)
             {
                 _log.Info("container {0}: output pipes taken back from the keeper (pid {1})", Id[..12], kept.KeeperPid);
@@ -919,7 +926,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     ContainerStdio? NextStdio()
     {
         if (_stdio is { IsSpawned: true }) { _stdio.Dispose(); _stdio = null; }
-        return _stdio ??= ContainerStdio.Create(_record.Spec.Tty, _record.Spec.OpenStdin, _record.Spec.StdinOnce, _layout.StdoutLog, Keeper, Id, _record.Spec.ConsoleSize);
+        return _stdio ??= ContainerStdio.Create(_record.Spec.Tty, _record.Spec.OpenStdin, _record.Spec.StdinOnce, Keeper, Id, _record.Spec.ConsoleSize);
     }
 
     void HandleAttach()
@@ -932,12 +939,40 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // An exited container is attached like a created one, to its next run: docker's `start -a`
         // attaches before it starts (the console refuses a plain `attach` to a stopped container).
         bool next = _record.Status is ContainerStatus.Created or ContainerStatus.Exited;
-        Sender.Tell(new AttachInfo(_layout.StdoutLog, _layout.StderrLog,
-            FileLength(_layout.StdoutLog), FileLength(_layout.StderrLog), _nextExit.Task)
-        { Stdio = next ? NextStdio() : _stdio, Tty = _record.Spec.Tty });
+        try { Logs.LogFiles.MigrateLegacy(_layout.DataDir); }
+        catch (IOException ex) { _log.Warning("container {0}: its log could not be moved to log/: {1}", Id[..12], ex.Message); }
+        Sender.Tell(new AttachInfo(_layout.DataDir, Logs.LogFiles.End(_layout.DataDir), _nextExit.Task)
+        { Stdio = next ? NextStdio() : _stdio, Tty = _record.Spec.Tty, Logs = _svc.Logs });
     }
 
-    static long FileLength(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+    /// <summary>The run's log writer (opened at the start or re-adoption, closed at the teardown).</summary>
+    Logs.LogWriter? _logWriter;
+
+    Logs.LogWriter OpenLog()
+    {
+        if (_logWriter is not null) return _logWriter;
+        var system = Context.System;
+        var (id, name, image, clock, log) = (Id, _record.Spec.Name, _record.Spec.Image, _svc.Clock, _log);
+        // Called on the copier's thread: publishes straight to the event stream (thread-safe).
+        Logs.LogWriter.Reporter report = (action, attrs) =>
+        {
+            var all = new Dictionary<string, string>(StringComparer.Ordinal) { ["name"] = name, ["image"] = image };
+            foreach (var (k, v) in attrs) all[k] = v;
+            log.Warning("container {0}: {1} {2}", id[..12], action, string.Join(' ', attrs.Select(a => a.Key + "=" + a.Value)));
+            system.EventStream.Publish(new GockerEvent("container", action, id, all, clock.GetUtcNow()));
+        };
+        return _logWriter = _svc.Logs.Open(_layout.DataDir, _record.Spec.Log ?? _svc.Options.Logs, report);
+    }
+
+    /// <summary>Closes the log writer; at the end of a run of a "none" container its attach buffer is
+    /// emptied (nothing of its output stays).</summary>
+    void CloseLog(bool endOfRun)
+    {
+        if (_logWriter is not { } w) return;
+        _logWriter = null;
+        if (endOfRun && _record.Spec.Log is { Readable: false }) w.Clear();
+        _svc.Logs.Close(w);
+    }
 
     /// <summary>The new record, on disk before this returns (RecordWriter.Save).</summary>
     void SetRecord(ContainerRecord next)

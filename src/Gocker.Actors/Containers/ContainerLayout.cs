@@ -1,7 +1,7 @@
 namespace Gocker.Actors.Containers;
 
 /// <summary>Where a container's files live.
-///   DataRoot/containers/ID/  state.json, upper/ and work/ (overlay), stdout.log, stderr.log
+///   DataRoot/containers/ID/  state.json, upper/ and work/ (overlay), log/ (Logs.LogFiles)
 ///   ExecRoot/containers/ID/  init.json, etc/ (generated /etc files)
 ///   ExecRoot/rootfs/         the mount point of every container's root (see RootfsDir)
 /// </summary>
@@ -12,6 +12,8 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
 
     public string UpperDir => Path.Combine(DataDir, "upper");
     public string WorkDir => Path.Combine(DataDir, "work");
+    /// <summary>Only the spawn request's fallback paths (the init's fds 1 and 2 are always the
+    /// daemon's pipes or terminal; the log itself is under log/, see Logs.LogFiles).</summary>
     public string StdoutLog => Path.Combine(DataDir, "stdout.log");
     public string StderrLog => Path.Combine(DataDir, "stderr.log");
     public string InitSpecPath => Path.Combine(RunDir, "init.json");
@@ -67,8 +69,8 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
             // A remapped container's root owns its upper dir (the overlay's "/"): what it writes there
             // lands on disk with its mapped ids, never as the host's root.
             if (record.Spec.Userns is { } map) Gocker.Syscalls.Native.Sys.Chown(UpperDir, map.HostUid, map.HostGid);
-            File.Create(StdoutLog).Dispose();
-            File.Create(StderrLog).Dispose();
+            // The log is the daemon's (the container never holds it): root's, whatever the mapping.
+            Gocker.Actors.Logs.LogFiles.CreateFirst(DataDir);
             if (persist) StateStore.Save(DataDir, record);
         }
         catch

@@ -10,7 +10,7 @@ namespace Gocker.Actors.Containers;
 /// A non-tty run's stdout and stderr: two pipes whose write ends become the init's fds 1 and 2, and
 /// whose read ends the daemon keeps. The container never holds a host file (issue #16: a log file
 /// opened in the container could be reopened through /proc/self/fd/1, truncated or read back); the
-/// daemon-wide OutputCopier appends what arrives to stdout.log / stderr.log.
+/// daemon-wide OutputCopier writes what arrives into the container's log (LogWriter).
 /// A copy of each read end goes to the keeper (TerminalKeeper.HoldPipes), so a daemon crash leaves the
 /// pipes a reader (the container never gets SIGPIPE; what it writes meanwhile waits in the pipe, and
 /// it blocks once the pipe is full) and the next daemon takes them back (Readopt) and copies on.
@@ -38,7 +38,7 @@ public sealed class ContainerOutput
     }
 
     /// <summary>Fresh pipes for a run (each start, restarts included), already being copied.</summary>
-    public static ContainerOutput Create(string stdoutLog, string stderrLog)
+    public static ContainerOutput Create(Logs.LogWriter log)
     {
         var (outR, outW) = Sys.Pipe();
         var (errR, errW) = (-1, -1);
@@ -47,9 +47,9 @@ public sealed class ContainerOutput
         {
             (errR, errW) = Sys.Pipe();
             Resize(outW); Resize(errW);
-            o = OutputCopier.Shared.Add(outR, stdoutLog);
+            o = OutputCopier.Shared.Add(outR, log, 1);
             outR = -1;
-            var e = OutputCopier.Shared.Add(errR, stderrLog);
+            var e = OutputCopier.Shared.Add(errR, log, 2);
             return new ContainerOutput(o, e, outW, errW, null);
         }
         catch
@@ -68,7 +68,7 @@ public sealed class ContainerOutput
 
     /// <summary>After a daemon restart: the pipes taken back from the keeper, copied again. Null with
     /// the reason when they cannot be had (the keeper is gone or is another process).</summary>
-    public static ContainerOutput? Readopt(KeptPipes kept, string stdoutLog, string stderrLog, out string why)
+    public static ContainerOutput? Readopt(KeptPipes kept, Logs.LogWriter log, out string why)
     {
         int outR = TerminalKeeper.TakeBackPipe(kept, stdout: true, out why);
         if (outR < 0) return null;
@@ -77,9 +77,9 @@ public sealed class ContainerOutput
         OutputCopier.Stream? o = null;
         try
         {
-            o = OutputCopier.Shared.Add(outR, stdoutLog);
+            o = OutputCopier.Shared.Add(outR, log, 1);
             outR = -1;
-            var e = OutputCopier.Shared.Add(errR, stderrLog);
+            var e = OutputCopier.Shared.Add(errR, log, 2);
             return new ContainerOutput(o, e, -1, -1, kept);
         }
         catch (Exception ex)

@@ -37,6 +37,9 @@ public sealed record ContainerSpec
     public long NanoCpus { get; init; }
     /// <summary>Restart policy and backoff (fixed at create; defaults from gocker.restart).</summary>
     public Gocker.Actors.Restart.RestartSettings Restart { get; init; } = Gocker.Actors.Restart.RestartSettings.None;
+    /// <summary>LogConfig as accepted at create (type, max-size, max-file). Null in records written
+    /// before it existed: the daemon's default (gocker.logs).</summary>
+    public Gocker.Actors.Logs.LogSettings? Log { get; init; }
     /// <summary>Supervision group (--group): the group decides restarts; Restart is then "no".</summary>
     public string? Group { get; init; }
     /// <summary>Config.Labels (--label): user metadata, for inspect, ps and the `label=` filter.</summary>

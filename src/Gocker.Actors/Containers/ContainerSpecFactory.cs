@@ -85,6 +85,7 @@ public static partial class ContainerSpecFactory
             StdinOnce = req.OpenStdin && req.StdinOnce,
             Restart = restart,
             Group = group,
+            Log = Gocker.Actors.Logs.LogSettings.FromApi(hc.LogConfig?.Type, hc.LogConfig?.Config, options.DefaultLog ?? Gocker.Actors.Logs.LogSettings.Default),
             Labels = Labels(req.Labels),
         };
         return WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options);
@@ -255,4 +256,6 @@ public sealed record GockerOptionsView(CgroupLimits DefaultLimits, string Defaul
 {
     /// <summary>The CPUs a cpuset may name ("0-1"); null = the host's online CPUs.</summary>
     public string? HostCpus { get; init; }
+    /// <summary>The log of containers that ask for no LogConfig options (gocker.logs); null = LogSettings.Default.</summary>
+    public Gocker.Actors.Logs.LogSettings? DefaultLog { get; init; }
 }

@@ -9,8 +9,8 @@ namespace Gocker.Actors.Containers;
 /// <summary>
 /// The daemon's side of one run's interactive stdio (`-t` and/or `-i`).
 /// - Tty: a pty whose slave becomes fds 0-2 of the init; the daemon keeps the master. A copier thread
-///   appends everything the container writes to its terminal to stdout.log (raw, as Docker's tty mode
-///   has no stderr), so `logs` and every attached client see it; input goes to the master.
+///   writes everything the container writes to its terminal into its log as stdout (raw, as Docker's
+///   tty mode has no stderr), so `logs` and every attached client see it; input goes to the master.
 ///   A copy of the master is handed to the daemon's terminal keeper (TerminalKeeper), so the terminal
 ///   outlives the daemon; a later daemon takes it back (Readopt) and the copier goes on.
 /// - OpenStdin without a tty: fd 0 of the init is the read end of a pipe whose write end the daemon
@@ -24,7 +24,7 @@ public sealed class ContainerStdio : IDisposable
     int _master = -1;
     int _stdinRead = -1, _stdinWrite = -1;
     readonly object _inputLock = new();
-    readonly string _stdoutLog;
+    Logs.LogWriter? _log;
     readonly TerminalKeeper? _keeper;
     readonly string _tag;
     readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -41,13 +41,13 @@ public sealed class ContainerStdio : IDisposable
     /// written all of it to the log; at once without a tty.</summary>
     public Task Drained => _drained.Task;
 
-    ContainerStdio(Pty? pty, int master, bool openStdin, bool stdinOnce, string stdoutLog, TerminalKeeper? keeper, string tag)
+    ContainerStdio(Pty? pty, int master, bool openStdin, bool stdinOnce, Logs.LogWriter? log, TerminalKeeper? keeper, string tag)
     {
         _pty = pty;
         _tty = pty is not null || master >= 0;
         _master = pty is not null ? pty.TakeMaster() : master;
         StdinOnce = stdinOnce;
-        _stdoutLog = stdoutLog;
+        _log = log;
         _keeper = keeper;
         _tag = tag;
         if (!_tty)
@@ -60,12 +60,12 @@ public sealed class ContainerStdio : IDisposable
     /// <summary>Null when the container has neither a tty nor an open stdin (stdin is /dev/null).
     /// keeper (tty only) receives a copy of the master once the run is spawned, under tag.</summary>
     /// <param name="consoleSize">-t: the terminal's [height, width] at the start (Docker's ConsoleSize), else 24x80.</param>
-    public static ContainerStdio? Create(bool tty, bool openStdin, bool stdinOnce, string stdoutLog, TerminalKeeper? keeper = null, string tag = "", int[]? consoleSize = null)
+    public static ContainerStdio? Create(bool tty, bool openStdin, bool stdinOnce, TerminalKeeper? keeper = null, string tag = "", int[]? consoleSize = null)
     {
         if (!tty && !openStdin) return null;
         ushort rows = consoleSize is [> 0 and <= 65535 and var h, _] ? (ushort)h : (ushort)24;
         ushort cols = consoleSize is [_, > 0 and <= 65535 and var w] ? (ushort)w : (ushort)80;
-        return new ContainerStdio(tty ? Pty.Open(rows, cols) : null, -1, openStdin, stdinOnce, stdoutLog, tty ? keeper : null, tag);
+        return new ContainerStdio(tty ? Pty.Open(rows, cols) : null, -1, openStdin, stdinOnce, null, tty ? keeper : null, tag);
     }
 
     /// <summary>
@@ -74,11 +74,11 @@ public sealed class ContainerStdio : IDisposable
     /// reason when it cannot be had (keeper gone or not the recorded process): the container then
     /// runs on without a terminal.
     /// </summary>
-    public static ContainerStdio? Readopt(KeptTerminal kept, TerminalKeeper keeper, string tag, bool stdinOnce, string stdoutLog, out string why)
+    public static ContainerStdio? Readopt(KeptTerminal kept, TerminalKeeper keeper, string tag, bool stdinOnce, Logs.LogWriter log, out string why)
     {
         int master = TerminalKeeper.TakeBack(kept, out why);
         if (master < 0) return null;
-        var stdio = new ContainerStdio(null, master, openStdin: false, stdinOnce, stdoutLog, keeper, tag) { Kept = kept };
+        var stdio = new ContainerStdio(null, master, openStdin: false, stdinOnce, log, keeper, tag) { Kept = kept };
         stdio.IsSpawned = true;
         stdio.StartCopier();
         return stdio;
@@ -90,11 +90,12 @@ public sealed class ContainerStdio : IDisposable
         : r with { StdinFd = _stdinRead };
 
     /// <summary>After the spawn: drop our copies of the child's ends (so EOF/hang-up work), start
-    /// copying the terminal's output, and hand a copy of the master to the keeper. Returns a warning
-    /// when the keeper could not take it (the terminal then ends with this daemon).</summary>
-    public string? Spawned()
+    /// copying the terminal's output into log, and hand a copy of the master to the keeper. Returns a
+    /// warning when the keeper could not take it (the terminal then ends with this daemon).</summary>
+    public string? Spawned(Logs.LogWriter log)
     {
         IsSpawned = true;
+        _log = log;
         Sys.Close(_stdinRead); _stdinRead = -1;
         if (_pty is null) return null;
         _pty.CloseSlave();
@@ -114,11 +115,6 @@ public sealed class ContainerStdio : IDisposable
     {
         try
         {
-            using var log = new FileStream(_stdoutLog, new FileStreamOptions
-            {
-                Mode = FileMode.Append, Access = FileAccess.Write, Share = FileShare.ReadWrite | FileShare.Delete,
-                BufferSize = 0, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
-            });
             var buf = new byte[16 * 1024];
             int master = _master;
             while (true)
@@ -130,10 +126,12 @@ public sealed class ContainerStdio : IDisposable
                 }
                 int n = Pty.Read(master, buf);
                 if (n == 0) return; // every slave closed: the container's processes are gone
-                log.Write(buf, 0, n);
+                // Never throws: on a full disk the chunk is dropped (and reported) and reading goes
+                // on, so the container never blocks on its terminal.
+                _log?.Write(1, buf.AsSpan(0, n));
             }
         }
-        catch (Exception) { /* the log dir was removed under us (rm -f): nothing left to copy to */ }
+        catch (Exception) { /* the terminal failed: nothing left to copy */ }
         finally { _drained.TrySetResult(); }
     }
 

@@ -134,7 +134,8 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             if (string.IsNullOrEmpty(m.Request.Image)) throw new BadRequestException("No image specified");
             var id = ContainerIds.New();
             var spec = ContainerSpecFactory.Build(id, name, m.Request, m.Image,
-                new GockerOptionsView(_svc.Options.DefaultLimits, _svc.Network is null ? "none" : _svc.Options.DefaultNetwork, _svc.Options.RestartBackoff, _svc.Options.UsernsRemap), _svc.Clock.GetUtcNow());
+                new GockerOptionsView(_svc.Options.DefaultLimits, _svc.Network is null ? "none" : _svc.Options.DefaultNetwork, _svc.Options.RestartBackoff, _svc.Options.UsernsRemap)
+                { DefaultLog = _svc.Options.Logs }, _svc.Clock.GetUtcNow());
             // Docker refuses an unknown network at create, not at start.
             if (_svc.Network is not null && spec.NetworkMode is { } net && net is not ("none" or "host")) _svc.Network.Inspect(net);
             if (spec.Group is { } group && !_svc.Groups.Exists(group))

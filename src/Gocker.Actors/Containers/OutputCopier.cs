@@ -6,9 +6,10 @@ namespace Gocker.Actors.Containers;
 
 /// <summary>
 /// The daemon's one output thread: an epoll set over the read ends of every running non-tty
-/// container's stdout/stderr pipes (not a thread per container). Whatever a read returns is appended
-/// to the stream's log file (O_APPEND) with one write(2) per chunk, so the logs grow exactly as they
-/// did when the container wrote them itself, and the LogIndexer's inotify watch sees each chunk.
+/// container's stdout/stderr pipes (not a thread per container). Whatever a read returns goes to the
+/// container's log (LogWriter: the stream's data file plus an index record, rotated at its cap).
+/// A write that fails (a full disk) drops the chunk and the copier goes on reading: the container
+/// never blocks on a log it cannot grow (LogWriter reports it, and resumes when there is room).
 /// At EOF (every write end closed: the container's processes are gone) the stream is dropped and
 /// its Eof task completes. Read ends are O_NONBLOCK (level-triggered: one read per stream per wake-up,
 /// so a chatty container cannot starve the others).
@@ -27,8 +28,8 @@ public sealed unsafe class OutputCopier
     {
         internal ulong Id;
         internal int ReadFd;
-        internal int LogFd;
-        internal string LogPath = "";
+        internal Logs.LogWriter Log = null!;
+        internal int StreamNo;
         internal bool Gone;
         internal readonly TaskCompletionSource Eof = new(TaskCreationOptions.RunContinuationsAsynchronously);
         /// <summary>Completes once the copier read EOF and everything before it is in the log.</summary>
@@ -49,15 +50,14 @@ public sealed unsafe class OutputCopier
         new Thread(Loop, 256 * 1024) { IsBackground = true, Name = "gocker-output" }.Start();
     }
 
-    /// <summary>Copies readFd (owned by the copier from now on) to logPath, opened O_APPEND and created
-    /// 0640 if missing. On failure readFd is still the caller's.</summary>
-    public Stream Add(int readFd, string logPath)
+    /// <summary>Copies readFd (owned by the copier from now on) into log as stream 1 (stdout) or 2
+    /// (stderr). On failure readFd is still the caller's.</summary>
+    public Stream Add(int readFd, Logs.LogWriter log, int stream)
     {
         int fl = Libc.fcntl(readFd, F_GETFL, 0);
         if (fl < 0 || Libc.fcntl(readFd, F_SETFL, fl | O_NONBLOCK) != 0)
-            throw new SyscallException("fcntl O_NONBLOCK", $"output pipe of {logPath}", Libc.Errno);
-        int log = Sys.Open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_NOCTTY, 0x1a0);
-        var s = new Stream { ReadFd = readFd, LogFd = log, LogPath = logPath };
+            throw new SyscallException("fcntl O_NONBLOCK", $"output pipe {stream} of {log.DataDir}", Libc.Errno);
+        var s = new Stream { ReadFd = readFd, Log = log, StreamNo = stream };
         lock (_gate)
         {
             s.Id = ++_nextId;
@@ -67,8 +67,7 @@ public sealed unsafe class OutputCopier
             {
                 int e = Libc.Errno;
                 _live.Remove(s.Id);
-                Sys.Close(log);
-                throw new SyscallException("epoll_ctl add", $"output pipe of {logPath}", e);
+                throw new SyscallException("epoll_ctl add", $"output pipe {stream} of {log.DataDir}", e);
             }
         }
         return s;
@@ -94,8 +93,6 @@ public sealed unsafe class OutputCopier
         s.Gone = true;
         _live.Remove(s.Id);
         Libc.epoll_ctl(_epfd, EPOLL_CTL_DEL, s.ReadFd, null);
-        Sys.Close(s.LogFd);
-        s.LogFd = -1;
     }
 
     void Loop()
@@ -132,19 +129,11 @@ public sealed unsafe class OutputCopier
         fixed (byte* p = buf)
         {
             do r = Libc.read(s.ReadFd, p, buf.Length); while (r < 0 && Libc.Errno == EINTR);
-            if (r < 0) return Libc.Errno == EAGAIN;
-            if (r == 0) return false;
-            // One write per chunk (O_APPEND: atomic against another appender); a short write (disk full)
-            // is retried once for the rest, then the rest is dropped: the container must never block on
-            // a log it cannot grow.
-            nint off = 0;
-            for (int tries = 0; off < r && tries < 2; tries++)
-            {
-                var w = Libc.write(s.LogFd, p + off, r - off);
-                if (w < 0) { if (Libc.Errno == EINTR) { tries--; continue; } break; }
-                off += w;
-            }
         }
+        if (r < 0) return Libc.Errno == EAGAIN;
+        if (r == 0) return false;
+        // Never throws: a chunk the log cannot take is dropped and reported, and reading goes on.
+        s.Log.Write(s.StreamNo, buf.AsSpan(0, (int)r));
         return true;
     }
 }

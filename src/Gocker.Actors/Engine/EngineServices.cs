@@ -17,8 +17,8 @@ public sealed record EngineServices(
     public Action<string>? Trace { get; init; }
     /// <summary>Re-adopts running containers after a daemon restart (and records pid start times).</summary>
     public IProcessAdopter Adopter { get; init; } = ProcessAdopter.Instance;
-    /// <summary>Indexes running containers' output for `logs` (null: no index, e.g. actor specs).</summary>
-    public Logs.LogIndexer? LogIndex { get; init; }
+    /// <summary>The log writers of running containers (followers wait on them).</summary>
+    public Logs.ContainerLogs Logs { get; init; } = new();
     /// <summary>Container networking (CNI). Null (actor specs): every container gets loopback only.</summary>
     public Gocker.Network.INetworkManager? Network { get; init; }
     /// <summary>Faults armed for experiments (gocker debug inject-fault, HOCON gocker.faults).</summary>

@@ -39,6 +39,9 @@ public sealed record GockerOptions
     /// <summary>Restart backoff of containers that set none of their own (gocker.restart).</summary>
     public Gocker.Actors.Restart.BackoffSettings RestartBackoff { get; init; } = Gocker.Actors.Restart.BackoffSettings.Docker;
 
+    /// <summary>The log of containers created without LogConfig options (gocker.logs: max-size, max-file).</summary>
+    public Gocker.Actors.Logs.LogSettings Logs { get; init; } = Gocker.Actors.Logs.LogSettings.Default;
+
     /// <summary>The event log behind `GET /events` (gocker.events): ring size, per-subscriber
     /// buffer, and whether the ring is kept on disk (DataRoot/events) across daemon restarts.</summary>
     public global::Gocker.Actors.Events.EventLogSettings Events { get; init; } = new();

@@ -3,15 +3,17 @@ using System.Buffers.Binary;
 namespace Gocker.Actors.Logs;
 
 /// <summary>One chunk of output as the daemon saw it arrive: `Length` bytes of stream `Stream`
-/// (1 stdout, 2 stderr) at `Offset` of that stream's log file, noticed at `UnixNanos`.</summary>
-public readonly record struct LogChunk(byte Stream, long Offset, int Length, long UnixNanos)
+/// (1 stdout, 2 stderr) at `Offset` of that stream's log file, noticed at `UnixNanos`.
+/// ContinuesLine: the first chunk of its stream in a generation whose line began in the previous
+/// generation (a reader that did not read that one skips the fragment).</summary>
+public readonly record struct LogChunk(byte Stream, long Offset, int Length, long UnixNanos, bool ContinuesLine = false)
 {
     public long End => Offset + Length;
 }
 
 /// <summary>
-/// DataRoot/containers/ID/log.idx: fixed-size little-endian records (offset 8, nanos 8, length 4,
-/// stream 1, 3 reserved), appended in the order the daemon saw the writes. Fixed size keeps a
+/// A log generation's index (LogFiles: DataDir/log/G.idx; DataDir/log.idx before rotation): fixed-size little-endian records (offset 8, nanos 8, length 4,
+/// stream 1, flags 1 (bit 0: ContinuesLine), 2 reserved), appended in the order the daemon saw the writes. Fixed size keeps a
 /// torn record from a crash detectable (a partial tail is ignored and cut off before the next
 /// append) and lets readers resume at a record number.
 /// </summary>
@@ -28,12 +30,13 @@ public static class LogIndexFile
         BinaryPrimitives.WriteInt64LittleEndian(dst[8..], c.UnixNanos);
         BinaryPrimitives.WriteInt32LittleEndian(dst[16..], c.Length);
         dst[20] = c.Stream;
-        dst[21] = dst[22] = dst[23] = 0;
+        dst[21] = c.ContinuesLine ? (byte)1 : (byte)0;
+        dst[22] = dst[23] = 0;
     }
 
     public static LogChunk Decode(ReadOnlySpan<byte> src) =>
         new(src[20], BinaryPrimitives.ReadInt64LittleEndian(src), BinaryPrimitives.ReadInt32LittleEndian(src[16..]),
-            BinaryPrimitives.ReadInt64LittleEndian(src[8..]));
+            BinaryPrimitives.ReadInt64LittleEndian(src[8..]), (src[21] & 1) != 0);
 
     /// <summary>Records from number `first` on (whole records only). A missing file has none.</summary>
     public static List<LogChunk> Read(string indexPath, long first = 0)
@@ -45,20 +48,25 @@ public static class LogIndexFile
         try { fs = OpenRead(indexPath); }
         catch (FileNotFoundException) { return result; }
         catch (DirectoryNotFoundException) { return result; }
-        using (fs)
+        using (fs) return Read(fs, first, fs.Length / RecordSize);
+    }
+
+    /// <summary>Records [first, end) of an open index (whole records only).</summary>
+    public static List<LogChunk> Read(FileStream fs, long first, long end)
+    {
+        var result = new List<LogChunk>();
+        end = Math.Min(end, fs.Length / RecordSize);
+        if (first >= end) return result;
+        fs.Seek(first * RecordSize, SeekOrigin.Begin);
+        var buf = new byte[RecordSize * 1024];
+        var left = end - first;
+        while (left > 0)
         {
-            var count = fs.Length / RecordSize;
-            if (first >= count) return result;
-            fs.Seek(first * RecordSize, SeekOrigin.Begin);
-            var buf = new byte[RecordSize * 1024];
-            var left = count - first;
-            while (left > 0)
-            {
-                var want = (int)Math.Min(left, 1024) * RecordSize;
-                fs.ReadExactly(buf, 0, want);
-                for (var i = 0; i < want; i += RecordSize) result.Add(Decode(buf.AsSpan(i, RecordSize)));
-                left -= want / RecordSize;
-            }
+            var want = (int)Math.Min(left, 1024) * RecordSize;
+            var got = fs.ReadAtLeast(buf.AsSpan(0, want), want, throwOnEndOfStream: false) / RecordSize * RecordSize;
+            for (var i = 0; i < got; i += RecordSize) result.Add(Decode(buf.AsSpan(i, RecordSize)));
+            if (got < want) break; // cut behind our back
+            left -= want / RecordSize;
         }
         return result;
     }
@@ -67,14 +75,19 @@ public static class LogIndexFile
     /// by scanning back from the end (cheap even for a long-lived container).</summary>
     public static (long StdoutEnd, long StderrEnd, long LastNanos) Ends(string indexPath)
     {
-        long outEnd = -1, errEnd = -1, last = 0;
         // Checked first: a new container has no index yet (the catch below is for a race with rm).
         if (!File.Exists(indexPath)) return (0, 0, 0);
         FileStream fs;
         try { fs = OpenRead(indexPath); }
         catch (FileNotFoundException) { return (0, 0, 0); }
         catch (DirectoryNotFoundException) { return (0, 0, 0); }
-        using (fs)
+        using (fs) return Ends(fs);
+    }
+
+    /// <summary>Ends of an open index (see above).</summary>
+    public static (long StdoutEnd, long StderrEnd, long LastNanos) Ends(FileStream fs)
+    {
+        long outEnd = -1, errEnd = -1, last = 0;
         {
             var count = fs.Length / RecordSize;
             var buf = new byte[RecordSize * 256];
@@ -114,6 +127,6 @@ public static class LogIndexFile
         fs.Write(buf);
     }
 
-    static FileStream OpenRead(string path) =>
+    public static FileStream OpenRead(string path) =>
         new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
 }

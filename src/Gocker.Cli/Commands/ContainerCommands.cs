@@ -74,11 +74,23 @@ public static class ContainerCommands
         return errors.Count == 0 ? 0 : 1;
     }
 
-    public static int Logs(CliContext ctx, string id, bool follow, string tail, bool timestamps)
+    /// <summary>--since/--until as the API takes them (Docker's CLI converts the same way): unix
+    /// seconds with nine fraction digits, or "" when not given.</summary>
+    static string UnixSeconds(string flag, string? value, DateTimeOffset now)
+    {
+        if (string.IsNullOrEmpty(value)) return "";
+        if (!EventTimes.TryParseCli(value, now, out var t))
+            throw new UsageException($"invalid value \"{value}\" for {flag}: use a duration (10m, 1h30m), unix seconds or an RFC3339 timestamp");
+        var ns = (t.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+        return $"{ns / 1_000_000_000}.{ns % 1_000_000_000:D9}";
+    }
+
+    public static int Logs(CliContext ctx, string id, bool follow, string tail, bool timestamps, string? since = null, string? until = null)
     {
         if (tail != "all" && !(int.TryParse(tail, out int n) && n >= 0))
             throw new UsageException($"invalid --tail value '{tail}': expected a number of lines or \"all\"");
-        using var r = ctx.Client.Logs(id, follow, tail, timestamps);
+        var now = DateTimeOffset.UtcNow;
+        using var r = ctx.Client.Logs(id, follow, tail, timestamps, UnixSeconds("--since", since, now), UnixSeconds("--until", until, now));
         ctx.IO.Flush();
         if (r.ContentType?.StartsWith(GockerClient.MultiplexedContentType, StringComparison.OrdinalIgnoreCase) ?? true)
             MultiplexPump.Pump(r.Body, ctx.IO.StdOut, ctx.IO.StdErr);

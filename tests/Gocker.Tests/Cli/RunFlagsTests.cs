@@ -125,6 +125,22 @@ public class RunFlagsTests
     }
 
     [Fact]
+    public void Log_driver_and_options_become_a_log_config()
+    {
+        Assert.Null(RunFlags.ParseLogConfig(null, null));
+        Assert.Null(RunFlags.ParseLogConfig(null, []));
+        var c = RunFlags.ParseLogConfig(null, ["max-size=10m", "max-file=3", "max-size=20m"])!;
+        Assert.Equal("", c.Type);
+        Assert.Equal(new Dictionary<string, string> { ["max-size"] = "20m", ["max-file"] = "3" }, c.Config);
+        var none = RunFlags.ParseLogConfig("none", null)!;
+        Assert.Equal(("none", 0), (none.Type, none.Config!.Count));
+        // The daemon knows which names and values are good; the console only checks the shape.
+        Assert.Equal("a=b", RunFlags.ParseLogConfig("local", ["tag=a=b"])!.Config!["tag"]);
+        Assert.Contains("max-size", Assert.Throws<UsageException>(() => RunFlags.ParseLogConfig(null, ["max-size"])).Message);
+        Assert.Contains("=1m", Assert.Throws<UsageException>(() => RunFlags.ParseLogConfig(null, ["=1m"])).Message);
+    }
+
+    [Fact]
     public void Labels_come_from_files_first_then_from_flags_and_a_bare_key_has_an_empty_value()
     {
         var files = new Dictionary<string, string[]>

@@ -27,8 +27,10 @@ public sealed class DaemonFixture : IDisposable
 
     public DaemonFixture() : this(null) { }
 
-    /// <summary>With configHocon, the daemon also gets --config FILE with that text.</summary>
-    internal DaemonFixture(string? configHocon, int netnsPool = 0)
+    /// <summary>With configHocon, the daemon also gets --config FILE with that text. With
+    /// dataRootTmpfsSize ("24m"), the data root is a tmpfs of that size (a small disk to fill),
+    /// unmounted by Dispose.</summary>
+    internal DaemonFixture(string? configHocon, int netnsPool = 0, string? dataRootTmpfsSize = null)
     {
         GockerBinaries.Require();
         var tag = Guid.NewGuid().ToString("N")[..10];
@@ -36,6 +38,12 @@ public sealed class DaemonFixture : IDisposable
         CgroupParent = "gocker-it-" + tag;
         Net = new TestNetworkSlot(tag) { NetnsPool = netnsPool };
         Directory.CreateDirectory(Root);
+        if (dataRootTmpfsSize is not null)
+        {
+            Directory.CreateDirectory(DataRoot);
+            RunTool("mount", "-t", "tmpfs", "-o", $"size={dataRootTmpfsSize},mode=0711", "gocker-it-data", DataRoot);
+            _tmpfsDataRoot = true;
+        }
         var psi = new ProcessStartInfo(GockerBinaries.Gockerd)
         {
             ArgumentList = { "--data-root", DataRoot, "--exec-root", ExecRoot, "-H", "unix://" + Socket, "--cgroup-parent", CgroupParent },
@@ -68,6 +76,18 @@ public sealed class DaemonFixture : IDisposable
     }
 
     public string DaemonLog { get { lock (_daemonLog) return _daemonLog.ToString(); } }
+
+    readonly bool _tmpfsDataRoot;
+
+    static void RunTool(string tool, params string[] args)
+    {
+        var psi = new ProcessStartInfo(tool) { RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: exit {p.ExitCode}: {err}");
+    }
 
     /// <summary>The daemon's output once it contains <paramref name="text"/> (or after 10 s): its
     /// loggers write from queues of their own and its output is read asynchronously, so a line
@@ -137,7 +157,8 @@ public sealed class DaemonFixture : IDisposable
     {
         // The netns pool's pins are the pool's (checked in AssertNoNetworkLeaks), nothing else may be.
         var pins = PoolSlots().Select(s => " " + s.Pin + " ").ToList();
-        var mounts = File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(Root) && !pins.Any(l.Contains)).ToList();
+        var mounts = File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(Root) && !pins.Any(l.Contains))
+            .Where(l => !(_tmpfsDataRoot && l.Split(' ')[4] == DataRoot)).ToList(); // the fixture's own small disk
         Assert.True(mounts.Count == 0, "mounts left:\n" + string.Join('\n', mounts));
         foreach (var dir in CgroupParentDirs())
         {
@@ -260,6 +281,10 @@ public sealed class DaemonFixture : IDisposable
         }
         try { Net.DeleteNetworkRules(); } catch { }
         try { TestNetworkSlot.DeleteBridgeRules(bridges); } catch { }
+        if (_tmpfsDataRoot)
+        {
+            try { RunTool("umount", "-l", DataRoot); } catch { }
+        }
         try { Directory.Delete(Root, true); } catch { }
     }
 

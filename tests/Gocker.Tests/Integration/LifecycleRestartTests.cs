@@ -48,7 +48,9 @@ public sealed class LifecycleRestartTests : IDisposable
         // The containers do not notice: they keep writing (their output goes to files, not pipes).
         foreach (var pid in pids.Values) Assert.True(Directory.Exists($"/proc/{pid}"), $"container pid {pid} died with the daemon");
         Assert.Equal(0, Tmds.Linux.LibC.kill(diesPid, 9));
-        var logBefore = File.ReadAllText(Path.Combine(_d.DataRoot, "containers", running[0], "stdout.log"));
+        var runningDir = Path.Combine(_d.DataRoot, "containers", running[0]);
+        var logBefore = string.Concat(Gocker.Actors.Logs.LogFiles.Generations(runningDir)
+            .Select(g => File.ReadAllText(Gocker.Actors.Logs.LogFiles.Data(runningDir, g, 1))));
         Thread.Sleep(300);
         _d.Start();
 

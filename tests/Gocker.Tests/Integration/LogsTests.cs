@@ -88,7 +88,7 @@ public sealed class LogsTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
         var lines = Lines(RawLogs(daemon.Socket, id, "stdout=1&stderr=1"));
         Assert.Equal(AlternateLines, lines.Select(l => l.Line));
         Assert.All(lines, l => Assert.Equal(l.Line.StartsWith("out") ? Multiplex.Stdout : Multiplex.Stderr, l.Stream));
-        Assert.True(File.Exists(Path.Combine(daemon.DataRoot, "containers", id, "log.idx")));
+        Assert.True(File.Exists(Gocker.Actors.Logs.LogFiles.Index(Path.Combine(daemon.DataRoot, "containers", id), 1)));
         Ok("rm", id);
         Assert.False(Directory.Exists(Path.Combine(daemon.DataRoot, "containers", id)));
     }
@@ -202,7 +202,7 @@ public sealed class LogsRestartTests : IDisposable
             Assert.True(string.CompareOrdinal(stamp[$"err{i}"], stamp[$"out{i + 1}"]) <= 0);
         }
         var dir = Path.Combine(_d.DataRoot, "containers", id);
-        Assert.True(File.Exists(Path.Combine(dir, "log.idx")));
+        Assert.True(File.Exists(Gocker.Actors.Logs.LogFiles.Index(dir, 1)));
         _d.Ok("rm", id);
         Assert.False(Directory.Exists(dir));
         _d.AssertNoLeaks();

@@ -95,7 +95,8 @@ public sealed class OutputPipeTests : IDisposable
         Assert.Equal(expected.ToString(), logs.Stdout);
         Assert.Matches(@"^done-err\npipe:\[\d+\]\n$", logs.Stderr);
         var dataDir = Path.Combine(_d.DataRoot, "containers", id);
-        Assert.Equal(expected.ToString(), File.ReadAllText(Path.Combine(dataDir, "stdout.log")));
+        Assert.Equal(expected.ToString(), string.Concat(Gocker.Actors.Logs.LogFiles.Generations(dataDir)
+            .Select(g => File.ReadAllText(Gocker.Actors.Logs.LogFiles.Data(dataDir, g, 1)))));
         _d.Ok("rm", id);
         WaitFor(() => KeeperProbe.Idle(KeeperPid()), "the keeper holds nothing with the last container");
         _d.AssertNoLeaks();

@@ -4,6 +4,7 @@ using Gocker.Api;
 
 namespace Gocker.Tests.Logs;
 
+/// <summary>LogReader on a log written before rotation (read as generation 0).</summary>
 public sealed class LogReaderTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("gocker-logreader-").FullName;
@@ -26,10 +27,11 @@ public sealed class LogReaderTests : IDisposable
     {
         LogIndexFile.Append(LogIndexFile.PathFor(_dir), _chunks);
         _chunks.Clear();
-        var chunks = LogIndexFile.Read(LogIndexFile.PathFor(_dir));
+        // The log as it was before rotation (DataDir/{stdout.log, stderr.log, log.idx}): generation 0.
         using var reader = new LogReader(_dir, stdout, stderr, timestamps);
         var ms = new MemoryStream();
-        reader.WriteAsync(ms, chunks, reader.Begin(chunks, tail), CancellationToken.None).GetAwaiter().GetResult();
+        reader.SeekTail(tail);
+        while (reader.PumpAsync(ms, CancellationToken.None).GetAwaiter().GetResult()) { }
         File.Delete(LogIndexFile.PathFor(_dir));
         var result = new List<(byte, string)>();
         var data = ms.ToArray();
