@@ -17,6 +17,19 @@ public sealed class HostRulesTests : IDisposable
 
     public void Dispose()
     {
+        // A failed run may leave containers (and portmap's DNAT chains): removed through a daemon,
+        // which DELs them, before the fixtures kill what is left.
+        foreach (var d in new[] { _b, _a })
+        {
+            if (d is null) continue;
+            try
+            {
+                if (!d.Ping()) d.Start();
+                var ids = d.Gocker("ps", "-aq").Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                if (ids.Length > 0) d.Gocker(["rm", "-f", .. ids]);
+            }
+            catch { /* the fixtures' Dispose still cleans up */ }
+        }
         _b?.Dispose();
         _a.Dispose();
         foreach (var br in _userBridges)
