@@ -71,6 +71,10 @@ public static class Daemon
         // CleanupStale DELs them from their records).
         try { pools?.DrainPools(); }
         catch (Exception ex) { Console.Error.WriteLine($"gockerd: network pools: {ex.Message}"); }
+        // Then the host rules and bridges of networks no container uses (see NetworkRules): a clean
+        // stop leaves nothing on the host (after kill -9 they stay, and the next start finds them).
+        try { pools?.ReleaseIdleHostState(); }
+        catch (Exception ex) { Console.Error.WriteLine($"gockerd: network host rules: {ex.Message}"); }
         (engine.Spawner as IDisposable)?.Dispose(); // waiting zygotes exit (EOF on their socket)
         // An idle keeper (it stays while its daemon runs) goes with a graceful stop, and its cgroup too.
         try { Gocker.Syscalls.Keeper.TerminalKeeper.For(cfg.Options.ExecRoot, engine.InitPath, engine.Cgroups, cfg.Options.CgroupParent).DaemonStopping(); }

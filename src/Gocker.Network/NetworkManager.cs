@@ -128,6 +128,18 @@ public sealed partial class NetworkManager : INetworkManager
         if (Directory.Exists(ipam)) Directory.Delete(ipam, recursive: true);
     }
 
+    /// <summary>Clean daemon stop, after <see cref="DrainPools"/>: the host rules and bridge device of
+    /// every network with no interface left on its bridge (no container of any daemon on it) go, so a
+    /// stopped daemon leaves nothing on the host; networks in use keep theirs for their running
+    /// containers. Records stay: the next start (or use) adds rules and bridge back. Returns the
+    /// bridges released.</summary>
+    public IReadOnlyList<string> ReleaseIdleHostState()
+    {
+        List<NetworkRecord> nets;
+        lock (_lock) nets = [.. _networks.Values];
+        return _rules.ReleaseIdle(nets);
+    }
+
     public IReadOnlyList<NetworkInfo> List()
     {
         lock (_lock) return _networks.Values.OrderBy(n => n.IsDefault ? 0 : 1).ThenBy(n => n.Name, StringComparer.Ordinal).Select(InfoOf).ToList();

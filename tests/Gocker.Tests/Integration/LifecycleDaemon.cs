@@ -21,14 +21,19 @@ public sealed class LifecycleDaemon : IDisposable
     readonly StringBuilder _log = new();
     readonly string? _config;
 
+    readonly bool _ownsNet;
+
     /// <param name="configHocon">With it, every start of the daemon also gets --config FILE with that text.</param>
-    public LifecycleDaemon(int netnsPool = 0, string? configHocon = null)
+    /// <param name="sharedNet">Another daemon's slot (same bridge and subnet, as two data roots on one
+    /// host's default network): that daemon's Dispose cleans the bridge and rules, not this one's.</param>
+    public LifecycleDaemon(int netnsPool = 0, string? configHocon = null, TestNetworkSlot? sharedNet = null)
     {
         GockerBinaries.Require();
         var tag = Guid.NewGuid().ToString("N")[..10];
         Root = Path.Combine("/tmp", "gocker-lc-" + tag);
         CgroupParent = "gocker-lc-" + tag;
-        Net = new TestNetworkSlot(tag) { NetnsPool = netnsPool };
+        _ownsNet = sharedNet is null;
+        Net = sharedNet ?? new TestNetworkSlot(tag) { NetnsPool = netnsPool };
         Directory.CreateDirectory(Root);
         if (configHocon is not null)
         {
@@ -164,9 +169,12 @@ public sealed class LifecycleDaemon : IDisposable
             try { TestCgroups.RemoveTree(dir); } catch { }
         }
         try { TestPoolSlots.UnmountAll(Root); } catch { } // pool pins (the daemon was killed)
-        try { TestNetworkSlot.DeleteBridge(Net.Bridge); } catch { }
-        try { Net.DeleteNetworkRules(); } catch { }
-        try { TestNetworkSlot.DeleteBridgeRules([Net.Bridge]); } catch { }
+        if (_ownsNet)
+        {
+            try { TestNetworkSlot.DeleteBridge(Net.Bridge); } catch { }
+            try { Net.DeleteNetworkRules(); } catch { }
+            try { TestNetworkSlot.DeleteBridgeRules([Net.Bridge]); } catch { }
+        }
         try { Directory.Delete(Root, true); } catch { }
     }
 

@@ -150,14 +150,15 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
         {
             daemon.Gocker("rm", "-f", web);
         }
-        var netId = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Id").GetString()!;
         var bridge = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Options").GetProperty("com.docker.network.bridge.name").GetString()!;
         Assert.Equal(2, TestNetworkSlot.BridgeRules(bridge).Count);
         // One NAT rule per network (not per container), there while the network is.
-        Assert.Single(daemon.Net.RulesNamingSlot(), r => r.StartsWith("-A POSTROUTING") && r.Contains("gocker-net " + netId[..12]));
+        // Named by its bridge (not the id): every daemon using that bridge and subnet finds the same rule.
+        Assert.Single(daemon.Net.RulesNamingSlot(), r => r.StartsWith("-A POSTROUTING") && r.Contains("gocker-net " + bridge));
         Ok("network", "rm", net);
         Assert.DoesNotContain(net, Ok("network", "ls"));
-        Assert.DoesNotContain(daemon.Net.RulesNamingSlot(), r => r.Contains("gocker-net " + netId[..12]));
+        Assert.DoesNotContain(daemon.Net.RulesNamingSlot(), r => r.Contains("gocker-net " + bridge));
+        Assert.False(Directory.Exists("/sys/class/net/" + bridge), $"bridge {bridge} left after network rm");
         Assert.Empty(TestNetworkSlot.BridgeRules(bridge));
     }
 
