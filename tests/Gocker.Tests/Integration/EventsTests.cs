@@ -144,7 +144,8 @@ public sealed class EventsTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
             Assert.True(r.ExitCode == 137, r.ToString());
             var actions = Ok("events", "--since", t0, "--until", "0s", "--filter", "container=" + name,
                 "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}").Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(["create", "start", "oom", "die 137"], actions.Select(a => a.Trim()).ToArray());
+            // Docker's template prints "<no value>" for an attribute an event lacks.
+            Assert.Equal(["create <no value>", "start <no value>", "oom <no value>", "die 137"], actions);
             var state = StateOf(name);
             Assert.True(state["OOMKilled"]!.GetValue<bool>(), state.ToJsonString());
             Assert.Equal(137, state["ExitCode"]!.GetValue<int>());
