@@ -156,6 +156,29 @@ public sealed class EventsTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
         finally { daemon.Gocker("rm", "-f", name); }
     }
 
+    [Fact]
+    public void A_re_adopted_container_reports_later_oom_kills_and_not_the_earlier_ones_again()
+    {
+        using var d = new LifecycleDaemon();
+        var name = Name();
+        // Two children, each OOM-killed when its go file appears; PID 1 survives both.
+        var id = d.Ok("run", "-d", "--network", "none", "--name", name, "-m", "32m", "busybox", "sh", "-c",
+            "for f in 1 2; do while [ ! -e /go$f ]; do sleep 0.1; done; sh -c 'x=$(head -c 200000000 /dev/zero | tr \"\\0\" a)'; done; sleep 600").Trim();
+        int Ooms() => d.Ok("events", "--since", "1h", "--until", "0s", "--filter", "container=" + id, "--filter", "event=oom", "--format", "{{.Action}}")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        d.Ok("exec", name, "touch", "/go1");
+        Assert.True(TestWaitFor(() => Ooms() == 1), $"{Ooms()} oom events after the first kill\n{d.Log}");
+
+        d.Kill9();
+        d.Start();
+        d.Ok("exec", name, "touch", "/go2");
+        Assert.True(TestWaitFor(() => Ooms() == 2), $"{Ooms()} oom events after the kill that followed the re-adoption\n{d.Log}");
+        Assert.Contains("running", d.Ok("ps", "--filter", "name=" + name, "--format", "{{.State}}"));
+        d.Ok("rm", "-f", name);
+        Assert.Equal(2, Ooms()); // the exit adds none: both were reported
+        d.AssertNoLeaks();
+    }
+
     static bool TestWaitFor(Func<bool> cond)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
