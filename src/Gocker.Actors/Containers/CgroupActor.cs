@@ -7,7 +7,7 @@ namespace Gocker.Actors.Containers;
 
 /// <summary>Owns one container's cgroup: create with limits, place the init, read OOM and stats,
 /// remove. One message at a time, so the container's cgroup writes are serialised.</summary>
-public sealed class CgroupActor : ReceiveActor
+public sealed class CgroupActor : ReceiveActor, IWithTimers
 {
     public sealed record Create(CgroupLimits Limits);
     public sealed record Created(string Path);
@@ -32,6 +32,23 @@ public sealed class CgroupActor : ReceiveActor
     /// <summary>Kept: the cgroup stays (the next Create answers at once with it). RemoveError: the
     /// removal failed (the OOM count is still good).</summary>
     public sealed record RunEnded(long OomKills, bool Kept, string? RemoveError = null);
+    /// <summary>Watch the cgroup's OOM kills for run <paramref name="RunId"/>: each new kill the
+    /// kernel counts is told to the parent as <see cref="OomKillsSeen"/>, until EndRun or Remove.
+    /// <paramref name="Seen"/>: the kills already known (0 for a new run; a re-adopted run's count,
+    /// asked first with ReadOomKills), so only later ones are told.</summary>
+    public sealed record WatchOom(int RunId, long Seen);
+    /// <summary>To the parent: the cgroup's OOM kill count rose to <paramref name="Count"/> during
+    /// run <paramref name="RunId"/> (a total, so a late or repeated message adds nothing).</summary>
+    public sealed record OomKillsSeen(int RunId, long Count);
+    /// <summary>From the watcher's thread: the kernel signalled (Generation: which watch).</summary>
+    sealed record OomSignalled(long Generation);
+    /// <summary>v1: read the count again after a signal that came before the kill was counted.</summary>
+    sealed record OomRecheck(long Generation, int Attempt);
+
+    /// <summary>v1 signals before the kill is counted (OomWatch.SignalsBeforeCount): the count is
+    /// read again after 1, 2, 4 ... 1024 ms (about 2 s in all), only after a signal, never while
+    /// idle. A kill counted later still reaches the events at the exit (EndRun's count).</summary>
+    const int MaxOomRechecks = 11;
 
     readonly Akka.Event.ILoggingAdapter _log = Context.GetLogger();
     readonly ICgroupManager _manager;
@@ -39,6 +56,11 @@ public sealed class CgroupActor : ReceiveActor
     readonly string _name;
     readonly FaultInjector? _faults;
     ICgroup? _cgroup;
+    public ITimerScheduler Timers { get; set; } = null!;
+    OomWatch? _oomWatch;
+    long _oomGeneration;
+    int _oomRun;
+    long _oomSeen;
 
     /// <summary><paramref name="faults"/>: consulted before the start-path writes (create, place the
     /// init), with <paramref name="name"/> (the container id) as the key.</summary>
@@ -71,10 +93,67 @@ public sealed class CgroupActor : ReceiveActor
         Receive<KillAll>(_ => Reply(() => { _cgroup?.KillAll(); return new Done(); }));
         Receive<Remove>(_ => Reply(HandleRemove));
         Receive<EndRun>(m => Reply(() => HandleEndRun(m)));
+        Receive<WatchOom>(HandleWatchOom);
+        Receive<OomSignalled>(m => { if (m.Generation == _oomGeneration) CheckOomKills(0); });
+        Receive<OomRecheck>(m => { if (m.Generation == _oomGeneration) CheckOomKills(m.Attempt); });
+    }
+
+    void HandleWatchOom(WatchOom m)
+    {
+        StopOomWatch();
+        if (_cgroup is null) return;
+        var generation = ++_oomGeneration;
+        _oomRun = m.RunId;
+        _oomSeen = m.Seen;
+        var self = Self;
+        try { _oomWatch = _cgroup.WatchOom(() => self.Tell(new OomSignalled(generation))); }
+        catch (Exception ex)
+        {
+            // Not fatal: the kills are still counted, and reported at the exit.
+            _log.Warning("cgroup {0}/{1}: OOM kills will only be reported at the exit: watching them failed: {2}", _parent, _name, ex.Message);
+            return;
+        }
+        // A kill between the placement of the init and the watch's registration has no signal to come.
+        CheckOomKills(MaxOomRechecks);
+    }
+
+    /// <param name="attempt">Rechecks done since the signal (MaxOomRechecks: none to schedule).</param>
+    void CheckOomKills(int attempt)
+    {
+        if (_cgroup is null || _oomWatch is null) return;
+        long count;
+        try { count = _cgroup.OomKillCount(); }
+        catch (Exception ex)
+        {
+            _log.Warning("cgroup {0}/{1}: reading the OOM count failed: {2}", _parent, _name, ex.Message);
+            return;
+        }
+        if (count > _oomSeen)
+        {
+            _oomSeen = count;
+            Context.Parent.Tell(new OomKillsSeen(_oomRun, count));
+        }
+        else if (_oomWatch.SignalsBeforeCount && attempt < MaxOomRechecks)
+            Timers.StartSingleTimer("oom-recheck", new OomRecheck(_oomGeneration, attempt + 1), TimeSpan.FromMilliseconds(1 << attempt));
+    }
+
+    void StopOomWatch()
+    {
+        _oomGeneration++; // signals and rechecks of the old watch are dropped
+        Timers.Cancel("oom-recheck");
+        _oomWatch?.Dispose();
+        _oomWatch = null;
+    }
+
+    protected override void PostStop()
+    {
+        StopOomWatch();
+        base.PostStop();
     }
 
     object HandleEndRun(EndRun m)
     {
+        StopOomWatch();
         if (_cgroup is null) return new RunEnded(0, false);
         long oom = 0;
         try { oom = _cgroup.OomKillCount(); }
@@ -101,6 +180,7 @@ public sealed class CgroupActor : ReceiveActor
 
     object HandleRemove()
     {
+        StopOomWatch();
         _cgroup?.Remove();
         _cgroup = null;
         return new Done();

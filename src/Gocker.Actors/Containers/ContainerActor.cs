@@ -80,6 +80,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     /// <summary>The running process is being stopped by `restart`: its exit does not autoremove.</summary>
     bool _stoppingForRestart;
     int _tornDownRun;
+    /// <summary>OOM kills of the current run already announced by an `oom` event.</summary>
+    long _oomReported;
     (IActorRef Requester, Exception Error)? _pendingStartReply;
     /// <summary>The last run's network teardown (DELs run off the exit path); removal waits for it.</summary>
     Task? _detach;
@@ -121,6 +123,11 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveAsync<Top>(_ => HandleTop());
         ReceiveAsync<Stats>(_ => HandleStats());
         Receive<Attach>(_ => HandleAttach());
+        Receive<CgroupActor.OomKillsSeen>(m =>
+        {
+            // A late message of a run already torn down: its kills were reported by the teardown.
+            if (m.RunId == _runId && m.RunId != _tornDownRun) ReportOomKills(m.Count);
+        });
         ReceiveFaultMessages();
         ReceiveExec();
         ReceiveGroupMessages();
@@ -284,6 +291,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                         TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously);
                 }
                 Emit("start");
+                // Every OOM kill in the container's cgroup (a child's too) gets its `oom` event as it
+                // happens, as Docker's do; the teardown reports any the watch has not.
+                _oomReported = 0;
+                _cgroup.Tell(new CgroupActor.WatchOom(runId, 0));
                 var started = new Started(pid);
                 if (durable.IsCompleted) sender.Tell(started);
                 else _ = durable.ContinueWith(_ => sender.Tell(started), TaskScheduler.Default);
@@ -532,12 +543,17 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var errors = new List<string>();
         var keep = exited && KeepForRestart(status);
         _cgroupKept = false;
+        long oomKills = 0;
         if (_cgroup is not null)
         {
             try
             {
                 var ended = await _cgroup.Ask<CgroupActor.RunEnded>(new CgroupActor.EndRun(keep), AskTimeout);
-                if (exited) oom = ended.OomKills > 0;
+                if (exited)
+                {
+                    oomKills = ended.OomKills;
+                    oom = oomKills > 0 || _oomReported > 0;
+                }
                 _cgroupKept = ended.Kept;
                 if (ended.RemoveError is { } e) errors.Add($"cgroup removal: {e}");
             }
@@ -563,7 +579,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             Error = failure is not null ? failure.ToString() : string.Join("; ", note is null ? errors : errors.Prepend(note)),
             FinishedAt = _svc.Clock.GetUtcNow(),
         });
-        if (oom) Emit("oom");
+        // One `oom` per kill the live watch has not announced (all of them if it could not watch), before "die".
+        ReportOomKills(oomKills);
         // A failed start that never ran the command has no "die" in Docker either.
         if (failure is null) Emit("die", ("exitCode", _record.ExitCode.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         if (_stoppers.Count > 0) Emit("stop");
@@ -695,6 +712,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 }
                 ReadoptTerminal();
                 ReadoptOutput();
+                await WatchOomOfReadopted(runId);
                 if (_record.Status == ContainerStatus.Restarting) SetRecord(_record with { Status = ContainerStatus.Running });
                 _log.Info("container {0}: re-adopted pid {1} ({2})", Id[..12], _record.Pid, _record.Status.DockerName());
                 return;
@@ -1013,6 +1031,32 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     }
 
     bool _removed;
+
+    /// <summary>Emits one `oom` per kill counted beyond those already reported in this run, and
+    /// records State.OOMKilled at once (Docker sets it at the `oom` event, a child's kill included).</summary>
+    void ReportOomKills(long count)
+    {
+        if (count <= _oomReported) return;
+        var fresh = count - _oomReported;
+        _oomReported = count;
+        for (long i = 0; i < fresh; i++) Emit("oom");
+        if (!_record.OomKilled && _record.Status is ContainerStatus.Running or ContainerStatus.Paused)
+            _ = SetRecordBehind(_record with { OomKilled = true });
+    }
+
+    /// <summary>A re-adopted run: kills counted before (reported by the daemon that watched them, or
+    /// while none did) are not announced again; later ones are, as for any run.</summary>
+    async Task WatchOomOfReadopted(int runId)
+    {
+        if (_cgroup is null) return;
+        try { _oomReported = (await _cgroup.Ask<CgroupActor.OomKills>(new CgroupActor.ReadOomKills(), AskTimeout)).Count; }
+        catch (Exception ex)
+        {
+            _log.Warning("container {0}: reading its OOM count failed, so its OOM kills are not watched: {1}", Id[..12], ex.Message);
+            return;
+        }
+        _cgroup.Tell(new CgroupActor.WatchOom(runId, _oomReported));
+    }
 
     /// <summary>Publishes an event about this container on the system's EventStream (name and image
     /// always among its attributes, as in Docker's).</summary>

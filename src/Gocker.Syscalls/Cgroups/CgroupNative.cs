@@ -106,6 +106,35 @@ internal static unsafe partial class CgroupNative
         fixed (byte* pp = p) return LibC.rmdir(pp) == 0 ? 0 : LibC.errno;
     }
 
+    // ---- the OOM watch (CgroupEventWatcher): eventfd for v1, inotify for v2, one epoll set
+    public const int EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
+    public const int IN_CLOEXEC = 0x80000, IN_NONBLOCK = 0x800;
+    public const uint IN_MODIFY = 0x2, IN_IGNORED = 0x8000;
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int eventfd(uint initval, int flags);
+    [LibraryImport("libc", EntryPoint = "inotify_init1", SetLastError = true)]
+    public static partial int inotify_init1(int flags);
+    [LibraryImport("libc", EntryPoint = "inotify_add_watch", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int inotify_add_watch(int fd, string path, uint mask);
+    [LibraryImport("libc", EntryPoint = "inotify_rm_watch", SetLastError = true)]
+    public static partial int inotify_rm_watch(int fd, int wd);
+
+    /// <summary>open(2) read-only, close-on-exec, no symlink; the fd or -errno.</summary>
+    public static int OpenReadOnly(string path)
+    {
+        var p = Z(path);
+        int fd;
+        fixed (byte* pp = p) fd = LibC.open(pp, LibC.O_RDONLY | LibC.O_CLOEXEC | LibC.O_NOFOLLOW, 0);
+        return fd >= 0 ? fd : -LibC.errno;
+    }
+
+    public static int Close(int fd) => LibC.close(fd);
+    public static long Read(int fd, byte* buf, int count) => LibC.read(fd, buf, count);
+    public static int LastErrno => Marshal.GetLastPInvokeError();
+    public static int EINTR => LibC.EINTR;
+    public static int EAGAIN => LibC.EAGAIN;
+
     public static int Kill(int pid, int sig) => LibC.kill(pid, sig) == 0 ? 0 : LibC.errno;
 
     public static int SIGKILL => LibC.SIGKILL;

@@ -24,6 +24,9 @@ public sealed class HybridCgroup : ICgroup, IRecyclableCgroup
 
     public long OomKillCount() => V1.OomKillCount();
 
+    /// <summary>Where the count is read: the v1 memory controller (the cgroup2 tree has none in hybrid mode).</summary>
+    public OomWatch? WatchOom(Action onSignal) => V1.WatchOom(onSignal);
+
     public CgroupStats Stats()
     {
         var s = V1.Stats();

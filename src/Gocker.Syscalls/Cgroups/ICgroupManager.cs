@@ -48,6 +48,11 @@ public interface ICgroup
     IReadOnlyList<int> Processes();
     /// <summary>Kernel's count of OOM kills in this cgroup (v1 memory.oom_control oom_kill, v2 memory.events oom_kill).</summary>
     long OomKillCount();
+    /// <summary>Calls <paramref name="onSignal"/> (on the watcher's thread; keep it short) whenever
+    /// the kernel signals an OOM event in this cgroup, at no cost while none happens (no timer, no
+    /// polling). A signal is a hint: read <see cref="OomKillCount"/> to know how many kills there
+    /// were. Null when this cgroup has no memory controller to watch. Dispose to stop.</summary>
+    OomWatch? WatchOom(Action onSignal) => null;
     CgroupStats Stats();
     void Freeze();
     void Thaw();

@@ -123,7 +123,13 @@ public sealed class V1Cgroup : ICgroup, IRecyclableCgroup
         Directories.SelectMany(_fs.ReadPids).Distinct().Order().ToList();
 
     public long OomKillCount() =>
-        Dir("memory") is { } d ? CgroupValues.KeyedValue(_fs.TryRead(d, "memory.oom_control"), "oom_kill") ?? 0 : 0;
+        Dir("memory") is { } d ? OomCounts.FromOomControl(_fs.TryRead(d, "memory.oom_control")) ?? 0 : 0;
+
+    /// <summary>v1: an eventfd registered for memory.oom_control through cgroup.event_control. The
+    /// kernel signals it when the cgroup enters an OOM, just before the killer picks its victim (so
+    /// the kill is counted a moment later), and once more when the cgroup is removed.</summary>
+    public OomWatch? WatchOom(Action onSignal) =>
+        Dir("memory") is { } d ? CgroupEventWatcher.Shared.WatchV1Oom(_fs, d, onSignal) : null;
 
     public CgroupStats Stats()
     {

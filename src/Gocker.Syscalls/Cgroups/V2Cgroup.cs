@@ -110,7 +110,14 @@ public sealed class V2Cgroup : ICgroup, IRecyclableCgroup
 
     public IReadOnlyList<int> Processes() => _fs.ReadPids(Directory).Distinct().Order().ToList();
 
-    public long OomKillCount() => CgroupValues.KeyedValue(_fs.TryRead(Directory, "memory.events"), "oom_kill") ?? 0;
+    public long OomKillCount() => OomCounts.FromMemoryEvents(_fs.TryRead(Directory, "memory.events")) ?? 0;
+
+    /// <summary>v2: inotify on memory.events, which the kernel marks modified at each of its events
+    /// (oom, then oom_kill once the victim is picked); null without the memory controller.</summary>
+    public OomWatch? WatchOom(Action onSignal) =>
+        _fs.FileExists(Directory, "memory.events")
+            ? CgroupEventWatcher.Shared.WatchModified(Path.Combine(Directory, "memory.events"), onSignal)
+            : null;
 
     public CgroupStats Stats() => new(
         CgroupValues.Number(_fs.TryRead(Directory, "memory.current")) ?? 0,

@@ -91,6 +91,105 @@ public sealed class EventsTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
         }
     }
 
+    /// <summary>The actions recorded for a container so far (the kept log, up to now).</summary>
+    string[] ActionsOf(string id, string since) =>
+        Ok("events", "--since", since, "--until", "0s", "--filter", "container=" + id, "--format", "{{.Action}}")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+    JsonNode StateOf(string name) => JsonNode.Parse(Ok("inspect", name))![0]!["State"]!;
+
+    [Fact]
+    public void A_child_killed_by_the_oom_killer_raises_oom_while_the_container_keeps_running()
+    {
+        var t0 = DateTimeOffset.UtcNow.AddSeconds(-1).ToString("o");
+        var name = Name();
+        // The inner sh holds the 200 MB it reads (over the 32 MB limit) and is the OOM killer's
+        // victim; PID 1 (the outer sh, a few hundred kB) survives and says how the child ended.
+        var id = Ok("run", "-d", "--network", "none", "--name", name, "-m", "32m", "busybox", "sh", "-c",
+            "sh -c 'x=$(head -c 200000000 /dev/zero | tr \"\\0\" a)'; echo child-exit $?; sleep 600").Trim();
+        try
+        {
+            string[] actions = [];
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!actions.Contains("oom") && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(100);
+                actions = ActionsOf(id, t0);
+            }
+            Assert.True(actions.Contains("oom"), $"no oom event:\n{string.Join('\n', actions)}\n--- logs\n{daemon.Gocker("logs", name)}\n--- daemon\n{daemon.DaemonLog}");
+            // Raised while the container runs: no die yet, PID 1 alive, and Docker's OOMKilled already set.
+            Assert.Equal(["create", "start", "oom"], actions);
+            var state = StateOf(name);
+            Assert.Equal("running", state["Status"]!.ToString());
+            Assert.True(state["OOMKilled"]!.GetValue<bool>(), state.ToJsonString());
+            Assert.True(TestWaitFor(() => daemon.Gocker("logs", name).Stdout.Contains("child-exit 137")), daemon.Gocker("logs", name).ToString());
+        }
+        finally { Ok("rm", "-f", name); }
+        // One kill, one event: the exit (rm -f) announces no second one.
+        var all = ActionsOf(id, t0);
+        Assert.Equal(1, all.Count(a => a == "oom"));
+        Assert.True(Array.IndexOf(all, "oom") < Array.IndexOf(all, "die"), string.Join('\n', all));
+    }
+
+    [Fact]
+    public void Pid_1_killed_by_the_oom_killer_raises_oom_then_die_and_sets_oomkilled()
+    {
+        var t0 = DateTimeOffset.UtcNow.AddSeconds(-1).ToString("o");
+        var name = Name();
+        // PID 1's own shell reads the 200 MB into x: it is the victim.
+        var r = daemon.Gocker("run", "--network", "none", "--name", name, "-m", "32m", "busybox", "sh", "-c",
+            "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived");
+        try
+        {
+            Assert.True(r.ExitCode == 137, r.ToString());
+            var actions = Ok("events", "--since", t0, "--until", "0s", "--filter", "container=" + name,
+                "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            // Docker's template prints "<no value>" for an attribute an event lacks.
+            Assert.Equal(["create <no value>", "start <no value>", "oom <no value>", "die 137"], actions);
+            var state = StateOf(name);
+            Assert.True(state["OOMKilled"]!.GetValue<bool>(), state.ToJsonString());
+            Assert.Equal(137, state["ExitCode"]!.GetValue<int>());
+            // The oom event carries the container's attributes, as Docker's does.
+            var line = Ok("events", "--since", t0, "--until", "0s", "--filter", "container=" + name, "--filter", "event=oom").Trim();
+            Assert.Matches($@" container oom [0-9a-f]{{64}} \(image=busybox, name={name}\)$", line);
+        }
+        finally { daemon.Gocker("rm", "-f", name); }
+    }
+
+    [Fact]
+    public void A_re_adopted_container_reports_later_oom_kills_and_not_the_earlier_ones_again()
+    {
+        using var d = new LifecycleDaemon();
+        var name = Name();
+        // Two children, each OOM-killed when its go file appears; PID 1 survives both.
+        var id = d.Ok("run", "-d", "--network", "none", "--name", name, "-m", "32m", "busybox", "sh", "-c",
+            "for f in 1 2; do while [ ! -e /go$f ]; do sleep 0.1; done; sh -c 'x=$(head -c 200000000 /dev/zero | tr \"\\0\" a)'; done; sleep 600").Trim();
+        int Ooms() => d.Ok("events", "--since", "1h", "--until", "0s", "--filter", "container=" + id, "--filter", "event=oom", "--format", "{{.Action}}")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+        d.Ok("exec", name, "touch", "/go1");
+        Assert.True(TestWaitFor(() => Ooms() == 1), $"{Ooms()} oom events after the first kill\n{d.Log}");
+
+        d.Kill9();
+        d.Start();
+        d.Ok("exec", name, "touch", "/go2");
+        Assert.True(TestWaitFor(() => Ooms() == 2), $"{Ooms()} oom events after the kill that followed the re-adoption\n{d.Log}");
+        Assert.Contains("running", d.Ok("ps", "--filter", "name=" + name, "--format", "{{.State}}"));
+        d.Ok("rm", "-f", name);
+        Assert.Equal(2, Ooms()); // the exit adds none: both were reported
+        d.AssertNoLeaks();
+    }
+
+    static bool TestWaitFor(Func<bool> cond)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (cond()) return true;
+            Thread.Sleep(100);
+        }
+        return cond();
+    }
+
     [Fact]
     public void Network_events_come_from_the_api_routes()
     {

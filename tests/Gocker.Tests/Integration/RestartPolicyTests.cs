@@ -136,6 +136,10 @@ public sealed class RestartPolicyTests : IDisposable
         WaitFor(() => Status(j = Inspect(id)) == "exited" && Restarts(j) == 1, "OOM kill, one restart, OOM kill");
         Assert.True(j["State"]!["OOMKilled"]!.GetValue<bool>());
         Assert.Equal(137, j["State"]!["ExitCode"]!.GetValue<int>());
+        // One oom per run (each run's kill counted in its own cgroup, reported once), each before its die.
+        var actions = _d.Ok("events", "--since", "1h", "--until", "0s", "--filter", "container=" + id, "--format", "{{.Action}}")
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(a => a is "oom" or "die").ToArray();
+        Assert.Equal(["oom", "die", "oom", "die"], actions);
         _d.Ok("rm", id);
         _d.AssertNoLeaks();
     }
