@@ -69,6 +69,9 @@ public sealed partial class ContainerActor
                 sender.Tell(new ExecStarted(spawned.Pid, report, spawned.Exit));
                 return;
             }
+            // As Docker (runc exec applies the container's rlimits): the container's --ulimit values,
+            // set by the daemon while the process waits for "go" (a remapped one could not raise them).
+            if (s.Ulimits is { Length: > 0 } ulimits) ProcessLimits.Set(spawned.Pid, ulimits);
             var result = await actor.Ask<ExecResult>(new ExecActor.Release(), ReleaseTimeout);
             Emit("exec_start", ("execID", m.ExecId));
             sender.Tell(new ExecStarted(spawned.Pid, result, spawned.Exit));

@@ -23,7 +23,6 @@ static unsafe class UsernsHandshake
 {
     public const int ChildFd = 5, RootfsFd = 6;
     const int TimeoutMs = 30_000;
-    const long SYS_prlimit64 = 302;
 
     /// <summary>Waits for the child's "U" (its user namespace exists), writes the maps and what needs
     /// the host's privileges, and lets it go on ("G").</summary>
@@ -35,13 +34,7 @@ static unsafe class UsernsHandshake
         WriteProc(pid, "uid_map", map.UidMapLine);
         WriteProc(pid, "gid_map", map.GidMapLine);
         if (spawn?.OomScoreAdj is { } oom) WriteProc(pid, "oom_score_adj", oom.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var rl in spawn?.Rlimits ?? [])
-        {
-            long* lim = stackalloc long[2];
-            lim[0] = rl.Soft; lim[1] = rl.Hard; // -1 is RLIM_INFINITY (all ones) as the kernel reads it
-            if (Libc.syscall(SYS_prlimit64, pid, rl.Resource, (nint)lim, 0, 0) != 0)
-                throw new SyscallException("prlimit " + rl.Name, $"pid {pid}", Libc.Errno);
-        }
+        ProcessLimits.Set(pid, spawn?.Rlimits ?? []);
         byte go = (byte)'G';
         if (Libc.write(sock, &go, 1) != 1) throw new SyscallException("userns handshake go", $"pid {pid}", Libc.Errno);
     }
@@ -102,5 +95,24 @@ static unsafe class UsernsHandshake
                 if (Libc.write(fd, b, bytes.Length) != bytes.Length) throw new SyscallException("write", path, Libc.Errno);
         }
         finally { Sys.Close(fd); }
+    }
+}
+
+/// <summary>Resource limits set on another process (prlimit), by the daemon.</summary>
+public static unsafe class ProcessLimits
+{
+    const long SYS_prlimit64 = 302;
+
+    /// <summary>Sets each limit on the process. The caller must own it (our unreleased child: its pid
+    /// cannot have been reused).</summary>
+    public static void Set(int pid, IEnumerable<Rlimit> limits)
+    {
+        foreach (var rl in limits)
+        {
+            long* lim = stackalloc long[2];
+            lim[0] = rl.Soft; lim[1] = rl.Hard; // -1 is RLIM_INFINITY (all ones) as the kernel reads it
+            if (Libc.syscall(SYS_prlimit64, pid, rl.Resource, (nint)lim, 0, 0) != 0)
+                throw new SyscallException("prlimit " + rl.Name, $"pid {pid}", Libc.Errno);
+        }
     }
 }

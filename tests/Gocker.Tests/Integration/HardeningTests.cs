@@ -155,6 +155,10 @@ public sealed class HardeningTests(DaemonFixture daemon) : IClassFixture<DaemonF
     public void Ulimits_sysctls_oom_score_groups_and_shm_size_reach_the_command()
     {
         Assert.Equal("100\n200\n", Run("--ulimit", "nofile=100:200", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn"));
+        // An exec'd process gets the container's limits too, as in Docker.
+        var id = Ok("run", "-d", "--network", "none", "--ulimit", "nofile=100:200", "busybox", "sleep", "600").Trim();
+        try { Assert.Equal("100\n200\n", Ok("exec", id, "sh", "-c", "ulimit -n; ulimit -Hn")); }
+        finally { Ok("rm", "-f", id); }
         Assert.Equal("9000\n7\n", Run("--sysctl", "kernel.msgmax=9000", "--oom-score-adj", "7", "busybox", "sh", "-c",
             "cat /proc/sys/kernel/msgmax /proc/self/oom_score_adj"));
         // The container's own network namespace: its value, not the host's.

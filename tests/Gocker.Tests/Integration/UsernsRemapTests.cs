@@ -103,6 +103,7 @@ public sealed class UsernsRemapTests : IDisposable
         // -t: the init is the session leader of its terminal; limits and oom score set by the daemon.
         var tty = Ok("run", "-d", "-t", "--network", "none", "--ulimit", "nofile=512:1024", "--oom-score-adj", "7", "busybox", "sh");
         Assert.Matches(@"Max open files\s+512\s+1024\s", Ok("exec", tty, "cat", "/proc/1/limits"));
+        Assert.Equal("512 1024", Ok("exec", tty, "sh", "-c", "echo $(ulimit -n) $(ulimit -Hn)")); // exec'd: the same
         Assert.Equal("7", Ok("exec", tty, "cat", "/proc/1/oom_score_adj"));
         Ok("rm", "-f", tty);
         // --read-only and --tmpfs, --device (a bound host node: mknod is refused in a user namespace).
