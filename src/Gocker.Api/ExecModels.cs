@@ -42,13 +42,14 @@ public sealed class ExecStartRequest
     public List<int>? ConsoleSize { get; set; }
 }
 
+/// <summary>Docker writes these keys in lower case (its Go struct's json tags), unlike the rest of exec inspect.</summary>
 public sealed class ExecProcessConfig
 {
-    public bool Tty { get; set; }
-    public string Entrypoint { get; set; } = "";
-    public List<string> Arguments { get; set; } = [];
-    public string User { get; set; } = "";
-    public bool Privileged { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("tty")] public bool Tty { get; set; }
+    [System.Text.Json.Serialization.JsonPropertyName("entrypoint")] public string Entrypoint { get; set; } = "";
+    [System.Text.Json.Serialization.JsonPropertyName("arguments")] public List<string> Arguments { get; set; } = [];
+    [System.Text.Json.Serialization.JsonPropertyName("user")] public string User { get; set; } = "";
+    [System.Text.Json.Serialization.JsonPropertyName("privileged")] public bool Privileged { get; set; }
 }
 
 public sealed class ExecInspect

@@ -233,7 +233,7 @@ public sealed class ClientDropInTests(DaemonFixture daemon) : IClassFixture<Daem
                 Assert.Equal(JsonValueKind.Null, during.GetProperty("ExitCode").ValueKind);
                 Assert.True(during.GetProperty("Pid").GetInt32() > 0);
                 Assert.Equal(Json("GET", $"/v1.43/containers/{name}/json").GetProperty("Id").GetString(), during.GetProperty("ContainerID").GetString());
-                Assert.Equal("sh", during.GetProperty("ProcessConfig").GetProperty("Entrypoint").GetString());
+                Assert.Equal("sh", during.GetProperty("ProcessConfig").GetProperty("entrypoint").GetString());
                 Assert.True(during.GetProperty("OpenStdin").GetBoolean());
                 s.Send("in\n"u8);
                 s.Shutdown(SocketShutdown.Send);

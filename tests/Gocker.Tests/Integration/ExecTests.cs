@@ -206,7 +206,7 @@ public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
             var before = Send("GET", $"/exec/{id}/json", null, 200);
             Assert.False(before["Running"]!.GetValue<bool>());
             Assert.Null(before["ExitCode"]);
-            Assert.Equal("sh", before["ProcessConfig"]!["Entrypoint"]!.ToString());
+            Assert.Equal("sh", before["ProcessConfig"]!["entrypoint"]!.ToString());
             Send("POST", $"/exec/{id}/start", """{"Detach":true}""", 200);
             var deadline = DateTime.UtcNow.AddSeconds(20);
             while (Send("GET", $"/exec/{id}/json", null, 200)["ExitCode"] is null)
