@@ -422,21 +422,12 @@ public sealed class BadRequestTests(DaemonFixture daemon, ITestOutputHelper outp
     public void Docker_cli_prints_the_message_and_exits_125()
     {
         var online = File.ReadAllText("/sys/devices/system/cpu/online").Trim();
-        var psi = new ProcessStartInfo(DockerCliFactAttribute.Path!)
-        {
-            ArgumentList = { "run", "--rm", "--network", "none", "--cpuset-cpus", "0-9999", "busybox", "true" },
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.Environment["DOCKER_HOST"] = "unix://" + daemon.Socket;
-        psi.Environment["DOCKER_CONFIG"] = Path.Combine(daemon.Root, "docker-config");
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync();
-        p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(60_000));
-        Assert.True(p.ExitCode == 125, $"exit {p.ExitCode}: {stderr.Result}");
+        var (code, _, stderr) = DockerCliFactAttribute.Run(daemon.Socket, daemon.Root, null,
+            "run", "--rm", "--network", "none", "--cpuset-cpus", "0-9999", "busybox", "true");
+        Assert.True(code == 125, $"exit {code}: {stderr}");
         // The message, not raw JSON: the answer's Content-Type is exactly application/json.
-        Assert.Contains($"Error response from daemon: Requested CPUs are not available - requested 0-9999, available: {online}", stderr.Result);
-        Assert.DoesNotContain("{\"message\"", stderr.Result);
+        Assert.Contains($"Error response from daemon: Requested CPUs are not available - requested 0-9999, available: {online}", stderr);
+        Assert.DoesNotContain("{\"message\"", stderr);
     }
 
     [Theory]

@@ -17,6 +17,28 @@ public sealed class DockerCliFactAttribute : FactAttribute
     {
         if (Path is null) Skip = "the docker CLI is not installed";
     }
+
+    /// <summary>Runs the docker CLI against a daemon's socket, with its own config dir under root (nothing
+    /// of the machine's docker settings, contexts or auth, is used or touched).</summary>
+    public static (int Code, string Out, string Err) Run(string socket, string root, string? stdin, params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(Path!)
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        psi.ArgumentList.Add("-H");
+        psi.ArgumentList.Add("unix://" + socket);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        psi.Environment["DOCKER_CONFIG"] = System.IO.Path.Combine(root, "docker-config");
+        psi.Environment.Remove("DOCKER_HOST");
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var output = p.StandardOutput.ReadToEndAsync();
+        if (stdin is not null) p.StandardInput.Write(stdin);
+        p.StandardInput.Close();
+        Assert.True(p.WaitForExit(120_000), "docker " + string.Join(' ', args) + " did not finish");
+        return (p.ExitCode, output.Result, err.Result);
+    }
 }
 
 /// <summary>
@@ -153,26 +175,8 @@ public sealed class DockerClientTests(DaemonFixture daemon) : IClassFixture<Daem
         finally { daemon.Gocker("rm", "-f", name); }
     }
 
-    (int Code, string Out, string Err) Docker(string? stdin, params string[] args)
-    {
-        var psi = new ProcessStartInfo(DockerCliFactAttribute.Path!)
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.ArgumentList.Add("-H");
-        psi.ArgumentList.Add("unix://" + daemon.Socket);
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        // Its own config dir: nothing of the machine's docker settings (contexts, auth) is used or touched.
-        psi.Environment["DOCKER_CONFIG"] = Path.Combine(daemon.Root, "docker-config");
-        psi.Environment.Remove("DOCKER_HOST");
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEndAsync();
-        if (stdin is not null) p.StandardInput.Write(stdin);
-        p.StandardInput.Close();
-        Assert.True(p.WaitForExit(120_000), "docker " + string.Join(' ', args) + " did not finish");
-        return (p.ExitCode, output.Result, err.Result);
-    }
+    (int Code, string Out, string Err) Docker(string? stdin, params string[] args) =>
+        DockerCliFactAttribute.Run(daemon.Socket, daemon.Root, stdin, args);
 
     [DockerCliFact]
     public void The_docker_cli_runs_execs_and_lists_containers()

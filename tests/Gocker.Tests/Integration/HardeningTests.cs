@@ -264,26 +264,14 @@ public sealed class HardeningTests(DaemonFixture daemon) : IClassFixture<DaemonF
     [DockerCliFact]
     public void The_docker_clis_hardening_flags_are_applied()
     {
-        var psi = new ProcessStartInfo(DockerCliFactAttribute.Path!)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            ArgumentList =
-            {
-                "-H", "unix://" + daemon.Socket, "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "KILL",
-                "--read-only", "--tmpfs", "/run:size=2m", "--security-opt", "no-new-privileges", "--ulimit", "nofile=64:128",
-                "--sysctl", "kernel.shmmni=1000", "--shm-size", "2m", "--group-add", "10", "--oom-score-adj", "3",
-                "--device", "/dev/loop0:/dev/lp:r", "busybox", "sh", "-c",
-                "grep -E 'CapEff|NoNewPrivs' /proc/self/status; touch /x 2>&1; df -k /run /dev/shm | tail -2; ulimit -n; " +
-                "cat /proc/sys/kernel/shmmni /proc/self/oom_score_adj; id -G; ls /dev/lp",
-            },
-        };
-        psi.Environment["DOCKER_CONFIG"] = Path.Combine(daemon.Root, "docker-config");
-        psi.Environment.Remove("DOCKER_HOST");
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000));
-        Assert.True(p.ExitCode == 0, $"docker run: {p.ExitCode}\n{output}\n{err.Result}\n{daemon.DaemonLog}");
+        var (code, output, err) = DockerCliFactAttribute.Run(daemon.Socket, daemon.Root, null,
+            "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "KILL",
+            "--read-only", "--tmpfs", "/run:size=2m", "--security-opt", "no-new-privileges", "--ulimit", "nofile=64:128",
+            "--sysctl", "kernel.shmmni=1000", "--shm-size", "2m", "--group-add", "10", "--oom-score-adj", "3",
+            "--device", "/dev/loop0:/dev/lp:r", "busybox", "sh", "-c",
+            "grep -E 'CapEff|NoNewPrivs' /proc/self/status; touch /x 2>&1; df -k /run /dev/shm | tail -2; ulimit -n; " +
+            "cat /proc/sys/kernel/shmmni /proc/self/oom_score_adj; id -G; ls /dev/lp");
+        Assert.True(code == 0, $"docker run: {code}\n{output}\n{err}\n{daemon.DaemonLog}");
         Assert.Equal("0000000000000020", Field(output, "CapEff"));
         Assert.Equal("1", Field(output, "NoNewPrivs"));
         Assert.Contains("Read-only file system", output);

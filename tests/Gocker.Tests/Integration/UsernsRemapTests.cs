@@ -132,18 +132,8 @@ public sealed class UsernsRemapTests : IDisposable
     [DockerCliFact]
     public void The_docker_cli_runs_remapped_containers()
     {
-        var psi = new ProcessStartInfo(DockerCliFactAttribute.Path!)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            ArgumentList = { "-H", "unix://" + _d.Socket, "run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map" },
-        };
-        psi.Environment["DOCKER_CONFIG"] = Path.Combine(_d.Root, "docker-config");
-        psi.Environment.Remove("DOCKER_HOST");
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000));
-        Assert.True(p.ExitCode == 0, $"docker run: {p.ExitCode}\n{output}\n{err.Result}\n{_d.Log}");
+        var (code, output, err) = DockerCliFactAttribute.Run(_d.Socket, _d.Root, null, "run", "--rm", "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map");
+        Assert.True(code == 0, $"docker run: {code}\n{output}\n{err}\n{_d.Log}");
         var lines = output.Split('\n');
         Assert.Equal("0", lines[0]);
         Assert.Equal($"0 {_map.HostUid} {_map.Count}", string.Join(' ', lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)));
