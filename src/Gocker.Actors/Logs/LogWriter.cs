@@ -197,12 +197,12 @@ public sealed class LogWriter : IDisposable
         _data = data;
         _idx = idx;
         _gen = gen;
+        Span<byte> last = stackalloc byte[1];
         for (var s = 0; s < 2; s++)
         {
             _size[s] = RandomAccess.GetLength(data[s]!.SafeFileHandle);
             if (_size[s] > 0)
             {
-                Span<byte> last = stackalloc byte[1];
                 _lineEnded[s] = RandomAccess.Read(data[s]!.SafeFileHandle, last, _size[s] - 1) == 1 && last[0] == '\n';
             }
         }

@@ -107,9 +107,9 @@ public static unsafe class ProcessLimits
     /// cannot have been reused).</summary>
     public static void Set(int pid, IEnumerable<Rlimit> limits)
     {
+        long* lim = stackalloc long[2];
         foreach (var rl in limits)
         {
-            long* lim = stackalloc long[2];
             lim[0] = rl.Soft; lim[1] = rl.Hard; // -1 is RLIM_INFINITY (all ones) as the kernel reads it
             if (Libc.syscall(SYS_prlimit64, pid, rl.Resource, (nint)lim, 0, 0) != 0)
                 throw new SyscallException("prlimit " + rl.Name, $"pid {pid}", Libc.Errno);
