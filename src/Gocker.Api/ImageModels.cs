@@ -26,6 +26,7 @@ public sealed class ImageInspectConfig
 {
     public string User { get; set; } = "";
     public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
+    public Dictionary<string, EmptyObject>? Volumes { get; set; }
     public List<string> Env { get; set; } = [];
     public List<string> Cmd { get; set; } = [];
     public List<string>? Entrypoint { get; set; }

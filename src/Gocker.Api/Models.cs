@@ -26,6 +26,8 @@ public sealed class ContainerCreateRequest
     public Dictionary<string, EmptyObject>? ExposedPorts { get; set; }
     /// <summary>User metadata (Docker's Config.Labels): kept with the container, shown by inspect and ps, filtered on by `label=`.</summary>
     public Dictionary<string, string>? Labels { get; set; }
+    /// <summary>Docker's Config.Volumes ("/path" -> {}): each path gets a new anonymous volume (`-v /path`).</summary>
+    public Dictionary<string, EmptyObject>? Volumes { get; set; }
     public HostConfig? HostConfig { get; set; }
     /// <summary>Every property Gocker does not know: refused at create unless its value is empty (see
     /// UnsupportedFields). Never written.</summary>
@@ -37,6 +39,8 @@ public sealed class HostConfig
 {
     /// <summary>"HOST:CONTAINER[:ro|rw]"; HOST must be absolute.</summary>
     public List<string>? Binds { get; set; }
+    /// <summary>`--mount`: bind, volume and tmpfs mounts (VolumeModels.cs).</summary>
+    public List<MountRequest>? Mounts { get; set; }
     public bool AutoRemove { get; set; }
     /// <summary>Bytes; 0 = unlimited.</summary>
     public long Memory { get; set; }
@@ -260,9 +264,15 @@ public sealed class ContainerConfig
 public sealed class MountPoint
 {
     public string Type { get; set; } = "bind";
+    /// <summary>The volume's name (volumes only).</summary>
+    public string? Name { get; set; }
     public string Source { get; set; } = "";
     public string Destination { get; set; } = "";
+    /// <summary>"local" (volumes only).</summary>
+    public string? Driver { get; set; }
+    public string Mode { get; set; } = "";
     public bool RW { get; set; }
+    public string Propagation { get; set; } = "";
 }
 
 public sealed class ContainerInspect

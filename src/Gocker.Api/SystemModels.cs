@@ -86,8 +86,8 @@ public sealed class DiskUsage
     public long LayersSize { get; set; }
     public List<DiskUsageImage> Images { get; set; } = [];
     public List<ContainerSummary> Containers { get; set; } = [];
-    /// <summary>Empty until Gocker has volumes.</summary>
-    public List<EmptyObject> Volumes { get; set; } = [];
+    /// <summary>Every volume, with UsageData (bytes under it, containers using it).</summary>
+    public List<VolumeResponse> Volumes { get; set; } = [];
     /// <summary>Empty: Gocker does not build images.</summary>
     public List<EmptyObject> BuildCache { get; set; } = [];
 }

@@ -99,8 +99,9 @@ public sealed class CliApp
 
         var rmForce = new Option<bool>("--force", "-f") { Description = "Force the removal of a running container (uses SIGKILL)" };
         var rmIds = Ids("Containers to remove");
-        var rm = new Command("rm", "Remove one or more containers") { rmForce, rmIds };
-        rm.SetAction(pr => Guard(pr, false, () => ContainerCommands.Remove(_ctx, pr.GetValue(rmIds)!, pr.GetValue(rmForce))));
+        var rmVolumes = new Option<bool>("--volumes", "-v") { Description = "Remove anonymous volumes associated with the container" };
+        var rm = new Command("rm", "Remove one or more containers") { rmForce, rmVolumes, rmIds };
+        rm.SetAction(pr => Guard(pr, false, () => ContainerCommands.Remove(_ctx, pr.GetValue(rmIds)!, pr.GetValue(rmForce), pr.GetValue(rmVolumes))));
         _root.Add(rm);
 
         var inspectIds = Ids("Containers to inspect");
@@ -147,6 +148,7 @@ public sealed class CliApp
         _root.Add(RmiCommand("rmi"));
 
         _root.Add(NetworkCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+        _root.Add(VolumeCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(EventCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(GroupCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(ConsoleCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));

@@ -47,6 +47,17 @@ internal static class CreateRequestWriter
                 w.WriteEndObject();
             }
             Map(w, "Labels"u8, r.Labels);
+            if (r.Volumes is { } volumes)
+            {
+                w.WriteStartObject("Volumes"u8);
+                foreach (var (path, empty) in volumes)
+                {
+                    if (empty is null) { w.WriteNull(path); continue; }
+                    w.WriteStartObject(path);
+                    w.WriteEndObject();
+                }
+                w.WriteEndObject();
+            }
             if (r.HostConfig is { } h) HostConfig(w, h);
             w.WriteEndObject();
         }
@@ -57,6 +68,12 @@ internal static class CreateRequestWriter
     {
         w.WriteStartObject("HostConfig"u8);
         Strings(w, "Binds"u8, h.Binds);
+        if (h.Mounts is { } mounts)
+        {
+            w.WriteStartArray("Mounts"u8);
+            foreach (var m in mounts) Mount(w, m);
+            w.WriteEndArray();
+        }
         w.WriteBoolean("AutoRemove"u8, h.AutoRemove);
         w.WriteNumber("Memory"u8, h.Memory);
         w.WriteNumber("NanoCpus"u8, h.NanoCpus);
@@ -151,6 +168,47 @@ internal static class CreateRequestWriter
             w.WriteStartArray("ConsoleSize"u8);
             foreach (var n in size) w.WriteNumberValue(n);
             w.WriteEndArray();
+        }
+        w.WriteEndObject();
+    }
+
+    static void Mount(Utf8JsonWriter w, MountRequest? m)
+    {
+        if (m is null) { w.WriteNullValue(); return; }
+        w.WriteStartObject();
+        String(w, "Type"u8, m.Type);
+        String(w, "Source"u8, m.Source);
+        String(w, "Target"u8, m.Target);
+        w.WriteBoolean("ReadOnly"u8, m.ReadOnly);
+        String(w, "Consistency"u8, m.Consistency);
+        if (m.BindOptions is { } b)
+        {
+            w.WriteStartObject("BindOptions"u8);
+            String(w, "Propagation"u8, b.Propagation);
+            w.WriteBoolean("NonRecursive"u8, b.NonRecursive);
+            w.WriteBoolean("CreateMountpoint"u8, b.CreateMountpoint);
+            w.WriteEndObject();
+        }
+        if (m.VolumeOptions is { } v)
+        {
+            w.WriteStartObject("VolumeOptions"u8);
+            w.WriteBoolean("NoCopy"u8, v.NoCopy);
+            Map(w, "Labels"u8, v.Labels);
+            if (v.DriverConfig is { } d)
+            {
+                w.WriteStartObject("DriverConfig"u8);
+                String(w, "Name"u8, d.Name);
+                Map(w, "Options"u8, d.Options);
+                w.WriteEndObject();
+            }
+            w.WriteEndObject();
+        }
+        if (m.TmpfsOptions is { } t)
+        {
+            w.WriteStartObject("TmpfsOptions"u8);
+            w.WriteNumber("SizeBytes"u8, t.SizeBytes);
+            w.WriteNumber("Mode"u8, t.Mode);
+            w.WriteEndObject();
         }
         w.WriteEndObject();
     }

@@ -124,9 +124,11 @@ public sealed class GockerClient(UnixHttpClient http)
         EnsureSuccess(r);
     }
 
-    public void Remove(string id, bool force)
+    /// <param name="volumes">`rm -v`: the container's anonymous volumes go too.</param>
+    public void Remove(string id, bool force, bool volumes = false)
     {
-        using var r = http.Send("DELETE", $"/containers/{Esc(id)}{(force ? "?force=1" : "")}");
+        var query = (force, volumes) switch { (true, true) => "?force=1&v=1", (true, false) => "?force=1", (false, true) => "?v=1", _ => "" };
+        using var r = http.Send("DELETE", $"/containers/{Esc(id)}{query}");
         EnsureSuccess(r);
     }
 

@@ -17,7 +17,8 @@ public sealed class RunOptions
     public readonly Option<long?> CpuShares = new("--cpu-shares", "-c") { Description = "CPU shares (relative weight)", HelpName = "int" };
     public readonly Option<string?> CpusetCpus = new("--cpuset-cpus") { Description = "CPUs in which to allow execution (0-3, 0,1)", HelpName = "string" };
     public readonly Option<long?> PidsLimit = new("--pids-limit") { Description = "Tune container pids limit (-1 for unlimited)", HelpName = "int" };
-    public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount HOST:CONTAINER[:ro|rw] (HOST absolute)", HelpName = "list" };
+    public readonly Option<string[]> Volume = new("--volume", "-v") { Description = "Bind mount a volume: HOST-PATH:CTR[:ro|rw], NAME:CTR[:ro|nocopy], or CTR (anonymous volume)", HelpName = "list" };
+    public readonly Option<string[]> Mount = new("--mount") { Description = "Attach a filesystem mount: type=bind|volume|tmpfs,source=...,target=...[,readonly][,volume-nocopy][,tmpfs-size=..]", HelpName = "mount" };
     public readonly Option<string?> Network = new("--network", "--net") { Description = "Connect a container to a network (bridge, host, none, or a network's name)", HelpName = "network" };
     public readonly Option<bool> PublishAll = new("--publish-all", "-P") { Description = "Publish all exposed ports to random host ports" };
     public readonly Option<string[]> Expose = new("--expose") { Description = "Expose a port or a range of ports (PORT[/tcp|udp])", HelpName = "list" };
@@ -60,7 +61,7 @@ public sealed class RunOptions
     public void AddTo(Command command, bool isRun)
     {
         _isRun = isRun;
-        foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
+        foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Mount, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
                      CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt })
             command.Add(o);
@@ -149,8 +150,9 @@ public sealed class RunOptions
         if (pr.GetValue(GroupAdd) is { Length: > 0 } groups) host.GroupAdd = [.. groups];
         host.OomScoreAdj = pr.GetValue(OomScoreAdj) ?? 0;
         host.UsernsMode = pr.GetValue(Userns);
-        var binds = pr.GetValue(Volume) ?? [];
-        if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
+        var anonymous = new Dictionary<string, EmptyObject>(StringComparer.Ordinal);
+        foreach (var v in pr.GetValue(Volume) ?? []) MountFlags.ApplyVolume(v, host, anonymous);
+        foreach (var mount in pr.GetValue(Mount) ?? []) (host.Mounts ??= []).Add(MountFlags.ParseMount(mount));
 
         var env = RunFlags.ResolveEnv(pr.GetValue(Env) ?? [], getEnv);
         string? entrypoint = pr.GetValue(Entrypoint);
@@ -172,6 +174,7 @@ public sealed class RunOptions
             Tty = tty,
             ExposedPorts = RunFlags.ParseExpose(pr.GetValue(Expose) ?? []),
             Labels = RunFlags.ParseLabels(pr.GetValue(Label) ?? [], pr.GetValue(LabelFile) ?? [], File.ReadLines),
+            Volumes = anonymous.Count > 0 ? anonymous : null,
             HostConfig = host,
         };
     }

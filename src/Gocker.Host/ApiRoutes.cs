@@ -76,6 +76,7 @@ public static class ApiRoutes
         ExecRoutes.Map(app);
         GroupRoutes.Map(app);
         SystemRoutes.Map(app);
+        VolumeRoutes.Map(app);
         RequestLimits.MapNotFound(app);
     }
 
@@ -307,7 +308,7 @@ public static class ApiRoutes
                 PidsLimit = s.Limits.PidsMax,
                 NetworkMode = s.NetworkMode ?? "none",
                 PortBindings = PortBindings(s.Ports),
-                Binds = s.Volumes.Select(v => $"{v.Source}:{v.Destination}{(v.ReadOnly ? ":ro" : "")}").ToList(),
+                Binds = VolumeRoutes.BindsOf(s),
                 RestartPolicy = new RestartPolicy
                 {
                     Name = Gocker.Actors.Restart.RestartSettings.NameOf(s.Restart.Mode), MaximumRetryCount = s.Restart.MaximumRetryCount,
@@ -333,7 +334,7 @@ public static class ApiRoutes
                     Jitter = s.Restart.Backoff.Jitter,
                 },
             },
-            Mounts = s.Volumes.Select(v => new MountPoint { Source = v.Source, Destination = v.Destination, RW = !v.ReadOnly }).ToList(),
+            Mounts = VolumeRoutes.MountPointsOf(s),
             CgroupPath = $"{svc.Options.CgroupParent}/{s.Id}",
             NetworkSettings = NetworkSettingsOf(r, svc),
         };
@@ -540,7 +541,7 @@ public static class ApiRoutes
 
     static Task<IResult> Remove(HttpContext ctx, string id) => Guard(async () =>
     {
-        await AskContainer<Ack>(ctx, id, new ContainerActor.Remove(Flag(ctx, "force")));
+        await AskContainer<Ack>(ctx, id, new ContainerActor.Remove(Flag(ctx, "force"), Flag(ctx, "v")));
         return Results.NoContent();
     });
 }

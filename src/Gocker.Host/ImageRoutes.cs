@@ -143,6 +143,7 @@ public static class ImageRoutes
             {
                 User = i.User, Env = i.Env.ToList(), Cmd = i.Cmd.ToList(), Entrypoint = i.Entrypoint?.ToList(), WorkingDir = i.WorkingDir,
                 ExposedPorts = i.ExposedPorts.Length > 0 ? i.ExposedPorts.ToDictionary(p => p, _ => new EmptyObject()) : null,
+                Volumes = i.Volumes.Length > 0 ? i.Volumes.ToDictionary(p => p, _ => new EmptyObject()) : null,
             },
             RootFS = new ImageInspectRootFs { Layers = i.LayerIds.ToList() },
             GockerLayerDirs = i.Layers.ToList(),

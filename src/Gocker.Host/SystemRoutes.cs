@@ -239,6 +239,12 @@ public static class SystemRoutes
                     Labels = r.Spec.Labels, SizeRw = rw, SizeRootFs = rw + imageSize.GetValueOrDefault(r.Spec.ImageId),
                 };
             }).ToList();
+            result.Volumes = svc.Volumes.List().Select(v =>
+            {
+                var api = VolumeRoutes.ToApi(v, svc.Volumes);
+                api.UsageData = new VolumeUsageData { Size = svc.Volumes.Size(v.Name), RefCount = svc.Volumes.UsersOf(v.Name).Count };
+                return api;
+            }).ToList();
             return result;
         });
         return Results.Json(usage, SystemJson.Default.DiskUsage);

@@ -30,6 +30,7 @@ internal sealed class ContainerDefaults
 {
     public string? User { get; set; }
     public Dictionary<string, JsonElement>? ExposedPorts { get; set; }
+    public Dictionary<string, JsonElement>? Volumes { get; set; }
     public List<string>? Env { get; set; }
     public List<string>? Entrypoint { get; set; }
     public List<string>? Cmd { get; set; }

@@ -18,6 +18,8 @@ public sealed record ImageRecord
     public string User { get; init; } = "";
     /// <summary>"80/tcp" etc. from the image config (informational).</summary>
     public string[] ExposedPorts { get; init; } = [];
+    /// <summary>The image config's VOLUME paths: each gets an anonymous volume in a new container.</summary>
+    public string[] Volumes { get; init; } = [];
     /// <summary>Layer references, bottom first ("sha256:&lt;diff id&gt;" or "rootfs:&lt;image hex&gt;").</summary>
     public string[] LayerIds { get; init; } = [];
     public string? Parent { get; init; }

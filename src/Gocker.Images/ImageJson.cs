@@ -13,6 +13,7 @@ internal sealed record ImageConfig
     public string WorkingDir { get; init; } = "/";
     public string User { get; init; } = "";
     public string[] ExposedPorts { get; init; } = [];
+    public string[] Volumes { get; init; } = [];
     public DateTimeOffset Created { get; init; }
     public long SizeBytes { get; init; }
     /// <summary>Layer references, bottom first: "sha256:&lt;hex&gt;" is &lt;images&gt;/layers/&lt;hex&gt;/diff

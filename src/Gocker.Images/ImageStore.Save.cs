@@ -125,6 +125,7 @@ public sealed partial class ImageStore
                 WorkingDir = image.WorkingDir,
                 User = image.User.Length > 0 ? image.User : null,
                 ExposedPorts = image.ExposedPorts.Length > 0 ? image.ExposedPorts.ToDictionary(p => p, _ => JsonDocument.Parse("{}").RootElement) : null,
+                Volumes = image.Volumes.Length > 0 ? image.Volumes.ToDictionary(p => p, _ => JsonDocument.Parse("{}").RootElement) : null,
             },
             Rootfs = new RootfsSection { DiffIds = diffHexes.Select(h => "sha256:" + h).ToList() },
         };

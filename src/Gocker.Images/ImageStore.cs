@@ -238,6 +238,7 @@ public sealed partial class ImageStore : IImageStore
             Entrypoint = config.Entrypoint,
             User = config.User,
             ExposedPorts = config.ExposedPorts,
+            Volumes = config.Volumes ?? [],
             Parent = config.Parent,
             Comment = config.Comment,
             WorkingDir = config.WorkingDir,

@@ -26,7 +26,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     /// <param name="ForRestart">The stop half of `restart`: an `--rm` container is not removed by
     /// this exit (Docker's restart keeps it), the start that follows runs it again.</param>
     public sealed record Stop(TimeSpan Timeout, bool ForRestart = false);
-    public sealed record Remove(bool Force);
+    /// <param name="Volumes">`rm -v`: the container's anonymous volumes go with it (named ones stay).</param>
+    public sealed record Remove(bool Force, bool Volumes = false);
     public sealed record Inspect;
     public sealed record Pause;
     public sealed record Unpause;
@@ -77,6 +78,8 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     IActorRef? _ns;
     ExecResult? _startFailure;
     bool _pendingRemove;
+    /// <summary>A `rm -v` asked for the anonymous volumes to go too.</summary>
+    bool _removeVolumes;
     /// <summary>The running process is being stopped by `restart`: its exit does not autoremove.</summary>
     bool _stoppingForRestart;
     int _tornDownRun;
@@ -464,7 +467,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             WorkingDir = s.WorkingDir,
             User = s.User,
             // The generated /etc files first: a user's -v onto /etc/hosts still wins, as in Docker.
-            Volumes = [.. etcMounts, .. s.Volumes],
+            // Copy-up into an empty volume on the container's first start only (Docker copies when it
+            // creates the container): a volume the container emptied stays empty across restarts.
+            Volumes = [.. etcMounts, .. _record.StartedAt is null ? s.Volumes : s.Volumes.Select(v => v.CopyUp ? v with { CopyUp = false } : v)],
             InjectMountFault = injectMountFault,
             Tty = s.Tty,
             // --rm: the upper dir is deleted when the container exits, so the overlay's syncfs of the
@@ -627,6 +632,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (_record.StartedAt is not null)
             await Task.WhenAny(_svc.Logs.ReadersDone(_layout.DataDir), Task.Delay(TimeSpan.FromSeconds(2)));
         _layout.RemoveData(_svc.Trash);
+        // Its volumes are free; its anonymous ones go with `rm -v` and with an --rm container (Docker).
+        try
+        {
+            var gone = _svc.Volumes.Release(Id, ContainerSupervisor.VolumeNames(_record.Spec), _removeVolumes || _record.Spec.AutoRemove);
+            foreach (var v in gone) Context.System.EventStream.Publish(new Events.GockerEvent("volume", "destroy", v, new Dictionary<string, string>(StringComparer.Ordinal) { ["driver"] = "local" }, _svc.Clock.GetUtcNow()));
+        }
+        catch (Exception ex) { _log.Error("container {0}: releasing its volumes: {1}", Id[..12], ex.Message); }
         await AwaitDetach();
         if (overlapped is not null) await overlapped;
         Emit("destroy"); // before the answers: once `rm` returns, `events` has the destroy
@@ -920,6 +932,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 
     async Task HandleRemove(Remove m)
     {
+        if (m.Volumes) _removeVolumes = true;
         if (_record.Status is ContainerStatus.Running or ContainerStatus.Paused)
         {
             if (!m.Force)

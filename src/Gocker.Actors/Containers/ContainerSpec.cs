@@ -18,7 +18,11 @@ public sealed record ContainerSpec
     /// <summary>USER (-u, else the image's User; "" = root): resolved by the init inside the container.</summary>
     public string User { get; init; } = "";
     public required string Hostname { get; init; }
+    /// <summary>The init's binds: -v/--mount binds and the volumes' _data dirs (from Mounts).</summary>
     public VolumeMount[] Volumes { get; init; } = [];
+    /// <summary>Every mount as asked for (bind, volume, tmpfs), for inspect and the volumes' use.
+    /// Empty in records written before volumes existed: their Volumes are all binds.</summary>
+    public ContainerMount[] Mounts { get; init; } = [];
     public CgroupLimits Limits { get; init; } = CgroupLimits.None;
     public bool AutoRemove { get; init; }
     /// <summary>"none" or a network name/id ("bridge" = the default network). Records written

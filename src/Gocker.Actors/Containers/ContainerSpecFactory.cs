@@ -45,6 +45,7 @@ public static partial class ContainerSpecFactory
         if (hostname.Length > 64 || !HostnameRegex().IsMatch(hostname))
             throw new BadRequestException($"Invalid hostname \"{hostname}\": use letters, digits, '-' and '.' (max 64)");
 
+        var mounts = BuildMounts(req, image).ToArray();
         var bindings = WithExposedPorts(hc.PortBindings, hc.PublishAllPorts ? [.. image.ExposedPorts, .. (IEnumerable<string>?)req.ExposedPorts?.Keys ?? []] : []);
         // Docker discards published ports in host mode (the container's ports are the host's).
         var ports = mode == "host" ? [] : ParsePortBindings(bindings);
@@ -73,7 +74,8 @@ public static partial class ContainerSpecFactory
             WorkingDir = workDir,
             User = user,
             Hostname = hostname,
-            Volumes = (hc.Binds ?? []).Select(ParseBind).ToArray(),
+            Mounts = mounts,
+            Volumes = BindList(mounts),
             Limits = BuildLimits(hc, options),
             AutoRemove = hc.AutoRemove,
             NetworkMode = mode,
@@ -88,7 +90,9 @@ public static partial class ContainerSpecFactory
             Log = Gocker.Actors.Logs.LogSettings.FromApi(hc.LogConfig?.Type, hc.LogConfig?.Config, options.DefaultLog ?? Gocker.Actors.Logs.LogSettings.Default),
             Labels = Labels(req.Labels),
         };
-        return WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options);
+        spec = WithSecurity(spec, hc, deviceLookup);
+        spec = spec with { Tmpfs = [.. spec.Tmpfs, .. TmpfsList(mounts)] };
+        return WithUserns(spec, hc, options);
     }
 
     /// <summary>Config.Labels as given (Docker checks nothing more than a non-empty key), bounded as every

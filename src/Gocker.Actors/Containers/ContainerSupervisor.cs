@@ -112,7 +112,42 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             record = record with { Status = ContainerStatus.Dead };
         }
         _settling.Add(record.Spec.Id);
+        // Its volumes are in use again (refused to `volume rm` and prune) before any request is served.
+        _svc.Volumes.Track(record.Spec.Id, VolumeNames(record.Spec));
         StartChild(record);
+    }
+
+    /// <summary>The volumes a container mounts (by name).</summary>
+    public static IEnumerable<string> VolumeNames(ContainerSpec spec) =>
+        spec.Mounts.Where(m => m.Type == "volume" && m.Name is not null).Select(m => m.Name!);
+
+    /// <summary>Each volume of the spec is created if missing and marked in use by the container (an
+    /// anonymous one is named now); the spec gets their _data dirs as binds.</summary>
+    ContainerSpec AcquireVolumes(ContainerSpec spec)
+    {
+        if (!spec.Mounts.Any(m => m.Type == "volume")) return spec;
+        var mounts = new List<ContainerMount>();
+        try
+        {
+            foreach (var m in spec.Mounts)
+            {
+                if (m.Type != "volume") { mounts.Add(m); continue; }
+                var name = m.Name ?? Volumes.VolumeStore.NewAnonymousName();
+                var labels = m.Anonymous
+                    ? new Dictionary<string, string>(m.Labels ?? [], StringComparer.Ordinal) { [Volumes.VolumeStore.AnonymousLabel] = "" }
+                    : m.Labels;
+                // A remapped container's root owns a volume it creates (as its upper dir); with
+                // --userns host the host's root does.
+                var source = _svc.Volumes.Acquire(spec.Id, name, labels, spec.Userns);
+                mounts.Add(m with { Name = name, Source = source });
+            }
+        }
+        catch
+        {
+            _svc.Volumes.Release(spec.Id, mounts.Where(m => m.Type == "volume").Select(m => m.Name!), removeAnonymous: true);
+            throw;
+        }
+        return spec with { Mounts = [.. mounts], Volumes = ContainerSpecFactory.BindList(mounts) };
     }
 
     void HandleCreate(Create m)
@@ -140,13 +175,19 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             if (_svc.Network is not null && spec.NetworkMode is { } net && net is not ("none" or "host")) _svc.Network.Inspect(net);
             if (spec.Group is { } group && !_svc.Groups.Exists(group))
                 throw new BadRequestException($"group \"{group}\" does not exist (create it with `gocker group create {group}`)");
+            spec = AcquireVolumes(spec);
             var record = new ContainerRecord { Spec = spec };
             // An --rm container started by the same request: its "created" record would be replaced a
             // moment later by the "running" one (written at start), and removed with it at exit. Not
             // writing it takes a file creation and an fsync off `run --rm`. A daemon that dies before
             // the start leaves a dir without state.json, which the next one removes (Load): the
             // container never ran and would have been removed at its exit.
-            ContainerLayout.For(_svc.Options, id).CreateData(record, persist: !(m.StartsNow && spec.AutoRemove));
+            try { ContainerLayout.For(_svc.Options, id).CreateData(record, persist: !(m.StartsNow && spec.AutoRemove)); }
+            catch
+            {
+                _svc.Volumes.Release(id, VolumeNames(spec), removeAnonymous: true);
+                throw;
+            }
             StartChild(record);
             Context.System.EventStream.Publish(new Events.GockerEvent("container", "create", id,
                 spec.Group is { } g

@@ -35,6 +35,8 @@ public sealed record EngineServices(
     /// HostPath the file it was copied from, for messages). Null: InitPath is executed as it is
     /// (actor specs).</summary>
     public SealedBinary? SealedInit { get; init; }
+    /// <summary>Named and anonymous volumes (DATA/volumes), and which containers use them.</summary>
+    public Volumes.VolumeStore Volumes { get; init; } = new(Path.Combine(Options.DataRoot, "volumes"), Clock);
     /// <summary>What making <see cref="SealedInit"/> cost at daemon start (logged).</summary>
     public TimeSpan SealedInitCopyTime { get; init; }
 }

@@ -210,8 +210,8 @@ public static class ContainerCommands
         return $"{v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)}{units[i]}";
     }
 
-    public static int Remove(CliContext ctx, string[] ids, bool force) =>
-        ForEach(ctx, ids, id => ctx.Client.Remove(id, force));
+    public static int Remove(CliContext ctx, string[] ids, bool force, bool volumes = false) =>
+        ForEach(ctx, ids, id => ctx.Client.Remove(id, force, volumes));
 
     public static int Wait(CliContext ctx, string[] ids)
     {

@@ -158,6 +158,8 @@ public static unsafe class ContainerMounts
                 : Sys.TryStat(AT_FDCWD, v.Source, out _, out _, out mode, follow: true)))
             throw new SyscallException("volume source", v.Source, Libc.Errno);
         bool isDir = (mode & S_IFMT) == S_IFDIR;
+        // Copy-up only from what the image has there (a mount point made now has nothing to give).
+        bool copyUp = v.CopyUp && isDir && sourceFd >= 0 && InRoot.Exists(rootfd, v.Destination);
         int target = InRoot.OpenOrCreate(rootfd, v.Destination, fileLeaf: !isDir);
         try
         {
@@ -166,6 +168,7 @@ public static unsafe class ContainerMounts
             if (((tmode & S_IFMT) == S_IFDIR) != isDir)
                 throw new SyscallException("volume", v.Destination,
                     isDir ? "source is a directory but the destination is not" : "source is a file but the destination is a directory");
+            if (copyUp) CopyUp.IntoEmpty(target, sourceFd, v.Destination);
             if (sourceFd >= 0) BindMount.Attach(sourceFd, target, v.ReadOnly, v.Source, v.Destination);
             else BindMount.Attach(v.Source, target, v.ReadOnly, v.Destination);
         }

@@ -25,6 +25,15 @@ public static class InRoot
         return fd >= 0 ? fd : throw new SyscallException("resolve in rootfs", path, -fd);
     }
 
+    /// <summary>Whether path resolves inside the root (following symlinks within it).</summary>
+    public static bool Exists(int rootfd, string path)
+    {
+        int fd = Sys.OpenAt2(rootfd, path, O_PATH, Resolve);
+        if (fd < 0) return false;
+        Sys.Close(fd);
+        return true;
+    }
+
     /// <summary>
     /// O_PATH fd of path inside the root, creating missing directories (mode 0755) and, if
     /// <paramref name="fileLeaf"/>, an empty regular file as the last component.

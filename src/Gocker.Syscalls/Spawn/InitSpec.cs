@@ -101,7 +101,13 @@ public sealed record DeviceNode(string HostPath, string Path, char Type, long Ma
 public sealed record SysctlSetting(string Key, string Value);
 
 /// <summary>A bind mount of a host path onto a path inside the container (resolved within the rootfs).</summary>
-public sealed record VolumeMount(string Source, string Destination, bool ReadOnly);
+public sealed record VolumeMount(string Source, string Destination, bool ReadOnly)
+{
+    /// <summary>A volume (not a bind): while its source is empty, the init copies what the image has
+    /// at Destination into it (owner and mode too) before binding it, as Docker's copy-up. Omitted when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool CopyUp { get; init; }
+}
 
 [JsonSourceGenerationOptions(WriteIndented = false)]
 [JsonSerializable(typeof(InitSpec))]

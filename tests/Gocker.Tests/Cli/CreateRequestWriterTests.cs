@@ -87,6 +87,8 @@ public class CreateRequestWriterTests
         if (u == typeof(List<int>)) return new List<int> { n, n + 1 };
         if (u == typeof(List<Ulimit>)) return new List<Ulimit> { (Ulimit)Populate(typeof(Ulimit), path + "[0]") };
         if (u == typeof(List<DeviceMapping>)) return new List<DeviceMapping> { (DeviceMapping)Populate(typeof(DeviceMapping), path + "[0]") };
+        if (u == typeof(uint)) return 0x1000u + (uint)n;
+        if (u == typeof(List<MountRequest>)) return new List<MountRequest> { (MountRequest)Populate(typeof(MountRequest), path + "[0]") };
         if (u == typeof(List<PortBinding>)) return new List<PortBinding> { (PortBinding)Populate(typeof(PortBinding), path + "[0]") };
         if (u.IsGenericType && u.GetGenericTypeDefinition() == typeof(Dictionary<,>))
         {
