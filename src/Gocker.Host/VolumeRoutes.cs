@@ -34,7 +34,7 @@ public static class VolumeRoutes
         Name = v.Name,
         Driver = v.Driver,
         Mountpoint = store.DataPath(v.Name),
-        CreatedAt = v.CreatedAt.ToString("yyyy-MM-dd'T'HH:mm:ssK", System.Globalization.CultureInfo.InvariantCulture),
+        CreatedAt = v.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture),
         Labels = v.Labels,
         Options = v.Options,
     };

@@ -173,7 +173,25 @@ public sealed class DaemonFixture : IDisposable
         Assert.True(!Directory.Exists(data) || Directory.GetDirectories(data).Length == 0,
             "container dirs left: " + string.Join(", ", Directory.Exists(data) ? Directory.GetDirectories(data) : []));
         AssertTrashDrained(DataRoot, ExecRoot);
+        AssertNoVolumeLeaks(DataRoot);
         AssertNoNetworkLeaks();
+    }
+
+    /// <summary>No anonymous volume outlives its container's removal unless a test keeps it on
+    /// purpose (they all go with `rm -v`, `--rm` or a prune), and no removal is left half done (a
+    /// dot-dir). Named volumes are the user's data, not a leak: tests remove the ones they make.</summary>
+    internal static void AssertNoVolumeLeaks(string dataRoot)
+    {
+        var dir = Path.Combine(dataRoot, "volumes");
+        if (!Directory.Exists(dir)) return;
+        var left = Directory.GetDirectories(dir).Where(d =>
+        {
+            var name = Path.GetFileName(d);
+            if (name.StartsWith('.')) return true;
+            var meta = Path.Combine(d, "volume.json");
+            return File.Exists(meta) && File.ReadAllText(meta).Contains("\"com.docker.volume.anonymous\"");
+        }).ToList();
+        Assert.True(left.Count == 0, "anonymous or half-removed volumes left: " + string.Join(", ", left));
     }
 
     /// <summary>Removed containers' dirs are deleted by the daemon's trash thread, behind the

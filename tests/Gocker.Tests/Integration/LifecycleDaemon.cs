@@ -159,6 +159,7 @@ public sealed class LifecycleDaemon : IDisposable
             Assert.True(!Directory.Exists(d) || Directory.GetFileSystemEntries(d).Length == 0,
                 $"left in {d}: " + string.Join(", ", Directory.Exists(d) ? Directory.GetFileSystemEntries(d) : []));
         DaemonFixture.AssertTrashDrained(DataRoot, ExecRoot);
+        DaemonFixture.AssertNoVolumeLeaks(DataRoot);
     }
 
     public void Dispose()
