@@ -51,6 +51,12 @@ public sealed class RunOptions
     public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
     public readonly Option<string[]> Label = new("--label", "-l") { Description = "Set metadata on a container (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
     public readonly Option<string[]> LabelFile = new("--label-file") { Description = "Read labels from a file of KEY=VALUE lines", HelpName = "list" };
+    public readonly Option<string[]> NetworkAlias = new("--network-alias") { Description = "Add a network-scoped alias for the container (user networks only)", HelpName = "list" };
+    public readonly Option<string?> Domainname = new("--domainname") { Description = "Container NIS domain name", HelpName = "string" };
+    public readonly Option<string[]> AddHost = new("--add-host") { Description = "Add a custom host-to-IP mapping (host:ip, ip may be host-gateway)", HelpName = "list" };
+    public readonly Option<string[]> Dns = new("--dns") { Description = "Set custom DNS servers", HelpName = "list" };
+    public readonly Option<string[]> DnsSearch = new("--dns-search") { Description = "Set custom DNS search domains", HelpName = "list" };
+    public readonly Option<string[]> DnsOption = new("--dns-option") { Description = "Set DNS options", HelpName = "list" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
@@ -62,7 +68,8 @@ public sealed class RunOptions
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
-                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt })
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt,
+                     NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -149,6 +156,10 @@ public sealed class RunOptions
         if (pr.GetValue(GroupAdd) is { Length: > 0 } groups) host.GroupAdd = [.. groups];
         host.OomScoreAdj = pr.GetValue(OomScoreAdj) ?? 0;
         host.UsernsMode = pr.GetValue(Userns);
+        if (pr.GetValue(AddHost) is { Length: > 0 } addHosts) host.ExtraHosts = addHosts.Select(RunFlags.ValidateAddHost).ToList();
+        if (pr.GetValue(Dns) is { Length: > 0 } dns) host.Dns = [.. dns];
+        if (pr.GetValue(DnsSearch) is { Length: > 0 } dnsSearch) host.DnsSearch = [.. dnsSearch];
+        if (pr.GetValue(DnsOption) is { Length: > 0 } dnsOptions) host.DnsOptions = [.. dnsOptions];
         var binds = pr.GetValue(Volume) ?? [];
         if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
 
@@ -173,6 +184,11 @@ public sealed class RunOptions
             ExposedPorts = RunFlags.ParseExpose(pr.GetValue(Expose) ?? []),
             Labels = RunFlags.ParseLabels(pr.GetValue(Label) ?? [], pr.GetValue(LabelFile) ?? [], File.ReadLines),
             HostConfig = host,
+            Domainname = pr.GetValue(Domainname),
+            // docker's CLI: the aliases go to the endpoint of the network given with --network.
+            NetworkingConfig = pr.GetValue(NetworkAlias) is { Length: > 0 } aliases
+                ? new NetworkingConfig { EndpointsConfig = new() { [host.NetworkMode is { Length: > 0 } net ? net : "default"] = new EndpointConfig { Aliases = [.. aliases] } } }
+                : null,
         };
     }
 }

@@ -86,6 +86,19 @@ public sealed class NetworkConnectRequest
 {
     public string? Container { get; set; }
     public bool Force { get; set; }
+    /// <summary>connect --alias (Docker's EndpointSettings; only Aliases is implemented).</summary>
+    public ConnectEndpointConfig? EndpointConfig { get; set; }
+    /// <summary>Every property Gocker does not know: refused unless its value is empty.</summary>
+    [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
+}
+
+public sealed class ConnectEndpointConfig
+{
+    public List<string>? Aliases { get; set; }
+    /// <summary>IPAMConfig, Links, MacAddress, DriverOpts...: refused unless empty.</summary>
+    [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = true)]
