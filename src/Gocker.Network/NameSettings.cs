@@ -42,14 +42,14 @@ public sealed record NameSettings
         ValidateName(name, "--add-host host name");
         // Docker's CLI accepts "[::1]" for IPv6.
         if (ip.StartsWith('[') && ip.EndsWith(']')) ip = ip[1..^1];
-        if (ip != HostGateway && !IPAddress.TryParse(ip, out _))
+        if (ip != HostGateway && !IsIp(ip))
             throw new ArgumentException($"invalid --add-host \"{Shown(entry)}\": \"{Shown(ip)}\" is not an IP address (or host-gateway)");
         return (name, ip);
     }
 
     public static void ValidateDns(string server)
     {
-        if (!IPAddress.TryParse(server, out _) || server.Contains('%') && !server.Contains(':'))
+        if (!IsIp(server))
             throw new ArgumentException($"invalid --dns \"{Shown(server)}\": not an IP address");
     }
 
@@ -67,6 +67,12 @@ public sealed record NameSettings
         if (string.IsNullOrEmpty(option) || option.Length > 64 || !option.All(c => char.IsAsciiLetterOrDigit(c) || c is ':' or '-' or '_' or '.'))
             throw new ArgumentException($"invalid --dns-option \"{Shown(option)}\": one word such as ndots:2");
     }
+
+    /// <summary>A literal IPv4 (four decimal parts: IPAddress.TryParse also takes "1.2.3" and "0x7f.1")
+    /// or IPv6 address.</summary>
+    public static bool IsIp(string s) => s.Contains(':')
+        ? IPAddress.TryParse(s, out var v6) && v6.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+        : s.Split('.') is { Length: 4 } parts && parts.All(p => p.Length is > 0 and <= 3 && p.All(char.IsAsciiDigit) && int.Parse(p) <= 255);
 
     static string Shown(string s) => s.Length <= 80 ? s.Replace("\n", "\\n") : s[..77].Replace("\n", "\\n") + "...";
 }

@@ -19,6 +19,8 @@ public sealed class NetworkResource
     public Dictionary<string, EndpointResource> Containers { get; set; } = [];
     public Dictionary<string, string> Options { get; set; } = [];
     public Dictionary<string, string> Labels { get; set; } = [];
+    /// <summary>Gocker extension: the Linux bridge device of the network (every network's).</summary>
+    public string GockerBridge { get; set; } = "";
 
     public static NetworkResource From(NetworkInfo info)
     {
@@ -36,7 +38,11 @@ public sealed class NetworkResource
                 MacAddress = m.Endpoint.Mac,
                 IPv4Address = m.Endpoint.Cidr,
             }),
-            Options = new() { ["com.docker.network.bridge.name"] = n.Bridge },
+            // As Docker: only the pre-defined network shows its bridge in Options; a user network's
+            // Options are what its creator gave (none here). Compose compares them with its project's
+            // driver_opts and would otherwise refuse every second `up` ("needs to be recreated").
+            Options = n.IsDefault ? new() { ["com.docker.network.bridge.name"] = n.Bridge } : [],
+            GockerBridge = n.Bridge,
             Labels = n.IsDefault ? new() { ["io.gocker.network.default"] = "true" } : n.Labels is { } labels ? new(labels) : [],
         };
     }
