@@ -15,6 +15,8 @@ public sealed class ContainerCreateRequest
     /// <summary>USER: name, uid, uid:gid or name:group, resolved inside the container; null/"" = the image's.</summary>
     public string? User { get; set; }
     public string? Hostname { get; set; }
+    /// <summary>The container's NIS domain name (its UTS namespace's) and the domain of its own /etc/hosts entry.</summary>
+    public string? Domainname { get; set; }
     public bool AttachStdin { get; set; }
     public bool AttachStdout { get; set; }
     public bool AttachStderr { get; set; }
@@ -29,6 +31,8 @@ public sealed class ContainerCreateRequest
     /// <summary>Docker's Config.Volumes ("/path" -> {}): each path gets a new anonymous volume (`-v /path`).</summary>
     public Dictionary<string, EmptyObject>? Volumes { get; set; }
     public HostConfig? HostConfig { get; set; }
+    /// <summary>Aliases on the container's network (EndpointsConfig.NETWORK.Aliases).</summary>
+    public NetworkingConfig? NetworkingConfig { get; set; }
     /// <summary>Every property Gocker does not know: refused at create unless its value is empty (see
     /// UnsupportedFields). Never written.</summary>
     [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -94,6 +98,12 @@ public sealed class HostConfig
     public List<int>? ConsoleSize { get; set; }
     /// <summary>The container's log (Docker's shape); inspect always shows the effective one.</summary>
     public LogConfig? LogConfig { get; set; }
+    /// <summary>--add-host "NAME:IP" (IP may be "host-gateway"): lines of the generated /etc/hosts.</summary>
+    public List<string>? ExtraHosts { get; set; }
+    /// <summary>--dns, --dns-search, --dns-option: the generated /etc/resolv.conf's (each replaces the host's).</summary>
+    public List<string>? Dns { get; set; }
+    public List<string>? DnsSearch { get; set; }
+    public List<string>? DnsOptions { get; set; }
     /// <summary>Every property Gocker does not know: refused at create unless its value is empty.</summary>
     [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
@@ -169,6 +179,8 @@ public sealed class EndpointSettings
     public int IPPrefixLen { get; set; }
     public string Gateway { get; set; } = "";
     public string MacAddress { get; set; } = "";
+    /// <summary>Network-scoped aliases (user networks only): the given ones and the container's short id, as Docker's.</summary>
+    public List<string>? Aliases { get; set; }
 }
 
 public sealed class ContainerCreateResponse
@@ -250,6 +262,7 @@ public sealed class ContainerState
 public sealed class ContainerConfig
 {
     public string Hostname { get; set; } = "";
+    public string Domainname { get; set; } = "";
     public List<string> Env { get; set; } = [];
     public List<string> Cmd { get; set; } = [];
     public string Image { get; set; } = "";

@@ -29,6 +29,7 @@ internal static class CreateRequestWriter
             String(w, "WorkingDir"u8, r.WorkingDir);
             String(w, "User"u8, r.User);
             String(w, "Hostname"u8, r.Hostname);
+            String(w, "Domainname"u8, r.Domainname);
             w.WriteBoolean("AttachStdin"u8, r.AttachStdin);
             w.WriteBoolean("AttachStdout"u8, r.AttachStdout);
             w.WriteBoolean("AttachStderr"u8, r.AttachStderr);
@@ -59,6 +60,23 @@ internal static class CreateRequestWriter
                 w.WriteEndObject();
             }
             if (r.HostConfig is { } h) HostConfig(w, h);
+            if (r.NetworkingConfig is { } nc)
+            {
+                w.WriteStartObject("NetworkingConfig"u8);
+                if (nc.EndpointsConfig is { } endpoints)
+                {
+                    w.WriteStartObject("EndpointsConfig"u8);
+                    foreach (var (net, ep) in endpoints)
+                    {
+                        if (ep is null) { w.WriteNull(net); continue; }
+                        w.WriteStartObject(net);
+                        Strings(w, "Aliases"u8, ep.Aliases);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndObject();
+                }
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -169,6 +187,10 @@ internal static class CreateRequestWriter
             foreach (var n in size) w.WriteNumberValue(n);
             w.WriteEndArray();
         }
+        Strings(w, "ExtraHosts"u8, h.ExtraHosts);
+        Strings(w, "Dns"u8, h.Dns);
+        Strings(w, "DnsSearch"u8, h.DnsSearch);
+        Strings(w, "DnsOptions"u8, h.DnsOptions);
         w.WriteEndObject();
     }
 

@@ -43,6 +43,15 @@ public static class RunFlags
         return (long)Math.Round(cpus * 1_000_000_000m);
     }
 
+    /// <summary>--add-host NAME:IP or NAME=IP (docker's CLI takes both; the API's form is NAME:IP).
+    /// The daemon validates the parts.</summary>
+    public static string ValidateAddHost(string spec)
+    {
+        var eq = spec.IndexOf('=');
+        var colon = spec.IndexOf(':');
+        return eq > 0 && (colon < 0 || eq < colon) ? spec[..eq] + ":" + spec[(eq + 1)..] : spec;
+    }
+
     /// <summary>Validates "HOST:CONTAINER[:ro|rw][,create]"; both paths absolute. Returns the spec unchanged.</summary>
     public static string ValidateBind(string spec)
     {

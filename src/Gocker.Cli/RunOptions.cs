@@ -52,6 +52,12 @@ public sealed class RunOptions
     public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
     public readonly Option<string[]> Label = new("--label", "-l") { Description = "Set metadata on a container (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
     public readonly Option<string[]> LabelFile = new("--label-file") { Description = "Read labels from a file of KEY=VALUE lines", HelpName = "list" };
+    public readonly Option<string[]> NetworkAlias = new("--network-alias") { Description = "Add a network-scoped alias for the container (user networks only)", HelpName = "list" };
+    public readonly Option<string?> Domainname = new("--domainname") { Description = "Container NIS domain name", HelpName = "string" };
+    public readonly Option<string[]> AddHost = new("--add-host") { Description = "Add a custom host-to-IP mapping (host:ip, ip may be host-gateway)", HelpName = "list" };
+    public readonly Option<string[]> Dns = new("--dns") { Description = "Set custom DNS servers", HelpName = "list" };
+    public readonly Option<string[]> DnsSearch = new("--dns-search") { Description = "Set custom DNS search domains", HelpName = "list" };
+    public readonly Option<string[]> DnsOption = new("--dns-option") { Description = "Set DNS options", HelpName = "list" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
@@ -63,7 +69,8 @@ public sealed class RunOptions
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Mount, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
-                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt })
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt,
+                     NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -153,6 +160,10 @@ public sealed class RunOptions
         var anonymous = new Dictionary<string, EmptyObject>(StringComparer.Ordinal);
         foreach (var v in pr.GetValue(Volume) ?? []) MountFlags.ApplyVolume(v, host, anonymous);
         foreach (var mount in pr.GetValue(Mount) ?? []) (host.Mounts ??= []).Add(MountFlags.ParseMount(mount));
+        if (pr.GetValue(AddHost) is { Length: > 0 } addHosts) host.ExtraHosts = addHosts.Select(RunFlags.ValidateAddHost).ToList();
+        if (pr.GetValue(Dns) is { Length: > 0 } dns) host.Dns = [.. dns];
+        if (pr.GetValue(DnsSearch) is { Length: > 0 } dnsSearch) host.DnsSearch = [.. dnsSearch];
+        if (pr.GetValue(DnsOption) is { Length: > 0 } dnsOptions) host.DnsOptions = [.. dnsOptions];
 
         var env = RunFlags.ResolveEnv(pr.GetValue(Env) ?? [], getEnv);
         string? entrypoint = pr.GetValue(Entrypoint);
@@ -176,6 +187,11 @@ public sealed class RunOptions
             Labels = RunFlags.ParseLabels(pr.GetValue(Label) ?? [], pr.GetValue(LabelFile) ?? [], File.ReadLines),
             Volumes = anonymous.Count > 0 ? anonymous : null,
             HostConfig = host,
+            Domainname = pr.GetValue(Domainname),
+            // docker's CLI: the aliases go to the endpoint of the network given with --network.
+            NetworkingConfig = pr.GetValue(NetworkAlias) is { Length: > 0 } aliases
+                ? new NetworkingConfig { EndpointsConfig = new() { [host.NetworkMode is { Length: > 0 } net ? net : "default"] = new EndpointConfig { Aliases = [.. aliases] } } }
+                : null,
         };
     }
 }

@@ -295,7 +295,7 @@ public static class ApiRoutes
             },
             Config = new ContainerConfig
             {
-                Hostname = s.Hostname, Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
+                Hostname = s.Hostname, Domainname = s.Names?.Domainname ?? "", Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
                 Tty = s.Tty, OpenStdin = s.OpenStdin, StdinOnce = s.StdinOnce, Labels = s.Labels,
             },
             HostConfig = new HostConfig
@@ -327,6 +327,8 @@ public static class ApiRoutes
                 GroupAdd = s.GroupAdd.Length > 0 ? [.. s.GroupAdd] : null,
                 OomScoreAdj = s.OomScoreAdj,
                 LogConfig = LogConfigOf(s.Log ?? svc.Options.Logs),
+                ExtraHosts = s.Names?.ExtraHosts is { Count: > 0 } extraHosts ? [.. extraHosts] : null,
+                Dns = s.Names?.Dns, DnsSearch = s.Names?.DnsSearch, DnsOptions = s.Names?.DnsOptions,
                 GockerRestartBackoff = new RestartBackoff
                 {
                     DelayMs = (long)s.Restart.Backoff.Delay.TotalMilliseconds, MaxDelayMs = (long)s.Restart.Backoff.MaxDelay.TotalMilliseconds,
@@ -349,13 +351,15 @@ public static class ApiRoutes
     static NetworkSettings NetworkSettingsOf(ContainerRecord r, EngineServices svc)
     {
         var ns = new NetworkSettings();
-        if (r.Status is not (ContainerStatus.Running or ContainerStatus.Paused) || svc.Network?.Get(r.Spec.Id) is not { } a) return ns;
+        if (r.Status is not (ContainerStatus.Running or ContainerStatus.Paused) || svc.Network?.Get(r.Spec.Id) is not { } a)
+            return ContainerNames.Configured(ns, r.Spec, svc.Network);
         ns.Ports = PortBindings(r.Spec.Ports);
         ns.HostsPath = a.HostsPath;
         foreach (var e in a.Endpoints)
             ns.Networks[e.NetworkName] = new EndpointSettings
             {
                 NetworkID = e.NetworkId, IPAddress = e.Ip, IPPrefixLen = e.PrefixLength, Gateway = e.Gateway, MacAddress = e.Mac,
+                Aliases = ContainerNames.InspectAliases(e.Aliases, r.Spec.Id, svc.Network!, e.NetworkId),
             };
         if (a.Primary is { } p)
         {

@@ -137,9 +137,13 @@ public static class NetworkRoutes
 
     static Task<IResult> Connect(HttpContext ctx, string id) => Run(async () =>
     {
-        var container = await ContainerOf(ctx);
+        var req = await RequestLimits.ReadJsonAsync(ctx, NetworkApiJson.Default.NetworkConnectRequest);
+        Gocker.Actors.Containers.ContainerSpecFactory.RefuseUnsupported("", req?.Unsupported);
+        Gocker.Actors.Containers.ContainerSpecFactory.RefuseUnsupported("EndpointConfig.", req?.EndpointConfig?.Unsupported);
+        var aliases = (req?.EndpointConfig?.Aliases ?? []).Where(a => !string.IsNullOrEmpty(a)).ToList();
+        var container = await ContainerOf(ctx, req);
         var net = Net(ctx);
-        await Task.Run(() => net.Connect(container, id)); // plugins take tens of ms: off the request thread
+        await Task.Run(() => net.Connect(container, id, aliases)); // plugins take tens of ms: off the request thread
         PublishEndpoint(ctx, net, "connect", id, container);
         return Results.Ok();
     });
@@ -159,9 +163,9 @@ public static class NetworkRoutes
         EventRoutes.Publish(ctx, "network", action, rec.Id, ("name", rec.Name), ("type", "bridge"), ("container", container));
     }
 
-    static async Task<string> ContainerOf(HttpContext ctx)
+    static async Task<string> ContainerOf(HttpContext ctx, NetworkConnectRequest? req = null)
     {
-        var req = await RequestLimits.ReadJsonAsync(ctx, NetworkApiJson.Default.NetworkConnectRequest);
+        req ??= await RequestLimits.ReadJsonAsync(ctx, NetworkApiJson.Default.NetworkConnectRequest);
         if (string.IsNullOrEmpty(req?.Container)) throw new BadRequestException("Container is required");
         return (await Ask<ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(req.Container))).Id;
     }

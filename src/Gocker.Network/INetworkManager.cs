@@ -12,11 +12,12 @@ public sealed record AttachRequest(
     string NetnsPath,
     string? Network,
     IReadOnlyList<PortMapping> Ports,
-    string EtcDir);
+    string EtcDir,
+    NameSettings? Names = null);
 
 public sealed record EndpointInfo(
     string NetworkId, string NetworkName, string IfName, string Ip, int PrefixLength, string Gateway, string Mac,
-    IReadOnlyList<PortMapping> Ports)
+    IReadOnlyList<PortMapping> Ports, IReadOnlyList<string>? Aliases = null)
 {
     public string Cidr => $"{Ip}/{PrefixLength}";
 }
@@ -78,7 +79,10 @@ public interface INetworkManager
     /// <summary>The container's attachment, or null when it has none.</summary>
     Attachment? Get(string containerId);
     /// <summary>A running, attached container joins one more network (next free ethN).</summary>
-    Attachment Connect(string containerId, string network);
+    Attachment Connect(string containerId, string network, IReadOnlyList<string>? aliases = null);
+    /// <summary>The gateway "host-gateway" stands for in --add-host (the default network's, as
+    /// Docker's default bridge); null without a default network.</summary>
+    string? HostGatewayIp => null;
     Attachment Disconnect(string containerId, string network);
     /// <summary>At daemon start: detaches every recorded container not in <paramref name="liveContainerIds"/>
     /// and drops IP allocations no record owns (a crash between ADD and the record).</summary>

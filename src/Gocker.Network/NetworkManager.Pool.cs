@@ -72,9 +72,11 @@ public sealed partial class NetworkManager
             PoolSlotRecord? slot = null;
             ContainerNetworkRecord? rec = null;
             var pin = PinPath(id);
+            List<string>? aliases;
             lock (_lock)
             {
                 net = Resolve(req.Network ?? "");
+                aliases = CheckAliases(net, req.Names?.Aliases);
                 if (!_pools.TryGetValue(net.Id, out var pool)) { }
                 else if (pool.Disabled || !pool.Ready.TryDequeue(out slot)) pool.Misses++;
                 else
@@ -84,7 +86,8 @@ public sealed partial class NetworkManager
                     rec = new ContainerNetworkRecord
                     {
                         ContainerId = id, Name = req.Name, Hostname = req.Hostname, NetnsPath = pin, EtcDir = req.EtcDir,
-                        Endpoints = [slot.Endpoint],
+                        Endpoints = [slot.Endpoint with { Aliases = aliases }],
+                        Names = req.Names,
                     };
                     _containers[id] = rec;
                 }
@@ -272,7 +275,7 @@ public sealed partial class NetworkManager
             if (_poolsClosed || !_networks.TryGetValue(ep.NetworkId, out net) || !_pools.TryGetValue(ep.NetworkId, out pool)
                 || pool.Disabled || pool.Ready.Count >= _o.NetnsPool || !_slotIds.Add(slotId)) return false;
         }
-        var slot = new PoolSlotRecord { SlotId = slotId, NetworkId = ep.NetworkId, Endpoint = ep };
+        var slot = new PoolSlotRecord { SlotId = slotId, NetworkId = ep.NetworkId, Endpoint = ep with { Aliases = null } };
         var slotPin = SlotPin(slotId);
         try
         {

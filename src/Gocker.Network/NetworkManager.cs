@@ -231,7 +231,8 @@ public sealed partial class NetworkManager : INetworkManager
                 rec = new ContainerNetworkRecord
                 {
                     ContainerId = req.ContainerId, Name = req.Name, Hostname = req.Hostname, NetnsPath = req.NetnsPath, EtcDir = req.EtcDir,
-                    Endpoints = [NewEndpoint(net, "eth0", req.Ports)],
+                    Endpoints = [NewEndpoint(net, "eth0", req.Ports) with { Aliases = CheckAliases(net, req.Names?.Aliases) }],
+                    Names = req.Names,
                 };
                 // Recorded with its endpoint before the ADD (one write on the start path), so that
                 // a crash in the middle leaves a record CleanupStale can DEL from.
@@ -257,7 +258,7 @@ public sealed partial class NetworkManager : INetworkManager
         }
     }
 
-    public Attachment Connect(string containerId, string network)
+    public Attachment Connect(string containerId, string network, IReadOnlyList<string>? aliases = null)
     {
         lock (ContainerLock(containerId))
         {
@@ -271,11 +272,12 @@ public sealed partial class NetworkManager : INetworkManager
                 if (rec.Endpoints.Any(e => e.NetworkId == net.Id))
                     throw new NetworkConflictException($"container {rec.Name} is already connected to network {net.Name}");
             }
+            var checkedAliases = CheckAliases(net, aliases);
             if (!NetnsPin.IsPinned(PinPath(containerId)))
                 throw new NetworkConflictException($"container {rec.Name} is not running");
             var used = rec.Endpoints.Select(e => e.IfName).ToHashSet();
             var ifName = Enumerable.Range(0, 64).Select(i => "eth" + i).First(n => !used.Contains(n));
-            rec = AddEndpoint(rec, net, NewEndpoint(net, ifName, []), recorded: false);
+            rec = AddEndpoint(rec, net, NewEndpoint(net, ifName, []) with { Aliases = checkedAliases }, recorded: false);
             WriteHosts(rec);
             RefreshPeers(net.Id, containerId);
             return ToAttachment(rec);
@@ -535,8 +537,37 @@ public sealed partial class NetworkManager : INetworkManager
     void WriteOwnFiles(ContainerNetworkRecord rec)
     {
         AtomicFile.OverwriteInPlace(Path.Combine(rec.EtcDir, EtcFiles.Hostname), rec.Hostname + "\n");
-        AtomicFile.OverwriteInPlace(Path.Combine(rec.EtcDir, EtcFiles.ResolvConf), EtcFiles.ResolvConfContent(_o.HostResolvConf));
+        AtomicFile.OverwriteInPlace(Path.Combine(rec.EtcDir, EtcFiles.ResolvConf), EtcFiles.ResolvConfContent(_o.HostResolvConf, rec.Names));
         WriteHosts(rec);
+    }
+
+    /// <summary>Aliases are network-scoped names: only on a user network (Docker refuses them on its
+    /// default bridge, where containers do not resolve each other at all).</summary>
+    static List<string>? CheckAliases(NetworkRecord net, IReadOnlyList<string>? aliases)
+    {
+        if (aliases is not { Count: > 0 }) return null;
+        if (net.IsDefault) throw new ArgumentException("network-scoped alias is supported only for containers in user defined networks");
+        foreach (var a in aliases) NameSettings.ValidateName(a, "network alias");
+        return aliases.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    public string? HostGatewayIp
+    {
+        get { lock (_lock) return _networks.Values.FirstOrDefault(n => n.IsDefault)?.Gateway; }
+    }
+
+    /// <summary>--add-host entries, host-gateway resolved (caller holds _lock).</summary>
+    List<EtcFiles.HostEntry> ExtraHostEntries(NameSettings? names)
+    {
+        var result = new List<EtcFiles.HostEntry>();
+        foreach (var entry in names?.ExtraHosts ?? [])
+        {
+            var (name, ip) = NameSettings.ParseExtraHost(entry);
+            if (ip == NameSettings.HostGateway)
+                ip = _networks.Values.FirstOrDefault(n => n.IsDefault)?.Gateway ?? throw new ArgumentException($"--add-host {entry}: there is no default network whose gateway host-gateway stands for");
+            result.Add(new EtcFiles.HostEntry(ip, [name]));
+        }
+        return result;
     }
 
     void WriteHosts(ContainerNetworkRecord rec)
@@ -545,17 +576,21 @@ public sealed partial class NetworkManager : INetworkManager
         lock (_lock)
         {
             rec = _containers.GetValueOrDefault(rec.ContainerId) ?? rec;
+            // The container's own names, as Docker's: "host.domain host" first; then its name and
+            // its aliases on that network (Docker's embedded DNS answers a container's own aliases too).
+            var domain = rec.Names?.Domainname ?? "";
+            IReadOnlyList<string> self = domain.Length > 0 ? [$"{rec.Hostname}.{domain}", rec.Hostname, rec.Name] : [rec.Hostname, rec.Name];
             var own = rec.Endpoints.Where(e => e.Address.Length > 0)
-                .Select(e => new EtcFiles.HostEntry(e.Address.Split('/')[0], [rec.Hostname, rec.Name])).ToList();
+                .Select(e => new EtcFiles.HostEntry(e.Address.Split('/')[0], [.. self, .. e.Aliases ?? []])).ToList();
             // Containers on the same user-defined network resolve each other by name (not on the
             // default bridge, as in Docker).
             var userNets = rec.Endpoints.Where(e => _networks.TryGetValue(e.NetworkId, out var n) && !n.IsDefault).Select(e => e.NetworkId).ToHashSet();
             var peers = _containers.Values.Where(c => c.ContainerId != rec.ContainerId)
                 .SelectMany(c => c.Endpoints.Where(e => userNets.Contains(e.NetworkId) && e.Address.Length > 0)
-                    .Select(e => new EtcFiles.HostEntry(e.Address.Split('/')[0], [c.Name, c.Hostname, c.ContainerId[..Math.Min(12, c.ContainerId.Length)]])))
+                    .Select(e => new EtcFiles.HostEntry(e.Address.Split('/')[0], [c.Name, c.Hostname, c.ContainerId[..Math.Min(12, c.ContainerId.Length)], .. e.Aliases ?? []])))
                 .DistinctBy(h => h.Ip)
                 .ToList();
-            content = EtcFiles.HostsContent(own, peers);
+            content = EtcFiles.HostsContent(own, peers, ExtraHostEntries(rec.Names));
         }
         AtomicFile.OverwriteInPlace(Path.Combine(rec.EtcDir, EtcFiles.Hosts), content);
     }
@@ -583,7 +618,7 @@ public sealed partial class NetworkManager : INetworkManager
     static EndpointInfo ToInfo(EndpointRecord e)
     {
         var parts = e.Address.Split('/');
-        return new EndpointInfo(e.NetworkId, e.NetworkName, e.IfName, parts[0], parts.Length > 1 ? int.Parse(parts[1]) : 32, e.Gateway, e.Mac, e.Ports);
+        return new EndpointInfo(e.NetworkId, e.NetworkName, e.IfName, parts[0], parts.Length > 1 ? int.Parse(parts[1]) : 32, e.Gateway, e.Mac, e.Ports, e.Aliases);
     }
 
     // ---- host -----------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ public sealed record EndpointRecord
     /// endpoint taken over from a netns pool slot: the slot's id). DEL must give the same one, or
     /// host-local keeps the IP.</summary>
     public string? CniContainerId { get; init; }
+    /// <summary>Network-scoped aliases (--network-alias, connect --alias): other containers on this
+    /// network find this endpoint by them; null: none.</summary>
+    public List<string>? Aliases { get; init; }
 }
 
 /// <summary>A pre-attached network namespace of a network's pool, StateDir/pool/SLOTID.json:
@@ -62,6 +65,8 @@ public sealed record ContainerNetworkRecord
     public required string NetnsPath { get; init; }
     public required string EtcDir { get; init; }
     public List<EndpointRecord> Endpoints { get; init; } = [];
+    /// <summary>--domainname, --add-host, --dns*: what the generated files hold besides the network's names.</summary>
+    public NameSettings? Names { get; init; }
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

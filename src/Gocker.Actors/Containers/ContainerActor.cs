@@ -170,7 +170,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         {
             if (!_runDirKept) _layout.CreateRun();
             _runDirKept = false;
-            var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname) : Networked ? _layout.CreateEtcFiles() : [];
+            var network = HostNetwork ? _layout.CreateHostEtcFiles(_record.Spec.Hostname, _record.Spec.Names, _svc.Network?.HostGatewayIp) : Networked ? _layout.CreateEtcFiles() : [];
             // A pre-attached netns from the network's pool (gocker.network.netns-pool), claimed while
             // the rest is prepared: the init joins it and the CNI ADD is off the start's path.
             // Not for a remapped container: a pooled namespace belongs to the host's user namespace, in
@@ -381,7 +381,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     Task AttachAsync(int pid)
     {
         var s = _record.Spec;
-        var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, $"/proc/{pid}/ns/net", s.NetworkMode, s.Ports, _layout.EtcDir);
+        var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, $"/proc/{pid}/ns/net", s.NetworkMode, s.Ports, _layout.EtcDir, s.Names);
         var net = _svc.Network!;
         var previous = _detach;
         return Task.Run(async () =>
@@ -397,7 +397,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     Task<string?> ClaimAsync()
     {
         var s = _record.Spec;
-        var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, "", s.NetworkMode, s.Ports, _layout.EtcDir);
+        var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, "", s.NetworkMode, s.Ports, _layout.EtcDir, s.Names);
         var net = _svc.Network!;
         var previous = _detach;
         return Task.Run(async () =>
@@ -483,7 +483,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             Rlimits = s.Ulimits is { Length: > 0 } u ? u : null,
             // Privileged: the host's devices as they are at this start (Docker lists them per start too).
             Devices = s.Privileged ? Gocker.Syscalls.Mounts.HostDevices.List() : s.Devices is { Length: > 0 } d ? d : null,
-            Sysctls = s.Sysctls is { Length: > 0 } sc ? sc : null,
+            Sysctls = WithDomainname(s) is { Length: > 0 } sc ? sc : null,
             ShmSize = s.ShmSize,
             GroupAdd = s.GroupAdd is { Length: > 0 } g ? g : null,
             OomScoreAdj = s.OomScoreAdj != 0 ? s.OomScoreAdj : null,

@@ -42,7 +42,7 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
 
     /// <summary>--network host: /etc/hosts and /etc/resolv.conf are copies of the host's (taken at
     /// each start, as Docker does), /etc/hostname the container's name for itself.</summary>
-    public Gocker.Syscalls.Spawn.VolumeMount[] CreateHostEtcFiles(string hostname)
+    public Gocker.Syscalls.Spawn.VolumeMount[] CreateHostEtcFiles(string hostname, Gocker.Network.NameSettings? names = null, string? hostGateway = null)
     {
         var mounts = CreateEtcFiles();
         File.WriteAllText(Path.Combine(EtcDir, Gocker.Network.EtcFiles.Hostname), hostname + "\n");
@@ -52,6 +52,20 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
             // A missing host file leaves the empty one: the container still starts.
             if (File.Exists(source)) File.WriteAllBytes(Path.Combine(EtcDir, name), File.ReadAllBytes(source));
         }
+        if (names is null) return mounts;
+        // --add-host lines after the host's (Docker's), --dns* in place of the host's own values.
+        var extra = new System.Text.StringBuilder();
+        foreach (var entry in names.ExtraHosts)
+        {
+            var (host, ip) = Gocker.Network.NameSettings.ParseExtraHost(entry);
+            if (ip == Gocker.Network.NameSettings.HostGateway)
+                ip = hostGateway ?? throw new InvalidOperationException($"--add-host {entry}: the daemon has no default network whose gateway host-gateway stands for");
+            extra.Append(ip).Append('\t').Append(host).Append('\n');
+        }
+        if (extra.Length > 0) File.AppendAllText(Path.Combine(EtcDir, Gocker.Network.EtcFiles.Hosts), extra.ToString());
+        if (names.Dns is not null || names.DnsSearch is not null || names.DnsOptions is not null)
+            File.WriteAllText(Path.Combine(EtcDir, Gocker.Network.EtcFiles.ResolvConf),
+                Gocker.Network.EtcFiles.ResolvConfContent("/etc/resolv.conf", names, keepLoopback: true));
         return mounts;
     }
 

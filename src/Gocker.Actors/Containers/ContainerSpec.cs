@@ -48,6 +48,8 @@ public sealed record ContainerSpec
     public string? Group { get; init; }
     /// <summary>Config.Labels (--label): user metadata, for inspect, ps and the `label=` filter.</summary>
     public Dictionary<string, string> Labels { get; init; } = [];
+    /// <summary>--network-alias, --domainname, --add-host, --dns*: for the generated /etc files; null: none given.</summary>
+    public Gocker.Network.NameSettings? Names { get; init; }
 
     // ---- hardening (ContainerSpecFactory.Security validates them; the init applies them) ----
     /// <summary>--cap-add / --cap-drop as given (normalised to CAP_X; "ALL" kept), for inspect.</summary>

@@ -90,7 +90,7 @@ public static partial class ContainerSpecFactory
             Log = Gocker.Actors.Logs.LogSettings.FromApi(hc.LogConfig?.Type, hc.LogConfig?.Config, options.DefaultLog ?? Gocker.Actors.Logs.LogSettings.Default),
             Labels = Labels(req.Labels),
         };
-        spec = WithSecurity(spec, hc, deviceLookup);
+        spec = WithNames(WithSecurity(spec, hc, deviceLookup), req, hc, options);
         spec = spec with { Tmpfs = [.. spec.Tmpfs, .. TmpfsList(mounts)] };
         return WithUserns(spec, hc, options);
     }

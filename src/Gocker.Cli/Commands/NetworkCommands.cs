@@ -45,8 +45,9 @@ public static class NetworkCommands
 
         var connNet = new Argument<string>("NETWORK");
         var connCtr = new Argument<string>("CONTAINER");
-        var connect = new Command("connect", "Connect a running container to a network") { connNet, connCtr };
-        connect.SetAction(pr => guard(pr, () => Connect(ctx, "connect", pr.GetValue(connNet)!, pr.GetValue(connCtr)!, false)));
+        var alias = new Option<string[]>("--alias") { Description = "Add network-scoped alias for the container", HelpName = "list" };
+        var connect = new Command("connect", "Connect a running container to a network") { alias, connNet, connCtr };
+        connect.SetAction(pr => guard(pr, () => Connect(ctx, "connect", pr.GetValue(connNet)!, pr.GetValue(connCtr)!, false, pr.GetValue(alias) ?? [])));
         network.Add(connect);
 
         var force = new Option<bool>("--force", "-f") { Description = "Force the container to disconnect from a network" };
@@ -176,13 +177,21 @@ public static class NetworkCommands
         return rc;
     }
 
-    public static int Connect(CliContext ctx, string verb, string network, string container, bool force)
+    public static int Connect(CliContext ctx, string verb, string network, string container, bool force, string[]? aliases = null)
     {
         var body = Json(w =>
         {
             w.WriteStartObject();
             w.WriteString("Container", container);
             if (verb == "disconnect") w.WriteBoolean("Force", force);
+            if (aliases is { Length: > 0 })
+            {
+                w.WriteStartObject("EndpointConfig");
+                w.WriteStartArray("Aliases");
+                foreach (var a in aliases) w.WriteStringValue(a);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         });
         Send(ctx, "POST", $"/networks/{Esc(network)}/{verb}", body)?.Dispose();

@@ -19,6 +19,8 @@ public sealed class NetworkResource
     public Dictionary<string, EndpointResource> Containers { get; set; } = [];
     public Dictionary<string, string> Options { get; set; } = [];
     public Dictionary<string, string> Labels { get; set; } = [];
+    /// <summary>Gocker extension: the Linux bridge device of the network (every network's).</summary>
+    public string GockerBridge { get; set; } = "";
 
     public static NetworkResource From(NetworkInfo info)
     {
@@ -36,7 +38,11 @@ public sealed class NetworkResource
                 MacAddress = m.Endpoint.Mac,
                 IPv4Address = m.Endpoint.Cidr,
             }),
-            Options = new() { ["com.docker.network.bridge.name"] = n.Bridge },
+            // As Docker: only the pre-defined network shows its bridge in Options; a user network's
+            // Options are what its creator gave (none here). Compose compares them with its project's
+            // driver_opts and would otherwise refuse every second `up` ("needs to be recreated").
+            Options = n.IsDefault ? new() { ["com.docker.network.bridge.name"] = n.Bridge } : [],
+            GockerBridge = n.Bridge,
             Labels = n.IsDefault ? new() { ["io.gocker.network.default"] = "true" } : n.Labels is { } labels ? new(labels) : [],
         };
     }
@@ -86,6 +92,19 @@ public sealed class NetworkConnectRequest
 {
     public string? Container { get; set; }
     public bool Force { get; set; }
+    /// <summary>connect --alias (Docker's EndpointSettings; only Aliases is implemented).</summary>
+    public ConnectEndpointConfig? EndpointConfig { get; set; }
+    /// <summary>Every property Gocker does not know: refused unless its value is empty.</summary>
+    [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
+}
+
+public sealed class ConnectEndpointConfig
+{
+    public List<string>? Aliases { get; set; }
+    /// <summary>IPAMConfig, Links, MacAddress, DriverOpts...: refused unless empty.</summary>
+    [JsonExtensionData, JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, PropertyNameCaseInsensitive = true)]

@@ -79,7 +79,7 @@ public sealed class HostRulesTests : IDisposable
         var rn = "hr-net-" + tag;
         _a.Ok("network", "create", rn);
         var info = JsonDocument.Parse(_a.Ok("network", "inspect", rn)).RootElement[0];
-        var rnBridge = info.GetProperty("Options").GetProperty("com.docker.network.bridge.name").GetString()!;
+        var rnBridge = info.GetProperty("GockerBridge").GetString()!;
         var rnSubnet = info.GetProperty("IPAM").GetProperty("Config")[0].GetProperty("Subnet").GetString()!;
         _userBridges.Add(rnBridge);
         Assert.True(net.Contains(rnSubnet.Split('/')[0]), $"user network subnet {rnSubnet} outside the test's slot");

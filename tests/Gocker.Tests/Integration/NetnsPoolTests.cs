@@ -78,7 +78,7 @@ public sealed class NetnsPoolTests(NetnsPoolDaemon fixture) : IClassFixture<Netn
             _d.Gocker("rm", "-f", web);
         }
         // network rm drains the network's pool: no slot record, veth, IP or bridge of it is left.
-        var bridge = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Options").GetProperty("com.docker.network.bridge.name").GetString()!;
+        var bridge = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("GockerBridge").GetString()!;
         var before = TestPoolSlots.Read(_d.NetworkState).Where(s => s.NetworkId == netId).ToList();
         Assert.NotEmpty(before);
         Ok("network", "rm", net);

@@ -150,7 +150,7 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
         {
             daemon.Gocker("rm", "-f", web);
         }
-        var bridge = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("Options").GetProperty("com.docker.network.bridge.name").GetString()!;
+        var bridge = JsonDocument.Parse(Ok("network", "inspect", net)).RootElement[0].GetProperty("GockerBridge").GetString()!;
         Assert.Equal(2, TestNetworkSlot.BridgeRules(bridge).Count);
         // One NAT rule per network (not per container), there while the network is.
         // Named by its bridge (not the id): every daemon using that bridge and subnet finds the same rule.
