@@ -82,7 +82,7 @@ public static class FormatOutput
         if (table)
         {
             format = format["table".Length..];
-            if (format.Trim(' ').Length == 0) format = defaultTable;
+            if (format.Trim(' ').Length == 0) format = defaultTable.StartsWith("table", StringComparison.Ordinal) ? defaultTable["table".Length..] : defaultTable;
         }
         format = format.Trim(' ').Replace("\\t", "\t").Replace("\\n", "\n");
         var t = Parse(format, errors);

@@ -177,6 +177,16 @@ public class GoTemplateTests
     }
 
     [Fact]
+    public void A_bare_table_format_is_the_default_table()
+    {
+        var rows = new[] { (ITemplateObject)new FieldContext("ctx").Add("ID", () => "abc").Add("Names", () => "web") };
+        var w = new StringWriter();
+        FormatOutput.WriteList(w, "table", rows, new Dictionary<string, string> { ["ID"] = "CONTAINER ID", ["Names"] = "NAMES" },
+            "table {{.ID}}\\t{{.Names}}", FormatErrors.Ps);
+        Assert.Equal("CONTAINER ID   NAMES\nabc            web\n", w.ToString());
+    }
+
+    [Fact]
     public void Tabwriter_pads_short_columns_to_ten()
     {
         Assert.Equal("A         B\nxx        y\n", FormatOutput.TabWriter("A\tB\nxx\ty\n"));
