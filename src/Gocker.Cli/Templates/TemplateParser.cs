@@ -252,7 +252,8 @@ public sealed class TemplateParser
         switch (tok.Kind)
         {
             case T.Field:
-                return new FieldNode(tok.Pos, tok.Text[1..].Split('.'));
+                // Go places a field chain at its last field (".A.B" is reported at ".B").
+                return new FieldNode(tok.Pos + tok.Text.LastIndexOf('.'), tok.Text[1..].Split('.'));
             case T.Variable:
             {
                 var parts = tok.Text.Split('.');

@@ -79,7 +79,9 @@ public sealed class CliFormatTests(DaemonFixture daemon) : IClassFixture<DaemonF
         var name = Unique("fmt-");
         try
         {
-            Ok("run", "-d", "--name", name, "--network", "none", "-l", "tier=web", "-l", "a=1", "-e", "X=1", "busybox", "sleep", "300");
+            // Labels given in key order: gockerd keeps a map's keys in the order given where Docker's
+            // daemon sorts them, which `json` of a map shows (a daemon difference, not the template's).
+            Ok("run", "-d", "--name", name, "--network", "none", "-l", "a=1", "-l", "tier=web", "-e", "X=1", "busybox", "sleep", "300");
             foreach (var t in InspectTemplates)
             {
                 Same("inspect", "-f", t, name);
@@ -162,8 +164,8 @@ public sealed class CliFormatTests(DaemonFixture daemon) : IClassFixture<DaemonF
         {
             Ok("run", "-d", "--name", name, "--network", "none", "busybox", "sleep", "300");
             Same("info", "--format", "{{.Containers}} {{.ContainersRunning}} {{.Images}} {{.ServerVersion}} {{.NCPU}} {{.OSType}} {{.Driver}} {{.DockerRootDir}}");
-            Same("system", "info", "--format", "{{json .Plugins}} {{.ID}}");
-            Same("version", "--format", "{{.Server.Version}} {{.Server.ApiVersion}} {{.Server.Os}}/{{.Server.Arch}}");
+            Same("system", "info", "--format", "{{.Plugins.Network}} {{.ID}} {{.KernelVersion}} {{json .DriverStatus}}");
+            Same("version", "--format", "{{.Server.Version}} {{.Server.Os}}/{{.Server.Arch}} {{.Server.KernelVersion}}");
             Same("system", "df");
             Same("system", "df", "--format", "{{.Type}}: {{.TotalCount}} {{.Active}} {{.Size}} {{.Reclaimable}}");
             // The server part of `info`: docker's lines for every value gockerd reports.
