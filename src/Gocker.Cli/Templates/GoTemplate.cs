@@ -332,7 +332,8 @@ public sealed partial class GoTemplate
                     }
                     throw Error($"can't evaluate field {name} in type {obj.TypeName}");
                 default:
-                    throw Error($"can't evaluate field {name} in type {TypeName(receiver)}");
+                    // Values read from JSON sit in Go's interface{} (docker's raw-JSON mode names that type).
+                    throw Error($"can't evaluate field {name} in type {(Root is JsonElement ? "interface {}" : TypeName(receiver))}");
             }
         }
 

@@ -134,7 +134,7 @@ public class GoTemplateTests
     }
 
     [Theory]
-    [InlineData("{{.Name.Sub}}", "template: :1:7: executing \"\" at <.Name.Sub>: can't evaluate field Sub in type string")]
+    [InlineData("{{.Name.Sub}}", "template: :1:7: executing \"\" at <.Name.Sub>: can't evaluate field Sub in type interface {}")]
     [InlineData("{{index .Config.Cmd 5}}", "template: :1:2: executing \"\" at <index>: error calling index: index out of range: 5")]
     [InlineData("{{index .Nope 1}}", "template: :1:2: executing \"\" at <index>: error calling index: index of untyped nil")]
     [InlineData("{{upper .State.Pid}}", "template: :1:2: executing \"\" at <upper>: wrong type for value; expected string; got json.Number")]
