@@ -92,9 +92,11 @@ public sealed class CliApp
         var psNoTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
         var psFilter = new Option<string[]>("--filter", "-f") { Description = "Filter output: status=..., name=..., id=...", AllowMultipleArgumentsPerToken = false };
         var psFormat = new Option<string?>("--format") { Description = "Format output using a template ({{.ID}} {{.Names}} {{.Status}} ...; 'table ...' for columns)" };
-        var ps = new Command("ps", "List containers") { psAll, psQuiet, psNoTrunc, psFilter, psFormat };
+        var psLast = new Option<int>("--last", "-n") { Description = "Show n last created containers (includes all states)", DefaultValueFactory = _ => -1, HelpName = "int" };
+        var psLatest = new Option<bool>("--latest", "-l") { Description = "Show the latest created container (includes all states)" };
+        var ps = new Command("ps", "List containers") { psAll, psQuiet, psNoTrunc, psFilter, psFormat, psLast, psLatest };
         ps.SetAction(pr => Guard(pr, false, () => ContainerCommands.Ps(_ctx, pr.GetValue(psAll), pr.GetValue(psQuiet), pr.GetValue(psNoTrunc),
-            pr.GetValue(psFilter), pr.GetValue(psFormat))));
+            pr.GetValue(psFilter), pr.GetValue(psFormat), pr.GetValue(psLatest) ? 1 : pr.GetValue(psLast))));
         _root.Add(ps);
 
         var rmForce = new Option<bool>("--force", "-f") { Description = "Force the removal of a running container (uses SIGKILL)" };
@@ -104,10 +106,7 @@ public sealed class CliApp
         rm.SetAction(pr => Guard(pr, false, () => ContainerCommands.Remove(_ctx, pr.GetValue(rmIds)!, pr.GetValue(rmForce), pr.GetValue(rmVolumes))));
         _root.Add(rm);
 
-        var inspectIds = Ids("Containers to inspect");
-        var inspect = new Command("inspect", "Return low-level information on containers") { inspectIds };
-        inspect.SetAction(pr => Guard(pr, false, () => ContainerCommands.Inspect(_ctx, pr.GetValue(inspectIds)!)));
-        _root.Add(inspect);
+        _root.Add(InspectCommands.Build("inspect", "Return low-level information on Docker objects", InspectCommands.Kind.Any, "NAME|ID", _ctx, (pr, h) => Guard(pr, false, h)));
 
         var logsFollow = new Option<bool>("--follow", "-f") { Description = "Follow log output" };
         var logsTail = new Option<string>("--tail", "-n") { Description = "Number of lines to show from the end of the logs", DefaultValueFactory = _ => "all", HelpName = "string" };
@@ -154,9 +153,20 @@ public sealed class CliApp
         _root.Add(ConsoleCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(DebugCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
 
-        var version = new Command("version", "Show the gocker version information");
-        version.SetAction(pr => Guard(pr, false, () => VersionCommand.Run(_ctx)));
+        var versionFormat = new Option<string?>("--format", "-f") { Description = "Format output using a Go template ('json' for JSON)", HelpName = "string" };
+        var version = new Command("version", "Show the gocker version information") { versionFormat };
+        version.SetAction(pr => Guard(pr, false, () => VersionCommand.Run(_ctx, pr.GetValue(versionFormat))));
         _root.Add(version);
+
+        // info, port, and the container/system groups (aliases of the commands above: see CommandGroups).
+        Func<ParseResult, Func<int>, int> guard = (pr, h) => Guard(pr, false, h);
+        _root.Add(SystemCommands.Info("info", _ctx, guard));
+        _root.Add(PortCommand.Build(_ctx, guard));
+        CommandGroups.Build(_root, new Dictionary<string, Command[]>
+        {
+            ["container"] = [InspectCommands.Build("inspect", "Display detailed information on one or more containers", InspectCommands.Kind.Container, "CONTAINER", _ctx, guard)],
+            ["system"] = [SystemCommands.Df(_ctx, guard)],
+        });
     }
 
     internal Command Root => _root;
@@ -177,9 +187,11 @@ public sealed class CliApp
     private Command ImagesCommand(string name, params string[] aliases)
     {
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only show image IDs" };
-        var cmd = new Command(name, "List images") { quiet };
+        var format = new Option<string?>("--format") { Description = "Format output using a Go template ('table ...' for columns, 'json')", HelpName = "string" };
+        var noTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
+        var cmd = new Command(name, "List images") { quiet, format, noTrunc };
         foreach (var a in aliases) cmd.Aliases.Add(a);
-        cmd.SetAction(pr => Guard(pr, false, () => ImageCommands.List(_ctx, pr.GetValue(quiet))));
+        cmd.SetAction(pr => Guard(pr, false, () => ImageCommands.List(_ctx, pr.GetValue(quiet), pr.GetValue(format), pr.GetValue(noTrunc))));
         return cmd;
     }
 
@@ -224,6 +236,7 @@ public sealed class CliApp
             io.Flush();
             return rc;
         }
+        args = CommandGroups.Rewrite(args, RunOptions.OptionSpellings(_root, valuesOnly: true));
         SplitArgs split;
         try
         {
@@ -278,6 +291,12 @@ public sealed class CliApp
             io.Error(e.Message);
             io.Err.Write($"See '{CommandPath(pr)} --help'.\n");
             return ExitUsage;
+        }
+        catch (Templates.TemplateFailure e)
+        {
+            // --format errors: docker's wording and exit code for the command (64: the template does not parse).
+            io.Error(e.Message);
+            return e.ExitCode;
         }
         catch (DaemonUnreachableException e)
         {

@@ -1,10 +1,13 @@
 using Gocker.Api;
+using Gocker.Cli.Templates;
 
 namespace Gocker.Cli;
 
 /// <summary>
-/// `ps --format`: the subset of Go templates docker users write — `{{.Field}}` placeholders, a
-/// `table ` prefix for aligned columns with headers, and `\t` / `\n` escapes as docker expands them.
+/// `ps --format`: Go templates (see <see cref="GoTemplate"/>) over docker's ContainerContext fields
+/// (.ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status .Size .Names .Labels
+/// .Label "k" .Mounts .LocalVolumes .Networks), a `table ` prefix for aligned columns with headers,
+/// `json` for {{json .}}, and `\t` / `\n` escapes as docker expands them.
 /// </summary>
 public static class PsTemplate
 {
@@ -12,61 +15,46 @@ public static class PsTemplate
     {
         ["ID"] = "CONTAINER ID", ["Names"] = "NAMES", ["Image"] = "IMAGE", ["Command"] = "COMMAND",
         ["CreatedAt"] = "CREATED AT", ["RunningFor"] = "CREATED", ["Status"] = "STATUS", ["State"] = "STATE",
-        ["Ports"] = "PORTS", ["Labels"] = "LABELS", ["Mounts"] = "MOUNTS", ["Size"] = "SIZE", ["Networks"] = "NETWORKS",
+        ["Ports"] = "PORTS", ["Labels"] = "LABELS", ["Label"] = "LABEL", ["Mounts"] = "MOUNTS", ["Size"] = "SIZE",
+        ["Networks"] = "NETWORKS", ["LocalVolumes"] = "LOCAL VOLUMES",
     };
 
-    public static void Write(TextWriter w, string format, IReadOnlyList<ContainerSummary> list, DateTimeOffset now, bool noTrunc)
-    {
-        format = format.Replace("\\t", "\t").Replace("\\n", "\n");
-        if (format.StartsWith("table", StringComparison.Ordinal))
-        {
-            var body = format["table".Length..].TrimStart(' ');
-            if (body.Length == 0) body = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
-            var columns = body.Split('\t');
-            var headers = columns.Select(c => Render(c, f => Headers.TryGetValue(f, out var h) ? h : f.ToUpperInvariant())).ToList();
-            var rows = list.Select(c => (IReadOnlyList<string>)columns.Select(col => Render(col, f => Field(c, f, now, noTrunc))).ToList()).ToList();
-            Format.Table(w, headers, rows);
-            return;
-        }
-        foreach (var c in list) w.Write(Render(format, f => Field(c, f, now, noTrunc)) + "\n");
-    }
+    public const string DefaultTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
-    /// <summary>Replaces each {{.Name}} (spaces allowed inside the braces); an unknown field is an error, as in docker.</summary>
-    public static string Render(string template, Func<string, string> field)
-    {
-        var sb = new System.Text.StringBuilder();
-        var i = 0;
-        while (i < template.Length)
-        {
-            var open = template.IndexOf("{{", i, StringComparison.Ordinal);
-            if (open < 0) { sb.Append(template, i, template.Length - i); break; }
-            var close = template.IndexOf("}}", open + 2, StringComparison.Ordinal);
-            if (close < 0) throw new UsageException($"template: unclosed action in \"{template}\"");
-            sb.Append(template, i, open - i);
-            var expr = template[(open + 2)..close].Trim();
-            if (!expr.StartsWith('.') || expr.Length < 2 || !expr[1..].All(char.IsAsciiLetterOrDigit))
-                throw new UsageException($"template: unsupported expression \"{{{{{expr}}}}}\" (only {{{{.Field}}}} is supported)");
-            sb.Append(field(expr[1..]));
-            i = close + 2;
-        }
-        return sb.ToString();
-    }
+    public static void Write(TextWriter w, string format, IReadOnlyList<ContainerSummary> list, DateTimeOffset now, bool noTrunc) =>
+        FormatOutput.WriteList(w, format, list.Select(c => Context(c, now, noTrunc)), Headers, DefaultTable, FormatErrors.Ps);
 
-    public static string Field(ContainerSummary c, string name, DateTimeOffset now, bool noTrunc) => name switch
+    /// <summary>docker's formatter.ContainerContext for one container.</summary>
+    public static ITemplateObject Context(ContainerSummary c, DateTimeOffset now, bool noTrunc) =>
+        new FieldContext("*formatter.ContainerContext")
+            .Add("Command", () => Format.Quote(noTrunc ? c.Command : Format.Ellipsis(c.Command, 20)))
+            .Add("CreatedAt", () => GoTime(DateTimeOffset.FromUnixTimeSeconds(c.Created)))
+            .Add("ID", () => noTrunc ? c.Id : Format.ShortId(c.Id))
+            .Add("Image", () => c.Image.StartsWith("sha256:", StringComparison.Ordinal) && !noTrunc ? Format.ShortId(c.Image) : c.Image)
+            .Add("Labels", () => string.Join(",", (c.Labels ?? []).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => l.Key + "=" + l.Value)))
+            .Add("LocalVolumes", () => "0")
+            .Add("Mounts", () => "")
+            .Add("Names", () => string.Join(",", c.Names.Select(n => n.TrimStart('/')).Where(n => noTrunc || !n.Contains('/'))))
+            .Add("Networks", () => "")
+            .Add("Ports", () => Commands.ContainerCommands.PortsText(c))
+            .Add("RunningFor", () => Format.Ago(c.Created, now))
+            .Add("Size", () => c.SizeRw is { } rw ? $"{Format.HumanSize(rw)} (virtual {Format.HumanSize(c.SizeRootFs ?? 0)})" : "0B")
+            .Add("State", () => c.State)
+            .Add("Status", () => c.Status)
+            .Method("Label", a => a.Count == 1 && a[0] is string k
+                ? (c.Labels ?? []).GetValueOrDefault(k, "")
+                : throw new UsageException("Label takes one string argument"));
+
+    /// <summary>Go's time.Time.String() for a local time: "2006-01-02 15:04:05 -0700 MST" (UTC on UTC hosts).</summary>
+    public static string GoTime(DateTimeOffset t)
     {
-        "ID" => noTrunc ? c.Id : Format.ShortId(c.Id),
-        "Names" => string.Join(",", c.Names.Select(n => n.TrimStart('/'))),
-        "Image" => c.Image,
-        "Command" => Format.Quote(noTrunc ? c.Command : Format.Ellipsis(c.Command, 20)),
-        "CreatedAt" => DateTimeOffset.FromUnixTimeSeconds(c.Created).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss zzz"),
-        "RunningFor" => Format.Ago(c.Created, now),
-        "Status" => c.Status,
-        "State" => c.State,
-        "Ports" => Commands.ContainerCommands.PortsText(c),
-        "Labels" => string.Join(",", (c.Labels ?? []).OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => l.Key + "=" + l.Value)),
-        "Mounts" or "Size" or "Networks" => "",
-        _ => throw new UsageException($"template: can't evaluate field {name} in type container.ContainerContext"),
-    };
+        var local = t.ToLocalTime();
+        var off = local.Offset;
+        var sign = off < TimeSpan.Zero ? "-" : "+";
+        var hhmm = $"{Math.Abs(off.Hours):00}{Math.Abs(off.Minutes):00}";
+        var zone = off == TimeSpan.Zero ? "UTC" : sign + (off.Minutes == 0 ? $"{Math.Abs(off.Hours):00}" : hhmm);
+        return local.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " " + sign + hhmm + " " + zone;
+    }
 
     /// <summary>docker's `--filter key=value` flags as the Engine API's filters JSON: {"key":["v1","v2"]}.</summary>
     public static string? FiltersJson(IEnumerable<string> filters)

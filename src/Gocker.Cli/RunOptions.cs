@@ -51,6 +51,7 @@ public sealed class RunOptions
     public readonly Option<string[]> LogOpt = new("--log-opt") { Description = "Log driver options: max-size=10m, max-file=3 (default: the daemon's gocker.logs)", HelpName = "list" };
     public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
     public readonly Option<string[]> Label = new("--label", "-l") { Description = "Set metadata on a container (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
+    public readonly Option<string[]> EnvFile = new("--env-file") { Description = "Read in a file of environment variables (KEY=VALUE lines)", HelpName = "list" };
     public readonly Option<string[]> LabelFile = new("--label-file") { Description = "Read labels from a file of KEY=VALUE lines", HelpName = "list" };
     public readonly Option<string[]> NetworkAlias = new("--network-alias") { Description = "Add a network-scoped alias for the container (user networks only)", HelpName = "list" };
     public readonly Option<string?> Domainname = new("--domainname") { Description = "Container NIS domain name", HelpName = "string" };
@@ -69,7 +70,7 @@ public sealed class RunOptions
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Mount, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
-                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt,
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, EnvFile, LogDriver, LogOpt,
                      NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
@@ -165,7 +166,8 @@ public sealed class RunOptions
         if (pr.GetValue(DnsSearch) is { Length: > 0 } dnsSearch) host.DnsSearch = [.. dnsSearch];
         if (pr.GetValue(DnsOption) is { Length: > 0 } dnsOptions) host.DnsOptions = [.. dnsOptions];
 
-        var env = RunFlags.ResolveEnv(pr.GetValue(Env) ?? [], getEnv);
+        // --env-file lines first, then -e over them (docker's order).
+        var env = RunFlags.ResolveEnv([.. Gocker.Cli.EnvFile.Read(pr.GetValue(EnvFile) ?? [], getEnv, File.ReadLines), .. pr.GetValue(Env) ?? []], getEnv);
         string? entrypoint = pr.GetValue(Entrypoint);
         return new ContainerCreateRequest
         {

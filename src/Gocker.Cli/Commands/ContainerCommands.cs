@@ -6,10 +6,14 @@ namespace Gocker.Cli.Commands;
 /// <summary>ps, inspect, logs, stop, kill, wait, rm.</summary>
 public static class ContainerCommands
 {
-    public static int Ps(CliContext ctx, bool all, bool quiet, bool noTrunc, string[]? filters = null, string? format = null)
+    public static int Ps(CliContext ctx, bool all, bool quiet, bool noTrunc, string[]? filters = null, string? format = null, int last = -1)
     {
         var filtersJson = PsTemplate.FiltersJson(filters ?? []);
+        // -n/-l (docker's `limit`) include stopped containers, as docker's do.
+        if (last > 0) all = true;
         var list = filtersJson is null ? ctx.Client.List(all) : ctx.Client.List(all, filtersJson);
+        if (last > 0)
+            list = list.Select((c, i) => (c, i)).OrderByDescending(x => x.c.Created).ThenBy(x => x.i).Take(last).Select(x => x.c).ToList();
         var w = ctx.IO.Out;
         if (!quiet && !string.IsNullOrEmpty(format))
         {
@@ -47,32 +51,7 @@ public static class ContainerCommands
     private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
     /// <summary>Prints the JSON array docker prints (4-space indent), keeping every field the daemon sent.</summary>
-    public static int Inspect(CliContext ctx, string[] ids)
-    {
-        var found = new List<byte[]>();
-        var errors = new List<string>();
-        foreach (var id in ids)
-        {
-            try { found.Add(ctx.Client.InspectRaw(id)); }
-            catch (ApiException e) when (e.StatusCode == 404) { errors.Add("Error: No such object: " + id); }
-            catch (ApiException e) { errors.Add("Error response from daemon: " + e.Message); }
-        }
-        ctx.IO.Out.Flush();
-        using (var json = new Utf8JsonWriter(ctx.IO.StdOut, new JsonWriterOptions { Indented = true, IndentSize = 4 }))
-        {
-            json.WriteStartArray();
-            foreach (var raw in found)
-            {
-                using var doc = JsonDocument.Parse(raw);
-                doc.RootElement.WriteTo(json);
-            }
-            json.WriteEndArray();
-        }
-        ctx.IO.StdOut.Write("\n"u8);
-        ctx.IO.StdOut.Flush();
-        foreach (var e in errors) ctx.IO.Error(e);
-        return errors.Count == 0 ? 0 : 1;
-    }
+    public static int Inspect(CliContext ctx, string[] ids) => InspectCommands.Inspect(ctx, ids, null, InspectCommands.Kind.Any);
 
     /// <summary>--since/--until as the API takes them (Docker's CLI converts the same way): unix
     /// seconds with nine fraction digits, or "" when not given.</summary>

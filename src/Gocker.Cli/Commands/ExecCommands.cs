@@ -12,6 +12,7 @@ public sealed class ExecOptions
     public readonly Option<bool> Tty = new("--tty", "-t") { Description = "Allocate a pseudo-TTY" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Detached mode: run command in the background" };
     public readonly Option<string[]> Env = new("--env", "-e") { Description = "Set environment variables (K=V, or K to take the console's value)", HelpName = "list" };
+    public readonly Option<string[]> EnvFile = new("--env-file") { Description = "Read in a file of environment variables (KEY=VALUE lines)", HelpName = "list" };
     public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the container" };
     public readonly Option<string?> User = new("--user", "-u") { Description = "Username or UID (format: <name|uid>[:<group|gid>])" };
     public readonly Argument<string> Container = new("CONTAINER") { Description = "Container to run the command in" };
@@ -20,7 +21,7 @@ public sealed class ExecOptions
     public Command Build(Func<ParseResult, Func<int>, int> guard, CliContext ctx, Func<string[]> containerCommand)
     {
         var cmd = new Command("exec", "Execute a command in a running container")
-            { Interactive, Tty, Detach, Env, Workdir, User, Container, Command };
+            { Interactive, Tty, Detach, Env, EnvFile, Workdir, User, Container, Command };
         cmd.SetAction(pr => guard(pr, () => ExecCommands.Exec(ctx, pr, this, containerCommand())));
         return cmd;
     }
@@ -34,7 +35,7 @@ public static class ExecCommands
         bool tty = pr.GetValue(o.Tty), interactive = pr.GetValue(o.Interactive), detach = pr.GetValue(o.Detach);
         if (tty && interactive && !detach && !Gocker.Syscalls.Terminal.TerminalMode.IsTerminal(0))
             throw new UsageException("the input device is not a TTY");
-        var env = RunFlags.ResolveEnv(pr.GetValue(o.Env) ?? [], ctx.GetEnv);
+        var env = RunFlags.ResolveEnv([.. EnvFile.Read(pr.GetValue(o.EnvFile) ?? [], ctx.GetEnv, File.ReadLines), .. pr.GetValue(o.Env) ?? []], ctx.GetEnv);
         var request = new ExecCreateRequest
         {
             Cmd = [.. command],

@@ -123,29 +123,7 @@ public static class ImageArchiveCommands
         return 0;
     }
 
-    public static int Inspect(CliContext ctx, string[] names)
-    {
-        // Docker prints a JSON array of the objects; unknown ones are errors on stderr (exit 1).
-        var found = new List<string>();
-        int rc = 0;
-        foreach (var n in names)
-        {
-            try { found.Add(Encoding.UTF8.GetString(ctx.Client.InspectImageRaw(n))); }
-            catch (ApiException e)
-            {
-                ctx.IO.Error("Error response from daemon: " + e.Message);
-                rc = 1;
-            }
-        }
-        if (found.Count > 0 || rc == 0)
-        {
-            using var doc = JsonDocument.Parse("[" + string.Join(',', found) + "]");
-            using var ms = new MemoryStream();
-            using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true })) doc.WriteTo(w);
-            ctx.IO.Out.Write(Encoding.UTF8.GetString(ms.ToArray()) + "\n");
-        }
-        return rc;
-    }
+    public static int Inspect(CliContext ctx, string[] names) => InspectCommands.Inspect(ctx, names, null, InspectCommands.Kind.Image);
 
     public static int Prune(CliContext ctx, bool all)
     {

@@ -19,10 +19,7 @@ public static class ImageCommandTree
         root.Add(CommitCommand(ctx, guard));
         root.Add(ExportCommand(ctx, guard));
 
-        var inspectNames = new Argument<string[]>("IMAGE") { Arity = ArgumentArity.OneOrMore };
-        var inspect = new Command("inspect", "Display detailed information on one or more images") { inspectNames };
-        inspect.SetAction(pr => guard(pr, () => ImageArchiveCommands.Inspect(ctx, pr.GetValue(inspectNames)!)));
-        image.Add(inspect);
+        image.Add(InspectCommands.Build("inspect", "Display detailed information on one or more images", InspectCommands.Kind.Image, "IMAGE", ctx, (pr, h) => guard(pr, h)));
 
         var pruneAll = new Option<bool>("--all", "-a") { Description = "Remove all unused images, not just dangling ones" };
         var pruneForce = new Option<bool>("--force", "-f") { Description = "Do not prompt for confirmation (gocker never prompts)" };

@@ -27,9 +27,15 @@ public static class ImageCommands
         return 0;
     }
 
-    public static int List(CliContext ctx, bool quiet)
+    public static int List(CliContext ctx, bool quiet, string? format = null, bool noTrunc = false)
     {
         var images = ctx.Client.Images();
+        if (!quiet && !string.IsNullOrEmpty(format))
+        {
+            Templates.FormatOutput.WriteList(ctx.IO.Out, format, Templates.ListContexts.Images(images, ctx.Now, noTrunc),
+                Templates.ListContexts.ImageHeaders, Templates.ListContexts.ImageTable, Templates.FormatErrors.Lists);
+            return 0;
+        }
         if (quiet)
         {
             foreach (var id in images.Select(i => Format.ShortId(i.Id)).Distinct()) ctx.IO.Out.Write(id + "\n");

@@ -27,15 +27,13 @@ public static class NetworkCommands
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only display network IDs" };
         var noTrunc = new Option<bool>("--no-trunc") { Description = "Do not truncate the output" };
         var filter = new Option<string[]>("--filter", "-f") { Description = "Filter output (name=, id=, label=KEY[=VALUE], driver=, type=custom|builtin, scope=)", HelpName = "filter" };
-        var ls = new Command("ls", "List networks") { quiet, noTrunc, filter };
+        var lsFormat = new Option<string?>("--format") { Description = "Format output using a Go template ('table ...' for columns, 'json')", HelpName = "string" };
+        var ls = new Command("ls", "List networks") { quiet, noTrunc, filter, lsFormat };
         ls.Aliases.Add("list");
-        ls.SetAction(pr => guard(pr, () => List(ctx, pr.GetValue(quiet), pr.GetValue(noTrunc), pr.GetValue(filter) ?? [])));
+        ls.SetAction(pr => guard(pr, () => List(ctx, pr.GetValue(quiet), pr.GetValue(noTrunc), pr.GetValue(filter) ?? [], pr.GetValue(lsFormat))));
         network.Add(ls);
 
-        var inspectNames = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
-        var inspect = new Command("inspect", "Display detailed information on one or more networks") { inspectNames };
-        inspect.SetAction(pr => guard(pr, () => Inspect(ctx, pr.GetValue(inspectNames)!)));
-        network.Add(inspect);
+        network.Add(InspectCommands.Build("inspect", "Display detailed information on one or more networks", InspectCommands.Kind.Network, "NETWORK", ctx, guard));
 
         var rmNames = new Argument<string[]>("NETWORK") { Arity = ArgumentArity.OneOrMore };
         var rm = new Command("rm", "Remove one or more networks") { rmNames };
@@ -95,7 +93,7 @@ public static class NetworkCommands
         return 0;
     }
 
-    public static int List(CliContext ctx, bool quiet, bool noTrunc, string[]? filters = null)
+    public static int List(CliContext ctx, bool quiet, bool noTrunc, string[]? filters = null, string? format = null)
     {
         // The daemon checks the keys (an unknown one is refused, naming it).
         var query = "";
@@ -122,6 +120,12 @@ public static class NetworkCommands
             }) is var bytes ? System.Text.Encoding.UTF8.GetString(bytes) : "");
         }
         using var doc = Send(ctx, "GET", "/networks" + query, default);
+        if (!quiet && !string.IsNullOrEmpty(format))
+        {
+            Templates.FormatOutput.WriteList(ctx.IO.Out, format, doc!.RootElement.EnumerateArray().Select(n => Templates.ListContexts.Network(n, noTrunc)).ToList(),
+                Templates.ListContexts.NetworkHeaders, Templates.ListContexts.NetworkTable, Templates.FormatErrors.Lists);
+            return 0;
+        }
         var rows = new List<IReadOnlyList<string>>();
         foreach (var n in doc!.RootElement.EnumerateArray())
         {
@@ -134,28 +138,7 @@ public static class NetworkCommands
         return 0;
     }
 
-    public static int Inspect(CliContext ctx, string[] names)
-    {
-        var found = new List<JsonDocument>();
-        var errors = new List<string>();
-        foreach (var name in names)
-        {
-            try { found.Add(Send(ctx, "GET", "/networks/" + Esc(name), default)!); }
-            catch (ApiException e) when (e.StatusCode == 404) { errors.Add("Error: No such network: " + name); }
-            catch (ApiException e) { errors.Add("Error response from daemon: " + e.Message); }
-        }
-        ctx.IO.Out.Flush();
-        using (var json = new Utf8JsonWriter(ctx.IO.StdOut, new JsonWriterOptions { Indented = true, IndentSize = 4 }))
-        {
-            json.WriteStartArray();
-            foreach (var d in found) { d.RootElement.WriteTo(json); d.Dispose(); }
-            json.WriteEndArray();
-        }
-        ctx.IO.StdOut.Write("\n"u8);
-        ctx.IO.StdOut.Flush();
-        foreach (var e in errors) ctx.IO.Error(e);
-        return errors.Count == 0 ? 0 : 1;
-    }
+    public static int Inspect(CliContext ctx, string[] names) => InspectCommands.Inspect(ctx, names, null, InspectCommands.Kind.Network);
 
     public static int Remove(CliContext ctx, string[] names)
     {
