@@ -204,7 +204,8 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
                 {
                     var get = await c.GetAsync($"containers/{id}/archive?path={Uri.EscapeDataString(path)}");
                     Assert.True(get.StatusCode == HttpStatusCode.OK, $"{path}: {await get.Content.ReadAsStringAsync()}");
-                    Assert.Equal("container-copy\n", ReadTar(await get.Content.ReadAsByteArrayAsync())["victim"].Content);
+                    // Running: the container's own file; stopped: what the running pass last wrote into it.
+                    Assert.Equal(running ? "container-copy\n" : "WRITTEN /up" + hostDir + "\n", ReadTar(await get.Content.ReadAsByteArrayAsync())["victim"].Content);
                 }
                 var passwd = await c.GetAsync("containers/" + id + "/archive?path=/etclink/passwd");
                 Assert.Equal(ReadContainerFile(id, "/etc/passwd", running), ReadTar(await passwd.Content.ReadAsByteArrayAsync())["passwd"].Content);
@@ -258,7 +259,8 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
                 Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{what}: {(int)r.StatusCode} {body}");
                 Assert.Contains("entry ", body);
             }
-            Assert.Equal("", Ok("exec", id, "sh", "-c", "find / -xdev -name escaped; ls -A /a/b/dest"));
+            // Refused before anything was written outside (a refused archive may leave its earlier entries, as Docker's).
+            Assert.Equal("", Ok("exec", id, "sh", "-c", "find / -xdev -name escaped; ls -A /a/b/dest | grep -v '^s$'; true"));
             // An absolute name lands under the destination, as Docker joins it (Testcontainers sends such names).
             var abs = await Put(c, id, "/a/b/dest", Tar(w => File(w, "/escaped", "abs\n")));
             Assert.True(abs.StatusCode == HttpStatusCode.OK, await abs.Content.ReadAsStringAsync());
@@ -325,9 +327,9 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
             var back = Path.Combine(local, "back");
             Directory.CreateDirectory(back);
             Ok("cp", id + ":/tmp/tree", back);
-            Ok("cp", id + ":/etc/hostname", Path.Combine(back, "hn"));
+            Ok("cp", id + ":/etc/passwd", Path.Combine(back, "hn"));
             Assert.Equal("deep\n", System.IO.File.ReadAllText(Path.Combine(back, "tree", "sub", "deep.txt")));
-            Assert.Equal(Ok("exec", id, "cat", "/etc/hostname") + "\n", System.IO.File.ReadAllText(Path.Combine(back, "hn")));
+            Assert.Equal(Ok("exec", id, "cat", "/etc/passwd") + "\n", System.IO.File.ReadAllText(Path.Combine(back, "hn")));
 
             // "-": a tar on stdout, and one from stdin.
             var psi = new ProcessStartInfo(Path.Combine(GockerBinaries.Dir, "gocker")) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -362,6 +364,17 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
 
     (int Code, string Out, string Err) Docker(params string[] args) => DockerCliFactAttribute.Run(daemon.Socket, daemon.Root, null, args);
 
+    /// <summary>busybox's /etc/passwd (Gocker's built-in image), read through the archive API of a fresh container.</summary>
+    string ContainerPasswd
+    {
+        get
+        {
+            var id = Ok("create", "--network", "none", "busybox", "true");
+            try { return ReadContainerFile(id, "/etc/passwd", running: false); }
+            finally { daemon.Gocker("rm", "-f", id); }
+        }
+    }
+
     [DockerCliFact]
     public void The_docker_cli_copies_both_ways_on_running_and_stopped_containers()
     {
@@ -380,9 +393,10 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
                 Assert.True(from.Code == 0, $"docker cp out: {from}");
                 Assert.Equal("from docker cp\n", System.IO.File.ReadAllText(Path.Combine(back, "f.txt")));
                 // Through the container's symlink to "/": the container's file, not the host's.
-                var hn = Docker("cp", id + ":/hostroot/etc/hostname", Path.Combine(local, "hn-" + running));
+                var hn = Docker("cp", id + ":/hostroot/etc/passwd", Path.Combine(local, "pw-" + running));
                 Assert.True(hn.Code == 0, $"docker cp via symlink: {hn}");
-                Assert.NotEqual(System.IO.File.ReadAllText("/etc/hostname"), System.IO.File.ReadAllText(Path.Combine(local, "hn-" + running)));
+                Assert.Equal(ContainerPasswd, System.IO.File.ReadAllText(Path.Combine(local, "pw-" + running)));
+                Assert.NotEqual(System.IO.File.ReadAllText("/etc/passwd"), ContainerPasswd);
                 var miss = Docker("cp", id + ":/nothing", local);
                 Assert.NotEqual(0, miss.Code);
                 Assert.Contains("Could not find the file /nothing", miss.Err);
