@@ -59,7 +59,14 @@ public static class ArchiveRoutes
                 if (spec.Userns is { } map)
                     usernsFd = (svc.Spawner as IIdmapNamespaces
                         ?? throw new InvalidOperationException("this engine cannot mount a remapped container's layers")).IdmapNamespace(map, svc.InitPath);
-                var root = await Task.Run(() => ContainerRoot.OfStopped(spec.ImageLayers, a.UpperDir, a.DataDir, spec.Userns, usernsFd));
+                // Its volumes are bound in a private mount namespace, on the rootfs mount point (which
+                // only ever holds mounts inside private namespaces, see the start path).
+                var mountPoint = svc.Options.RootfsMountPoint;
+                var root = await Task.Run(() =>
+                {
+                    if (spec.Volumes.Length > 0) Directory.CreateDirectory(mountPoint);
+                    return ContainerRoot.OfStopped(spec.ImageLayers, a.UpperDir, a.DataDir, spec.Userns, usernsFd, spec.Volumes, mountPoint);
+                });
                 return new Opened(root, a.Record, Release);
             }
             catch

@@ -273,10 +273,12 @@ public static class ContainerArchive
         {
             if (!Sys.TryStat(dest, "", out _, out _, out var mode) || (mode & 0xF000) != 0x4000)
                 throw new ArgumentException("extraction point is not a directory");
-            bool readOnlyMount = IsReadOnlyMount(dest);
-            // A stopped container's volumes are not mounted in its detached rootfs: --read-only applies to all of it.
-            if (readOnlyMount || (options.ReadonlyRootfs && root.Detached))
-                throw new ArchiveForbiddenException(options.ReadonlyRootfs && !IsVolumeLike(root, dest)
+            // Docker's check: a destination in a volume may not be in a read-only one, one outside any
+            // volume may not be in a --read-only rootfs. A running container's mounts say it themselves;
+            // a stopped one's rootfs is mounted writable for the copy, so its record says it.
+            bool volume = IsVolumeLike(root, dest);
+            if (IsReadOnlyMount(dest) || (options.ReadonlyRootfs && root.Detached && !volume))
+                throw new ArchiveForbiddenException(options.ReadonlyRootfs && !volume
                     ? "container rootfs is marked read-only"
                     : "mounted volume is marked read-only");
             var destPath = PathInRoot(root.Fd, dest);

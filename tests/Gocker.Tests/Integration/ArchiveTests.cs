@@ -177,6 +177,45 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
         finally { daemon.Gocker("rm", "-f", id); }
     }
 
+    [Fact]
+    public async Task Volumes_are_reached_as_the_container_sees_them_and_read_only_ones_are_403()
+    {
+        var vol = Path.Combine(daemon.Root, Unique("vol-"));
+        var ro = Path.Combine(daemon.Root, Unique("rovol-"));
+        Directory.CreateDirectory(vol);
+        Directory.CreateDirectory(ro);
+        System.IO.File.WriteAllText(Path.Combine(vol, "on-host"), "volume content\n");
+        var id = Ok("run", "-d", "--network", "none", "--read-only", "-v", vol + ":/vol", "-v", ro + ":/ro:ro", "busybox", "sleep", "300");
+        try
+        {
+            using var c = Client(daemon.Socket);
+            foreach (var running in new[] { true, false })
+            {
+                var put = await Put(c, id, "/vol", Tar(w => File(w, "copied-" + running, "x\n")));
+                Assert.True(put.StatusCode == HttpStatusCode.OK, $"running={running}: {await put.Content.ReadAsStringAsync()}");
+                Assert.Equal("x\n", System.IO.File.ReadAllText(Path.Combine(vol, "copied-" + running)));
+                var get = await c.GetAsync($"containers/{id}/archive?path=/vol/on-host");
+                Assert.True(get.StatusCode == HttpStatusCode.OK, $"running={running}: {await get.Content.ReadAsStringAsync()}");
+                Assert.Equal("volume content\n", ReadTar(await get.Content.ReadAsByteArrayAsync())["on-host"].Content);
+
+                var toRo = await Put(c, id, "/ro", Tar(w => File(w, "nope", "x")));
+                Assert.Equal(HttpStatusCode.Forbidden, toRo.StatusCode);
+                Assert.Contains("read-only", await toRo.Content.ReadAsStringAsync());
+                var toRootfs = await Put(c, id, "/tmp", Tar(w => File(w, "nope", "x")));
+                Assert.Equal(HttpStatusCode.Forbidden, toRootfs.StatusCode);
+                Assert.Contains("container rootfs is marked read-only", await toRootfs.Content.ReadAsStringAsync());
+                Assert.Empty(Directory.GetFileSystemEntries(ro));
+                if (running) Ok("stop", "-t", "0", id);
+                AssertNoArchiveMounts();
+            }
+            // The stopped container's upper dir got no copy of what went into its volume.
+            Assert.False(System.IO.File.Exists(Path.Combine(daemon.DataRoot, "containers", id, "upper", "vol", "copied-False")));
+        }
+        finally { daemon.Gocker("rm", "-f", id); }
+    }
+
+    int DaemonFds() => Directory.GetFiles($"/proc/{daemon.DaemonPid}/fd").Length;
+
     void AssertNoArchiveMounts()
     {
         var left = System.IO.File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(daemon.Root) && l.Contains("overlay")).ToList();
@@ -265,7 +304,9 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
             var abs = await Put(c, id, "/a/b/dest", Tar(w => File(w, "/escaped", "abs\n")));
             Assert.True(abs.StatusCode == HttpStatusCode.OK, await abs.Content.ReadAsStringAsync());
             Assert.Equal("/a/b/dest/escaped", Ok("exec", id, "find", "/", "-xdev", "-name", "escaped"));
-            Assert.Empty(Directory.EnumerateFileSystemEntries(daemon.Root, "escaped", SearchOption.AllDirectories));
+            // On the host, the only one is the container's own (its upper dir, under the destination).
+            Assert.Equal([Path.Combine(daemon.DataRoot, "containers", id, "upper", "a", "b", "dest", "escaped")],
+                Directory.EnumerateFileSystemEntries(daemon.Root, "escaped", SearchOption.AllDirectories));
             Assert.False(System.IO.File.Exists("/escaped"));
         }
         finally { daemon.Gocker("rm", "-f", id); }
@@ -286,6 +327,8 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
         try
         {
             using var c = Client(daemon.Socket);
+            await Put(c, id, "/race", Tar(w => File(w, "warm-up", "x"))); // the daemon's lazily made descriptors
+            int fdsBefore = DaemonFds();
             int ok = 0;
             for (int i = 0; i < 300; i++)
             {
@@ -304,6 +347,9 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
             Assert.Equal(["victim"], Directory.GetFileSystemEntries(hostDir).Select(Path.GetFileName));
             Assert.False(System.IO.File.Exists("/victim"), "a copy landed on the host's /");
             Assert.True(ok > 0, "no copy succeeded at all: the loop proved nothing");
+            // 600 copies: a descriptor kept per copy (a root, a parent, a file) would show by hundreds.
+            int fdsAfter = DaemonFds();
+            Assert.True(fdsAfter <= fdsBefore + 10, $"daemon descriptors grew from {fdsBefore} to {fdsAfter}");
         }
         finally { daemon.Gocker("rm", "-f", id); }
     }
