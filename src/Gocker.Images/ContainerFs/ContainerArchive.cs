@@ -155,6 +155,9 @@ public static class ContainerArchive
         if (dir < 0) throw NotFound(path, container, -dir);
         try
         {
+            // Inside a kernel filesystem of the container (/proc/..., /sys/...): not part of its rootfs
+            // as Docker shows it, and never read by the daemon (host root) on a caller's behalf.
+            if (InRootTarWriter.IsKernelFs(dir)) throw NotFound(path, container, Consts.ENOENT);
             string? leaf = basePart is "" or "." ? null : basePart;
             Native.Statx st;
             int r = leaf is null
@@ -273,6 +276,8 @@ public static class ContainerArchive
         {
             if (!Sys.TryStat(dest, "", out _, out _, out var mode) || (mode & 0xF000) != 0x4000)
                 throw new ArgumentException("extraction point is not a directory");
+            if (InRootTarWriter.IsKernelFs(dest))
+                throw new ArchiveForbiddenException($"{path} is on a kernel filesystem of the container (proc, sysfs, cgroup, ...): nothing is copied there");
             // Docker's check: a destination in a volume may not be in a read-only one, one outside any
             // volume may not be in a --read-only rootfs. A running container's mounts say it themselves;
             // a stopped one's rootfs is mounted writable for the copy, so its record says it.

@@ -22,6 +22,7 @@ namespace Gocker.Images.ContainerFs;
 /// - no entry under a symlink this archive made ("a -> /etc", "a/passwd");
 /// - relative symlink targets may not climb out of the destination; hardlinks only to names inside it;
 /// - no device nodes; content bounded by <see cref="ExtractOptions.MaxBytes"/>;
+/// - nothing under a kernel filesystem mounted in the container (proc, sysfs, cgroup, ...): 403;
 /// - a remapped container gets its files owned by its mapped ids (a tar id outside the map is refused).
 /// </summary>
 internal sealed unsafe class InRootExtractor : IDisposable
@@ -307,6 +308,13 @@ internal sealed unsafe class InRootExtractor : IDisposable
             fd = Resolve(parentRel, O_PATH | O_DIRECTORY);
         }
         if (fd < 0) throw new SyscallException($"resolve the parent of {name} in the container", Show(parentRel), -fd);
+        // Never into the container's /proc, /sys or cgroup fs: the daemon is the host's root there
+        // (a mkdir in a cgroup fs makes a cgroup; /proc/sys holds host-wide settings).
+        if (InRootTarWriter.IsKernelFs(fd))
+        {
+            Sys.Close(fd);
+            throw new ArchiveForbiddenException($"entry {name}: {Show(parentRel)} is on a kernel filesystem of the container (proc, sysfs, cgroup, ...)");
+        }
         _cachedParent = parentRel;
         _cachedParentFd = fd;
         return fd;

@@ -43,7 +43,7 @@ internal sealed unsafe class InRootTarWriter : IDisposable
         {
             var st = Native.Fstat(dir, name);
             WriteDirEntry(st, name);
-            WriteChildren(dir, name);
+            if (!IsKernelFs(dir)) WriteChildren(dir, name);
             return;
         }
         WriteChild(dir, leaf, name, top: true);
@@ -92,9 +92,11 @@ internal sealed unsafe class InRootTarWriter : IDisposable
                 }
                 try
                 {
-                    if (!top && IsKernelFs(fd)) return;
                     WriteDirEntry(Native.Fstat(fd, name), name);
-                    WriteChildren(fd, name);
+                    // A kernel filesystem mounted in the container (its /proc, /sys, ...) is an empty
+                    // directory here, as in Docker's view of the rootfs: never its files (kcore, the
+                    // processes' memory, the host's kernel settings).
+                    if (!IsKernelFs(fd)) WriteChildren(fd, name);
                 }
                 finally { Sys.Close(fd); }
                 return;
@@ -192,7 +194,7 @@ internal sealed unsafe class InRootTarWriter : IDisposable
         _wrote = true;
     }
 
-    static bool IsKernelFs(int fd)
+    internal static bool IsKernelFs(int fd)
     {
         long type;
         try { type = Sys.FsType(fd); }

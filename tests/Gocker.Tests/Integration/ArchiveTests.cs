@@ -214,6 +214,31 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
         finally { daemon.Gocker("rm", "-f", id); }
     }
 
+    [Fact]
+    public async Task The_containers_kernel_filesystems_are_never_read_or_written_by_a_copy()
+    {
+        var corePattern = System.IO.File.ReadAllText("/proc/sys/kernel/core_pattern");
+        var id = Ok("run", "-d", "--network", "none", "busybox", "sleep", "300");
+        try
+        {
+            using var c = Client(daemon.Socket);
+            // Its /proc is an empty directory in a copy, as in Docker's view of the rootfs; its files are not there.
+            var proc = await c.GetAsync($"containers/{id}/archive?path=/proc");
+            Assert.Equal(HttpStatusCode.OK, proc.StatusCode);
+            Assert.Equal(["proc/"], ReadTar(await proc.Content.ReadAsByteArrayAsync()).Keys);
+            Assert.Equal(HttpStatusCode.NotFound, (await c.GetAsync($"containers/{id}/archive?path=/proc/1/environ")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await c.GetAsync($"containers/{id}/archive?path=/proc/kcore")).StatusCode);
+            // The host's kernel settings and cgroups are out of reach (the daemon is the host's root there).
+            var core = await Put(c, id, "/", Tar(w => File(w, "proc/sys/kernel/core_pattern", "|/tmp/pwned %p")));
+            Assert.Equal(HttpStatusCode.Forbidden, core.StatusCode);
+            var cgroup = await Put(c, id, "/sys/fs/cgroup", Tar(w => w.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "evil/"))));
+            Assert.True(cgroup.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotFound, $"{(int)cgroup.StatusCode}");
+            Assert.Equal(corePattern, System.IO.File.ReadAllText("/proc/sys/kernel/core_pattern"));
+            Assert.Empty(daemon.CgroupParentDirs().SelectMany(d => Directory.GetDirectories(d, "evil", SearchOption.AllDirectories)));
+        }
+        finally { daemon.Gocker("rm", "-f", id); }
+    }
+
     int DaemonFds() => Directory.GetFiles($"/proc/{daemon.DaemonPid}/fd").Length;
 
     void AssertNoArchiveMounts()
