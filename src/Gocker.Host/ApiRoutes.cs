@@ -68,6 +68,7 @@ public static class ApiRoutes
         c.MapDelete("/{id}", Remove);
         ContainerExtraRoutes.Map(c);
         AttachSession.Map(c);
+        ArchiveRoutes.Map(c);
 
         ImageRoutes.Map(app);
         NetworkRoutes.Map(app);

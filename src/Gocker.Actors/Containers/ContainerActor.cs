@@ -133,6 +133,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         });
         ReceiveFaultMessages();
         ReceiveExec();
+        ReceiveArchive();
         ReceiveGroupMessages();
     }
 
@@ -155,6 +156,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     {
         var sender = Sender;
         if (_record.Status is ContainerStatus.Running or ContainerStatus.Paused) { sender.Tell(new NotModified()); return; }
+        if (RefuseWhileCopying(sender, "start")) return;
         if (!_record.Status.CanStart())
         {
             sender.Tell(new Status.Failure(new ConflictException($"cannot start container {Id[..12]}: it is {_record.Status.DockerName()}")));
@@ -932,6 +934,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 
     async Task HandleRemove(Remove m)
     {
+        if (RefuseWhileCopying(Sender, "remove")) return;
         if (m.Volumes) _removeVolumes = true;
         if (_record.Status is ContainerStatus.Running or ContainerStatus.Paused)
         {

@@ -23,7 +23,7 @@ namespace Gocker.Syscalls.Spawn;
 ///
 /// Construct once at daemon start (<see cref="Create"/>); Spawn may be called concurrently.
 /// </summary>
-public sealed unsafe class NamespaceSpawner : ISpawner
+public sealed unsafe class NamespaceSpawner : ISpawner, IIdmapNamespaces
 {
     const int Namespaces = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWNS;
     const int OpaqueSize = 512; // posix_spawn_file_actions_t / posix_spawnattr_t are far smaller in glibc

@@ -27,7 +27,7 @@ namespace Gocker.Syscalls.Spawn;
 /// a short `run --rm` then took ~2.5 ms longer on 2 cores (bench/RESULTS.md). A second zygote serves
 /// a start that comes within the delay; an empty pool is refilled at once.
 /// </summary>
-public sealed class ZygoteSpawner : ISpawner, IDisposable
+public sealed class ZygoteSpawner : ISpawner, IIdmapNamespaces, IDisposable
 {
     readonly NamespaceSpawner _inner;
     readonly string _initPath;
@@ -41,6 +41,9 @@ public sealed class ZygoteSpawner : ISpawner, IDisposable
 
     /// <param name="size">How many zygotes to keep ready (0 = never: every spawn goes to inner).</param>
     /// <param name="refillDelay">How long after a claimed zygote's release its replacement is started.</param>
+    /// <inheritdoc/>
+    public int IdmapNamespace(Security.IdMap map, string initPath) => _inner.IdmapNamespace(map, initPath);
+
     public ZygoteSpawner(NamespaceSpawner inner, string initPath, int size, TimeSpan refillDelay = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(refillDelay, TimeSpan.Zero);
