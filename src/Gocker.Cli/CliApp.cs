@@ -92,9 +92,16 @@ public sealed class CliApp
         var psNoTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
         var psFilter = new Option<string[]>("--filter", "-f") { Description = "Filter output: status=..., name=..., id=...", AllowMultipleArgumentsPerToken = false };
         var psFormat = new Option<string?>("--format") { Description = "Format output using a template ({{.ID}} {{.Names}} {{.Status}} ...; 'table ...' for columns)" };
-        var ps = new Command("ps", "List containers") { psAll, psQuiet, psNoTrunc, psFilter, psFormat };
-        ps.SetAction(pr => Guard(pr, false, () => ContainerCommands.Ps(_ctx, pr.GetValue(psAll), pr.GetValue(psQuiet), pr.GetValue(psNoTrunc),
-            pr.GetValue(psFilter), pr.GetValue(psFormat))));
+        var psLast = new Option<int?>("--last", "-n") { Description = "Show n last created containers (includes all states)", HelpName = "int" };
+        var psLatest = new Option<bool>("--latest", "-l") { Description = "Show the latest created container (includes all states)" };
+        var ps = new Command("ps", "List containers") { psAll, psQuiet, psNoTrunc, psFilter, psFormat, psLast, psLatest };
+        ps.SetAction(pr => Guard(pr, false, () =>
+        {
+            // docker: -n N / -l list the N (1) newest containers of any state.
+            int limit = pr.GetValue(psLatest) ? 1 : pr.GetValue(psLast) is { } n && n >= 0 ? n : -1;
+            return ContainerCommands.Ps(_ctx, pr.GetValue(psAll) || limit >= 0, pr.GetValue(psQuiet), pr.GetValue(psNoTrunc),
+                pr.GetValue(psFilter), pr.GetValue(psFormat), limit);
+        }));
         _root.Add(ps);
 
         var rmForce = new Option<bool>("--force", "-f") { Description = "Force the removal of a running container (uses SIGKILL)" };
@@ -120,9 +127,10 @@ public sealed class CliApp
         _root.Add(logs);
 
         var stopTime = new Option<int?>("--time", "-t") { Description = "Seconds to wait before killing the container", HelpName = "int" };
+        var stopSignal = new Option<string?>("--signal", "-s") { Description = "Signal to send to the container (default: its stop signal)", HelpName = "string" };
         var stopIds = Ids("Containers to stop");
-        var stop = new Command("stop", "Stop one or more running containers") { stopTime, stopIds };
-        stop.SetAction(pr => Guard(pr, false, () => ContainerCommands.Stop(_ctx, pr.GetValue(stopIds)!, pr.GetValue(stopTime))));
+        var stop = new Command("stop", "Stop one or more running containers") { stopTime, stopSignal, stopIds };
+        stop.SetAction(pr => Guard(pr, false, () => VerbCommands.Stop(_ctx, pr.GetValue(stopIds)!, pr.GetValue(stopTime), pr.GetValue(stopSignal), restart: false)));
         _root.Add(stop);
 
         var killSignal = new Option<string>("--signal", "-s") { Description = "Signal to send to the container", DefaultValueFactory = _ => "SIGKILL", HelpName = "string" };
@@ -151,6 +159,8 @@ public sealed class CliApp
         _root.Add(GroupCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(ConsoleCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(DebugCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+
+        VerbCommands.Register(_root, (pr, handler) => Guard(pr, false, handler), _ctx);
 
         var version = new Command("version", "Show the gocker version information");
         version.SetAction(pr => Guard(pr, false, () => VersionCommand.Run(_ctx)));

@@ -48,6 +48,9 @@ internal static class CreateRequestWriter
             }
             Map(w, "Labels"u8, r.Labels);
             if (r.HostConfig is { } h) HostConfig(w, h);
+            // Declared in VerbModels.cs (after Models.cs): the generated context writes them last.
+            String(w, "StopSignal"u8, r.StopSignal);
+            if (r.StopTimeout is { } stopTimeout) w.WriteNumber("StopTimeout"u8, stopTimeout);
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -152,6 +155,7 @@ internal static class CreateRequestWriter
             foreach (var n in size) w.WriteNumberValue(n);
             w.WriteEndArray();
         }
+        if (h.Init is { } init) w.WriteBoolean("Init"u8, init);
         w.WriteEndObject();
     }
 

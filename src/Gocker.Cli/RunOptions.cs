@@ -51,6 +51,9 @@ public sealed class RunOptions
     public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
     public readonly Option<string[]> Label = new("--label", "-l") { Description = "Set metadata on a container (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
     public readonly Option<string[]> LabelFile = new("--label-file") { Description = "Read labels from a file of KEY=VALUE lines", HelpName = "list" };
+    public readonly Option<bool> Init = new("--init") { Description = "Run an init inside the container that forwards signals and reaps processes" };
+    public readonly Option<string?> StopSignal = new("--stop-signal") { Description = "Signal to stop the container (default SIGTERM, or the image's)", HelpName = "string" };
+    public readonly Option<int?> StopTimeout = new("--stop-timeout") { Description = "Timeout (in seconds) to stop a container (-1: wait forever)", HelpName = "int" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
@@ -62,7 +65,7 @@ public sealed class RunOptions
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
-                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt })
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, LogDriver, LogOpt, Init, StopSignal, StopTimeout })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -149,6 +152,7 @@ public sealed class RunOptions
         if (pr.GetValue(GroupAdd) is { Length: > 0 } groups) host.GroupAdd = [.. groups];
         host.OomScoreAdj = pr.GetValue(OomScoreAdj) ?? 0;
         host.UsernsMode = pr.GetValue(Userns);
+        if (pr.GetValue(Init)) host.Init = true;
         var binds = pr.GetValue(Volume) ?? [];
         if (binds.Length > 0) host.Binds = binds.Select(RunFlags.ValidateBind).ToList();
 
@@ -173,6 +177,8 @@ public sealed class RunOptions
             ExposedPorts = RunFlags.ParseExpose(pr.GetValue(Expose) ?? []),
             Labels = RunFlags.ParseLabels(pr.GetValue(Label) ?? [], pr.GetValue(LabelFile) ?? [], File.ReadLines),
             HostConfig = host,
+            StopSignal = pr.GetValue(StopSignal),
+            StopTimeout = pr.GetValue(StopTimeout),
         };
     }
 }

@@ -34,6 +34,8 @@ internal sealed class ContainerDefaults
     public List<string>? Entrypoint { get; set; }
     public List<string>? Cmd { get; set; }
     public string? WorkingDir { get; set; }
+    public string? StopSignal { get; set; }
+    public Dictionary<string, string>? Labels { get; set; }
 }
 
 internal sealed class RootfsSection

@@ -88,7 +88,7 @@ public static partial class ContainerSpecFactory
             Log = Gocker.Actors.Logs.LogSettings.FromApi(hc.LogConfig?.Type, hc.LogConfig?.Config, options.DefaultLog ?? Gocker.Actors.Logs.LogSettings.Default),
             Labels = Labels(req.Labels),
         };
-        return WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options);
+        return WithProcessOptions(WithUserns(WithSecurity(spec, hc, deviceLookup), hc, options), req, image);
     }
 
     /// <summary>Config.Labels as given (Docker checks nothing more than a non-empty key), bounded as every

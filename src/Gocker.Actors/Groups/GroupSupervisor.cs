@@ -109,7 +109,10 @@ public sealed class GroupSupervisor : ReceiveActor
 
     async Task StopMember(string id)
     {
-        try { await Ask(id, new ContainerActor.GroupStop(_stopTimeout), _stopTimeout + AskTimeout); }
+        // A member with its own --stop-timeout is stopped with it (ContainerActor.GroupStop): wait that long.
+        var grace = await Inspect(id) is { } rec ? ContainerActor.StopTimeoutOf(rec.Spec, _stopTimeout) : _stopTimeout;
+        if (grace < TimeSpan.Zero) grace = TimeSpan.FromDays(1);
+        try { await Ask(id, new ContainerActor.GroupStop(_stopTimeout), grace + AskTimeout); }
         catch (ContainerNotFoundException) { }
         catch (Exception ex) { _log.Warning("group {0}: stopping {1} failed: {2}", _state.Name, id, ex.Message); }
     }

@@ -6,10 +6,12 @@ namespace Gocker.Cli.Commands;
 /// <summary>ps, inspect, logs, stop, kill, wait, rm.</summary>
 public static class ContainerCommands
 {
-    public static int Ps(CliContext ctx, bool all, bool quiet, bool noTrunc, string[]? filters = null, string? format = null)
+    public static int Ps(CliContext ctx, bool all, bool quiet, bool noTrunc, string[]? filters = null, string? format = null, int limit = -1)
     {
         var filtersJson = PsTemplate.FiltersJson(filters ?? []);
         var list = filtersJson is null ? ctx.Client.List(all) : ctx.Client.List(all, filtersJson);
+        // The daemon lists newest first: --last N keeps the first N.
+        if (limit >= 0) list = list.OrderByDescending(c => c.Created).Take(limit).ToList();
         var w = ctx.IO.Out;
         if (!quiet && !string.IsNullOrEmpty(format))
         {
