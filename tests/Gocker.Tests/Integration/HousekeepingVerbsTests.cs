@@ -47,7 +47,7 @@ public sealed class HousekeepingVerbsTests(DaemonFixture daemon) : IClassFixture
         var other = Ok("create", "--network", "none", "--name", c, "busybox", "true");
         Ok("rename", a, b);
         Assert.Equal("/" + b, Inspect(id)["Name"]!.ToString());
-        Assert.Contains("No such container", Fails("inspect", a).Stderr);
+        Assert.Contains("No such object: " + a, Fails("inspect", a).Stderr);
         // The old name is free at once, the new one taken.
         var again = Ok("create", "--network", "none", "--name", a, "busybox", "true");
         var taken = Fails("rename", b, c);
@@ -93,7 +93,8 @@ public sealed class HousekeepingVerbsTests(DaemonFixture daemon) : IClassFixture
     [Fact]
     public void Update_of_the_restart_policy_applies_to_the_running_container()
     {
-        var id = Ok("run", "-d", "--network", "none", "busybox", "sleep", "1000");
+        // --init: the USR2 below reaches sleep (a sleep as PID 1 would ignore it).
+        var id = Ok("run", "-d", "--network", "none", "--init", "busybox", "sleep", "1000");
         Ok("update", "--restart", "on-failure:3", id);
         var rp = Inspect(id)["HostConfig"]!["RestartPolicy"]!;
         Assert.Equal("on-failure", rp["Name"]!.ToString());
@@ -114,7 +115,8 @@ public sealed class HousekeepingVerbsTests(DaemonFixture daemon) : IClassFixture
     [Fact]
     public void Diff_lists_added_changed_and_deleted_paths_but_not_the_engines_mount_points()
     {
-        var id = Ok("run", "--name", Name(), "--network", "none", "-v", daemon.Root + ":/vol", "busybox", "sh", "-c",
+        var id = Name();
+        Ok("run", "--name", id, "--network", "none", "-v", daemon.Root + ":/vol", "busybox", "sh", "-c",
             "echo x > /tmp/new; rm /bin/ls; mkdir -p /newdir/sub; echo y >> /etc/passwd; echo z > /vol/diff-probe-" + Guid.NewGuid().ToString("N"));
         var lines = Ok("diff", id).Split('\n');
         foreach (var expected in new[] { "C /tmp", "A /tmp/new", "C /bin", "D /bin/ls", "A /newdir", "A /newdir/sub", "C /etc", "C /etc/passwd" })

@@ -43,7 +43,7 @@ public sealed class PruneTests(DaemonFixture daemon) : IClassFixture<DaemonFixtu
         var r = Ok("container", "prune", "-f", "--filter", "label=tier=web");
         Assert.Contains(labelled, r);
         Assert.DoesNotContain(exited, r);
-        Assert.Equal([running, exited], AllIds().Order());
+        Assert.Equal(new[] { running, exited }.Order(), AllIds().Order());
         // until: everything was created after this time, so nothing older than it goes.
         Assert.DoesNotContain(exited, Ok("container", "prune", "-f", "--filter", "until=2000-01-01T00:00:00Z"));
         Assert.Contains("invalid filter 'name'", daemon.Gocker("container", "prune", "-f", "--filter", "name=x").Stderr);
