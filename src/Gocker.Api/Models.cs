@@ -5,7 +5,7 @@ namespace Gocker.Api;
 // Request/response bodies of the Gocker API. Names and shapes follow the Docker Engine API
 // (v1.43) so that docker-style clients can talk to gockerd for the subset it supports.
 
-public sealed class ContainerCreateRequest
+public sealed partial class ContainerCreateRequest
 {
     public string? Image { get; set; }
     public List<string>? Cmd { get; set; }
@@ -39,7 +39,7 @@ public sealed class ContainerCreateRequest
     public Dictionary<string, System.Text.Json.JsonElement>? Unsupported { get; set; }
 }
 
-public sealed class HostConfig
+public sealed partial class HostConfig
 {
     /// <summary>"HOST:CONTAINER[:ro|rw]"; HOST must be absolute.</summary>
     public List<string>? Binds { get; set; }
@@ -259,7 +259,7 @@ public sealed class ContainerState
     public bool GockerManuallyStopped { get; set; }
 }
 
-public sealed class ContainerConfig
+public sealed partial class ContainerConfig
 {
     public string Hostname { get; set; } = "";
     public string Domainname { get; set; } = "";

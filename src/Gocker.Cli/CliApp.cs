@@ -120,9 +120,10 @@ public sealed class CliApp
         _root.Add(logs);
 
         var stopTime = new Option<int?>("--time", "-t") { Description = "Seconds to wait before killing the container", HelpName = "int" };
+        var stopSignal = new Option<string?>("--signal", "-s") { Description = "Signal to send to the container (default: its stop signal)", HelpName = "string" };
         var stopIds = Ids("Containers to stop");
-        var stop = new Command("stop", "Stop one or more running containers") { stopTime, stopIds };
-        stop.SetAction(pr => Guard(pr, false, () => ContainerCommands.Stop(_ctx, pr.GetValue(stopIds)!, pr.GetValue(stopTime))));
+        var stop = new Command("stop", "Stop one or more running containers") { stopTime, stopSignal, stopIds };
+        stop.SetAction(pr => Guard(pr, false, () => VerbCommands.Stop(_ctx, pr.GetValue(stopIds)!, pr.GetValue(stopTime), pr.GetValue(stopSignal), restart: false)));
         _root.Add(stop);
 
         var killSignal = new Option<string>("--signal", "-s") { Description = "Signal to send to the container", DefaultValueFactory = _ => "SIGKILL", HelpName = "string" };
@@ -153,6 +154,8 @@ public sealed class CliApp
         _root.Add(GroupCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(ConsoleCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(DebugCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+
+        VerbCommands.Register(_root, (pr, handler) => Guard(pr, false, handler), _ctx);
 
         var versionFormat = new Option<string?>("--format", "-f") { Description = "Format output using a Go template ('json' for JSON)", HelpName = "string" };
         var version = new Command("version", "Show the gocker version information") { versionFormat };

@@ -77,6 +77,9 @@ internal static class CreateRequestWriter
                 }
                 w.WriteEndObject();
             }
+            // Declared in VerbModels.cs (after Models.cs): the generated context writes them last.
+            String(w, "StopSignal"u8, r.StopSignal);
+            if (r.StopTimeout is { } stopTimeout) w.WriteNumber("StopTimeout"u8, stopTimeout);
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -191,6 +194,7 @@ internal static class CreateRequestWriter
         Strings(w, "Dns"u8, h.Dns);
         Strings(w, "DnsSearch"u8, h.DnsSearch);
         Strings(w, "DnsOptions"u8, h.DnsOptions);
+        if (h.Init is { } init) w.WriteBoolean("Init"u8, init);
         w.WriteEndObject();
     }
 

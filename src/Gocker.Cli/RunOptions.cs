@@ -59,6 +59,9 @@ public sealed class RunOptions
     public readonly Option<string[]> Dns = new("--dns") { Description = "Set custom DNS servers", HelpName = "list" };
     public readonly Option<string[]> DnsSearch = new("--dns-search") { Description = "Set custom DNS search domains", HelpName = "list" };
     public readonly Option<string[]> DnsOption = new("--dns-option") { Description = "Set DNS options", HelpName = "list" };
+    public readonly Option<bool> Init = new("--init") { Description = "Run an init inside the container that forwards signals and reaps processes" };
+    public readonly Option<string?> StopSignal = new("--stop-signal") { Description = "Signal to stop the container (default SIGTERM, or the image's)", HelpName = "string" };
+    public readonly Option<int?> StopTimeout = new("--stop-timeout") { Description = "Timeout (in seconds) to stop a container (-1: wait forever)", HelpName = "int" };
     public readonly Option<bool> Detach = new("--detach", "-d") { Description = "Run container in background and print container ID" };
     public readonly Argument<string> Image = new("IMAGE") { Description = "Image to run" };
     public readonly Argument<string[]> Command = new("COMMAND") { Description = "Command and arguments, passed to the container as is", Arity = ArgumentArity.ZeroOrMore };
@@ -71,7 +74,7 @@ public sealed class RunOptions
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Mount, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
                      CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, EnvFile, LogDriver, LogOpt,
-                     NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption })
+                     NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption, Init, StopSignal, StopTimeout })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);
@@ -158,6 +161,7 @@ public sealed class RunOptions
         if (pr.GetValue(GroupAdd) is { Length: > 0 } groups) host.GroupAdd = [.. groups];
         host.OomScoreAdj = pr.GetValue(OomScoreAdj) ?? 0;
         host.UsernsMode = pr.GetValue(Userns);
+        if (pr.GetValue(Init)) host.Init = true;
         var anonymous = new Dictionary<string, EmptyObject>(StringComparer.Ordinal);
         foreach (var v in pr.GetValue(Volume) ?? []) MountFlags.ApplyVolume(v, host, anonymous);
         foreach (var mount in pr.GetValue(Mount) ?? []) (host.Mounts ??= []).Add(MountFlags.ParseMount(mount));
@@ -194,6 +198,8 @@ public sealed class RunOptions
             NetworkingConfig = pr.GetValue(NetworkAlias) is { Length: > 0 } aliases
                 ? new NetworkingConfig { EndpointsConfig = new() { [host.NetworkMode is { Length: > 0 } net ? net : "default"] = new EndpointConfig { Aliases = [.. aliases] } } }
                 : null,
+            StopSignal = pr.GetValue(StopSignal),
+            StopTimeout = pr.GetValue(StopTimeout),
         };
     }
 }

@@ -67,6 +67,7 @@ public static class ApiRoutes
         c.MapPost("/{id}/kill", Kill);
         c.MapDelete("/{id}", Remove);
         ContainerExtraRoutes.Map(c);
+        VerbRoutes.Map(app);
         AttachSession.Map(c);
         ArchiveRoutes.Map(c);
 
@@ -298,6 +299,7 @@ public static class ApiRoutes
             {
                 Hostname = s.Hostname, Domainname = s.Names?.Domainname ?? "", Env = s.Env.ToList(), Cmd = s.Args.ToList(), Image = s.Image, WorkingDir = s.WorkingDir, User = s.User,
                 Tty = s.Tty, OpenStdin = s.OpenStdin, StdinOnce = s.StdinOnce, Labels = s.Labels,
+                StopSignal = s.StopSignal, StopTimeout = s.StopTimeout,
             },
             HostConfig = new HostConfig
             {
@@ -315,6 +317,7 @@ public static class ApiRoutes
                     Name = Gocker.Actors.Restart.RestartSettings.NameOf(s.Restart.Mode), MaximumRetryCount = s.Restart.MaximumRetryCount,
                 },
                 GockerGroup = s.Group,
+                Init = s.Init ? true : null,
                 CapAdd = s.CapAdd.Length > 0 ? [.. s.CapAdd] : null,
                 CapDrop = s.CapDrop.Length > 0 ? [.. s.CapDrop] : null,
                 Privileged = s.Privileged,
@@ -532,8 +535,11 @@ public static class ApiRoutes
 
     static Task<IResult> Stop(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
     {
-        var t = QueryParams.StopTimeout(ctx) ?? svc.Options.DefaultStopTimeout;
-        var reply = await AskContainer<object>(ctx, id, new ContainerActor.Stop(t), t + TimeSpan.FromSeconds(30));
+        // No `t`: the container's StopTimeout, else the daemon's default; `signal` (API 1.42+): else its StopSignal.
+        var t = QueryParams.StopTimeout(ctx);
+        int? signal = ctx.Request.Query["signal"].ToString() is { Length: > 0 } s ? SignalNames.Parse(s) : null;
+        var grace = t ?? await VerbStops.GraceOf(ctx, id, svc);
+        var reply = await AskContainer<object>(ctx, id, new ContainerActor.Stop(t, Signal: signal), grace + TimeSpan.FromSeconds(30));
         return reply is NotModified ? Results.StatusCode(304) : Results.NoContent();
     });
 

@@ -31,10 +31,12 @@ public static class ContainerExtraRoutes
     /// <summary>Docker's restart: stop (TERM, then KILL after t seconds) if running, then start.</summary>
     static Task<IResult> Restart(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
     {
-        var t = QueryParams.StopTimeout(ctx) ?? svc.Options.DefaultStopTimeout;
+        var t = QueryParams.StopTimeout(ctx);
+        int? signal = ctx.Request.Query["signal"].ToString() is { Length: > 0 } sig ? SignalNames.Parse(sig) : null;
         var resolved = await Ask<Gocker.Actors.Containers.ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
+        var grace = t ?? await VerbStops.GraceOf(ctx, resolved.Id, svc);
         // ForRestart: an --rm container is kept for the start (as Docker's restart does), not removed.
-        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t, ForRestart: true), t + TimeSpan.FromSeconds(30));
+        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t, ForRestart: true, Signal: signal), grace + TimeSpan.FromSeconds(30));
         await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Start());
         return Results.NoContent();
     });
@@ -42,6 +44,8 @@ public static class ContainerExtraRoutes
     static Task<IResult> Top(HttpContext ctx, string id) => Guard(async () =>
     {
         var list = await AskContainer<CgroupActor.ProcessList>(ctx, id, new ContainerActor.Top());
+        // `top CONTAINER [ps OPTIONS]`: the host's ps, rows of the container's processes only (Docker's way).
+        if (ctx.Request.Query["ps_args"].ToString() is { Length: > 0 } psArgs) return await VerbRoutes.PsTop(list.Pids, psArgs);
         var ticks = 100.0; // USER_HZ on Linux
         var boot = BootTime();
         using var ms = new MemoryStream();

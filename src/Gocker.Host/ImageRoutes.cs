@@ -15,7 +15,7 @@ public static class ImageRoutes
         // Archives stream through: not subject to the JSON body limit (RequestLimits).
         app.MapPost("/images/create", ImportImage).WithMetadata(StreamingBodyAttribute.Instance);
         app.MapPost("/images/load", LoadImages).WithMetadata(StreamingBodyAttribute.Instance);
-        app.MapPost("/images/prune", PruneImages);
+        app.MapPost("/images/prune", VerbRoutes.PruneImages);
         app.MapGet("/images/json", ListImages);
         app.MapGet("/images/get", (HttpContext ctx, EngineServices svc) => SaveImages(ctx, svc, ctx.Request.Query["names"].Where(n => !string.IsNullOrEmpty(n)).ToList()!));
         // Names contain '/', so the name and the action share one catch-all: /images/NAME/json, /images/NAME/get.
@@ -45,6 +45,7 @@ public static class ImageRoutes
         {
             "json" => InspectImage(ctx, name, svc).ContinueWith(t => t.Result.ExecuteAsync(ctx)).Unwrap(),
             "get" => SaveImages(ctx, svc, [name]),
+            "history" => VerbRoutes.History(ctx, name, svc),
             _ => Error(new RouteNotFoundException("GET", $"/images/{rest}")).ExecuteAsync(ctx),
         };
     }
@@ -164,12 +165,6 @@ public static class ImageRoutes
         catch (Exception ex) { return Error(ex); }
     }
 
-    static async Task<HashSet<string>> ImagesInUse(HttpContext ctx)
-    {
-        var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(true));
-        return listing.Containers.Select(r => r.Spec.ImageId).ToHashSet(StringComparer.Ordinal);
-    }
-
     /// <summary>Refused while a container (running or not) uses the image; with force=1 the name is
     /// removed but the image data stays (it becomes dangling) until no container needs it.</summary>
     static Task<IResult> RemoveImage(HttpContext ctx, string name, EngineServices svc) => Guard(async () =>
@@ -187,38 +182,5 @@ public static class ImageRoutes
         var items = removal.Untagged.Select(u => new ImageDeleteItem { Untagged = u })
             .Concat(removal.Deleted.Select(d => new ImageDeleteItem { Deleted = d })).ToList();
         return Results.Json(items, GockerImageJson.Default.ListImageDeleteItem);
-    });
-
-    /// <summary>POST /images/prune: dangling images no container uses; filters {"dangling":["false"]}: every unused image.</summary>
-    static Task<IResult> PruneImages(HttpContext ctx, EngineServices svc) => Guard(async () =>
-    {
-        bool all = false;
-        var filters = ctx.Request.Query["filters"].ToString();
-        if (!string.IsNullOrEmpty(filters))
-        {
-            try
-            {
-                using var doc = JsonDocument.Parse(filters);
-                if (doc.RootElement.TryGetProperty("dangling", out var d))
-                    all = d.ValueKind == JsonValueKind.Array && d.EnumerateArray().Any(v => v.GetString() is "false" or "0")
-                          || d.ValueKind == JsonValueKind.Object && d.EnumerateObject().Any(p => p.Name is "false" or "0");
-            }
-            // InvalidOperationException: valid JSON of the wrong shape (an array, a number where a string goes).
-            catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-            {
-                throw new BadRequestException($"invalid filters: {ex.Message} (expected {{\"dangling\":[\"false\"]}})");
-            }
-        }
-        var inUse = await ImagesInUse(ctx);
-        var sizes = svc.Images.List().GroupBy(i => i.Id).ToDictionary(g => g.Key, g => g.First().SizeBytes);
-        var removed = await Task.Run(() => svc.Images.Prune(inUse, all));
-        var response = new ImagePruneResponse();
-        foreach (var r in removed)
-        {
-            response.ImagesDeleted.AddRange(r.Untagged.Select(u => new ImageDeleteItem { Untagged = u }));
-            response.ImagesDeleted.AddRange(r.Deleted.Select(d => new ImageDeleteItem { Deleted = d }));
-            response.SpaceReclaimed += r.Deleted.Sum(d => sizes.GetValueOrDefault(d));
-        }
-        return Results.Json(response, GockerImageJson.Default.ImagePruneResponse);
     });
 }

@@ -35,6 +35,8 @@ internal sealed class ContainerDefaults
     public List<string>? Entrypoint { get; set; }
     public List<string>? Cmd { get; set; }
     public string? WorkingDir { get; set; }
+    public string? StopSignal { get; set; }
+    public Dictionary<string, string>? Labels { get; set; }
 }
 
 internal sealed class RootfsSection

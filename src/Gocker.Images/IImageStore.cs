@@ -24,6 +24,10 @@ public sealed record ImageRecord
     public string[] LayerIds { get; init; } = [];
     public string? Parent { get; init; }
     public string? Comment { get; init; }
+    /// <summary>The image config's StopSignal (null: none), the default of `run --stop-signal`.</summary>
+    public string? StopSignal { get; init; }
+    /// <summary>The image config's Labels (for the `label` filters of image prune).</summary>
+    public IReadOnlyDictionary<string, string>? Labels { get; init; }
 }
 
 /// <summary>What `rmi` did: names removed and image ids deleted (Docker's Untagged/Deleted items).</summary>
@@ -79,6 +83,8 @@ public interface IImageStore
     IReadOnlyList<ImageRemoval> Prune(IReadOnlySet<string> inUse, bool all) => throw new NotSupportedException();
     /// <summary>The container's upper dir becomes a new layer on top of its image.</summary>
     ImageRecord CommitContainer(ContainerCommit commit) => throw new NotSupportedException();
+    /// <summary>Docker's image history, newest first (ImageStore.History.cs).</summary>
+    IReadOnlyList<ImageHistoryEntry> History(string reference) => throw new NotSupportedException();
     /// <summary>Every name pointing at the image id.</summary>
     IReadOnlyList<string> NamesOf(string id) => throw new NotSupportedException();
     /// <summary>Bytes of one layer of <see cref="ImageRecord.LayerIds"/> as recorded when it was

@@ -227,8 +227,11 @@ public sealed partial class ImageStore : IImageStore
         }
         if (config is null) return null;
         var refs = config.Layers ?? ["rootfs:" + hex];
+        var extras = ReadConfigExtras(dir);
         return new ImageRecord
         {
+            StopSignal = extras?.StopSignal,
+            Labels = extras?.Labels,
             Name = name,
             Id = "sha256:" + hex,
             Layers = refs.Reverse().Select(LayerPath).ToArray(),

@@ -148,6 +148,8 @@ static class Init
             step = "exec";
             var command = Exec.Prepare(spec.Args, Users.WithHome(spec.Env, user));
             if (spec.NoNewPrivileges && spec.Seccomp is { } late) { step = "seccomp"; SeccompFilter.Install(late); step = "exec"; }
+            // --init: stay PID 1 (forward signals, reap), the command runs as our child.
+            if (spec.Init) return Supervise.Run(command, spec.Tty);
             Exec.Execve(command); // returns only on failure (throws)
             return 125;
         }

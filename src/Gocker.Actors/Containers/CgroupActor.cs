@@ -23,6 +23,8 @@ public sealed class CgroupActor : ReceiveActor, IWithTimers
     public sealed record OomKills(long Count);
     public sealed record ReadStats;
     public sealed record KillAll;
+    /// <summary>`update`: writes the limits that are set in it to the live cgroup; answers Done.</summary>
+    public sealed record Update(CgroupLimits Limits);
     public sealed record Remove;
     public sealed record Done;
     /// <summary>A run ended: reads its OOM kill count and removes the cgroup, or, with Keep (the
@@ -91,6 +93,7 @@ public sealed class CgroupActor : ReceiveActor, IWithTimers
         Receive<Thaw>(_ => Reply(() => { Require().Thaw(); return new Done(); }));
         Receive<ListProcesses>(_ => Reply(() => new ProcessList(Require().Processes())));
         Receive<KillAll>(_ => Reply(() => { _cgroup?.KillAll(); return new Done(); }));
+        Receive<Update>(m => Reply(() => { Require().Update(m.Limits); return new Done(); }));
         Receive<Remove>(_ => Reply(HandleRemove));
         Receive<EndRun>(m => Reply(() => HandleEndRun(m)));
         Receive<WatchOom>(HandleWatchOom);

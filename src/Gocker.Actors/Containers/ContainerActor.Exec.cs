@@ -43,7 +43,8 @@ public sealed partial class ContainerActor
             WriteExecSpec(specPath, new ExecSpec
             {
                 Args = m.Args,
-                Env = ContainerSpecFactory.MergeEnv(s.Env, m.Env),
+                // exec -t: TERM=xterm unless set (Docker's exec does the same).
+                Env = ContainerSpecFactory.MergeEnv(m.Tty ? ["TERM=xterm", .. s.Env] : s.Env, m.Env),
                 WorkingDir = string.IsNullOrEmpty(m.WorkingDir) ? s.WorkingDir : m.WorkingDir,
                 User = m.User ?? s.User,
                 Tty = m.Tty,

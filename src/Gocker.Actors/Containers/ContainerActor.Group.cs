@@ -27,7 +27,8 @@ public sealed partial class ContainerActor
         Receive<GroupStop>(m =>
         {
             if (_record.Status == ContainerStatus.Running && _ns is not null) _groupStopping = true;
-            HandleStop(new Stop(m.Timeout));
+            // The member's own --stop-timeout wins over the group's (the daemon's default).
+            HandleStop(new Stop(_record.Spec.StopTimeout is null ? m.Timeout : null));
         });
         ReceiveAsync<GroupRestart>(_ => HandleGroupRestart());
     }

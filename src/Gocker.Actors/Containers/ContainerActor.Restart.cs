@@ -188,11 +188,11 @@ public sealed partial class ContainerActor
         HandleStop(m);
     }
 
-    /// <summary>Docker: SIGKILL and the stop signal (SIGTERM) disable the policy until the next start;
-    /// other signals (SIGHUP, SIGUSR1...) leave it in place.</summary>
+    /// <summary>Docker: SIGKILL and the stop signal (SIGTERM unless --stop-signal) disable the policy
+    /// until the next start; other signals (SIGHUP, SIGUSR1...) leave it in place.</summary>
     async Task HandleKillByHand(Kill m)
     {
-        var fatal = m.Signal is 9 or 15;
+        var fatal = m.Signal == 9 || m.Signal == StopSignalNumber;
         if (_record.Status == ContainerStatus.Restarting)
         {
             var sender = Sender;

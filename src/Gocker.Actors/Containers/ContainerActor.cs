@@ -25,7 +25,9 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
     public sealed record Kill(int Signal);
     /// <param name="ForRestart">The stop half of `restart`: an `--rm` container is not removed by
     /// this exit (Docker's restart keeps it), the start that follows runs it again.</param>
-    public sealed record Stop(TimeSpan Timeout, bool ForRestart = false);
+    /// <param name="Timeout">Null: the container's StopTimeout, else the daemon's default.</param>
+    /// <param name="Signal">Null: the container's stop signal (StopSignal, SIGTERM by default).</param>
+    public sealed record Stop(TimeSpan? Timeout, bool ForRestart = false, int? Signal = null);
     /// <param name="Volumes">`rm -v`: the container's anonymous volumes go with it (named ones stay).</param>
     public sealed record Remove(bool Force, bool Volumes = false);
     public sealed record Inspect;
@@ -135,6 +137,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveExec();
         ReceiveArchive();
         ReceiveGroupMessages();
+        ReceiveVerbMessages();
     }
 
     protected override bool AroundReceive(Receive receive, object message)
@@ -465,9 +468,10 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
             WorkDir = _layout.WorkDir,
             Hostname = s.Hostname,
             Args = s.Args,
-            Env = s.Env,
+            Env = EnvWithTerm(s),
             WorkingDir = s.WorkingDir,
             User = s.User,
+            Init = s.Init,
             // The generated /etc files first: a user's -v onto /etc/hosts still wins, as in Docker.
             // Copy-up into an empty volume on the container's first start only (Docker copies when it
             // creates the container): a volume the container emptied stays empty across restarts.
@@ -921,10 +925,13 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         if (!_record.Status.CanKill() || _ns is null) { Sender.Tell(new NotModified()); return; }
         _stoppers.Add(Sender);
         if (m.ForRestart) _stoppingForRestart = true;
-        _ns.Tell(new NamespaceActor.Signal(15));
-        Emit("kill", ("signal", "15"));
-        // A PID 1 that ignores SIGTERM still stops: SIGKILL when the grace period ends.
-        Timers.StartSingleTimer($"kill-{_runId}", new KillTimeout(_runId), m.Timeout);
+        var signal = m.Signal ?? StopSignalNumber;
+        _ns.Tell(new NamespaceActor.Signal(signal));
+        Emit("kill", ("signal", signal.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        // A PID 1 that ignores the signal still stops: SIGKILL when the grace period ends (never
+        // with a StopTimeout of -1).
+        var timeout = m.Timeout ?? StopTimeoutOf(_record.Spec, _svc.Options.DefaultStopTimeout);
+        if (timeout >= TimeSpan.Zero) Timers.StartSingleTimer($"kill-{_runId}", new KillTimeout(_runId), timeout);
     }
 
     void HandleKillTimeout(KillTimeout m)

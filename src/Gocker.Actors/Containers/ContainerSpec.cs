@@ -83,6 +83,14 @@ public sealed record ContainerSpec
     /// (no remap, or --userns host). Decided at create and kept: a daemon restarted with another
     /// setting runs the container as it was made (its upper dir is owned by these ids).</summary>
     public Gocker.Syscalls.Security.IdMap? Userns { get; init; }
+
+    // ---- process options (ContainerSpecFactory.Process.cs) ----
+    /// <summary>--stop-signal (else the image's StopSignal) as given, for inspect; null = SIGTERM.</summary>
+    public string? StopSignal { get; init; }
+    /// <summary>--stop-timeout in seconds (-1: never SIGKILL); null = the daemon's default.</summary>
+    public int? StopTimeout { get; init; }
+    /// <summary>--init: gocker-init stays PID 1, forwards signals and reaps (InitSpec.Init).</summary>
+    public bool Init { get; init; }
 }
 
 /// <summary>The persisted runtime state of a container (next to its spec).</summary>

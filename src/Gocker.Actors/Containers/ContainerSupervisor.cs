@@ -28,6 +28,9 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
     public sealed record Resolved(string Id);
     public sealed record List(bool All);
     public sealed record Listing(IReadOnlyList<ContainerRecord> Containers);
+    /// <summary>`rename`: the name is checked and moved here (one actor owns the name table), then the
+    /// container records it (ContainerActor.Rename answers).</summary>
+    public sealed record RenameContainer(string Reference, string NewName);
 
     readonly EngineServices _svc;
     readonly ILoggingAdapter _log = Context.GetLogger();
@@ -42,6 +45,7 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
         _svc = svc;
         Receive<Create>(HandleCreate);
         Receive<ToContainer>(HandleToContainer);
+        Receive<RenameContainer>(HandleRename);
         Receive<Resolve>(m => Answer(() => new Resolved(ResolveId(m.Reference))));
         Receive<List>(m => _settling.Count > 0, _ => Stash.Stash());
         Receive<ContainerActor.Settled>(m =>
@@ -224,6 +228,28 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             return;
         }
         _children[id].Forward(m.Message);
+    }
+
+    void HandleRename(RenameContainer m)
+    {
+        string id, name;
+        try
+        {
+            id = ResolveId(m.Reference);
+            name = (m.NewName ?? "").TrimStart('/');
+            if (name.Length == 0) throw new BadRequestException("Neither old nor new names may be empty");
+            ContainerIds.ValidateName(name);
+            var old = _records[id].Spec.Name;
+            if (name == old) throw new BadRequestException("Renaming a container with the same name as its current name");
+            if (_names.TryGetValue(name, out var existing))
+                throw new ConflictException($"Error when allocating new name: Conflict. The container name \"/{name}\" is already in use by container \"{existing}\". You have to remove (or rename) that container to be able to reuse that name.");
+            if (_names.TryGetValue(old, out var owner) && owner == id) _names.Remove(old);
+            _names[name] = id;
+            // The record the supervisor answers inspect from follows at once (the child's Changed confirms it).
+            _records[id] = _records[id] with { Spec = _records[id].Spec with { Name = name } };
+        }
+        catch (Exception ex) { Sender.Tell(new Status.Failure(ex)); return; }
+        _children[id].Forward(new ContainerActor.Rename(name));
     }
 
     string ResolveId(string reference)

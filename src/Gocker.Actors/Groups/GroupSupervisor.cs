@@ -107,9 +107,15 @@ public sealed class GroupSupervisor : ReceiveActor
         }
     }
 
+    /// <summary>The longest a group waits for one member's stop (its --stop-timeout may exceed the daemon's).</summary>
+    static readonly TimeSpan MemberStopCap = TimeSpan.FromHours(1);
+
     async Task StopMember(string id)
     {
-        try { await Ask(id, new ContainerActor.GroupStop(_stopTimeout), _stopTimeout + AskTimeout); }
+        // A member with its own --stop-timeout is stopped with it (ContainerActor.GroupStop), which may be
+        // longer than the daemon's: the answer comes when it has exited, so wait for up to an hour.
+        var grace = _stopTimeout > MemberStopCap ? _stopTimeout : MemberStopCap;
+        try { await Ask(id, new ContainerActor.GroupStop(_stopTimeout), grace + AskTimeout); }
         catch (ContainerNotFoundException) { }
         catch (Exception ex) { _log.Warning("group {0}: stopping {1} failed: {2}", _state.Name, id, ex.Message); }
     }

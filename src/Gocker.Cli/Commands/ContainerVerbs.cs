@@ -18,14 +18,23 @@ internal static class ContainerVerbs
         root.Add(unpause);
 
         var restartTime = new Option<int?>("--time", "-t") { Description = "Seconds to wait before killing the container", HelpName = "int" };
+        var restartSignal = new Option<string?>("--signal", "-s") { Description = "Signal to send to the container (default: its stop signal)", HelpName = "string" };
         var restartIds = ids("Containers to restart");
-        var restart = new Command("restart", "Restart one or more containers") { restartTime, restartIds };
-        restart.SetAction(pr => guard(pr, () => ContainerCommands.Restart(ctx, pr.GetValue(restartIds)!, pr.GetValue(restartTime))));
+        var restart = new Command("restart", "Restart one or more containers") { restartTime, restartSignal, restartIds };
+        restart.SetAction(pr => guard(pr, () => VerbCommands.Stop(ctx, pr.GetValue(restartIds)!, pr.GetValue(restartTime), pr.GetValue(restartSignal), restart: true)));
         root.Add(restart);
 
         var topId = new Argument<string>("CONTAINER");
-        var top = new Command("top", "Display the running processes of a container") { topId };
-        top.SetAction(pr => guard(pr, () => ContainerCommands.Top(ctx, pr.GetValue(topId)!)));
+        var topPsArgs = new Argument<string[]>("ps OPTIONS") { Arity = ArgumentArity.ZeroOrMore, Description = "Options for the host's ps (e.g. -o pid,comm)" };
+        var top = new Command("top", "Display the running processes of a container") { topId, topPsArgs };
+        top.TreatUnmatchedTokensAsErrors = false;
+        // The ps options as typed, in order (they look like options of ours: take them from the tokens).
+        top.SetAction(pr => guard(pr, () =>
+        {
+            var tokens = pr.Tokens.Select(t => t.Value).ToList();
+            int at = tokens.IndexOf("top");
+            return VerbCommands.Top(ctx, pr.GetValue(topId)!, at < 0 ? [] : [.. tokens.Skip(at + 2)]);
+        }));
         root.Add(top);
 
         var statsAll = new Option<bool>("--all", "-a") { Description = "Show all containers (default shows just running)" };

@@ -23,8 +23,9 @@ public static class ImageCommandTree
 
         var pruneAll = new Option<bool>("--all", "-a") { Description = "Remove all unused images, not just dangling ones" };
         var pruneForce = new Option<bool>("--force", "-f") { Description = "Do not prompt for confirmation (gocker never prompts)" };
-        var prune = new Command("prune", "Remove unused images") { pruneAll, pruneForce };
-        prune.SetAction(pr => guard(pr, () => ImageArchiveCommands.Prune(ctx, pr.GetValue(pruneAll))));
+        var pruneFilter = new Option<string[]>("--filter") { Description = "Provide filter values (e.g. \"until=24h\", \"label=k=v\", \"label!=k\")", AllowMultipleArgumentsPerToken = false };
+        var prune = new Command("prune", "Remove unused images") { pruneAll, pruneForce, pruneFilter };
+        prune.SetAction(pr => guard(pr, () => VerbCommands.PruneImages(ctx, pr.GetValue(pruneAll), pr.GetValue(pruneFilter) ?? [])));
         image.Add(prune);
     }
 

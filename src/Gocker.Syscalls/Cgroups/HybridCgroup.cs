@@ -24,6 +24,9 @@ public sealed class HybridCgroup : ICgroup, IRecyclableCgroup
 
     public long OomKillCount() => V1.OomKillCount();
 
+    /// <summary>The limits live in the v1 controllers (the cgroup2 tree carries none here).</summary>
+    public void Update(CgroupLimits limits) => V1.Update(limits);
+
     /// <summary>Where the count is read: the v1 memory controller (the cgroup2 tree has none in hybrid mode).</summary>
     public OomWatch? WatchOom(Action onSignal) => V1.WatchOom(onSignal);
 

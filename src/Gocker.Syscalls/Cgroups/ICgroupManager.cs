@@ -58,6 +58,10 @@ public interface ICgroup
     void Thaw();
     /// <summary>SIGKILL every process in the cgroup (v2 cgroup.kill, v1 by iterating cgroup.procs).</summary>
     void KillAll();
+    /// <summary>`update`: writes the limits set in <paramref name="limits"/> (null fields are left as
+    /// they are) to the live cgroup, in an order the kernel accepts (a memory limit raised above the
+    /// v1 memsw limit moves memsw first).</summary>
+    void Update(CgroupLimits limits) => throw new NotSupportedException($"cgroup {RelativePath}: this driver cannot change limits");
     /// <summary>rmdir every directory, retrying briefly while the kernel finishes reaping. Idempotent.</summary>
     void Remove();
 }

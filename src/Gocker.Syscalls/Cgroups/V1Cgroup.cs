@@ -114,6 +114,30 @@ public sealed class V1Cgroup : ICgroup, IRecyclableCgroup
 
     void fs_Write(string dir, string file, long value) => _fs.Write(dir, file, value.ToString());
 
+    public void Update(CgroupLimits l)
+    {
+        RequireControllers(_dirs, l with { Devices = null }, RelativePath);
+        if (l.MemoryBytes is { } mem)
+        {
+            var dir = Dir("memory")!;
+            // memsw may never be below limit_in_bytes: raising goes memsw first, lowering limit first.
+            bool memsw = _fs.FileExists(dir, "memory.memsw.limit_in_bytes");
+            long current = long.TryParse(_fs.Read(dir, "memory.limit_in_bytes").Trim(), out var c) ? c : long.MaxValue;
+            if (memsw && mem > current) fs_Write(dir, "memory.memsw.limit_in_bytes", mem);
+            fs_Write(dir, "memory.limit_in_bytes", mem);
+            if (memsw && mem <= current) fs_Write(dir, "memory.memsw.limit_in_bytes", mem);
+        }
+        if (l.CpuQuotaMicros is { } quota)
+        {
+            var dir = Dir("cpu")!;
+            // A quota valid for the new period may not be for the old one: lift the quota first.
+            fs_Write(dir, "cpu.cfs_quota_us", -1);
+            fs_Write(dir, "cpu.cfs_period_us", l.CpuPeriodMicros);
+            fs_Write(dir, "cpu.cfs_quota_us", quota);
+        }
+        ApplyLimits(l with { MemoryBytes = null, CpuQuotaMicros = null, Devices = null });
+    }
+
     public void AddProcess(int pid)
     {
         foreach (var dir in Directories) _fs.Write(dir, "cgroup.procs", pid.ToString());

@@ -108,6 +108,8 @@ public sealed class V2Cgroup : ICgroup, IRecyclableCgroup
 
     public void AddProcess(int pid) => _fs.Write(Directory, "cgroup.procs", pid.ToString());
 
+    public void Update(CgroupLimits l) => ApplyLimits(l with { Devices = null });
+
     public IReadOnlyList<int> Processes() => _fs.ReadPids(Directory).Distinct().Order().ToList();
 
     public long OomKillCount() => OomCounts.FromMemoryEvents(_fs.TryRead(Directory, "memory.events")) ?? 0;

@@ -84,6 +84,10 @@ public sealed record InitSpec
     /// informational. Omitted when false.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool Remapped { get; init; }
+    /// <summary>--init: the init stays PID 1, runs the command as its child, forwards signals to it and
+    /// reaps orphans (tini's behaviour); it exits with the command's status. Omitted when false.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool Init { get; init; }
 }
 
 /// <summary>--tmpfs PATH[:OPTIONS]: a tmpfs at Destination (resolved within the rootfs) with mount

@@ -28,7 +28,7 @@ public static class InitSpecReader
             ulong? capabilities = null;
             long shmSize = 0;
             int? oomScoreAdj = null;
-            bool noNewPrivileges = false, remapped = false;
+            bool noNewPrivileges = false, remapped = false, init = false;
             byte[]? seccomp = null;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
@@ -55,6 +55,7 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("Seccomp"u8)) { r.Read(); seccomp = r.TokenType == JsonTokenType.Null ? null : r.GetBytesFromBase64(); }
                 else if (r.ValueTextEquals("NoNewPrivileges"u8)) { r.Read(); noNewPrivileges = r.GetBoolean(); }
                 else if (r.ValueTextEquals("Remapped"u8)) { r.Read(); remapped = r.GetBoolean(); }
+                else if (r.ValueTextEquals("Init"u8)) { r.Read(); init = r.GetBoolean(); }
                 else return null; // unknown: let the generated deserializer decide
             }
             if (r.TokenType != JsonTokenType.EndObject || rootfs is null || lower is null || upper is null ||
@@ -66,7 +67,7 @@ public static class InitSpecReader
                 InjectMountFault = injectMountFault, Tty = tty, VolatileUpper = volatileUpper,
                 Capabilities = capabilities, ReadonlyRootfs = readonlyRootfs, UnmaskedPaths = unmasked, Privileged = privileged,
                 ShmSize = shmSize, OomScoreAdj = oomScoreAdj,
-                Seccomp = seccomp, NoNewPrivileges = noNewPrivileges, Remapped = remapped,
+                Seccomp = seccomp, NoNewPrivileges = noNewPrivileges, Remapped = remapped, Init = init,
             };
         }
         catch (JsonException) { return null; }

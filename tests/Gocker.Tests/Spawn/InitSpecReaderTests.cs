@@ -22,6 +22,7 @@ public class InitSpecReaderTests
         Seccomp = [0x20, 0, 0, 0, 4, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f],
         NoNewPrivileges = true,
         Remapped = true,
+        Init = true,
     };
 
     [Fact]
