@@ -36,6 +36,8 @@ cleanup() {
   rm_cgroup_parent $cg
 }
 trap cleanup EXIT
+# A stop by signal (kill PID, ^C) still cleans up: EXIT runs through exit.
+trap 'exit 143' TERM; trap 'exit 130' INT
 for _ in $(seq 1 400); do [ -S "$sock" ] && $g version >/dev/null 2>&1 && break; sleep 0.05; done
 netid=$($g network create --subnet "$subnet" soaknet)
 bridge=gk-${netid:0:12}

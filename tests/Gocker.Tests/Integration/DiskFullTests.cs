@@ -223,8 +223,8 @@ public sealed class LogGapTests
         // Each line: its own time (seconds; busybox date has no %N) and a counter.
         var id = d.Ok("run", "-d", "--network", "none", "busybox", "sh", "-c",
             "i=0; while true; do echo \"$(date +%s) $i\"; i=$((i+1)); sleep 0.1; done");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!d.Gocker("logs", id).Stdout.Contains(" 5\n")) { Assert.True(DateTime.UtcNow < deadline, d.Log); Thread.Sleep(50); }
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (!d.Gocker("logs", id).Stdout.Contains(" 5\n")) { Assert.True(DateTime.UtcNow < deadline, "no output before the kill\n" + d.Log); Thread.Sleep(50); }
 
         var killed = DateTimeOffset.UtcNow;
         d.Kill9();
@@ -233,10 +233,10 @@ public sealed class LogGapTests
         d.Start();
         // Until it has logged lines stamped after the restart.
         var after = restarting.ToUnixTimeSeconds() + 1;
-        deadline = DateTime.UtcNow.AddSeconds(30);
+        deadline = DateTime.UtcNow.AddSeconds(90);
         while (!d.Gocker("logs", id).Stdout.Split('\n').Any(l => l.Length > 0 && long.Parse(l.Split(' ')[0]) > after))
         {
-            Assert.True(DateTime.UtcNow < deadline, d.Log);
+            Assert.True(DateTime.UtcNow < deadline, "no output logged after the restart\n" + d.Gocker("logs", id).Stdout + "\n--- daemon\n" + d.Log);
             Thread.Sleep(100);
         }
 
