@@ -91,6 +91,9 @@ public static class StateStore
         return padded;
     }
 
+    /// <summary>Whether the record has its spare (a reserved record written by this daemon version).</summary>
+    public static bool HasSpare(string containerDir) => exchangeUnsupported || File.Exists(Path.Combine(containerDir, SpareName));
+
     public static ContainerRecord? Load(string containerDir)
     {
         var path = Path.Combine(containerDir, FileName);
