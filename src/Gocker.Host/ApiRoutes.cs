@@ -34,6 +34,8 @@ public static class ApiRoutes
         app.UseRouting();
         // Body limits, JSON errors for what no route catches, exact application/json (RequestLimits).
         RequestLimits.Use(app);
+        // New work on a full data root: refused before anything is made (507, StorageGuard).
+        StorageGuard.Use(app);
 
         // Docker's clients read API-Version from the ping to pick the version they speak (without it
         // the docker CLI falls back to 1.24).
@@ -101,11 +103,13 @@ public static class ApiRoutes
 
     public static IResult Error(Exception ex)
     {
+        ex = StorageGuard.Translate(ex);
         var (code, exit) = ex switch
         {
             ContainerNotFoundException or ImageNotFoundException or Gocker.Network.NetworkNotFoundException or RouteNotFoundException => (404, (int?)null),
             BadRequestException or UnsafeArchiveException or ArgumentException or InvalidDataException or System.Text.Json.JsonException => (400, null),
             RequestTooLargeException => (413, null),
+            InsufficientStorageException => (507, null),
             Microsoft.AspNetCore.Http.BadHttpRequestException b => (b.StatusCode, null),
             ConflictException or InvalidStateException or Gocker.Network.NetworkConflictException => (409, null),
             StartFailedException s => (500, s.ExitCode),

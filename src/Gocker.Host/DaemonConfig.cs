@@ -14,6 +14,8 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
     public bool FavorDynmods { get; init; }
     /// <summary>gocker.api.max-json-body: the largest request body of a JSON endpoint (RequestLimits).</summary>
     public long MaxJsonBody { get; init; } = RequestLimits.DefaultMaxJsonBody;
+    /// <summary>gocker.storage.min-free: new work is refused while the data root has less (StorageGuard).</summary>
+    public long MinFree { get; init; } = StorageGuard.DefaultMinFree;
 
     /// <summary>gocker.network.netns-pool when the configuration does not say (as shipped).</summary>
     public const int DefaultNetnsPool = 2;
@@ -89,7 +91,7 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
             var v => throw new ArgumentException($"gocker.cgroups.favor-dynmods = {v}: use on or off"),
         };
         var socket = ParseHost(host ?? Str("host", "unix:///run/gocker.sock"));
-        return new DaemonConfig(options, socket, hocon, file) { Network = network, FavorDynmods = favor, MaxJsonBody = MaxJsonBodyOf(g) };
+        return new DaemonConfig(options, socket, hocon, file) { Network = network, FavorDynmods = favor, MaxJsonBody = MaxJsonBodyOf(g), MinFree = MinFreeOf(g) };
     }
 
     /// <summary>gocker.restart { delay, max-delay, multiplier, reset-after, jitter }, checked like the
@@ -137,6 +139,17 @@ public sealed record DaemonConfig(GockerOptions Options, string SocketPath, Conf
         catch (Exception) { size = null; } // whatever the HOCON reader throws for a value that is no size
         return size is >= 1024 and <= 1L << 30 ? size.Value
             : throw new ArgumentException($"gocker.api.max-json-body = {g.GetString("api.max-json-body")}: use a size from 1KiB to 1GiB (e.g. 4MiB)");
+    }
+
+    /// <summary>gocker.storage.min-free: a HOCON size (4MiB, 0 to turn the check off), at most 1 TiB.</summary>
+    static long MinFreeOf(Config g)
+    {
+        if (!g.HasPath("storage.min-free")) return StorageGuard.DefaultMinFree;
+        long? size;
+        try { size = g.GetByteSize("storage.min-free"); }
+        catch (Exception) { size = null; } // whatever the HOCON reader throws for a value that is no size
+        return size is >= 0 and <= 1L << 40 ? size.Value
+            : throw new ArgumentException($"gocker.storage.min-free = {g.GetString("storage.min-free")}: use a size from 0 to 1TiB (e.g. 4MiB)");
     }
 
     /// <summary>gocker.events { max, subscriber-buffer, persist }.</summary>

@@ -238,6 +238,7 @@ public sealed partial class ContainerActor
         CloseLog(endOfRun: false);
         // A daemon that stops leaves its last records on disk (a write behind is milliseconds).
         _writer.Flush().Wait(TimeSpan.FromSeconds(5));
+        _writer.Dispose();
         base.PostStop();
     }
 

@@ -110,7 +110,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         _svc = svc;
         _record = record;
         _layout = ContainerLayout.For(svc.Options, record.Spec.Id);
-        _writer = new RecordWriter(_layout.DataDir, _log, record.Spec.Id);
+        _writer = NewRecordWriter(svc, record, _layout, _log);
         ReceiveAsync<Start>(_ => HandleStartByHand());
         ReceiveAsync<NamespaceActor.ProcessExited>(HandleExited);
         ReceiveAsync<FinishFailedStart>(HandleFinishFailedStart);
@@ -752,10 +752,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         string why = "no terminal keeper held it (the daemon that started it had none)";
         if (_record.Terminal is { } kept && Keeper is { } keeper)
         {
+            var gapSince = LogGapSince();
             _stdio = ContainerStdio.Readopt(kept, keeper, Id, _record.Spec.StdinOnce, OpenLog(), out why);
             if (_stdio is not null)
             {
                 _log.Info("container {0}: terminal /dev/pts/{1} taken back from the keeper (pid {2})", Id[..12], kept.Pts, kept.KeeperPid);
+                ReportLogGap(gapSince, null);
                 return;
             }
         }
@@ -773,10 +775,12 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         // Not recorded: the previous daemon may have died between the hand-off and the record's write.
         if ((_record.Output ?? OutputKeeper.FindPipes(Id)) is { } kept)
         {
+            var gapSince = LogGapSince();
             _output = ContainerOutput.Readopt(kept, OpenLog(), out why);
             if (_output is not null)
             {
                 _log.Info("container {0}: output pipes taken back from the keeper (pid {1})", Id[..12], kept.KeeperPid);
+                ReportLogGap(gapSince, _output.Backlog);
                 if (_record.Output != kept) SetRecord(_record with { Output = kept });
                 return;
             }

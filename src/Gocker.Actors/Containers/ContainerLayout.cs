@@ -85,7 +85,7 @@ public sealed record ContainerLayout(string DataDir, string RunDir, string Rootf
             if (record.Spec.Userns is { } map) Gocker.Syscalls.Native.Sys.Chown(UpperDir, map.HostUid, map.HostGid);
             // The log is the daemon's (the container never holds it): root's, whatever the mapping.
             Gocker.Actors.Logs.LogFiles.CreateFirst(DataDir);
-            if (persist) StateStore.Save(DataDir, record);
+            if (persist) StateStore.Save(DataDir, record, reserve: !record.Spec.AutoRemove);
         }
         catch
         {

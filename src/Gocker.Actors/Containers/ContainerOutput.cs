@@ -74,13 +74,15 @@ public sealed class ContainerOutput
         if (outR < 0) return null;
         int errR = TerminalKeeper.TakeBackPipe(kept, stdout: false, out why);
         if (errR < 0) { Sys.Close(outR); return null; }
+        // What waits in the pipes now was written while no daemon read them (see ContainerActor.ReportLogGap).
+        var backlog = Pending(outR) + Pending(errR);
         OutputCopier.Stream? o = null;
         try
         {
             o = OutputCopier.Shared.Add(outR, log, 1);
             outR = -1;
             var e = OutputCopier.Shared.Add(errR, log, 2);
-            return new ContainerOutput(o, e, -1, -1, kept);
+            return new ContainerOutput(o, e, -1, -1, kept) { Backlog = backlog };
         }
         catch (Exception ex)
         {
@@ -89,6 +91,15 @@ public sealed class ContainerOutput
             why = ex.Message;
             return null;
         }
+    }
+
+    /// <summary>Bytes that were waiting in the pipes when they were taken back (Readopt), 0 otherwise.</summary>
+    public long Backlog { get; private init; }
+
+    static unsafe long Pending(int fd)
+    {
+        int n = 0;
+        return Libc.ioctl(fd, 0x541B /* FIONREAD */, &n) == 0 ? n : 0;
     }
 
     /// <summary>The spawn request with the write ends as fds 1 and 2 (the spawner dups them).</summary>

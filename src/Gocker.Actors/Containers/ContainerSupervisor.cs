@@ -110,6 +110,13 @@ public sealed class ContainerSupervisor : ReceiveActor, IWithUnboundedStash
             Directory.Delete(dir, recursive: true);
             return;
         }
+        // A record from a daemon before reserved records: rewritten with its spare now, while there
+        // may be room, so its next write (an exit) cannot fail for want of space (StateStore).
+        if (!record.Spec.AutoRemove && !StateStore.HasSpare(dir))
+        {
+            try { StateStore.Save(dir, record, reserve: true); }
+            catch (IOException ex) { _log.Warning("container {0}: its record could not be given a spare: {1}", record.Spec.Id[..12], ex.Message); }
+        }
         if (record.Status == ContainerStatus.Removing)
         {
             // The previous daemon died while removing it: finish the job.

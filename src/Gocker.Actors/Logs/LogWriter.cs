@@ -62,6 +62,22 @@ public sealed class LogWriter : IDisposable
     public long Generation { get { lock (_lock) return _gen; } }
     /// <summary>Bytes dropped since the last successful write (0 when writing works).</summary>
     public long Dropped { get { lock (_lock) return _dropped; } }
+    /// <summary>When the newest chunk in the log was read (Unix ns; 0 for an empty or unreadable log).</summary>
+    public long LastNanos
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (!_open && !_closed)
+                {
+                    try { OpenLatest(); }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { return 0; }
+                }
+                return _lastNanos;
+            }
+        }
+    }
     /// <summary>Completes the next time the log grows or a generation starts (or at Dispose).</summary>
     public Task NextGrowth { get { lock (_lock) return _closed ? Task.CompletedTask : _grew.Task; } }
 

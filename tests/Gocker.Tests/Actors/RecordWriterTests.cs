@@ -59,4 +59,26 @@ public sealed class RecordWriterTests : IDisposable
         await w.Flush();
         Assert.False(Directory.Exists(gone));
     }
+
+    [Fact]
+    public void Reserved_records_keep_a_spare_of_their_slot_and_swap_it_in_without_a_new_file()
+    {
+        var w = new RecordWriter(_dir, NoLogger.Instance, new string('c', 64), reserve: true);
+        w.Save(Record(1));
+        var state = Path.Combine(_dir, StateStore.FileName);
+        var spare = Path.Combine(_dir, StateStore.SpareName);
+        Assert.Equal([StateStore.SpareName, StateStore.FileName], Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var slot = new FileInfo(state).Length;
+        Assert.True(slot % 4096 == 0 && slot == new FileInfo(spare).Length, $"slot {slot}, spare {new FileInfo(spare).Length}");
+        for (var pid = 2; pid <= 20; pid++)
+        {
+            w.Save(Record(pid, pid % 2 == 0 ? ContainerStatus.Exited : ContainerStatus.Running));
+            // The two files swapped names (RENAME_EXCHANGE): the spare holds the previous record, and
+            // neither grew (no block was needed).
+            Assert.Equal((slot, slot), (new FileInfo(state).Length, new FileInfo(spare).Length));
+            var loaded = StateStore.Load(_dir)!;
+            Assert.Equal((pid, pid % 2 == 0 ? ContainerStatus.Exited : ContainerStatus.Running), (loaded.Pid, loaded.Status));
+            Assert.Equal(pid - 1, (int)System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(spare))!["Pid"]!);
+        }
+    }
 }

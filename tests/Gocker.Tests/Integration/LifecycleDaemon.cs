@@ -26,7 +26,9 @@ public sealed class LifecycleDaemon : IDisposable
     /// <param name="configHocon">With it, every start of the daemon also gets --config FILE with that text.</param>
     /// <param name="sharedNet">Another daemon's slot (same bridge and subnet, as two data roots on one
     /// host's default network): that daemon's Dispose cleans the bridge and rules, not this one's.</param>
-    public LifecycleDaemon(int netnsPool = 0, string? configHocon = null, TestNetworkSlot? sharedNet = null)
+    /// <param name="dataRootTmpfsSize">With it ("24m"), the data root is a tmpfs of that size (a small
+    /// disk to fill, kept across the daemon's restarts), unmounted by Dispose.</param>
+    public LifecycleDaemon(int netnsPool = 0, string? configHocon = null, TestNetworkSlot? sharedNet = null, string? dataRootTmpfsSize = null)
     {
         GockerBinaries.Require();
         var tag = Guid.NewGuid().ToString("N")[..10];
@@ -35,12 +37,27 @@ public sealed class LifecycleDaemon : IDisposable
         _ownsNet = sharedNet is null;
         Net = sharedNet ?? new TestNetworkSlot(tag) { NetnsPool = netnsPool };
         Directory.CreateDirectory(Root);
+        if (dataRootTmpfsSize is not null)
+        {
+            Directory.CreateDirectory(DataRoot);
+            RunTool("mount", "-t", "tmpfs", "-o", $"size={dataRootTmpfsSize},mode=0711", "gocker-lc-data", DataRoot);
+            _tmpfsDataRoot = true;
+        }
         if (configHocon is not null)
         {
             _config = Path.Combine(Root, "gocker.hocon");
             File.WriteAllText(_config, configHocon);
         }
         Start();
+    }
+
+    readonly bool _tmpfsDataRoot;
+
+    static void RunTool(string tool, params string[] args)
+    {
+        using var p = Process.Start(tool, args);
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{tool} {string.Join(' ', args)}: exit {p.ExitCode}");
     }
 
     public int Pid => _daemon?.Id ?? 0;
@@ -147,7 +164,8 @@ public sealed class LifecycleDaemon : IDisposable
     /// <summary>Nothing of any container left: mounts, cgroups, run dirs, data dirs.</summary>
     public void AssertNoLeaks()
     {
-        var mounts = File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(Root)).ToList();
+        var mounts = File.ReadAllLines("/proc/self/mountinfo").Where(l => l.Contains(Root))
+            .Where(l => !(_tmpfsDataRoot && l.Split(' ')[4] == DataRoot)).ToList(); // the test's own small disk
         Assert.True(mounts.Count == 0, "mounts left:\n" + string.Join('\n', mounts));
         foreach (var dir in CgroupParentDirs())
         {
@@ -175,6 +193,10 @@ public sealed class LifecycleDaemon : IDisposable
             try { TestNetworkSlot.DeleteBridge(Net.Bridge); } catch { }
             try { Net.DeleteNetworkRules(); } catch { }
             try { TestNetworkSlot.DeleteBridgeRules([Net.Bridge]); } catch { }
+        }
+        if (_tmpfsDataRoot)
+        {
+            try { RunTool("umount", "-l", DataRoot); } catch { }
         }
         try { Directory.Delete(Root, true); } catch { }
     }
