@@ -570,7 +570,17 @@ public sealed partial class NetworkManager : INetworkManager
         return result;
     }
 
+    // Serialises hosts-file writes: each is computed under _lock but written after it, so two
+    // containers joining at once (compose starts a project's services together) could otherwise
+    // land an older view last, and a peer would be missing from a file until the next change.
+    readonly object _hostsWriteLock = new();
+
     void WriteHosts(ContainerNetworkRecord rec)
+    {
+        lock (_hostsWriteLock) WriteHostsSerialised(rec);
+    }
+
+    void WriteHostsSerialised(ContainerNetworkRecord rec)
     {
         string content;
         lock (_lock)

@@ -8,7 +8,7 @@ namespace Gocker.Cli.Commands;
 /// `gocker events`. The command line is rewritten before it is parsed (<see cref="Rewrite"/>), so
 /// the alias has every option of its target and the run/create/exec pre-split sees the real
 /// command; the group's listed subcommands exist only for `gocker container --help`.
-/// To add an alias (e.g. `container cp` once `gocker cp` exists): add one ("cp", "cp") entry to
+/// To add an alias (e.g. `container cp`): add one ("cp", "cp") entry to
 /// <see cref="Aliases"/>. A group's own commands (system df) are added as usual to the group
 /// (<see cref="Build"/>).
 /// </summary>
@@ -23,7 +23,7 @@ public static class CommandGroups
             ("stop", "stop"), ("restart", "restart"), ("kill", "kill"), ("rm", "rm"), ("remove", "rm"),
             ("logs", "logs"), ("exec", "exec"), ("attach", "attach"), ("wait", "wait"), ("top", "top"),
             ("stats", "stats"), ("commit", "commit"), ("export", "export"), ("port", "port"), ("pause", "pause"),
-            ("unpause", "unpause"),
+            ("unpause", "unpause"), ("cp", "cp"), ("rename", "rename"), ("update", "update"), ("diff", "diff"),
         ],
         ["system"] = [("info", "info"), ("events", "events")],
     };
@@ -47,7 +47,9 @@ public static class CommandGroups
     {
         foreach (var (group, subs) in Aliases)
         {
-            var cmd = new Command(group, group == "container" ? "Manage containers" : "Manage Docker-style system information");
+            // A group made earlier (VerbCommands adds `container prune`, `system prune`) is extended.
+            var existing = root.Subcommands.FirstOrDefault(c => c.Name == group);
+            var cmd = existing ?? new Command(group, group == "container" ? "Manage containers" : "Manage Docker-style system information");
             // One listed command per target: its first name, the others as aliases (ls, ps, list -> ps).
             foreach (var names in subs.GroupBy(x => x.Target, x => x.Sub))
             {
@@ -59,7 +61,7 @@ public static class CommandGroups
                 cmd.Add(alias);
             }
             foreach (var c in own.GetValueOrDefault(group) ?? []) cmd.Add(c);
-            root.Add(cmd);
+            if (existing is null) root.Add(cmd);
         }
     }
 }
