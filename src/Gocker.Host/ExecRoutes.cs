@@ -177,15 +177,21 @@ public static class ExecRoutes
         // A detached exec has nobody to read a terminal: it gets /dev/null, as without -t.
         var tty = c.Tty && !detach;
         var fds = new Fds();
+        Stream? conn = null;
         ContainerActor.ExecStarted started;
         try
         {
-            if (tty)
-            {
-                var record = await ApiRoutes.AskContainer<ContainerRecord>(ctx, inst.ContainerId, new ContainerActor.Inspect());
-                fds.OpenPty(inst, rows, cols, record.Pid, record.PidStartTime);
-            }
+            ContainerRecord? record = null;
+            if (tty || upgradable && !detach)
+                record = await ApiRoutes.AskContainer<ContainerRecord>(ctx, inst.ContainerId, new ContainerActor.Inspect());
+            if (tty) fds.OpenPty(inst, rows, cols, record!.Pid, record.PidStartTime);
             else fds.Open(stdin: c.AttachStdin && !detach, stdout: c.AttachStdout && !detach, stderr: c.AttachStderr && !detach);
+            // The 101 goes out before the process starts, as dockerd does it. A client reads the
+            // 101's head through a buffered reader and then takes the raw socket: output sent right
+            // behind the head can land in that buffer and is lost to it (docker-py's exec_run got
+            // empty output about one time in ten). A container that is not running gets its 409
+            // from ExecStart below, before any upgrade.
+            if (upgradable && !detach && record!.Status == ContainerStatus.Running) conn = await Upgrade(ctx, upgrade!, tty);
             started = await ApiRoutes.AskContainer<ContainerActor.ExecStarted>(ctx, inst.ContainerId,
                 new ContainerActor.ExecStart(inst.Id, [.. c.Cmd!], [.. c.Env ?? []], c.WorkingDir, string.IsNullOrEmpty(c.User) ? null : c.User,
                     tty, fds.ChildIn, fds.ChildOut, fds.ChildErr));
@@ -193,8 +199,30 @@ public static class ExecRoutes
         catch (Exception ex)
         {
             fds.CloseAll();
+            var error = ex is AggregateException { InnerException: { } inner } ? inner : ex;
+            if (conn is not null)
+            {
+                // Upgraded already: the error goes into the stream (as dockerd reports a failed
+                // start after the hijack), and the exec ends as one that could not run.
+                inst.Finish(126, error.Message);
+                try
+                {
+                    var msg = System.Text.Encoding.UTF8.GetBytes($"gocker: exec failed: {error.Message}\n");
+                    if (tty) conn.Write(msg);
+                    else
+                    {
+                        var frame = new byte[Multiplex.HeaderSize + msg.Length];
+                        msg.CopyTo(frame, Multiplex.HeaderSize);
+                        Multiplex.WriteHeader(frame, Multiplex.Stderr, msg.Length);
+                        conn.Write(frame);
+                    }
+                    conn.Flush();
+                }
+                catch (Exception) { /* the client went away */ }
+                return;
+            }
             lock (inst.Gate) inst.Started = false; // nothing ran: it may be started again
-            await ApiRoutes.Error(ex is AggregateException { InnerException: { } inner } ? inner : ex).ExecuteAsync(ctx);
+            await ApiRoutes.Error(error).ExecuteAsync(ctx);
             return;
         }
         // The process holds its own copies now: EOF on our read ends comes when it (and whatever
@@ -211,17 +239,8 @@ public static class ExecRoutes
             return;
         }
 
-        Stream conn;
-        if (upgradable)
-        {
-            ctx.Response.Headers.ContentType = tty ? RawContentType : GockerClientContentType;
-            // As dockerd answers (and attach does): Testcontainers' client refuses to hijack a 101
-            // without them ("cannot hijack chunked or content length stream").
-            ctx.Response.Headers.Connection = "Upgrade";
-            ctx.Response.Headers.Upgrade = "tcp";
-            conn = await upgrade!.UpgradeAsync();
-        }
-        else
+        if (conn is null && upgradable) conn = await Upgrade(ctx, upgrade!, tty);
+        else if (conn is null)
         {
             ctx.Response.StatusCode = 200;
             ctx.Response.ContentType = tty ? RawContentType : GockerClientContentType;
@@ -232,6 +251,16 @@ public static class ExecRoutes
         var framed = ctx.Request.Query["stdin"] == "framed";
         if (tty) await PumpTty(conn, fds, started, inst, upgradable && c.AttachStdin, framed);
         else await Pump(conn, fds, started, inst, upgradable, framed);
+    }
+
+    static async Task<Stream> Upgrade(HttpContext ctx, IHttpUpgradeFeature upgrade, bool tty)
+    {
+        ctx.Response.Headers.ContentType = tty ? RawContentType : GockerClientContentType;
+        // As dockerd answers (and attach does): Testcontainers' client refuses to hijack a 101
+        // without them ("cannot hijack chunked or content length stream").
+        ctx.Response.Headers.Connection = "Upgrade";
+        ctx.Response.Headers.Upgrade = "tcp";
+        return await upgrade.UpgradeAsync();
     }
 
     /// <summary>The initial window size of a -t exec (`?h=ROWS&w=COLS` on start, so that the first
