@@ -69,7 +69,8 @@ public sealed class DockerComposeTests(DaemonFixture daemon) : IClassFixture<Dae
             networks: [appnet]
           api:
             image: busybox
-            command: ["sh", "-c", "echo api-started; trap 'exit 0' TERM; while :; do sleep 1; done"]
+            command: ["sh", "-c", "echo api-started; echo kept >> /data/f; trap 'exit 0' TERM; while :; do sleep 1; done"]
+            volumes: [store:/data]
             networks:
               appnet:
                 aliases: [backend]
@@ -83,6 +84,8 @@ public sealed class DockerComposeTests(DaemonFixture daemon) : IClassFixture<Dae
             ipam:
               config:
                 - subnet: {{subnet}}
+        volumes:
+          store: {}
         """;
 
     CliResult Compose(string dir, params string[] args)
@@ -100,7 +103,7 @@ public sealed class DockerComposeTests(DaemonFixture daemon) : IClassFixture<Dae
     }
 
     [DockerComposeFact]
-    public void A_three_service_project_comes_up_resolves_names_restarts_on_failure_and_goes_down_leaving_nothing()
+    public void A_three_service_project_comes_up_resolves_names_restarts_on_failure_keeps_its_named_volume_until_down_v_and_leaves_nothing()
     {
         var project = "gkc" + Guid.NewGuid().ToString("N")[..8];
         var dir = Directory.CreateDirectory(Path.Combine(daemon.Root, "compose-" + project)).FullName;
@@ -153,13 +156,29 @@ public sealed class DockerComposeTests(DaemonFixture daemon) : IClassFixture<Dae
             Assert.Equal(ids, Gocker("ps", "-q", "--no-trunc", "--filter", $"label=com.docker.compose.project={project}").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order().ToList());
 
             Compose(dir, "-p", project, "down");
+            Assert.Equal("", Gocker("ps", "-aq", "--filter", $"label=com.docker.compose.project={project}").Trim());
+            Assert.DoesNotContain(project, Gocker("network", "ls"));
+
+            // The named volume outlives `down`: a new api container finds the first one's line.
+            Assert.Contains($"{project}_store", Gocker("volume", "ls", "-q"));
+            Compose(dir, "-p", project, "up", "-d");
+            string data = "";
+            for (int i = 0; i < 200 && data != "kept\nkept\n"; i++)
+            {
+                Thread.Sleep(50);
+                data = DockerComposeFactAttribute.Run(daemon, dir, "-p", project, "exec", "-T", "api", "cat", "/data/f").Stdout;
+            }
+            Assert.Equal("kept\nkept\n", data);
+            // `down -v` takes it with the project.
+            Compose(dir, "-p", project, "down", "-v");
             up = false;
+            Assert.DoesNotContain($"{project}_store", Gocker("volume", "ls", "-q"));
             Assert.Equal("", Gocker("ps", "-aq", "--filter", $"label=com.docker.compose.project={project}").Trim());
             Assert.DoesNotContain(project, Gocker("network", "ls"));
         }
         finally
         {
-            if (up) DockerComposeFactAttribute.Run(daemon, dir, "-p", project, "down");
+            if (up) DockerComposeFactAttribute.Run(daemon, dir, "-p", project, "down", "-v");
         }
     }
 }
