@@ -361,10 +361,15 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
                 Assert.True(put.StatusCode is HttpStatusCode.OK or HttpStatusCode.NotFound or HttpStatusCode.BadRequest or HttpStatusCode.InternalServerError,
                     $"{(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
                 if (put.StatusCode == HttpStatusCode.OK) ok++;
-                var get = await c.GetAsync("containers/" + id + "/archive?path=/race/d/victim");
+                using var get = await c.GetAsync("containers/" + id + "/archive?path=/race/d/victim", HttpCompletionOption.ResponseHeadersRead);
                 if (get.StatusCode == HttpStatusCode.OK)
                 {
-                    var bytes = await get.Content.ReadAsByteArrayAsync();
+                    // The tar streams after its 200: a victim swapped between the stat and the read
+                    // ends the stream early (the copy fails, as it should); what it sent must still
+                    // never be the host's file.
+                    byte[] bytes;
+                    try { bytes = await get.Content.ReadAsByteArrayAsync(); }
+                    catch (HttpRequestException) { bytes = []; }
                     Assert.DoesNotContain("HOST ORIGINAL", Encoding.UTF8.GetString(bytes));
                 }
                 Assert.Equal("HOST ORIGINAL\n", System.IO.File.ReadAllText(victim));
