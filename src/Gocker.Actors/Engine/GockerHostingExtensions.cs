@@ -14,7 +14,8 @@ public sealed class GroupsManagerKey;
 
 public static class GockerHostingExtensions
 {
-    /// <summary>Default dispatcher settings; gocker.hocon may override them.</summary>
+    /// <summary>Default dispatcher and scheduler settings; gocker.hocon may override them. Ends with a
+    /// newline: specs append their own settings to it.</summary>
     public const string DefaultHocon = """
         gocker.dispatchers.container {
           # Container actors make blocking syscalls (spawn, mount, cgroup writes): keep them off
@@ -30,6 +31,7 @@ public static class GockerHostingExtensions
         # tick wakes (and spins) a pool thread: an idle daemon cost 6-7% of a core. This one sleeps
         # until the next timer is due (TimerQueueScheduler.cs).
         akka.scheduler.implementation = "Gocker.Actors.Engine.TimerQueueScheduler, Gocker.Actors"
+
         """;
 
     /// <summary>Adds the Gocker engine (the ContainerSupervisor and its children) to any Akka.Hosting
