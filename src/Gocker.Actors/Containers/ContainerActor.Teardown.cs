@@ -216,7 +216,7 @@ public sealed partial class ContainerActor
     {
         ReceiveAny(_ =>
         {
-            // Our own children's reports and replies are not requests (the namespace actor throws on a failure).
+            // Our own children's reports and replies are not requests (ChildFailed, late answers).
             if (Sender.IsNobody() || Sender.Path.Parent == Self.Path) return;
             Sender.Tell(new Status.Failure(new ContainerNotFoundException(Id)));
         });

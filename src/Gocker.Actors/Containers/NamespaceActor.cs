@@ -60,7 +60,12 @@ public sealed class NamespaceActor : ReceiveActor
             if (_status is not null) Sender.Tell(_status);
             else _exitWaiters.Add(Sender);
         });
-        Receive<Status.Failure>(f => throw new InvalidOperationException("waiting for the container process failed", f.Cause));
+        // The exit watch failed: never thrown (see ContainerActor.Faults.cs), the parent's policy decides.
+        Receive<Status.Failure>(f =>
+        {
+            _log.Warning("run {0}: waiting for the container process failed: {1}", _runId, f.Cause.Message);
+            Context.Parent.Tell(new ContainerActor.ChildFailed("namespace", "waiting for the container process failed"));
+        });
     }
 
     object HandleSpawn(Spawn m)
