@@ -100,21 +100,7 @@ public sealed class NamespaceActor : ReceiveActor
 
     void Reply(Func<object> op) => ChildReply.Answer(Sender, _log, op);
 
-    protected override void PostStop()
-    {
-        // A half-started init (never released) must not outlive its actor: kill it and reap it. A
-        // released one is the user's running container: it outlives the daemon (a stop of the
-        // service, or a crash, leaves it running; the next daemon re-adopts it).
-        if (_process is not null && !_exited && !_released)
-        {
-            try
-            {
-                _process.Signal(9);
-                _process.WaitForExitAsync().Wait(TimeSpan.FromSeconds(5));
-            }
-            catch { /* already gone */ }
-            _process.Dispose();
-        }
-        else _process?.Dispose();
-    }
+    /// <summary>A half-started init (never released) is killed and reaped; a released one is the
+    /// user's running container and outlives the daemon (the next one re-adopts it).</summary>
+    protected override void PostStop() => OwnedProcess.Finish(_process, _exited, _released);
 }
