@@ -12,7 +12,8 @@ namespace Gocker.Actors.Containers;
 /// and a NamespaceActor per run (its process). A container exiting is an event; an exception in a
 /// child is a failure, handled by the per-step supervision policy (retry with backoff, or tear the
 /// container down: nothing survives, no process, cgroup, run dir, and with --rm no data dir); see
-/// ContainerActor.Faults.cs.
+/// ContainerActor.Faults.cs. The state machine is drawn in docs/ARCHITECTURE.md; each phase has its
+/// file: Start, Stop, Teardown (and removal), Readopt, Cgroup (pause, top, stats), Output, Restart.
 /// </summary>
 public sealed partial class ContainerActor : ReceiveActor, IWithTimers
 {
