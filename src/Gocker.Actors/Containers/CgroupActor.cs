@@ -189,15 +189,6 @@ public sealed class CgroupActor : ReceiveActor, IWithTimers
         return new Done();
     }
 
-    /// <summary>Restarted by the ContainerActor's strategy after an exception escaped: the fresh
-    /// instance takes the container's cgroup back by name, so teardown can still remove it.</summary>
-    protected override void PostRestart(Exception reason)
-    {
-        base.PostRestart(reason);
-        try { if (_manager.Exists(_parent, _name)) _cgroup = _manager.Open(_parent, _name); }
-        catch (Exception ex) { _log.Error("re-opening cgroup {0}/{1} after a restart failed: {2}", _parent, _name, ex.Message); }
-    }
-
     ICgroup Require() => _cgroup ?? throw new InvalidOperationException($"cgroup {_parent}/{_name} was not created");
 
     void Reply(Func<object> op) => ChildReply.Answer(Sender, _log, op);

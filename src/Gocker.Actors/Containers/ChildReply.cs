@@ -3,7 +3,7 @@ using Akka.Event;
 
 namespace Gocker.Actors.Containers;
 
-/// <summary>How CgroupActor and NamespaceActor answer a request: the result, or Status.Failure.</summary>
+/// <summary>How CgroupActor, NamespaceActor and ExecActor answer a request: the result, or Status.Failure.</summary>
 internal static class ChildReply
 {
     public static void Answer(IActorRef sender, ILoggingAdapter log, Func<object> op)
@@ -12,9 +12,10 @@ internal static class ChildReply
         try { result = op(); }
         catch (Exception ex)
         {
-            // The failure goes back to the ContainerActor, which decides: tear the container down.
-            // (Throwing as well would park this child until the parent's supervision directive is
-            // processed, which cannot happen while the parent awaits this very child.)
+            // The failure goes back to the ContainerActor, whose step policy decides (retry or tear
+            // down; ContainerActor.Faults.cs). Throwing as well would park this child until the
+            // parent's supervision directive is processed, which cannot happen while the parent
+            // awaits this very child.
             log.Warning("{0} failed: {1}", op.Method.Name, ex.Message);
             sender.Tell(new Status.Failure(ex));
             return;

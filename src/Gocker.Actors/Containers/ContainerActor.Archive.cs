@@ -21,7 +21,7 @@ public sealed partial class ContainerActor
     {
         Receive<ArchiveOpen>(_ =>
         {
-            bool running = _record.Status is ContainerStatus.Running or ContainerStatus.Paused && _record.Pid > 0;
+            bool running = _record.Status.IsUp() && _record.Pid > 0;
             if (!running) _archiveLeases++;
             Sender.Tell(new ArchiveAccess(_record, running, _layout.DataDir, _layout.UpperDir));
         });

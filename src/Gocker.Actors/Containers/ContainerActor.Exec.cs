@@ -25,7 +25,7 @@ public sealed partial class ContainerActor
             sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is paused, unpause the container before exec")));
             return;
         }
-        if (_record.Status != ContainerStatus.Running || _cgroup is null || _record.Pid <= 0)
+        if (!_record.Status.CanExec() || _cgroup is null || _record.Pid <= 0)
         {
             sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is not running")));
             return;

@@ -6,43 +6,51 @@ using Gocker.Syscalls.Spawn;
 namespace Gocker.Actors.Containers;
 
 /// <summary>
-/// Supervision of the engine's own faults (docs/ARCHITECTURE.md, "Supervision").
+/// Supervision of the engine's own faults, the one mechanism (docs/ARCHITECTURE.md, "Supervision").
 ///
-/// In the start path the children never throw: a failing cgroup write or spawn comes back as
-/// Status.Failure to the Ask (a throwing child would be parked until this actor's directive, which
-/// cannot be processed while this actor awaits that child). So the "supervisor" of a start step is
-/// <see cref="Supervised{T}"/>: the step's policy (gocker.supervision.cgroup|spawn|mount) says retry
-/// after a backoff (re-asking the same child) or tear down (the existing FailStart path). Backoffs
-/// run on the actor system's scheduler (virtual time in specs); while one runs, this actor
-/// handles no other message (the start is one message), which the policy bounds (at most 30 s).
+/// A child never throws. Every failure of a CgroupActor or NamespaceActor reaches this actor as a
+/// message: the Status.Failure answer to an Ask (ChildReply), or, for a failure outside any
+/// request (a NamespaceActor's exit watch failing), <see cref="ChildFailed"/>. (An ExecActor answers
+/// the same way; its failure fails that exec, see HandleExec, and never the container.) Why not Akka's
+/// throw-and-directive: a child that throws is parked until its parent's directive is processed,
+/// which cannot happen while the parent awaits that very child (a start awaits its children).
+/// <see cref="SupervisorStrategy"/> is only the net for a bug: whatever still escapes a child is
+/// turned into the same ChildFailed, and the child resumed.
 ///
-/// Why re-ask the same child rather than a fresh one: a failed Create, AddProcess or Spawn leaves
-/// the child's state as it was (the cgroup handle is set only on success and Create is idempotent;
-/// the NamespaceActor's process is set only by a successful spawn), and the child keeps the handles
-/// that teardown needs (the cgroup to remove, the half-started init to kill and reap). A failed
-/// rootfs setup is different: that init has exited, so a retry is a fresh run (new NamespaceActor
-/// and run id, a new init, the network re-attached), after the dead one is reaped.
-///
-/// Exceptions that do escape a child (outside Ask replies) reach <see cref="SupervisorStrategy"/>,
-/// decided with the same policies: see <see cref="DecideEscaped"/>.
+/// Both are decided here with the step's policy (gocker.supervision.cgroup|spawn|mount,
+/// SupervisionPolicy.cs): retry after a backoff, or tear down; each decision is a `fault` event.
+/// - A start step (<see cref="Supervised{T}"/>): retry re-asks the same child after the backoff;
+///   teardown throws StepFailedException, and the start fails through FailStart. Why the same
+///   child: a failed Create, AddProcess or Spawn leaves the child's state as it was (the cgroup
+///   handle and the process are set only on success; Create is idempotent), and the child keeps
+///   what teardown needs (the cgroup to remove, the half-started init to kill and reap). A failed
+///   rootfs setup (<see cref="MountFailed"/>) is different: that init has exited, so a retry is a
+///   fresh init (new NamespaceActor and run id, the network attached again) after the dead one is
+///   reaped. Backoffs run on the actor system's scheduler (virtual time in specs); meanwhile this
+///   actor handles nothing else (the start is one message), which the policy bounds (at most 30 s).
+/// - A failure outside a request (<see cref="HandleChildFailed"/>): retry leaves the child as it
+///   is (nothing to re-ask; the event says so); teardown kills the container through the child and
+///   through its cgroup, then the ordinary teardown, with the fault as the recorded error. A
+///   NamespaceActor is never restarted: it owns the process handle, which a restart would drop.
 /// </summary>
 public sealed partial class ContainerActor
 {
     /// <summary>Arms an injected fault for this container's next start(s); answers FaultArmed.</summary>
     public sealed record ArmFault(FaultKind Kind, int Count);
     public sealed record FaultArmed(string Id, FaultKind Kind, int Count);
-    /// <summary>An exception escaped a child; sent to self by the strategy (events and the kill are
-    /// done as a message, not inside the strategy).</summary>
-    sealed record ChildFaulted(string Step, string Error, SupervisionDecision Decision, int Attempt);
+    /// <summary>From a child (its Sender): it failed outside any request. Step names the child's
+    /// kind ("cgroup", "namespace"), whose policy decides.</summary>
+    public sealed record ChildFailed(string Step, string Error);
 
-    readonly Dictionary<string, int> _escapedFaults = new(StringComparer.Ordinal);
+    /// <summary>Failures outside requests, per child (by name): the attempt a policy decides on.</summary>
+    readonly Dictionary<string, int> _childFaults = new(StringComparer.Ordinal);
 
     SupervisionSettings Supervision => SupervisionSettings.For(Context.System);
 
     void ReceiveFaultMessages()
     {
         Receive<ArmFault>(HandleArmFault);
-        ReceiveAsync<ChildFaulted>(HandleChildFaulted);
+        ReceiveAsync<ChildFailed>(HandleChildFailed);
     }
 
     void HandleArmFault(ArmFault m)
@@ -181,33 +189,24 @@ public sealed partial class ContainerActor
         Emit("fault", [.. attrs]);
     }
 
-    // ---- exceptions that escape a child ---------------------------------------------------
-    /// <summary>
-    /// For exceptions thrown by a child outside its Ask replies (e.g. its pidfd wait failing). The
-    /// child's policy decides: CgroupActor, retry → Restart (the fresh instance re-opens the
-    /// container's cgroup by name in PostRestart, so nothing is lost), teardown → Resume and kill the
-    /// container so the ordinary exit path removes everything. NamespaceActor → always Resume: it
-    /// owns the process handle, which a restart would drop (an unreleased init would be killed by
-    /// PostStop, a running one orphaned); teardown then kills the container through it. A child
-    /// is restarted at most max-retries times; after that the container is torn down.
-    /// </summary>
-    protected override SupervisorStrategy SupervisorStrategy() => new ChildFaultStrategy(DecideEscaped);
-
-    Directive DecideEscaped(IActorRef child, Exception cause)
+    // ---- failures outside a request ------------------------------------------------------
+    /// <summary>The net for a bug: an exception that escapes a child becomes a ChildFailed like
+    /// any other, and the child resumes (a restart would drop a NamespaceActor's process handle).</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new ChildFaultStrategy((child, cause) =>
     {
-        var isCgroup = _cgroup is not null && child.Equals(_cgroup);
-        var step = isCgroup ? "cgroup" : "namespace";
-        var policy = Supervision.For(isCgroup ? FaultStep.Cgroup : FaultStep.Spawn);
-        var failures = _escapedFaults[child.Path.Name] = _escapedFaults.GetValueOrDefault(child.Path.Name) + 1;
-        var (decision, _) = policy.Decide(failures);
-        Self.Tell(new ChildFaulted(step, cause.Message, decision, failures));
-        return isCgroup && decision == SupervisionDecision.Retry ? Directive.Restart : Directive.Resume;
-    }
+        Self.Tell(new ChildFailed(_cgroup is not null && child.Equals(_cgroup) ? "cgroup" : "namespace", cause.Message), child);
+        return Directive.Resume;
+    });
 
-    async Task HandleChildFaulted(ChildFaulted m)
+    async Task HandleChildFailed(ChildFailed m)
     {
-        EmitFault(m.Step, m.Error, m.Decision, m.Attempt, TimeSpan.Zero, escaped: true);
-        if (m.Decision != SupervisionDecision.Teardown || !_record.Status.CanKill()) return;
+        var policy = Supervision.For(m.Step == "cgroup" ? FaultStep.Cgroup : FaultStep.Spawn);
+        var child = Sender.Path.Name;
+        var attempt = _childFaults[child] = _childFaults.GetValueOrDefault(child) + 1;
+        var (decision, _) = policy.Decide(attempt);
+        // "escaped": outside a request (the event's attribute since the first version).
+        EmitFault(m.Step, m.Error, decision, attempt, TimeSpan.Zero, escaped: true);
+        if (decision != SupervisionDecision.Teardown || !_record.Status.CanKill()) return;
         // Tear down without relying on the child that failed (a NamespaceActor whose exit watch
         // failed would never report the exit): kill through it and through the cgroup, then the
         // usual teardown (cgroup, run dir, network), with the fault as the recorded reason.

@@ -20,13 +20,11 @@ public sealed partial class ContainerActor
     /// <summary>Published on the EventStream: a member's run ended and its group must decide.</summary>
     public sealed record GroupMemberExited(string Group, string Id, int ExitCode);
 
-    bool _groupStopping;
-
     void ReceiveGroupMessages()
     {
         Receive<GroupStop>(m =>
         {
-            if (_record.Status == ContainerStatus.Running && _ns is not null) _groupStopping = true;
+            if (_record.Status == ContainerStatus.Running && _ns is not null) _run.GroupStopping = true;
             // The member's own --stop-timeout wins over the group's (the daemon's default).
             HandleStop(new Stop(_record.Spec.StopTimeout is null ? m.Timeout : null));
         });
@@ -35,16 +33,15 @@ public sealed partial class ContainerActor
 
     async Task HandleGroupRestart()
     {
-        if (_record.Status is not (ContainerStatus.Created or ContainerStatus.Exited) || _record.ManuallyStopped || _pendingRemove)
+        if (_record.Status is not (ContainerStatus.Created or ContainerStatus.Exited) || _record.ManuallyStopped || _removal.Pending)
         {
             Sender.Tell(new NotModified());
             return;
         }
-        _policyRun = true;   // a failed start is then a failed run, reported to the group
         _record = _record with { RestartCount = _record.RestartCount + 1 };   // saved by the start's record write
-        var run = _runId;
-        await HandleStart();
-        if (_record.Status == ContainerStatus.Running && _runId == run + 1)
+        var run = _runIds;
+        await HandleStart(byPolicy: true);   // a failed start is then a failed run, reported to the group
+        if (_record.Status == ContainerStatus.Running && _runIds == run + 1)
             Emit("restart", ("restartCount", Str(_record.RestartCount)), ("by", "group"));
     }
 
@@ -53,14 +50,10 @@ public sealed partial class ContainerActor
     bool ReportToGroup(ExecResult? startFailure)
     {
         if (string.IsNullOrEmpty(_record.Spec.Group)) return false;
-        var byGroup = _groupStopping;
-        var policyRun = _policyRun;
-        _groupStopping = false;
-        _policyRun = false;
         _plannedDecision = null;
-        if (byGroup || _record.ManuallyStopped || _record.Spec.AutoRemove || _pendingRemove) return true;
+        if (_run.GroupStopping || _record.ManuallyStopped || _record.Spec.AutoRemove || _removal.Pending) return true;
         // A start by hand that failed: its caller has the error (as without a group).
-        if (startFailure is not null && !policyRun) return true;
+        if (startFailure is not null && !_run.ByPolicy) return true;
         Context.System.EventStream.Publish(new GroupMemberExited(_record.Spec.Group, Id, _record.ExitCode));
         return true;
     }

@@ -23,43 +23,42 @@ public sealed partial class ContainerActor
         };
         return new RecordWriter(layout.DataDir, log, id, reserve: !record.Spec.AutoRemove, report);
     }
-}
 
-public sealed partial class ContainerActor
-{
-    /// <summary>
-    /// Log timestamps across a daemon outage, recorded honestly rather than invented: while no daemon
-    /// runs, the keeper holds the container's pipes (or terminal) but does not read them, so what the
-    /// container writes meanwhile is read, and time-stamped, at re-adoption. The gap is recorded as
-    /// a "log-gap" event (and a warning in the daemon's log) with its bounds: <c>since</c>, when the
-    /// last chunk before the outage was logged (or the run's start), and <c>until</c>, now; every
-    /// line the container wrote during the outage was written within them, and those read now
-    /// (<c>pendingBytes</c>, what waited in the pipes) carry the time of <c>until</c>.
-    /// Time-stamping at the source would need the keeper to read and spool the pipes, a reader per
-    /// container outside the daemon: a cost on every start for an event (a daemon restart) that is
-    /// rare; see docs/ARCHITECTURE.md "Log timestamps across a daemon outage".
-    /// </summary>
-    void ReportLogGap(DateTimeOffset since, long? pendingBytes)
+    /// <summary>The new record, on disk before this returns (RecordWriter.Save).</summary>
+    void SetRecord(ContainerRecord next)
     {
-        var until = _svc.Clock.GetUtcNow();
-        if (since > until) since = until;
-        string Stamp(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture);
-        var attrs = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["name"] = _record.Spec.Name, ["image"] = _record.Spec.Image, ["since"] = Stamp(since), ["until"] = Stamp(until),
-        };
-        if (pendingBytes is { } n) attrs["pendingBytes"] = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _log.Warning("container {0}: no daemon read its output from {1} to {2}: what it wrote meanwhile{3} is logged with the time of {2}",
-            Id[..12], attrs["since"], attrs["until"], pendingBytes is { } p ? $" ({p} bytes waiting in its pipes)" : "");
-        Context.System.EventStream.Publish(new GockerEvent("container", "log-gap", Id, attrs, until));
+        if (Accept(next)) _writer.Save(_record);
+        Publish();
     }
 
-    /// <summary>The gap's lower bound: when the log's newest chunk was logged, or the run's start if
-    /// later. Read before the pipes are copied again (the backlog's chunks would move it).</summary>
-    DateTimeOffset LogGapSince()
+    /// <summary>The new record, written behind (RecordWriter.SaveBehind): the task completes once
+    /// it is on disk.</summary>
+    Task SetRecordBehind(ContainerRecord next)
     {
-        var lastNanos = OpenLog().LastNanos;
-        var since = lastNanos > 0 ? DateTimeOffset.UnixEpoch.AddTicks(lastNanos / 100) : DateTimeOffset.MinValue;
-        return _record.StartedAt is { } started && started > since ? started : since;
+        var written = Accept(next) ? _writer.SaveBehind(_record) : Task.CompletedTask;
+        Publish();
+        return written;
+    }
+
+    /// <summary>Takes the record (checking the transition); true when it is to be written.</summary>
+    bool Accept(ContainerRecord next)
+    {
+        if (next.Status != _record.Status) ContainerStatusRules.CheckTransition(_record.Status, next.Status);
+        _record = next;
+        // An --rm container's exit record would be deleted a moment later: skip that write (and its
+        // fsync) on the run path. If the daemon dies in between, the next one finds the process
+        // gone, records the exit and removes the container all the same.
+        var removedNext = next.Status == ContainerStatus.Exited && ((next.Spec.AutoRemove && !_run.StoppingForRestart) || _removal.Pending);
+        // Likewise the exit record of a run the policy restarts: "restarting" is written right after.
+        var restartedNext = next.Status == ContainerStatus.Exited && PlanRestart(next);
+        return next.Status != ContainerStatus.Removing && !removedNext && !restartedNext;
+    }
+
+    /// <summary>The listing (`ps`) first, synchronously, then the supervisor (inspect, names).</summary>
+    void Publish()
+    {
+        if (_removal.Done) return;
+        _svc.Listing.Set(_record);
+        Context.Parent.Tell(new Changed(_record));
     }
 }

@@ -19,23 +19,10 @@ public sealed partial class ContainerActor
 
     const string RestartTimerKey = "restart";
     int _restartGeneration;
-    /// <summary>The current run was started by the policy (a failed start then counts as a failed run).</summary>
-    bool _policyRun;
 
     /// <summary>The decision for the exit record being written (SetRecord asks first, so that it can
     /// skip writing an exit record that "restarting" replaces at once); ApplyRestartPolicy uses it.</summary>
     RestartDecision? _plannedDecision;
-
-    /// <summary>
-    /// The restart path's shortcut: a run that exited by itself and that the policy starts again
-    /// leaves its cgroup (emptied, unfrozen, no OOM counted: IRecyclableCgroup) and its run dir for
-    /// the next run, instead of rmdir + mkdir in every hierarchy (8 directories on a hybrid host).
-    /// Whatever ends the wait other than the policy's start (stop, kill, rm, a decision not to
-    /// restart after all) releases them: ReleaseKeptRun. A daemon that dies meanwhile leaves them to
-    /// the next daemon's re-adoption, which removes the cgroup and run dir of a container that is
-    /// not running.
-    /// </summary>
-    bool _cgroupKept, _runDirKept;
 
     void ReceiveRestartMessages() => ReceiveAsync<RestartDue>(HandleRestartDue);
 
@@ -44,16 +31,16 @@ public sealed partial class ContainerActor
     /// run gone, tears it down and applies the policy.</summary>
     bool PlanRestart(ContainerRecord exited)
     {
-        _plannedDecision = Decide(exited, _startFailure);
+        _plannedDecision = Decide(exited, _run.StartFailure);
         return _plannedDecision is RestartDecision.Restart;
     }
 
     RestartDecision? Decide(ContainerRecord r, ExecResult? startFailure)
     {
         var policy = r.Spec.Restart;
-        if (policy.IsNone || r.Spec.AutoRemove || _pendingRemove) return null;
+        if (policy.IsNone || r.Spec.AutoRemove || _removal.Pending) return null;
         // A start by hand that failed: its caller gets the error, as in Docker; no restart loop.
-        if (startFailure is not null && !_policyRun) return null;
+        if (startFailure is not null && !_run.ByPolicy) return null;
         var runTime = startFailure is null && r.StartedAt is { } s && r.FinishedAt is { } f && f > s ? f - s : TimeSpan.Zero;
         return RestartPolicyDecider.Decide(new RestartInput(policy, r.ExitCode, r.OomKilled,
             r.ManuallyStopped, runTime, r.RestartCount, r.RestartDelay), Random.Shared.NextDouble());
@@ -64,7 +51,7 @@ public sealed partial class ContainerActor
     /// decision is made on the exit record); a group member's group decides, so never.</summary>
     bool KeepForRestart(ExitStatus status)
     {
-        if (_startFailure is not null || !string.IsNullOrEmpty(_record.Spec.Group)) return false;
+        if (_run.StartFailure is not null || !string.IsNullOrEmpty(_record.Spec.Group)) return false;
         var exited = _record with
         {
             Status = ContainerStatus.Exited, ExitCode = status.ExitCode, OomKilled = false, FinishedAt = _svc.Clock.GetUtcNow(),
@@ -75,16 +62,16 @@ public sealed partial class ContainerActor
     /// <summary>Removes the cgroup and run dir kept for a restart that is not going to happen.</summary>
     async Task ReleaseKeptRun()
     {
-        if (_cgroupKept && _cgroup is not null)
+        if (_kept.Cgroup && _cgroup is not null)
         {
-            _cgroupKept = false;
+            _kept.Cgroup = false;
             try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Remove(), AskTimeout); }
             catch (Exception ex) { _log.Error("container {0}: removing its kept cgroup failed: {1}", Id[..12], ex.Message); }
         }
-        _cgroupKept = false;
-        if (_runDirKept)
+        _kept.Cgroup = false;
+        if (_kept.RunDir)
         {
-            _runDirKept = false;
+            _kept.RunDir = false;
             TryRemoveRun();
         }
     }
@@ -96,7 +83,6 @@ public sealed partial class ContainerActor
         _plannedDecision = null;
         if (ReportToGroup(startFailure)) return;   // a group member: its group decides (ContainerActor.Group.cs)
         var decision = planned ?? Decide(_record, startFailure);
-        _policyRun = false;
         switch (decision)
         {
             case RestartDecision.Restart r:
@@ -148,87 +134,11 @@ public sealed partial class ContainerActor
 
     async Task StartByPolicy()
     {
-        _policyRun = true;
         _record = _record with { NextRestartAt = null };   // saved by the start's own record write
-        var run = _runId;
-        await HandleStart();
-        if (_record.Status == ContainerStatus.Running && _runId == run + 1)
+        var run = _runIds;
+        await HandleStart(byPolicy: true);
+        if (_record.Status == ContainerStatus.Running && _runIds == run + 1)
             Emit("restart", ("restartCount", Str(_record.RestartCount)));
-    }
-
-    // ---- verbs by hand ------------------------------------------------------------------------
-    /// <summary>`start`: of a container waiting to restart, starts it now (the policy's cycle goes
-    /// on); otherwise a fresh start: the stopped-by-hand flag, the count and the backoff reset.</summary>
-    Task HandleStartByHand()
-    {
-        if (_record.Status == ContainerStatus.Restarting)
-        {
-            CancelPendingRestart();
-            return StartByPolicy();
-        }
-        if (_record.Status.CanStart())
-        {
-            _policyRun = false;
-            _record = _record with { ManuallyStopped = false, RestartCount = 0, RestartDelay = null, NextRestartAt = null };
-        }
-        return HandleStart();
-    }
-
-    async Task HandleStopByHand(Stop m)
-    {
-        if (_record.Status == ContainerStatus.Restarting)
-        {
-            var sender = Sender;
-            await StopPendingRestart();
-            Emit("stop");
-            sender.Tell(new Ack());
-            return;
-        }
-        if (_record.Status == ContainerStatus.Running && _ns is not null) MarkStoppedByHand();
-        HandleStop(m);
-    }
-
-    /// <summary>Docker: SIGKILL and the stop signal (SIGTERM unless --stop-signal) disable the policy
-    /// until the next start; other signals (SIGHUP, SIGUSR1...) leave it in place.</summary>
-    async Task HandleKillByHand(Kill m)
-    {
-        var fatal = m.Signal == 9 || m.Signal == StopSignalNumber;
-        if (_record.Status == ContainerStatus.Restarting)
-        {
-            var sender = Sender;
-            if (!fatal)
-            {
-                sender.Tell(new Status.Failure(new ConflictException($"Container {Id} is not running (it is restarting)")));
-                return;
-            }
-            await StopPendingRestart();
-            Emit("kill", ("signal", Str(m.Signal)));
-            sender.Tell(new Ack());
-            return;
-        }
-        if (fatal && _record.Status == ContainerStatus.Running && _ns is not null) MarkStoppedByHand();
-        HandleKill(m);
-    }
-
-    Task HandleRemoveByHand(Remove m)
-    {
-        if (_record.Status == ContainerStatus.Restarting)
-        {
-            if (!m.Force)
-            {
-                Sender.Tell(new Status.Failure(new ConflictException(
-                    $"You cannot remove a restarting container {Id}. Stop the container before attempting removal or force remove")));
-                return Task.CompletedTask;
-            }
-            CancelPendingRestart();
-        }
-        return HandleRemove(m);
-    }
-
-    void MarkStoppedByHand()
-    {
-        // Persisted at once: if the daemon dies before the exit, unless-stopped must still stay down.
-        if (!_record.ManuallyStopped) SetRecord(_record with { ManuallyStopped = true });
     }
 
     async Task StopPendingRestart()

@@ -56,7 +56,7 @@ public sealed partial class ContainerActor
         catch (Exception ex) { sender.Tell(new Status.Failure(ex)); return; }
         // A live cgroup (running, paused, or kept for a policy restart) gets the new limits now; a
         // stopped container's next start creates its cgroup from the spec.
-        if (result.ChangesLimits && _cgroup is not null && (_record.Status.CanKill() || _cgroupKept))
+        if (result.ChangesLimits && _cgroup is not null && (_record.Status.CanKill() || _kept.Cgroup))
         {
             try { await _cgroup.Ask<CgroupActor.Done>(new CgroupActor.Update(result.Delta), AskTimeout); }
             catch (Exception ex)

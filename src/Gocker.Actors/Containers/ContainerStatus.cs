@@ -7,7 +7,15 @@ public static class ContainerStatusRules
 {
     /// <summary>Restarting: a start (by hand or by the policy's timer) ends the wait.</summary>
     public static bool CanStart(this ContainerStatus s) => s is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Restarting;
-    public static bool CanKill(this ContainerStatus s) => s is ContainerStatus.Running or ContainerStatus.Paused;
+    /// <summary>Running or Paused: a run is up (its process exists).</summary>
+    public static bool IsUp(this ContainerStatus s) => s is ContainerStatus.Running or ContainerStatus.Paused;
+    public static bool CanKill(this ContainerStatus s) => s.IsUp();
+    public static bool CanPause(this ContainerStatus s) => s is ContainerStatus.Running;
+    public static bool CanUnpause(this ContainerStatus s) => s is ContainerStatus.Paused;
+    /// <summary>Docker refuses exec in a paused container (with its own message) as in a stopped one.</summary>
+    public static bool CanExec(this ContainerStatus s) => s is ContainerStatus.Running;
+    /// <summary>Created and Exited attach to the next run (`start -a` attaches before it starts).</summary>
+    public static bool CanAttach(this ContainerStatus s) => s is not (ContainerStatus.Dead or ContainerStatus.Removing);
     public static bool CanRemove(this ContainerStatus s, bool force) =>
         force ? s is not ContainerStatus.Removing : s is ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead;
 

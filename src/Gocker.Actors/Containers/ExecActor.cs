@@ -43,19 +43,7 @@ public sealed class ExecActor : ReceiveActor
         Receive<Exited>(_ => { _exited = true; Context.Stop(Self); });
     }
 
-    protected override void PostStop()
-    {
-        // Never leave an exec that was not released behind (its cgroup placement failed, or the
-        // container went away meanwhile): it must not run anything. Kill it and reap it.
-        if (_process is not null && !_exited && !_released)
-        {
-            try
-            {
-                _process.Signal(9);
-                _process.WaitForExitAsync().Wait(TimeSpan.FromSeconds(5));
-            }
-            catch { /* already gone */ }
-        }
-        _process?.Dispose();
-    }
+    /// <summary>An exec never released (its cgroup placement failed, or the container went away
+    /// meanwhile) is killed and reaped: it must not run anything.</summary>
+    protected override void PostStop() => OwnedProcess.Finish(_process, _exited, _released);
 }

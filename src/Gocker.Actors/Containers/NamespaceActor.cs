@@ -60,7 +60,12 @@ public sealed class NamespaceActor : ReceiveActor
             if (_status is not null) Sender.Tell(_status);
             else _exitWaiters.Add(Sender);
         });
-        Receive<Status.Failure>(f => throw new InvalidOperationException("waiting for the container process failed", f.Cause));
+        // The exit watch failed: never thrown (see ContainerActor.Faults.cs), the parent's policy decides.
+        Receive<Status.Failure>(f =>
+        {
+            _log.Warning("run {0}: waiting for the container process failed: {1}", _runId, f.Cause.Message);
+            Context.Parent.Tell(new ContainerActor.ChildFailed("namespace", "waiting for the container process failed"));
+        });
     }
 
     object HandleSpawn(Spawn m)
@@ -95,21 +100,7 @@ public sealed class NamespaceActor : ReceiveActor
 
     void Reply(Func<object> op) => ChildReply.Answer(Sender, _log, op);
 
-    protected override void PostStop()
-    {
-        // A half-started init (never released) must not outlive its actor: kill it and reap it. A
-        // released one is the user's running container: it outlives the daemon (a stop of the
-        // service, or a crash, leaves it running; the next daemon re-adopts it).
-        if (_process is not null && !_exited && !_released)
-        {
-            try
-            {
-                _process.Signal(9);
-                _process.WaitForExitAsync().Wait(TimeSpan.FromSeconds(5));
-            }
-            catch { /* already gone */ }
-            _process.Dispose();
-        }
-        else _process?.Dispose();
-    }
+    /// <summary>A half-started init (never released) is killed and reaped; a released one is the
+    /// user's running container and outlives the daemon (the next one re-adopts it).</summary>
+    protected override void PostStop() => OwnedProcess.Finish(_process, _exited, _released);
 }
