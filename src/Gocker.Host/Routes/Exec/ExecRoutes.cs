@@ -52,7 +52,7 @@ public static class ExecRoutes
         app.MapPost("/exec/{id}/resize", (HttpContext ctx, string id) => Resize(ctx, id, store));
     }
 
-    static Task<IResult> Create(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store) => ApiRoutes.Guard(async () =>
+    static Task<IResult> Create(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store) => ErrorMapping.Guard(async () =>
     {
         var req = (await RequestLimits.ReadJsonAsync(ctx, GockerJson.Default.ExecCreateRequest))!;
         ContainerSpecFactory.CheckBounds(req);
@@ -66,7 +66,7 @@ public static class ExecRoutes
         if (req.Privileged) throw new BadRequestException("privileged exec is not supported");
         ContainerSpecFactory.RefuseUnsupported("", req.Unsupported);
 
-        var record = await ApiRoutes.AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
+        var record = await EngineAsk.AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
         var cid = record.Spec.Id;
         if (record.Status == ContainerStatus.Paused) throw new ConflictException($"Container {cid} is paused, unpause the container before exec");
         if (record.Status != ContainerStatus.Running) throw new ConflictException($"Container {cid} is not running");
@@ -109,7 +109,7 @@ public static class ExecRoutes
     {
         if (!store.TryGetValue(id, out var e)) return NoSuchExec(id);
         if (!ushort.TryParse(ctx.Request.Query["h"], out var rows) || !ushort.TryParse(ctx.Request.Query["w"], out var cols))
-            return ApiRoutes.Error(new BadRequestException("resize: h and w must be numbers from 0 to 65535"));
+            return ErrorMapping.Error(new BadRequestException("resize: h and w must be numbers from 0 to 65535"));
         lock (e.Gate)
         {
             // Without a terminal (or once it is gone) there is nothing to resize: OK, as Docker answers.
@@ -133,7 +133,7 @@ public static class ExecRoutes
         try { (rows, cols) = (Size(ctx, "h", created.Item1), Size(ctx, "w", created.Item2)); }
         catch (BadRequestException ex)
         {
-            await ApiRoutes.Error(ex).ExecuteAsync(ctx);
+            await ErrorMapping.Error(ex).ExecuteAsync(ctx);
             return;
         }
         // Docker's clients send the start's body with the upgrade; it arrives in a header
@@ -152,12 +152,12 @@ public static class ExecRoutes
             }
             catch (System.Text.Json.JsonException ex)
             {
-                await ApiRoutes.Error(new BadRequestException($"invalid exec start body: {ex.Message}")).ExecuteAsync(ctx);
+                await ErrorMapping.Error(new BadRequestException($"invalid exec start body: {ex.Message}")).ExecuteAsync(ctx);
                 return;
             }
             catch (Exception ex) when (ex is BadRequestException or RequestTooLargeException)
             {
-                await ApiRoutes.Error(ex).ExecuteAsync(ctx);
+                await ErrorMapping.Error(ex).ExecuteAsync(ctx);
                 return;
             }
         }
@@ -169,7 +169,7 @@ public static class ExecRoutes
         }
         if (already)
         {
-            await ApiRoutes.Error(new ConflictException($"Exec {id} has already been started")).ExecuteAsync(ctx);
+            await ErrorMapping.Error(new ConflictException($"Exec {id} has already been started")).ExecuteAsync(ctx);
             return;
         }
 
@@ -183,7 +183,7 @@ public static class ExecRoutes
         {
             ContainerRecord? record = null;
             if (tty || upgradable && !detach)
-                record = await ApiRoutes.AskContainer<ContainerRecord>(ctx, inst.ContainerId, new ContainerActor.Inspect());
+                record = await EngineAsk.AskContainer<ContainerRecord>(ctx, inst.ContainerId, new ContainerActor.Inspect());
             if (tty) fds.OpenPty(inst, rows, cols, record!.Pid, record.PidStartTime);
             else fds.Open(stdin: c.AttachStdin && !detach, stdout: c.AttachStdout && !detach, stderr: c.AttachStderr && !detach);
             // The 101 goes out before the process starts, as dockerd does it. A client reads the
@@ -192,7 +192,7 @@ public static class ExecRoutes
             // empty output about one time in ten). A container that is not running gets its 409
             // from ExecStart below, before any upgrade.
             if (upgradable && !detach && record!.Status == ContainerStatus.Running) conn = await Upgrade(ctx, upgrade!, tty);
-            started = await ApiRoutes.AskContainer<ContainerActor.ExecStarted>(ctx, inst.ContainerId,
+            started = await EngineAsk.AskContainer<ContainerActor.ExecStarted>(ctx, inst.ContainerId,
                 new ContainerActor.ExecStart(inst.Id, [.. c.Cmd!], [.. c.Env ?? []], c.WorkingDir, string.IsNullOrEmpty(c.User) ? null : c.User,
                     tty, fds.ChildIn, fds.ChildOut, fds.ChildErr));
         }
@@ -222,7 +222,7 @@ public static class ExecRoutes
                 return;
             }
             lock (inst.Gate) inst.Started = false; // nothing ran: it may be started again
-            await ApiRoutes.Error(error).ExecuteAsync(ctx);
+            await ErrorMapping.Error(error).ExecuteAsync(ctx);
             return;
         }
         // The process holds its own copies now: EOF on our read ends comes when it (and whatever
