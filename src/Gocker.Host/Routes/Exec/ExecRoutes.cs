@@ -1,12 +1,6 @@
-using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using Gocker.Actors.Containers;
 using Gocker.Api;
-using Gocker.Syscalls.Native;
-using Gocker.Syscalls.Terminal;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Win32.SafeHandles;
-using static Gocker.Syscalls.Native.Consts;
 
 namespace Gocker.Host;
 
@@ -16,43 +10,21 @@ namespace Gocker.Host;
 /// carries stdin from the client and the output to it, multiplexed as in Multiplex; without the
 /// upgrade: 200 and the output only; with {"Detach": true}: 200 at once), GET /exec/{id}/json,
 /// POST /exec/{id}/resize. The process itself is spawned by the container's actor (ExecActor);
-/// this side only moves bytes between its pipes and the connection. Exec output is not logged.
+/// the instances are kept by ExecSessions, and ExecPipes/ExecPump move the bytes between the
+/// process and the connection. Exec output is not logged.
 /// </summary>
 public static class ExecRoutes
 {
-    /// <summary>Finished execs stay inspectable this long (Docker keeps them until the container goes).</summary>
-    static readonly TimeSpan Keep = TimeSpan.FromMinutes(10);
-
-    sealed class ExecInstance(string id, string containerId, ExecCreateRequest config)
-    {
-        public string Id { get; } = id;
-        public string ContainerId { get; } = containerId;
-        public ExecCreateRequest Config { get; } = config;
-        public readonly object Gate = new();
-        public bool Started, Running;
-        public int? ExitCode;
-        public int Pid;
-        /// <summary>The pty master of a -t exec while it runs (for resize); -1 otherwise. Under Gate.</summary>
-        public int Master = -1;
-        public string? Error;
-        public DateTimeOffset? Finished;
-
-        public void Finish(int code, string? error = null)
-        {
-            lock (Gate) { ExitCode = code; Running = false; Error ??= error; Finished = DateTimeOffset.UtcNow; }
-        }
-    }
-
     public static void Map(WebApplication app)
     {
-        var store = new ConcurrentDictionary<string, ExecInstance>(StringComparer.Ordinal);
+        var store = new ExecSessions();
         app.MapPost("/containers/{id}/exec", (HttpContext ctx, string id) => Create(ctx, id, store));
         app.MapPost("/exec/{id}/start", (HttpContext ctx, string id) => Start(ctx, id, store));
         app.MapGet("/exec/{id}/json", (HttpContext ctx, string id) => Inspect(id, store));
         app.MapPost("/exec/{id}/resize", (HttpContext ctx, string id) => Resize(ctx, id, store));
     }
 
-    static Task<IResult> Create(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store) => ErrorMapping.Guard(async () =>
+    static Task<IResult> Create(HttpContext ctx, string id, ExecSessions store) => ErrorMapping.Guard(async () =>
     {
         var req = (await RequestLimits.ReadJsonAsync(ctx, GockerJson.Default.ExecCreateRequest))!;
         ContainerSpecFactory.CheckBounds(req);
@@ -71,25 +43,16 @@ public static class ExecRoutes
         if (record.Status == ContainerStatus.Paused) throw new ConflictException($"Container {cid} is paused, unpause the container before exec");
         if (record.Status != ContainerStatus.Running) throw new ConflictException($"Container {cid} is not running");
 
-        Prune(store);
-        var execId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
-        store[execId] = new ExecInstance(execId, cid, req);
-        return Results.Json(new ExecCreateResponse { Id = execId }, GockerJson.Default.ExecCreateResponse, statusCode: 201);
+        var session = store.Add(cid, req);
+        return Results.Json(new ExecCreateResponse { Id = session.Id }, GockerJson.Default.ExecCreateResponse, statusCode: 201);
     });
 
     static IResult NoSuchExec(string id) =>
         Results.Json(new ErrorResponse { Message = $"No such exec instance: {id}" }, GockerJson.Default.ErrorResponse, statusCode: 404);
 
-    static void Prune(ConcurrentDictionary<string, ExecInstance> store)
+    static IResult Inspect(string id, ExecSessions store)
     {
-        var cutoff = DateTimeOffset.UtcNow - Keep;
-        foreach (var (k, v) in store)
-            if (v.Finished is { } f && f < cutoff) store.TryRemove(k, out _);
-    }
-
-    static IResult Inspect(string id, ConcurrentDictionary<string, ExecInstance> store)
-    {
-        if (!store.TryGetValue(id, out var e)) return NoSuchExec(id);
+        if (!store.TryGet(id, out var e)) return NoSuchExec(id);
         var c = e.Config;
         lock (e.Gate)
         {
@@ -105,22 +68,18 @@ public static class ExecRoutes
         }
     }
 
-    static IResult Resize(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store)
+    static IResult Resize(HttpContext ctx, string id, ExecSessions store)
     {
-        if (!store.TryGetValue(id, out var e)) return NoSuchExec(id);
+        if (!store.TryGet(id, out var e)) return NoSuchExec(id);
         if (!ushort.TryParse(ctx.Request.Query["h"], out var rows) || !ushort.TryParse(ctx.Request.Query["w"], out var cols))
             return ErrorMapping.Error(new BadRequestException("resize: h and w must be numbers from 0 to 65535"));
-        lock (e.Gate)
-        {
-            // Without a terminal (or once it is gone) there is nothing to resize: OK, as Docker answers.
-            if (e.Master >= 0) Pty.SetWindowSize(e.Master, rows, cols);
-        }
+        e.Resize(rows, cols);
         return Results.Ok();
     }
 
-    static async Task Start(HttpContext ctx, string id, ConcurrentDictionary<string, ExecInstance> store)
+    static async Task Start(HttpContext ctx, string id, ExecSessions store)
     {
-        if (!store.TryGetValue(id, out var inst))
+        if (!store.TryGet(id, out var inst))
         {
             await NoSuchExec(id).ExecuteAsync(ctx);
             return;
@@ -161,13 +120,7 @@ public static class ExecRoutes
                 return;
             }
         }
-        bool already;
-        lock (inst.Gate)
-        {
-            already = inst.Started;
-            inst.Started = true;
-        }
-        if (already)
+        if (!inst.TryStart())
         {
             await ErrorMapping.Error(new ConflictException($"Exec {id} has already been started")).ExecuteAsync(ctx);
             return;
@@ -176,7 +129,7 @@ public static class ExecRoutes
         var c = inst.Config;
         // A detached exec has nobody to read a terminal: it gets /dev/null, as without -t.
         var tty = c.Tty && !detach;
-        var fds = new Fds();
+        var fds = new ExecPipes();
         Stream? conn = null;
         ContainerActor.ExecStarted started;
         try
@@ -221,7 +174,7 @@ public static class ExecRoutes
                 catch (Exception) { /* the client went away */ }
                 return;
             }
-            lock (inst.Gate) inst.Started = false; // nothing ran: it may be started again
+            inst.Unstart(); // nothing ran: it may be started again
             await ErrorMapping.Error(error).ExecuteAsync(ctx);
             return;
         }
@@ -249,8 +202,8 @@ public static class ExecRoutes
             fds.CloseStdin(); // no way for the client to send any
         }
         var framed = ctx.Request.Query["stdin"] == "framed";
-        if (tty) await PumpTty(conn, fds, started, inst, upgradable && c.AttachStdin, framed);
-        else await Pump(conn, fds, started, inst, upgradable, framed);
+        if (tty) await ExecPump.PumpTty(conn, fds, started, inst, upgradable && c.AttachStdin, framed);
+        else await ExecPump.Pump(conn, fds, started, inst, upgradable, framed);
     }
 
     static async Task<Stream> Upgrade(HttpContext ctx, IHttpUpgradeFeature upgrade, bool tty)
@@ -271,216 +224,5 @@ public static class ExecRoutes
     const string GockerClientContentType = "application/vnd.docker.multiplexed-stream";
     const string RawContentType = "application/vnd.docker.raw-stream";
 
-    static async Task Pump(Stream conn, Fds fds, ContainerActor.ExecStarted started, ExecInstance inst, bool hasInput, bool framedStdin)
-    {
-        var gate = new object();
-        var broken = false;
-        void Send(byte stream, byte[] buffer, int n)
-        {
-            lock (gate)
-            {
-                if (broken) return;
-                try
-                {
-                    Multiplex.WriteHeader(buffer, stream, n);
-                    conn.Write(buffer, 0, Multiplex.HeaderSize + n);
-                    conn.Flush();
-                }
-                catch (Exception) { broken = true; } // the client went away: keep draining, drop the rest
-            }
-        }
-        if (!started.Result.Ok)
-        {
-            var msg = System.Text.Encoding.UTF8.GetBytes($"gocker: exec failed: {started.Result}\n");
-            var frame = new byte[Multiplex.HeaderSize + msg.Length];
-            msg.CopyTo(frame, Multiplex.HeaderSize);
-            Send(Multiplex.Stderr, frame, msg.Length);
-        }
-        // Dedicated threads: pipe reads block, and an interactive exec may last for hours.
-        Task Out(int fd, byte stream) => fd < 0 ? Task.CompletedTask : Task.Factory.StartNew(() =>
-        {
-            using var fs = new FileStream(new SafeFileHandle(fd, ownsHandle: false), FileAccess.Read, 1);
-            var buffer = new byte[Multiplex.HeaderSize + 32 * 1024];
-            int n;
-            while ((n = fs.Read(buffer, Multiplex.HeaderSize, buffer.Length - Multiplex.HeaderSize)) > 0) Send(stream, buffer, n);
-        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
-        var stdout = Out(fds.OutR, Multiplex.Stdout);
-        var stderr = Out(fds.ErrR, Multiplex.Stderr);
-        if (hasInput && fds.InW >= 0)
-        {
-            _ = Task.Factory.StartNew(() =>
-            {
-                // Client bytes after the upgrade are stdin; its EOF closes the process's stdin. Docker
-                // clients signal EOF by half-closing (served: HalfCloseConnection keeps the output
-                // going); a client may also ask for framed stdin (`?stdin=framed`): Multiplex frames
-                // on stream 0, an empty frame = EOF, on the connection that stays open.
-                try
-                {
-                    using var fs = new FileStream(new SafeFileHandle(fds.InW, ownsHandle: false), FileAccess.Write, 1);
-                    CopyStdin(conn, framedStdin, data => { fs.Write(data); fs.Flush(); });
-                }
-                catch (Exception) { /* the process closed its stdin or exited, or the client went away */ }
-                finally { fds.CloseStdin(); }
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        }
-        else fds.CloseStdin();
-
-        try
-        {
-            await Task.WhenAll(stdout, stderr);
-            if (started.Result.Ok)
-            {
-                var status = await started.Exit;
-                inst.Finish(status.ExitCode);
-            }
-        }
-        finally
-        {
-            fds.CloseOutputs();
-            // stdin is closed by its pump when the connection goes (returning ends the hijacked connection).
-            if (!hasInput) fds.CloseStdin();
-        }
-    }
-
-    /// <summary>-t: one pty master carries both directions, raw (no frames, as Docker's tty streams).
-    /// The master is closed by whichever of the two copies ends last, under the instance's gate
-    /// (resize uses it too).</summary>
-    static async Task PumpTty(Stream conn, Fds fds, ContainerActor.ExecStarted started, ExecInstance inst, bool hasInput, bool framedStdin)
-    {
-        int users = hasInput ? 2 : 1;
-        void Release()
-        {
-            if (Interlocked.Decrement(ref users) != 0) return;
-            lock (inst.Gate) { Sys.Close(inst.Master); inst.Master = -1; }
-        }
-        int master = inst.Master;
-        if (!started.Result.Ok)
-        {
-            try { conn.Write(System.Text.Encoding.UTF8.GetBytes($"gocker: exec failed: {started.Result}\r\n")); conn.Flush(); }
-            catch (Exception) { }
-        }
-        if (hasInput)
-        {
-            _ = Task.Factory.StartNew(() =>
-            {
-                try { CopyStdin(conn, framedStdin, data => { if (!Pty.WriteAll(master, data)) throw new IOException("terminal closed"); }); }
-                catch (Exception) { /* the terminal or the client went away */ }
-                finally { Release(); }
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-        }
-        try
-        {
-            await Task.Factory.StartNew(() =>
-            {
-                var buffer = new byte[32 * 1024];
-                var broken = false;
-                int n;
-                // 0 (EIO on a master) once every slave descriptor is closed: the process and its children are done.
-                while ((n = Pty.Read(master, buffer)) > 0)
-                {
-                    if (broken) continue;
-                    try { conn.Write(buffer, 0, n); conn.Flush(); }
-                    catch (Exception) { broken = true; }
-                }
-            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            if (started.Result.Ok) inst.Finish((await started.Exit).ExitCode);
-        }
-        finally { Release(); }
-    }
-
-    /// <summary>Client bytes to the process: raw until EOF, or (framed) stream-0 frames until an empty one.</summary>
-    static void CopyStdin(Stream conn, bool framed, Action<ReadOnlySpan<byte>> write)
-    {
-        var buffer = new byte[32 * 1024];
-        if (!framed)
-        {
-            int n;
-            while ((n = conn.Read(buffer, 0, buffer.Length)) > 0) write(buffer.AsSpan(0, n));
-            return;
-        }
-        var header = new byte[Multiplex.HeaderSize];
-        while (conn.ReadAtLeast(header, header.Length, throwOnEndOfStream: false) == header.Length)
-        {
-            var (_, length) = Multiplex.ReadHeader(header);
-            if (length <= 0) return; // the client's stdin ended
-            while (length > 0)
-            {
-                int got = conn.Read(buffer, 0, Math.Min(buffer.Length, length));
-                if (got <= 0) return;
-                write(buffer.AsSpan(0, got));
-                length -= got;
-            }
-        }
-    }
-
-    /// <summary>The pipes of one exec: the child's ends (handed to the spawn, then closed here) and
-    /// the daemon's. /dev/null for a stream that is not attached.</summary>
-    sealed class Fds
-    {
-        public int ChildIn = -1, ChildOut = -1, ChildErr = -1, InW = -1, OutR = -1, ErrR = -1;
-        int _null = -1;
-
-        public void Open(bool stdin, bool stdout, bool stderr)
-        {
-            _null = Sys.Open("/dev/null", O_RDWR | O_CLOEXEC);
-            if (stdin) (ChildIn, InW) = Sys.Pipe(); else ChildIn = _null;
-            if (stdout) (OutR, ChildOut) = Sys.Pipe(); else ChildOut = _null;
-            if (stderr) (ErrR, ChildErr) = Sys.Pipe(); else ChildErr = _null;
-        }
-
-        /// <summary>-t: the slave as fds 0-2 of the process; the master goes to the instance (resize, PumpTty).</summary>
-        public void OpenPty(ExecInstance inst, ushort rows, ushort cols, int initPid, ulong initStartTime)
-        {
-            // The container's own devpts (so `tty` names a /dev/pts/N that exists in it); the host's
-            // only if the container has no usable /dev/ptmx.
-            using var pty = ContainerPty(initPid, initStartTime, rows, cols) ?? Pty.Open(rows, cols);
-            ChildIn = ChildOut = ChildErr = pty.TakeSlave();
-            lock (inst.Gate) inst.Master = pty.TakeMaster();
-            _master = inst;
-        }
-
-        ExecInstance? _master;
-
-        /// <summary>A pty of the container's devpts, through /proc/PID/root of its init. The pid is
-        /// trusted only if it still names the process that started at the recorded time, checked
-        /// before and after opening its root: a reused pid must never hand this exec a terminal in
-        /// another container's devpts, where that container could read and type into it.</summary>
-        static Pty? ContainerPty(int pid, ulong startTime, ushort rows, ushort cols)
-        {
-            if (pid <= 0 || Gocker.Syscalls.Spawn.ProcStat.Read(pid)?.StartTime != startTime) return null;
-            int root;
-            try { root = Sys.Open($"/proc/{pid}/root", O_PATH | O_DIRECTORY | O_CLOEXEC); }
-            catch (Gocker.Syscalls.SyscallException) { return null; }
-            try
-            {
-                if (Gocker.Syscalls.Spawn.ProcStat.Read(pid)?.StartTime != startTime) return null;
-                return Pty.OpenInRoot(root, rows, cols);
-            }
-            finally { Sys.Close(root); }
-        }
-
-        public void CloseChildEnds()
-        {
-            foreach (var fd in new[] { ChildIn, ChildOut, ChildErr }.Distinct()) if (fd != _null) Sys.Close(fd);
-            Sys.Close(_null);
-            ChildIn = ChildOut = ChildErr = _null = -1;
-        }
-
-        public void CloseStdin() { var fd = Interlocked.Exchange(ref InW, -1); Sys.Close(fd); }
-
-        public void CloseOutputs()
-        {
-            Sys.Close(Interlocked.Exchange(ref OutR, -1));
-            Sys.Close(Interlocked.Exchange(ref ErrR, -1));
-        }
-
-        public void CloseAll()
-        {
-            if (_master is { } inst) lock (inst.Gate) { Sys.Close(inst.Master); inst.Master = -1; }
-            CloseChildEnds();
-            CloseStdin();
-            CloseOutputs();
-        }
-    }
 }
