@@ -82,6 +82,16 @@ public static class ContainerStreamRoutes
         Supervisor(ctx).Ask<object>(new ContainerSupervisor.ToContainer(id, new ContainerActor.Wait(condition)),
             System.Threading.Timeout.InfiniteTimeSpan, ctx.RequestAborted);
 
+    /// <summary>The 200 head, sent at once: the client learns that its wait or attach is in place
+    /// before the body, which comes when there is something to stream.</summary>
+    static async Task SendHeadAsync(HttpContext ctx, string contentType)
+    {
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = contentType;
+        await ctx.Response.StartAsync(ctx.RequestAborted);
+        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+    }
+
     static async Task WriteSystemFrame(HttpContext ctx, byte[] json)
     {
         var frame = new byte[Multiplex.HeaderSize + json.Length];
@@ -128,10 +138,7 @@ public static class ContainerStreamRoutes
             await Error(ex).ExecuteAsync(ctx);
             return;
         }
-        ctx.Response.StatusCode = 200;
-        ctx.Response.ContentType = "application/json";
-        await ctx.Response.StartAsync(ctx.RequestAborted);
-        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+        await SendHeadAsync(ctx, "application/json");
         var result = await pending;
         await System.Text.Json.JsonSerializer.SerializeAsync(ctx.Response.Body, WaitBody(result), GockerJson.Default.WaitResponse, ctx.RequestAborted);
     }
@@ -167,10 +174,7 @@ public static class ContainerStreamRoutes
             wait = RegisterWait(ctx, id, condition);
         }
         // Not upgraded: output only (a tty's single raw stream, or the framed stdout/stderr).
-        ctx.Response.StatusCode = 200;
-        ctx.Response.ContentType = info.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-        await ctx.Response.StartAsync(ctx.RequestAborted);
-        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+        await SendHeadAsync(ctx, info.Tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream");
         try
         {
             await OutputStreamer.FollowAsync(ctx.Response.Body, info.Logs, info.DataDir, info.Position, QueryParams.Flag(ctx, "stdout"), QueryParams.Flag(ctx, "stderr"),
@@ -233,10 +237,7 @@ public static class ContainerStreamRoutes
                 return;
             }
         }
-        ctx.Response.StatusCode = 200;
-        ctx.Response.ContentType = "application/vnd.docker.multiplexed-stream";
-        await ctx.Response.StartAsync(ctx.RequestAborted);
-        await ctx.Response.Body.FlushAsync(ctx.RequestAborted);
+        await SendHeadAsync(ctx, "application/vnd.docker.multiplexed-stream");
         try
         {
             await OutputStreamer.LogsAsync(ctx.Response.Body, svc.Logs, dataDir,
