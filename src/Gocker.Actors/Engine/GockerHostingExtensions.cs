@@ -18,8 +18,9 @@ public static class GockerHostingExtensions
     /// newline: specs append their own settings to it.</summary>
     public const string DefaultHocon = """
         gocker.dispatchers.container {
-          # Container actors make blocking syscalls (spawn, mount, cgroup writes): keep them off
-          # the default dispatcher so the API and supervisor stay responsive.
+          # Container actors make blocking calls (spawn, cgroup writes, fsynced records; the mounts
+          # are gocker-init's, in the container's own mount namespace): keep them off the default
+          # dispatcher so the API and supervisor stay responsive.
           type = ForkJoinDispatcher
           throughput = 10
           dedicated-thread-pool { thread-count = 8 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Gocker.Api;
 using Gocker.Cli.Http;
+using static Gocker.Cli.Commands.ResourceRequests;
 
 namespace Gocker.Cli.Commands;
 
@@ -40,8 +41,6 @@ public static class GroupCommands
         return group;
     }
 
-    static string Esc(string s) => Uri.EscapeDataString(s);
-
     public static int Create(CliContext ctx, string name, string strategy, int maxRestarts, string within)
     {
         if (strategy is not ("one-for-one" or "one-for-all" or "rest-for-one"))
@@ -73,56 +72,7 @@ public static class GroupCommands
         return 0;
     }
 
-    public static int Inspect(CliContext ctx, string[] names)
-    {
-        var found = new List<JsonDocument>();
-        var errors = new List<string>();
-        foreach (var name in names)
-        {
-            try { found.Add(Send(ctx, "GET", "/groups/" + Esc(name), default)!); }
-            catch (ApiException e) when (e.StatusCode == 404) { errors.Add("Error: No such group: " + name); }
-            catch (ApiException e) { errors.Add("Error response from daemon: " + e.Message); }
-        }
-        ctx.IO.Out.Flush();
-        using (var json = new Utf8JsonWriter(ctx.IO.StdOut, new JsonWriterOptions { Indented = true, IndentSize = 4 }))
-        {
-            json.WriteStartArray();
-            foreach (var d in found) { d.RootElement.WriteTo(json); d.Dispose(); }
-            json.WriteEndArray();
-        }
-        ctx.IO.StdOut.Write("\n"u8);
-        ctx.IO.StdOut.Flush();
-        foreach (var e in errors) ctx.IO.Error(e);
-        return errors.Count == 0 ? 0 : 1;
-    }
+    public static int Inspect(CliContext ctx, string[] names) => InspectEach(ctx, names, n => "/groups/" + Esc(n), "group");
 
-    public static int Remove(CliContext ctx, string[] names)
-    {
-        var rc = 0;
-        foreach (var name in names)
-        {
-            try
-            {
-                Send(ctx, "DELETE", "/groups/" + Esc(name), default)?.Dispose();
-                ctx.IO.Out.Write(name + "\n");
-                ctx.IO.Out.Flush();
-            }
-            catch (ApiException e)
-            {
-                ctx.IO.Error("Error response from daemon: " + e.Message);
-                rc = 1;
-            }
-        }
-        return rc;
-    }
-
-    static JsonDocument? Send(CliContext ctx, string method, string target, ReadOnlySpan<byte> body)
-    {
-        using HttpResponse r = body.IsEmpty ? ctx.Client.Http.Send(method, target) : ctx.Client.Http.Send(method, target, body, "application/json");
-        GockerClient.EnsureSuccess(r);
-        var bytes = r.ReadBodyBytes();
-        if (bytes.Length == 0) return null;
-        try { return JsonDocument.Parse(bytes); }
-        catch (JsonException e) { throw new ApiException(r.StatusCode, $"the daemon answered malformed JSON: {e.Message}"); }
-    }
+    public static int Remove(CliContext ctx, string[] names) => RemoveEach(ctx, names, n => "/groups/" + Esc(n));
 }

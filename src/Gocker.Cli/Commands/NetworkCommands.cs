@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Gocker.Cli.Http;
+using static Gocker.Cli.Commands.ResourceRequests;
 
 namespace Gocker.Cli.Commands;
 
@@ -56,8 +57,6 @@ public static class NetworkCommands
         network.Add(disconnect);
         return network;
     }
-
-    static string Esc(string s) => Uri.EscapeDataString(s);
 
     public static int Create(CliContext ctx, string name, string? subnet, string? gateway, string driver, Dictionary<string, string>? labels = null)
     {
@@ -140,25 +139,7 @@ public static class NetworkCommands
 
     public static int Inspect(CliContext ctx, string[] names) => InspectCommands.Inspect(ctx, names, null, InspectCommands.Kind.Network);
 
-    public static int Remove(CliContext ctx, string[] names)
-    {
-        int rc = 0;
-        foreach (var name in names)
-        {
-            try
-            {
-                Send(ctx, "DELETE", "/networks/" + Esc(name), default)?.Dispose();
-                ctx.IO.Out.Write(name + "\n");
-                ctx.IO.Out.Flush();
-            }
-            catch (ApiException e)
-            {
-                ctx.IO.Error("Error response from daemon: " + e.Message);
-                rc = 1;
-            }
-        }
-        return rc;
-    }
+    public static int Remove(CliContext ctx, string[] names) => RemoveEach(ctx, names, n => "/networks/" + Esc(n));
 
     public static int Connect(CliContext ctx, string verb, string network, string container, bool force, string[]? aliases = null)
     {
@@ -180,25 +161,4 @@ public static class NetworkCommands
         Send(ctx, "POST", $"/networks/{Esc(network)}/{verb}", body)?.Dispose();
         return 0;
     }
-
-    static byte[] Json(Action<Utf8JsonWriter> write)
-    {
-        var buf = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buf)) write(w);
-        return buf.ToArray();
-    }
-
-    /// <summary>Sends a request; a JSON answer body is parsed, an empty one gives null.</summary>
-    static JsonDocument? Send(CliContext ctx, string method, string target, ReadOnlySpan<byte> body)
-    {
-        using HttpResponse r = body.IsEmpty ? ctx.Client.Http.Send(method, target) : ctx.Client.Http.Send(method, target, body, "application/json");
-        GockerClient.EnsureSuccess(r);
-        var bytes = r.ReadBodyBytes();
-        if (bytes.Length == 0) return null;
-        try { return JsonDocument.Parse(bytes); }
-        catch (JsonException e) { throw new ApiException(r.StatusCode, $"the daemon answered malformed JSON: {e.Message}"); }
-    }
-
-    static string Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Gocker.Cli.Http;
+using static Gocker.Cli.Commands.ResourceRequests;
 
 namespace Gocker.Cli.Commands;
 
@@ -48,8 +49,6 @@ public static class VolumeCommands
         volume.Add(prune);
         return volume;
     }
-
-    static string Esc(string s) => Uri.EscapeDataString(s);
 
     public static int Create(CliContext ctx, string? name, string driver, Dictionary<string, string>? labels, string[] opts)
     {
@@ -117,48 +116,10 @@ public static class VolumeCommands
         return 0;
     }
 
-    public static int Inspect(CliContext ctx, string[] names)
-    {
-        var found = new List<JsonDocument>();
-        var errors = new List<string>();
-        foreach (var name in names)
-        {
-            try { found.Add(Send(ctx, "GET", "/volumes/" + Esc(name), default)!); }
-            catch (ApiException e) when (e.StatusCode == 404) { errors.Add("Error: No such volume: " + name); }
-            catch (ApiException e) { errors.Add("Error response from daemon: " + e.Message); }
-        }
-        ctx.IO.Out.Flush();
-        using (var json = new Utf8JsonWriter(ctx.IO.StdOut, new JsonWriterOptions { Indented = true, IndentSize = 4 }))
-        {
-            json.WriteStartArray();
-            foreach (var d in found) { d.RootElement.WriteTo(json); d.Dispose(); }
-            json.WriteEndArray();
-        }
-        ctx.IO.StdOut.Write("\n"u8);
-        ctx.IO.StdOut.Flush();
-        foreach (var e in errors) ctx.IO.Error(e);
-        return errors.Count == 0 ? 0 : 1;
-    }
+    public static int Inspect(CliContext ctx, string[] names) => InspectEach(ctx, names, n => "/volumes/" + Esc(n), "volume");
 
-    public static int Remove(CliContext ctx, string[] names, bool force)
-    {
-        int rc = 0;
-        foreach (var name in names)
-        {
-            try
-            {
-                Send(ctx, "DELETE", "/volumes/" + Esc(name) + (force ? "?force=1" : ""), default)?.Dispose();
-                ctx.IO.Out.Write(name + "\n");
-                ctx.IO.Out.Flush();
-            }
-            catch (ApiException e)
-            {
-                ctx.IO.Error("Error response from daemon: " + e.Message);
-                rc = 1;
-            }
-        }
-        return rc;
-    }
+    public static int Remove(CliContext ctx, string[] names, bool force) =>
+        RemoveEach(ctx, names, n => "/volumes/" + Esc(n) + (force ? "?force=1" : ""));
 
     public static int Prune(CliContext ctx, bool all, string[] filters)
     {
@@ -176,24 +137,4 @@ public static class VolumeCommands
         ctx.IO.Out.Write($"Total reclaimed space: {Format.HumanSize(bytes)}\n");
         return 0;
     }
-
-    static byte[] Json(Action<Utf8JsonWriter> write)
-    {
-        var buf = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buf)) write(w);
-        return buf.ToArray();
-    }
-
-    static JsonDocument? Send(CliContext ctx, string method, string target, ReadOnlySpan<byte> body)
-    {
-        using HttpResponse r = body.IsEmpty ? ctx.Client.Http.Send(method, target) : ctx.Client.Http.Send(method, target, body, "application/json");
-        GockerClient.EnsureSuccess(r);
-        var bytes = r.ReadBodyBytes();
-        if (bytes.Length == 0) return null;
-        try { return JsonDocument.Parse(bytes); }
-        catch (JsonException e) { throw new ApiException(r.StatusCode, $"the daemon answered malformed JSON: {e.Message}"); }
-    }
-
-    static string Str(JsonElement e, string name) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
 }

@@ -3,7 +3,7 @@ namespace Gocker.Syscalls.Spawn;
 /// <summary>
 /// Starts gocker-init in fresh UTS, IPC, PID, mount and network namespaces (or in the host's
 /// network namespace, or one given by path: SpawnRequest.HostNetwork / NetnsPath).
-/// Protocol with the init (see docs/ARCHITECTURE.md):
+/// Protocol with the init (see docs/DESIGN-NOTES.md, "Starting a container"):
 ///   fd 0/1/2  stdin (/dev/null unless given), stdout file, stderr file (O_APPEND)
 ///   fd 3      exec-status pipe, write end, CLOEXEC in the init: EOF with no data = execve succeeded;
 ///             otherwise one line "CODE STEP: MESSAGE" (CODE 125 setup failure, 126 cannot run, 127 not found)

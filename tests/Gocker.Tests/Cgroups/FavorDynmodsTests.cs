@@ -6,6 +6,7 @@ namespace Gocker.Tests.Cgroups;
 /// <summary>The cgroup2 favordynmods option: the reconfigure keeps every other option, and on the
 /// real host it toggles the superblock flag without touching the mount's own flags.</summary>
 [Collection(FavorDynmodsCollection.Name)]
+[Trait("Needs", "root")]
 public class FavorDynmodsTests
 {
     const string Mountinfo = """
@@ -73,6 +74,7 @@ public class FavorDynmodsTests
 /// <summary>Tests that toggle the host's favordynmods flag run one after the other (each restores
 /// the flag as it found it; the flag only changes timing for everyone else).</summary>
 [CollectionDefinition(Name)]
+[Trait("Needs", "root")]
 public sealed class FavorDynmodsCollection
 {
     public const string Name = "favordynmods";

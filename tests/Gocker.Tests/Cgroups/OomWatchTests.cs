@@ -5,6 +5,7 @@ namespace Gocker.Tests.Cgroups;
 /// <summary>ICgroup.WatchOom and the shared CgroupEventWatcher: the parsers, the v2 inotify watch on a
 /// fixture's memory.events and on a real cgroup2 file, and a real OOM kill signalled through the
 /// hierarchy this machine uses for memory (v1 eventfd in hybrid mode).</summary>
+[Trait("Needs", "root")]
 public sealed class OomWatchTests : IDisposable
 {
     readonly RealHost _h = new();

@@ -9,6 +9,7 @@ namespace Gocker.Tests.Cgroups;
 /// a temp dir (m is allowed by Docker's defaults) and tries to open it (r/w are not). The node
 /// stands for the host's disk: that open is the attack the rules stop.
 /// </summary>
+[Trait("Needs", "root")]
 public abstract class DeviceProbe : IDisposable
 {
     protected readonly RealHost H;
@@ -72,6 +73,7 @@ public abstract class DeviceProbe : IDisposable
 }
 
 /// <summary>The v1 devices controller (this hybrid machine mounts it; the detected driver uses it).</summary>
+[Trait("Needs", "root")]
 public sealed class RealV1DeviceCgroupTests() : DeviceProbe(null)
 {
     string DevicesDir(ICgroup cg) => Path.Combine(Mounts["devices"], cg.RelativePath);
@@ -135,6 +137,7 @@ public sealed class RealV1DeviceCgroupTests() : DeviceProbe(null)
 /// <summary>cgroup v2: the eBPF program, on this machine's cgroup2 tree (/sys/fs/cgroup/unified
 /// here, /sys/fs/cgroup on a pure v2 host), through the v2 driver and through the hybrid driver
 /// when no v1 devices controller is mounted.</summary>
+[Trait("Needs", "root")]
 public sealed class RealV2DeviceCgroupTests() : DeviceProbe(new V2CgroupManager(RealUnifiedTreeTests.UnifiedRoot()))
 {
     [Fact]

@@ -4,6 +4,7 @@ using Gocker.Syscalls.Cgroups;
 namespace Gocker.Tests.Cgroups;
 
 /// <summary>Against this machine's kernel (as root): real files, real processes, real OOM kills.</summary>
+[Trait("Needs", "root")]
 public sealed class RealHostCgroupTests : IDisposable
 {
     readonly RealHost _h = new();
@@ -184,6 +185,7 @@ public sealed class RealHostCgroupTests : IDisposable
 
 /// <summary>The cgroup2 core files (cgroup.procs, cgroup.freeze, cgroup.events, cgroup.kill) for real:
 /// on this hybrid machine in /sys/fs/cgroup/unified, on a pure v2 machine at /sys/fs/cgroup.</summary>
+[Trait("Needs", "root")]
 public sealed class RealUnifiedTreeTests : IDisposable
 {
     readonly RealHost _h = new(new V2CgroupManager(UnifiedRoot()));
@@ -222,6 +224,7 @@ public sealed class RealUnifiedTreeTests : IDisposable
     }
 }
 
+[Trait("Needs", "root")]
 static class TestWait
 {
     /// <summary>Polls for up to 10 s: a bound for kernel bookkeeping, not a timing assertion.</summary>

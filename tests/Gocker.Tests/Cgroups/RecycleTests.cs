@@ -4,6 +4,7 @@ namespace Gocker.Tests.Cgroups;
 
 /// <summary>IRecyclableCgroup on this machine's kernel: a cgroup is handed to a container's next run
 /// only when it is empty, not frozen, and has no OOM kill counted.</summary>
+[Trait("Needs", "root")]
 public sealed class RecycleTests : IDisposable
 {
     readonly RealHost _h = new();

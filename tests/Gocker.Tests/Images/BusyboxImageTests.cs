@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace Gocker.Tests.Images;
 
+[Trait("Needs", "root")]
 public class BusyboxImageTests(ITestOutputHelper output) : IDisposable
 {
     readonly TempImages _t = new();

@@ -5,6 +5,7 @@ namespace Gocker.Tests.Images;
 
 /// <summary>Every refused archive: the error names the entry and the reason, nothing is registered, no work
 /// directory is left behind, and nothing is written outside the images directory.</summary>
+[Trait("Needs", "root")]
 public class ImportSafetyTests : IDisposable
 {
     readonly TempImages _t = new();
@@ -256,6 +257,7 @@ public class ImportSafetyTests : IDisposable
 
 /// <summary>The descriptor-based writer refuses symlinked parents on its own (the backstop behind the
 /// unpacker's bookkeeping, e.g. against a symlink planted by something other than the archive).</summary>
+[Trait("Needs", "root")]
 public class RootfsWriterTests : IDisposable
 {
     readonly TempImages _t = new();

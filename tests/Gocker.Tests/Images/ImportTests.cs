@@ -5,6 +5,7 @@ using Gocker.Images;
 
 namespace Gocker.Tests.Images;
 
+[Trait("Needs", "root")]
 public class ImportTests : IDisposable
 {
     readonly TempImages _t = new();

@@ -6,6 +6,7 @@ namespace Gocker.Tests.Images;
 
 /// <summary>Every unsafe or broken image archive is refused with a message naming the problem, and leaves
 /// nothing behind: no image, no layer, no work dir, nothing outside the store.</summary>
+[Trait("Needs", "root")]
 public class LoadSafetyTests : IDisposable
 {
     readonly TempImages _t = new();

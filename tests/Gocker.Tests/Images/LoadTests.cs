@@ -5,6 +5,7 @@ using Gocker.Images;
 namespace Gocker.Tests.Images;
 
 /// <summary>Loading docker-save archives and OCI layouts into the store: layers, whiteouts, config, dedupe.</summary>
+[Trait("Needs", "root")]
 public class LoadTests : IDisposable
 {
     readonly TempImages _t = new();

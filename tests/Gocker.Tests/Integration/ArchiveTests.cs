@@ -15,6 +15,7 @@ namespace Gocker.Tests.Integration;
 /// it must hold against: symlinks of the container pointing at host paths (planted, or swapped in a
 /// loop while copies run: CVE-2018-15664), tars with "..", absolute names and escaping links.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -516,18 +517,9 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
     public void Docker_py_puts_and_gets_archives()
     {
         var name = Unique("pyarc-");
-        var script = Path.Combine(daemon.Root, name + ".py");
-        System.IO.File.WriteAllText(script, DockerPyScript);
         try
         {
-            var psi = new ProcessStartInfo(DockerPyFactAttribute.Python, [script, "unix://" + daemon.Socket, name])
-                { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            using var p = Process.Start(psi)!;
-            var err = p.StandardError.ReadToEndAsync();
-            var output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            Assert.True(p.ExitCode == 0, $"docker-py: {output}\n{err.Result}");
-            using var doc = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            using var doc = DockerPy.RunForJson(daemon, DockerPyScript, name);
             var o = doc.RootElement;
             Assert.True(o.GetProperty("put").GetBoolean());
             Assert.Equal("from docker-py\n", o.GetProperty("cat").GetString());
@@ -572,6 +564,7 @@ public sealed class ArchiveTests(DaemonFixture daemon) : IClassFixture<DaemonFix
 
 /// <summary>The archive API of a remapped container (userns-remap): files written get its mapped host
 /// ids, archives read show its own ids, running and stopped (its layers idmapped as when it runs).</summary>
+[Trait("Needs", "root")]
 public sealed class UsernsArchiveTests : IDisposable
 {
     readonly LifecycleDaemon _d = new(configHocon: "gocker { userns-remap = default }");

@@ -12,6 +12,7 @@ namespace Gocker.Tests.Integration;
 /// careless user or a hostile client sends. Every refusal is a 4xx with a JSON message (Content-Type
 /// exactly application/json) saying what is wrong, and nothing is created, stopped or signalled.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class BadRequestTests(DaemonFixture daemon, ITestOutputHelper output) : IClassFixture<DaemonFixture>, IDisposable
 {
     const long Limit = 4L << 20; // gocker.api.max-json-body as shipped

@@ -5,6 +5,7 @@ namespace Gocker.Tests.Integration;
 /// Where the docker CLI is installed, it is the oracle: both consoles run the same command on the
 /// same daemon and must print the same thing.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class CliFormatTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

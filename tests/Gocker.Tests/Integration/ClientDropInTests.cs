@@ -26,6 +26,7 @@ public sealed class DockerPyFactAttribute : FactAttribute
 /// the exec runs, one-shot stats. Raw HTTP for the shapes, then the real clients: the docker CLI,
 /// Debian's python3-docker, and Testcontainers for .NET (Docker.DotNet underneath).
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class ClientDropInTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -376,8 +377,7 @@ public sealed class ClientDropInTests(DaemonFixture daemon) : IClassFixture<Daem
     public void Docker_py_exec_run_gets_every_output_of_a_quick_command()
     {
         var name = Unique("pyx-");
-        var script = Path.Combine(daemon.Root, name + ".py");
-        File.WriteAllText(script, """
+        const string script = """
             import sys, docker
             c = docker.DockerClient(base_url=sys.argv[1])
             ct = c.containers.run("busybox", ["sleep", "300"], detach=True, network_mode="none", name=sys.argv[2])
@@ -387,10 +387,10 @@ public sealed class ClientDropInTests(DaemonFixture daemon) : IClassFixture<Daem
                 if r.output != b"out-%d\n" % i or r.exit_code != 3:
                     bad.append((i, r.exit_code, r.output))
             print("bad", bad)
-            """);
+            """;
         try
         {
-            var r = Run(DockerPyFactAttribute.Python, [script, "unix://" + daemon.Socket, name]);
+            var r = DockerPy.Run(daemon, script, name);
             Assert.True(r.Code == 0, $"docker-py: {r}");
             Assert.Equal("bad []", r.Out.Trim().Split('\n')[^1]);
         }
@@ -402,13 +402,9 @@ public sealed class ClientDropInTests(DaemonFixture daemon) : IClassFixture<Daem
     {
         var name = Unique("py-");
         var tag = Unique("s");
-        var script = Path.Combine(daemon.Root, "dockerpy.py");
-        File.WriteAllText(script, DockerPyScript);
         try
         {
-            var r = Run(DockerPyFactAttribute.Python, [script, "unix://" + daemon.Socket, tag, name]);
-            Assert.True(r.Code == 0, $"docker-py: {r}");
-            using var doc = JsonDocument.Parse(r.Out.Trim().Split('\n')[^1]);
+            using var doc = DockerPy.RunForJson(daemon, DockerPyScript, tag, name);
             var o = doc.RootElement;
             Assert.Equal(Environment.ProcessorCount, o.GetProperty("ncpu").GetInt32());
             Assert.Equal(tag, o.GetProperty("labels").GetProperty("suite").GetString());

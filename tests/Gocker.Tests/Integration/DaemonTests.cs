@@ -2,6 +2,7 @@ using System.Diagnostics;
 
 namespace Gocker.Tests.Integration;
 
+[Trait("Needs", "root")]
 public sealed class DaemonTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>
 {
     static (int Code, string Out) RunProcess(string file, params string[] args)

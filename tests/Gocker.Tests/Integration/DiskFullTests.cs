@@ -6,6 +6,7 @@ using Gocker.Actors.Containers;
 namespace Gocker.Tests.Integration;
 
 /// <summary>Fills a (small tmpfs) data root to the last page, as a disk filled by anything would be.</summary>
+[Trait("Needs", "root")]
 static class DiskFill
 {
     /// <summary>A ballast file taking every free byte of <paramref name="dir"/>'s filesystem; delete it to give the space back.</summary>
@@ -32,6 +33,7 @@ static class DiskFill
 /// written once space is back, without a restart; either way a daemon restarted while the disk is
 /// still full finds the real exit (137), never -1.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class DiskFullStateTests
 {
     static JsonNode State(LifecycleDaemon d, string id) => JsonNode.Parse(d.Ok("inspect", id))!.AsArray()[0]!["State"]!;
@@ -115,6 +117,7 @@ public sealed class DiskFullStateTests
 /// <summary>New work on a full data root: create, run, commit, load and import answer a clear error
 /// (507, naming the data root and its free space; the docker CLI prints it), leave nothing made, and
 /// work again as soon as space is back, without a restart.</summary>
+[Trait("Needs", "root")]
 public sealed class DiskFullNewWorkTests
 {
     static readonly string[][] Refused =
@@ -207,6 +210,7 @@ public sealed class DiskFullNewWorkTests
 /// re-adoption and carry that time; the gap is recorded by a "log-gap" event whose interval holds
 /// every such line's own time, and `logs -t` stays in order with nothing lost.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class LogGapTests
 {
     static readonly Regex Line = new(@"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z (\d+) (\d+)$");

@@ -47,6 +47,7 @@ public sealed class DockerCliFactAttribute : FactAttribute
 /// JSON body, which Kestrel alone would not upgrade). Raw HTTP as those clients write it, and the
 /// real docker CLI where it is installed.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class DockerClientTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

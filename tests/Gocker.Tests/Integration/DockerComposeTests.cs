@@ -49,6 +49,7 @@ public sealed class DockerComposeFactAttribute : FactAttribute
 /// network alias resolving between services, `ps`, `exec`, `logs`, `restart: on-failure`, a second
 /// `up -d` that finds everything up to date, and nothing left after `down`.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class DockerComposeTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -8,6 +8,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>`gocker events` and GET /events against a real daemon: the kept log (--since/--until),
 /// the live stream, filters; and `gocker console` driven through a pipe and through a tmux pty.</summary>
+[Trait("Needs", "root")]
 public sealed class EventsTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

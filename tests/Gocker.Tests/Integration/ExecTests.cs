@@ -4,6 +4,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>`gocker exec` through the real console and daemon: the process runs in the container's
 /// namespaces and cgroup, with only fds 0-2, its exit code passed through, and nothing on the host.</summary>
+[Trait("Needs", "root")]
 public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

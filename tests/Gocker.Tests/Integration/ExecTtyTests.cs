@@ -4,6 +4,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>`gocker exec -it` driven like a user would: the real console inside a tmux pane (tmux is
 /// the terminal), keys typed with send-keys, the screen read with capture-pane.</summary>
+[Trait("Needs", "root")]
 public sealed class ExecTtyTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     readonly string _tmux = "gx" + Guid.NewGuid().ToString("N")[..12];

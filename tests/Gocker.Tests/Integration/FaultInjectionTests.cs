@@ -2,6 +2,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>A daemon whose supervision policies the fault tests rely on: cgroup faults retried,
 /// spawn and mount faults torn down.</summary>
+[Trait("Needs", "root")]
 public sealed class FaultDaemon : IDisposable
 {
     public DaemonFixture D { get; } = new("""
@@ -17,6 +18,7 @@ public sealed class FaultDaemon : IDisposable
 
 /// <summary>gocker debug inject-fault through the real console and daemon: each injected fault ends
 /// in the configured outcome, and nothing is left behind.</summary>
+[Trait("Needs", "root")]
 public sealed class FaultInjectionTests(FaultDaemon fd) : IClassFixture<FaultDaemon>, IDisposable
 {
     readonly DaemonFixture _d = fd.D;

@@ -6,6 +6,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>gocker.cgroups.favor-dynmods through the real daemon.</summary>
 [Collection(FavorDynmodsCollection.Name)]
+[Trait("Needs", "root")]
 public class FavorDynmodsDaemonTests
 {
     [Fact]

@@ -5,6 +5,7 @@ namespace Gocker.Tests.Integration;
 /// <summary>Supervision groups through the real console and daemon, three real members each.
 /// Members trap SIGTERM (a shell as PID 1 ignores it otherwise) so the group's stops are quick;
 /// member 2 fails when the test drops a file into the shared volume.</summary>
+[Trait("Needs", "root")]
 public sealed class GroupTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

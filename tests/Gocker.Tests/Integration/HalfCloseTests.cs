@@ -9,6 +9,7 @@ namespace Gocker.Tests.Integration;
 /// reads the rest of the output. Raw HTTP over the daemon's Unix socket, as such a client speaks it:
 /// the output written after the half-close must arrive, up to the daemon's own close.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class HalfCloseTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

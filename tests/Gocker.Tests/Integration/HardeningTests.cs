@@ -9,6 +9,7 @@ namespace Gocker.Tests.Integration;
 /// --sysctl, --oom-score-adj, --group-add, --shm-size and /dev/mqueue, --device, and mounts that
 /// would cover /proc. Fields Gocker does not implement are refused by name, never ignored.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class HardeningTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

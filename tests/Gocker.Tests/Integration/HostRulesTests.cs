@@ -9,6 +9,7 @@ namespace Gocker.Tests.Integration;
 /// use the same bridge and subnet, goes with `network rm`, and a clean stop of the last daemon with
 /// no container on the bridge leaves nothing behind. Counted in iptables-save, as a user would.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class HostRulesTests : IDisposable
 {
     readonly LifecycleDaemon _a = new();

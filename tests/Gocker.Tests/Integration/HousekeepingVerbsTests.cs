@@ -5,6 +5,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>rename, update, diff, history, ps -n/-l and top with ps options, through the real console
 /// and the real docker CLI, against a real daemon (real cgroups, real overlay upper dirs).</summary>
+[Trait("Needs", "root")]
 public sealed class HousekeepingVerbsTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -7,6 +7,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>Layered images end to end: load, run, commit, save, export, rmi and prune through the real
 /// console and daemon.</summary>
+[Trait("Needs", "root")]
 public sealed class ImageTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -15,6 +15,7 @@ namespace Gocker.Tests.Integration;
 /// never at risk; the copy must come out unchanged, every write refused (EPERM: the daemon executes
 /// a sealed memfd copy, SealedBinary), and what the attacker got hold of must be that memfd.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class InitEscapeTests : IDisposable
 {
     readonly ITestOutputHelper _output;

@@ -5,6 +5,7 @@ namespace Gocker.Tests.Integration;
 /// <summary>tty and -i containers across a daemon restart: the terminal keeper holds a copy of each
 /// pty master, so a shell runs on (TerminalKeeperTests goes further); an -i container's stdin pipe
 /// dies with gockerd and reaches EOF.</summary>
+[Trait("Needs", "root")]
 public sealed class InteractiveRestartTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

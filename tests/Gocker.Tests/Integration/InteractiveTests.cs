@@ -2,6 +2,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>`run -it`, `run -i`, `attach`, detach keys and resize: the real console in a real
 /// terminal (tmux), the real daemon, real containers.</summary>
+[Trait("Needs", "root")]
 public sealed class InteractiveTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose()

@@ -2,6 +2,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>200 run/rm cycles, some failing on purpose: nothing is left behind, and the daemon's open
 /// descriptors and threads come back to where they were.</summary>
+[Trait("Needs", "root")]
 public sealed class LifecycleLeakTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

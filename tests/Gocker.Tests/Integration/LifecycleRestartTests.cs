@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 namespace Gocker.Tests.Integration;
 
 /// <summary>kill -9 of gockerd while containers run: a new daemon on the same roots loses nothing.</summary>
+[Trait("Needs", "root")]
 public sealed class LifecycleRestartTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

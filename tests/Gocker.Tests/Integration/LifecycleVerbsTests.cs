@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 namespace Gocker.Tests.Integration;
 
 /// <summary>The everyday container verbs through the real console, with their wrong-state errors.</summary>
+[Trait("Needs", "root")]
 public sealed class LifecycleVerbsTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -5,6 +5,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>Log rotation (max-size x max-file, per container and the daemon's default), LogConfig in
 /// inspect, refused log types and options, "none", and `logs -f` across rotations, on a real daemon.</summary>
+[Trait("Needs", "root")]
 public sealed class LogRotationTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -186,6 +187,7 @@ public sealed class LogRotationTests(DaemonFixture daemon) : IClassFixture<Daemo
 
 /// <summary>docker-py's attached containers.run() reads HostConfig.LogConfig.Type without checking
 /// (a KeyError before it was shown) and then reads the output through `logs`.</summary>
+[Trait("Needs", "root")]
 public sealed class DockerPyLogTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>
 {
     const string Script = """
@@ -199,22 +201,15 @@ public sealed class DockerPyLogTests(DaemonFixture daemon) : IClassFixture<Daemo
     [DockerPyFact]
     public void Attached_containers_run_returns_the_output_across_rotations()
     {
-        var psi = new System.Diagnostics.ProcessStartInfo(DockerPyFactAttribute.Python)
-        {
-            ArgumentList = { "-c", Script, "unix://" + daemon.Socket },
-            RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(120_000), "docker-py did not finish");
-        Assert.True(p.ExitCode == 0, $"docker-py: exit {p.ExitCode}\n{error.Result}\n--- daemon\n{daemon.DaemonLog}");
-        Assert.Equal(string.Concat(Enumerable.Range(1, 3000).Select(i => $"{i}\n")), output.Result);
+        var r = DockerPy.Run(daemon, Script);
+        Assert.True(r.Code == 0, $"docker-py: exit {r.Code}\n{r.Err}\n--- daemon\n{daemon.DaemonLog}");
+        Assert.Equal(string.Concat(Enumerable.Range(1, 3000).Select(i => $"{i}\n")), r.Out);
         daemon.AssertNoLeaks();
     }
 }
 
 /// <summary>gocker.logs in the HOCON is the cap of containers created without options.</summary>
+[Trait("Needs", "root")]
 public sealed class LogDefaultCapTests
 {
     [Fact]
@@ -267,6 +262,7 @@ public sealed class LogDefaultCapTests
 /// <summary>A data root that fills up (a small tmpfs): the log write fails, the container never
 /// blocks, `logs` still answers with what is on disk, the daemon lives and says so in its events,
 /// and once space is back the container's output is logged again.</summary>
+[Trait("Needs", "root")]
 public sealed class LogFullDiskTests
 {
     [Fact]

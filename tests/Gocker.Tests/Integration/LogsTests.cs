@@ -9,6 +9,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>`gocker logs`: stdout and stderr merged in order through the daemon's log index,
 /// -t, --tail, -f, and logs that survive kill -9 of the daemon.</summary>
+[Trait("Needs", "root")]
 public sealed class LogsTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -150,6 +151,7 @@ public sealed class LogsTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
 
 /// <summary>Logs after kill -9 of the daemon: nothing lost, still in order, and output written while
 /// no daemon ran is indexed on re-adoption.</summary>
+[Trait("Needs", "root")]
 public sealed class LogsRestartTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

@@ -12,6 +12,7 @@ namespace Gocker.Tests.Integration;
 /// namespace; bad values refused with a 400 naming the field. Through gocker, the raw API and the
 /// docker CLI, against a real daemon.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class NameResolutionTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

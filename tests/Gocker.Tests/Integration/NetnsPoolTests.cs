@@ -6,12 +6,14 @@ namespace Gocker.Tests.Integration;
 /// ports start in a pre-attached namespace (its IP, its veth), the pool refills, removal and
 /// `network rm` release everything, and the class's leak check (AssertNoLeaks) accounts for
 /// exactly the pool's slots.</summary>
+[Trait("Needs", "root")]
 public sealed class NetnsPoolDaemon() : IDisposable
 {
     public DaemonFixture D { get; } = new(null, netnsPool: 2);
     public void Dispose() => D.Dispose();
 }
 
+[Trait("Needs", "root")]
 public sealed class NetnsPoolTests(NetnsPoolDaemon fixture) : IClassFixture<NetnsPoolDaemon>, IDisposable
 {
     readonly DaemonFixture _d = fixture.D;
@@ -106,6 +108,7 @@ public sealed class NetnsPoolTests(NetnsPoolDaemon fixture) : IClassFixture<Netn
 
 /// <summary>kill -9 of a daemon with a full pool, then a restart: the old slots are DELed (no
 /// veth, IP, pin or record of them left) and the new daemon fills its own pool.</summary>
+[Trait("Needs", "root")]
 public sealed class NetnsPoolRestartTests : IDisposable
 {
     readonly LifecycleDaemon _d = new(netnsPool: 2);

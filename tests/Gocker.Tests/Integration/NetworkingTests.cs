@@ -7,6 +7,7 @@ namespace Gocker.Tests.Integration;
 /// bridge, user networks (by IP and by name), published ports on 127.0.0.1, `none`, the network
 /// life cycle while in use, and a clean failure when a CNI plugin fails. Only loopback and
 /// container addresses are used.</summary>
+[Trait("Needs", "root")]
 public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -274,6 +275,7 @@ public sealed class NetworkingTests(DaemonFixture daemon) : IClassFixture<Daemon
 /// <summary>The exit path lets the container's netns go and the kernel delete its veth: `rm`
 /// (and `run --rm`) still returns only when no veth and no IP allocation is left, also when
 /// something outside the container holds its network namespace.</summary>
+[Trait("Needs", "root")]
 public sealed class NetworkingTeardownTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -333,6 +335,7 @@ public sealed class NetworkingTeardownTests(DaemonFixture daemon) : IClassFixtur
 
 /// <summary>Many run/rm cycles on the default bridge and a user network leave no veth, rule, IP
 /// allocation or endpoint record; a second daemon side by side works on its own bridge.</summary>
+[Trait("Needs", "root")]
 public sealed class NetworkLeakTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -384,6 +387,7 @@ public sealed class NetworkLeakTests(DaemonFixture daemon) : IClassFixture<Daemo
 /// <summary>Networking across a daemon crash: a running container keeps its address and published
 /// port (re-adopted), and one that exits while the daemon is down has its endpoint released at the
 /// next start (CleanupStale / re-adoption teardown).</summary>
+[Trait("Needs", "root")]
 public sealed class NetworkRestartTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

@@ -9,6 +9,7 @@ namespace Gocker.Tests.Integration;
 /// keeper (gocker-init --keeper) holds a copy of each read end so the pipes outlive a daemon crash.
 /// Through the real console and daemon, with kill -9.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class OutputPipeTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

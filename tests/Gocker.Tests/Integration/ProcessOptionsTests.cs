@@ -9,6 +9,7 @@ namespace Gocker.Tests.Integration;
 /// what makes --init observable: with it the TERM reaches sleep, which dies of it (143); without it
 /// only the SIGKILL at the end of the grace period ends the container (137).
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class ProcessOptionsTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -5,6 +5,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>container, network, image and system prune with their filters, through the console and
 /// the docker CLI. Prune is daemon-wide: this class has a daemon of its own.</summary>
+[Trait("Needs", "root")]
 public sealed class PruneTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -3,6 +3,7 @@ namespace Gocker.Tests.Integration;
 /// <summary>`ps` is read from the listing the container actors keep (no message to the supervisor):
 /// it must still never miss a container whose `run -d` returned, nor show one whose `rm` returned,
 /// even while other containers crash-loop and flood the supervisor with their records.</summary>
+[Trait("Needs", "root")]
 public sealed class PsListingTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 namespace Gocker.Tests.Integration;
 
 /// <summary>Restart policies through the real console and daemon, with real containers.</summary>
+[Trait("Needs", "root")]
 public sealed class RestartPolicyTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

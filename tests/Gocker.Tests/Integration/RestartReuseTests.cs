@@ -8,6 +8,7 @@ namespace Gocker.Tests.Integration;
 /// once the container is removed or stopped while waiting, and an OOM kill is charged to the run it
 /// happened in, never to the one after.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class RestartReuseTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

@@ -6,6 +6,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>gockerd's `POST /containers/create?gockerRun=removed|next-exit` (what the console's `run`
 /// without -d/-i/-t sends): create, attach, start and wait in one request, raw HTTP.</summary>
+[Trait("Needs", "root")]
 public sealed class RunInOneRequestTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

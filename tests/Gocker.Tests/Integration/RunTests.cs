@@ -3,6 +3,7 @@ using System.Formats.Tar;
 namespace Gocker.Tests.Integration;
 
 /// <summary>`gocker run` end to end: the real console, the real daemon, real containers.</summary>
+[Trait("Needs", "root")]
 public sealed class RunTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     CliResult Run(params string[] args) => daemon.Gocker(["run", "--rm", .. args]);

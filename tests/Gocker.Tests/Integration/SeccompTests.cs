@@ -4,6 +4,7 @@ using Gocker.Syscalls.Native;
 namespace Gocker.Tests.Integration;
 
 /// <summary>Docker's default seccomp profile on real containers through the daemon and the console.</summary>
+[Trait("Needs", "root")]
 public sealed class SeccompTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

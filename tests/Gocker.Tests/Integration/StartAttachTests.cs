@@ -2,6 +2,7 @@ namespace Gocker.Tests.Integration;
 
 /// <summary>`start -a [-i]` (docker's start --attach --interactive): the real console, the real daemon,
 /// real containers; the terminal cases in a real terminal (tmux).</summary>
+[Trait("Needs", "root")]
 public sealed class StartAttachTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose()

@@ -11,6 +11,7 @@ namespace Gocker.Tests.Integration;
 /// systemd when it is PID 1 or its parent's comm is "systemd"), and checks the protocol: READY=1 only
 /// once the API answers, STOPPING=1 on SIGTERM, and the containers left running (KillMode=process).
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class SystemdNotifyTests : IDisposable
 {
     readonly string _root;

@@ -7,6 +7,7 @@ namespace Gocker.Tests.Integration;
 /// (gocker-init --keeper, one per exec root) holds a copy of each pty master; a new daemon takes it
 /// back with pidfd_getfd. Through the real console and daemon, kill -9 and a clean stop (SIGTERM).
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class TerminalKeeperTests : IDisposable
 {
     readonly LifecycleDaemon _d = new();

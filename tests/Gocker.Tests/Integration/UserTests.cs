@@ -3,6 +3,7 @@ using Gocker.Tests.Images;
 namespace Gocker.Tests.Integration;
 
 /// <summary>USER: `run -u`, the image config's User, resolved in the container's own /etc files.</summary>
+[Trait("Needs", "root")]
 public sealed class UserTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();

@@ -11,6 +11,7 @@ namespace Gocker.Tests.Integration;
 /// the files written in the upper dir and in a volume, the layers left untouched, a root-only host
 /// file out of reach). Through the docker CLI as well, with the refusals Docker makes.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class UsernsRemapTests : IDisposable
 {
     readonly LifecycleDaemon _d = new(configHocon: "gocker { userns-remap = default }");

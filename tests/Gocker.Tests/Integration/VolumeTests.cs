@@ -14,6 +14,7 @@ namespace Gocker.Tests.Integration;
 /// prune, --mount bind|volume|tmpfs, read-only mounts, and the real clients (docker CLI, docker-py,
 /// Testcontainers). Restarts and userns-remap are in VolumeDaemonTests (a daemon of their own).
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class VolumeTests(DaemonFixture daemon) : IClassFixture<DaemonFixture>, IDisposable
 {
     public void Dispose() => daemon.AssertNoLeaks();
@@ -439,18 +440,9 @@ public sealed class VolumeTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
     {
         var name = Unique("py-");
         var tag = Unique("t");
-        var script = Path.Combine(daemon.Root, Unique("vol") + ".py");
-        File.WriteAllText(script, DockerPyScript);
         try
         {
-            var psi = new ProcessStartInfo(DockerPyFactAttribute.Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { script, "unix://" + daemon.Socket, name, tag }) psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi)!;
-            var err = p.StandardError.ReadToEndAsync();
-            var output = p.StandardOutput.ReadToEnd();
-            Assert.True(p.WaitForExit(120_000));
-            Assert.True(p.ExitCode == 0, $"docker-py: {output}\n{err.Result}");
-            using var doc = JsonDocument.Parse(output.Trim().Split('\n')[^1]);
+            using var doc = DockerPy.RunForJson(daemon, DockerPyScript, name, tag);
             var o = doc.RootElement;
             Assert.Equal(name, o.GetProperty("created").GetString());
             Assert.Equal(VolumeDir(name) + "/_data", o.GetProperty("mountpoint").GetString());
@@ -498,6 +490,7 @@ public sealed class VolumeTests(DaemonFixture daemon) : IClassFixture<DaemonFixt
 }
 
 /// <summary>Volumes across a daemon restart, and with userns-remap: daemons of their own.</summary>
+[Trait("Needs", "root")]
 public sealed class VolumeDaemonTests
 {
     [Fact]

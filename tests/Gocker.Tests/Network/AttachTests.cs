@@ -5,6 +5,7 @@ namespace Gocker.Tests.Network;
 
 /// <summary>Real network namespaces attached through the real CNI plugins; traffic stays on this
 /// machine (container addresses, loopback, a test netns acting as a remote host).</summary>
+[Trait("Needs", "root")]
 public class AttachTests
 {
     static AttachRequest Req(TestNetworks t, TestNetns ns, string name, string? network = null, params PortMapping[] ports)
@@ -265,6 +266,7 @@ public class AttachTests
 
 /// <summary>A network namespace wired to the host by a veth pair on a private /30: another machine
 /// as far as the host's netfilter is concerned (traffic arrives on a non-loopback interface).</summary>
+[Trait("Needs", "root")]
 internal sealed class RemoteHost : IDisposable
 {
     public TestNetns Netns { get; } = new();

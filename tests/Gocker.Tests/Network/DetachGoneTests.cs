@@ -7,6 +7,7 @@ namespace Gocker.Tests.Network;
 /// <summary>Detach after the container is gone (the exit path): the pin is dropped first and the
 /// kernel deletes the veth pair with the namespace; Detach returns only once the host end is gone,
 /// also when something else still holds the namespace.</summary>
+[Trait("Needs", "root")]
 public class DetachGoneTests
 {
     /// <summary>A network namespace held only by one process, as a container's is by its init.</summary>

@@ -4,6 +4,7 @@ namespace Gocker.Tests.Network;
 
 /// <summary>Endpoint records are written without fsync (only a power loss can tear one, and then its
 /// container is gone too): a torn record must not keep the daemon from starting.</summary>
+[Trait("Needs", "root")]
 public class EndpointStoreTests
 {
     [Fact]

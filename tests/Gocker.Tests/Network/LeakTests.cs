@@ -4,6 +4,7 @@ using Xunit.Abstractions;
 
 namespace Gocker.Tests.Network;
 
+[Trait("Needs", "root")]
 public class LeakTests(ITestOutputHelper output)
 {
     [Fact]

@@ -4,6 +4,7 @@ namespace Gocker.Tests.Network;
 
 /// <summary>NetnsPin.Move on the real kernel: a mount move in a private directory, and the pin +
 /// unpin fallback where the directory sits in a shared mount (the kernel refuses the move).</summary>
+[Trait("Needs", "root")]
 public sealed class NetnsPinTests : IDisposable
 {
     readonly string _dir = Directory.CreateTempSubdirectory("gocker-pin-").FullName;

@@ -7,6 +7,7 @@ namespace Gocker.Tests.Network;
 /// hands out a pre-attached namespace whose eth0 has the slot's IP, detach DELs it by the slot's
 /// CNI id, the pool refills, a "crash" with a full pool leaks nothing after CleanupStale, network
 /// rm drains, and a pool whose ADD fails switches itself off.</summary>
+[Trait("Needs", "root")]
 public class NetnsPoolTests
 {
     static List<(string Id, string NetworkId, string Ip)> Slots(TestNetworks t)

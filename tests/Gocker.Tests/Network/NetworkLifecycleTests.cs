@@ -2,6 +2,7 @@ using Gocker.Network;
 
 namespace Gocker.Tests.Network;
 
+[Trait("Needs", "root")]
 public class NetworkLifecycleTests
 {
     [Fact]

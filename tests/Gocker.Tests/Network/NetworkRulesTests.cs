@@ -3,6 +3,7 @@ using Gocker.Network;
 namespace Gocker.Tests.Network;
 
 /// <summary>The parsing of iptables -S lines that NetworkRules compares against its own rules.</summary>
+[Trait("Needs", "root")]
 public sealed class NetworkRulesTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace Gocker.Tests.Security;
 /// test process, which sets no_new_privs and installs the filter there. Without TSYNC seccomp filters
 /// that thread only; the filter ends with it, the rest of the test process stays unconfined.
 /// </summary>
+[Trait("Needs", "root")]
 public class SeccompKernelTests
 {
     // x86_64 syscall numbers.

@@ -10,9 +10,11 @@ namespace Gocker.Tests.Spawn;
 /// the whole test process, so they run alone (no other test class opens fds meanwhile).
 /// </summary>
 [CollectionDefinition(nameof(HostIsolation), DisableParallelization = true)]
+[Trait("Needs", "root")]
 public class HostIsolation : ICollectionFixture<BusyboxImage>;
 
 [Collection(nameof(HostIsolation))]
+[Trait("Needs", "root")]
 public class HostIsolationTests(BusyboxImage image)
 {
     // Descriptors by number and target. A leak is one that is open after and was not before;
@@ -130,6 +132,7 @@ public class HostIsolationTests(BusyboxImage image)
 }
 
 [Collection(nameof(HostIsolation))]
+[Trait("Needs", "root")]
 public class SpawnLatency(BusyboxImage image, ITestOutputHelper output)
 {
     [Fact]

@@ -6,6 +6,7 @@ namespace Gocker.Tests.Spawn;
 
 /// <summary>SpawnRequest.NetnsPath: the init joins a network namespace made beforehand (a pooled
 /// one) instead of a new, empty one; every other namespace is still new, and lo comes up.</summary>
+[Trait("Needs", "root")]
 public class NetnsJoinTests(BusyboxImage image) : IClassFixture<BusyboxImage>
 {
     /// <summary>The spawner under test (ZygoteNetnsJoinTests: a zygote joins the netns at its claim).</summary>
@@ -46,6 +47,7 @@ public class NetnsJoinTests(BusyboxImage image) : IClassFixture<BusyboxImage>
 }
 
 /// <summary>NetnsJoinTests through a zygote pool: the claim carries the netns, the zygote joins it.</summary>
+[Trait("Needs", "root")]
 public sealed class ZygoteNetnsJoinTests : NetnsJoinTests, IDisposable
 {
     readonly ZygoteSpawner _pool;

@@ -3,6 +3,7 @@ using Gocker.Syscalls.Mounts;
 namespace Gocker.Tests.Spawn;
 
 /// <summary>The overlay's `volatile` option (used for --rm containers), on the real kernel.</summary>
+[Trait("Needs", "root")]
 public class OverlayVolatileTests : IDisposable
 {
     readonly string _dir = Path.Combine(Path.GetTempPath(), "gocker-ovl-" + Guid.NewGuid().ToString("N")[..10]);

@@ -14,6 +14,7 @@ namespace Gocker.Tests.Spawn;
 /// its source, unwritable; and every kind of spawn (a fresh init, a zygote, an exec, the terminal
 /// keeper) executes it: /proc/PID/exe names the memfd, not a host file, and cannot be written.
 /// </summary>
+[Trait("Needs", "root")]
 public sealed class SealedBinaryTests(BusyboxImage image) : IClassFixture<BusyboxImage>, IDisposable
 {
     const int F_ADD_SEALS = 1033, F_GET_SEALS = 1034, ETXTBSY = 26, O_TRUNC = 0x200;

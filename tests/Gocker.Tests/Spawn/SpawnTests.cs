@@ -3,6 +3,7 @@ using Gocker.Syscalls.Spawn;
 namespace Gocker.Tests.Spawn;
 
 /// <summary>The spawner + gocker-init against the real kernel: what the command sees and what it leaves.</summary>
+[Trait("Needs", "root")]
 public class SpawnTests(BusyboxImage image) : IClassFixture<BusyboxImage>
 {
     /// <summary>The spawner under test (ZygoteSpawnTests runs every test here through its pool).</summary>

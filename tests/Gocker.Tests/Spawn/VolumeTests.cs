@@ -2,6 +2,7 @@ using Gocker.Syscalls.Spawn;
 
 namespace Gocker.Tests.Spawn;
 
+[Trait("Needs", "root")]
 public class VolumeTests(BusyboxImage image) : IClassFixture<BusyboxImage>, IDisposable
 {
     readonly List<string> dirs = [];

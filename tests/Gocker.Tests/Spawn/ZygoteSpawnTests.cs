@@ -5,6 +5,7 @@ namespace Gocker.Tests.Spawn;
 /// <summary>Every SpawnTests case again, each container served by a zygote (ZygoteSpawner), plus what
 /// is particular to zygotes: the mount namespace is taken at the claim, a dead zygote is skipped,
 /// the pool refills, and waiting zygotes exit with the pool.</summary>
+[Trait("Needs", "root")]
 public sealed class ZygoteSpawnTests : SpawnTests, IDisposable
 {
     readonly BusyboxImage _image;

@@ -24,7 +24,7 @@ public sealed class StorageGuard
     /// <summary>Inodes a create needs (dirs, record, spare, log files) with a margin.</summary>
     const long MinInodes = 64;
 
-    /// <summary>The daemon's guard, for errors met outside a route that knows it (ApiRoutes.Error).</summary>
+    /// <summary>The daemon's guard, for errors met outside a route that knows it (ErrorMapping.Error).</summary>
     static StorageGuard? current;
 
     public string DataRoot { get; }
@@ -83,7 +83,7 @@ public sealed class StorageGuard
                     // otherwise meet a closed connection instead of the message.
                     try { await ctx.Request.Body.CopyToAsync(Stream.Null, ctx.RequestAborted); }
                     catch (Exception drain) when (drain is IOException or OperationCanceledException or Microsoft.AspNetCore.Http.BadHttpRequestException) { }
-                    await ApiRoutes.Error(ex).ExecuteAsync(ctx);
+                    await ErrorMapping.Error(ex).ExecuteAsync(ctx);
                     return;
                 }
             }

@@ -5,7 +5,8 @@ using Gocker.Actors.Engine;
 using Gocker.Api;
 using Gocker.Images.ContainerFs;
 using Gocker.Syscalls.Spawn;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 

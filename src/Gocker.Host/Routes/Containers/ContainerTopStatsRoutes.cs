@@ -1,51 +1,28 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Gocker.Actors.Containers;
 using Gocker.Actors.Engine;
 using Gocker.Api;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 
-/// <summary>pause, unpause, restart, top, stats and the `filters` of the container list.</summary>
-public static class ContainerExtraRoutes
+/// <summary>top and stats: a container's processes and resource use, read from its cgroup (through
+/// its actor) and /proc.</summary>
+public static class ContainerTopStatsRoutes
 {
     public static void Map(RouteGroupBuilder c)
     {
-        c.MapPost("/{id}/pause", (HttpContext ctx, string id) => Guard(async () =>
-        {
-            await AskContainer<ContainerActor.Ack>(ctx, id, new ContainerActor.Pause());
-            return Results.NoContent();
-        }));
-        c.MapPost("/{id}/unpause", (HttpContext ctx, string id) => Guard(async () =>
-        {
-            await AskContainer<ContainerActor.Ack>(ctx, id, new ContainerActor.Unpause());
-            return Results.NoContent();
-        }));
-        c.MapPost("/{id}/restart", Restart);
         c.MapGet("/{id}/top", Top);
         c.MapGet("/{id}/stats", Stats);
     }
-
-    /// <summary>Docker's restart: stop (TERM, then KILL after t seconds) if running, then start.</summary>
-    static Task<IResult> Restart(HttpContext ctx, string id, EngineServices svc) => Guard(async () =>
-    {
-        var t = QueryParams.StopTimeout(ctx);
-        int? signal = ctx.Request.Query["signal"].ToString() is { Length: > 0 } sig ? SignalNames.Parse(sig) : null;
-        var resolved = await Ask<Gocker.Actors.Containers.ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id));
-        var grace = t ?? await VerbStops.GraceOf(ctx, resolved.Id, svc);
-        // ForRestart: an --rm container is kept for the start (as Docker's restart does), not removed.
-        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Stop(t, ForRestart: true, Signal: signal), grace + TimeSpan.FromSeconds(30));
-        await AskContainer<object>(ctx, resolved.Id, new ContainerActor.Start());
-        return Results.NoContent();
-    });
 
     static Task<IResult> Top(HttpContext ctx, string id) => Guard(async () =>
     {
         var list = await AskContainer<CgroupActor.ProcessList>(ctx, id, new ContainerActor.Top());
         // `top CONTAINER [ps OPTIONS]`: the host's ps, rows of the container's processes only (Docker's way).
-        if (ctx.Request.Query["ps_args"].ToString() is { Length: > 0 } psArgs) return await VerbRoutes.PsTop(list.Pids, psArgs);
+        if (ctx.Request.Query["ps_args"].ToString() is { Length: > 0 } psArgs) return await PsTop(list.Pids, psArgs);
         var ticks = 100.0; // USER_HZ on Linux
         var boot = BootTime();
         using var ms = new MemoryStream();
@@ -80,6 +57,51 @@ public static class ContainerExtraRoutes
         return Results.Bytes(ms.ToArray(), "application/json");
     });
 
+    /// <summary>`top` with ps_args: runs the host's ps with them (split on blanks, no shell) and keeps
+    /// the rows whose PID is one of the container's processes; the table needs a PID column, as Docker's.</summary>
+    static async Task<IResult> PsTop(IReadOnlyList<int> pids, string psArgs)
+    {
+        var args = psArgs.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        var psi = new System.Diagnostics.ProcessStartInfo("ps") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var proc = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException("ps could not be started");
+        var outTask = proc.StandardOutput.ReadToEndAsync();
+        var errTask = proc.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try { await proc.WaitForExitAsync(cts.Token); }
+        catch (OperationCanceledException) { proc.Kill(); throw new InvalidOperationException($"ps {psArgs}: did not finish within 30 s"); }
+        var output = await outTask;
+        if (proc.ExitCode != 0) throw new BadRequestException($"Error running ps {psArgs}: exit {proc.ExitCode}: {(await errTask).Trim()}");
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0) throw new BadRequestException($"ps {psArgs}: no output");
+        var titles = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        int pidCol = Array.IndexOf(titles, "PID");
+        if (pidCol < 0) throw new BadRequestException("Couldn't find PID field in ps output");
+        var wanted = pids.ToHashSet();
+        using var ms = new MemoryStream();
+        using (var j = new Utf8JsonWriter(ms))
+        {
+            j.WriteStartObject();
+            j.WriteStartArray("Titles");
+            foreach (var t in titles) j.WriteStringValue(t);
+            j.WriteEndArray();
+            j.WriteStartArray("Processes");
+            foreach (var line in lines.Skip(1))
+            {
+                // The last column (the command) keeps its blanks.
+                var fields = line.Split(' ', titles.Length, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                if (fields.Length <= pidCol || !int.TryParse(fields[pidCol], out var pid) || !wanted.Contains(pid)) continue;
+                j.WriteStartArray();
+                // Every row as wide as the titles (a column ps left blank is "").
+                for (int i = 0; i < titles.Length; i++) j.WriteStringValue(i < fields.Length ? fields[i] : "");
+                j.WriteEndArray();
+            }
+            j.WriteEndArray();
+            j.WriteEndObject();
+        }
+        return Results.Bytes(ms.ToArray(), "application/json");
+    }
+
     /// <summary>Docker's stats: `stream=false` (any case, or 0: docker-py sends "False") answers one
     /// sample, with a second one 200 ms later as precpu so CPU % can be computed (`one-shot=true`:
     /// at once, no precpu wait, as Docker); otherwise (Docker's default) one JSON line per second,
@@ -98,7 +120,7 @@ public static class ContainerExtraRoutes
             pre = await AskContainer<ContainerActor.StatsResult>(ctx, record.Spec.Id, new ContainerActor.Stats());
             preSys = SystemCpuNanos();
         }
-        catch (Exception ex) { return ApiRoutes.Error(ex); }
+        catch (Exception ex) { return Error(ex); }
         var preRead = DateTimeOffset.UtcNow;
         if (!stream)
         {
@@ -190,69 +212,6 @@ public static class ContainerExtraRoutes
             j.WriteEndObject();
         }
         return ms.ToArray();
-    }
-
-    /// <summary>The `filters` query of GET /containers/json ({"status":[...],"name":[...],"id":[...],
-    /// "label":["k","k=v"],"ancestor":["IMAGE"]}). Values of one key are alternatives, except
-    /// `label`, whose values must all match (as Docker's); different keys must all match. A status
-    /// filter lists stopped containers too, as docker does. `ancestor` needs <paramref name="images"/>
-    /// (an image unknown there matches nothing, as in Docker).</summary>
-    public static (Func<ContainerRecord, bool> Match, bool ImpliesAll) ParseFilters(string? json, ImageAncestry? images = null)
-    {
-        if (string.IsNullOrEmpty(json)) return (_ => true, false);
-        Dictionary<string, List<string>> map;
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            map = doc.RootElement.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind switch
-            {
-                JsonValueKind.Array => p.Value.EnumerateArray().Select(v => v.GetString() ?? "").ToList(),
-                // Older clients send {"status":{"running":true}}.
-                JsonValueKind.Object => p.Value.EnumerateObject().Select(v => v.Name).ToList(),
-                _ => throw new BadRequestException($"invalid filter value for '{p.Name}'"),
-            });
-        }
-        // InvalidOperationException: valid JSON of the wrong shape (an array, a number where a string goes).
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
-        {
-            throw new BadRequestException($"invalid filters: {ex.Message} (expected {{\"key\":[\"value\"]}})");
-        }
-        var statuses = Enum.GetValues<ContainerStatus>().Select(s => s.DockerName()).ToHashSet();
-        var tests = new List<Func<ContainerRecord, bool>>();
-        foreach (var (key, values) in map)
-        {
-            switch (key)
-            {
-                case "status":
-                    foreach (var v in values)
-                        if (!statuses.Contains(v)) throw new BadRequestException($"invalid filter 'status={v}' (one of {string.Join(", ", statuses)})");
-                    tests.Add(r => values.Contains(r.Status.DockerName()));
-                    break;
-                case "name":
-                    var regexes = values.Select(v =>
-                    {
-                        try { return new Regex(v, RegexOptions.None, TimeSpan.FromMilliseconds(100)); }
-                        catch (ArgumentException ex) { throw new BadRequestException($"invalid filter 'name={v}': {ex.Message}"); }
-                    }).ToList();
-                    tests.Add(r => regexes.Any(x => x.IsMatch("/" + r.Spec.Name)));
-                    break;
-                case "id":
-                    tests.Add(r => values.Any(v => r.Spec.Id.StartsWith(v, StringComparison.Ordinal)));
-                    break;
-                case "label":
-                    var labelTest = LabelFilter.Parse(values);
-                    tests.Add(r => labelTest(r.Spec.Labels));
-                    break;
-                case "ancestor":
-                    if (images is null) throw new BadRequestException("invalid filter 'ancestor': no image store");
-                    var ids = values.Select(images.IdOf).Where(i => i is not null).ToHashSet(StringComparer.Ordinal);
-                    tests.Add(r => images.Lineage(r.Spec.ImageId).Any(ids.Contains));
-                    break;
-                default:
-                    throw new BadRequestException($"invalid filter '{key}'");
-            }
-        }
-        return (r => tests.All(t => t(r)), map.ContainsKey("status"));
     }
 
     // ---- /proc helpers ----------------------------------------------------------------------

@@ -31,7 +31,7 @@ public static class EventRoutes
         }
         catch (ArgumentException ex)
         {
-            await ApiRoutes.Error(ex).ExecuteAsync(ctx);
+            await ErrorMapping.Error(ex).ExecuteAsync(ctx);
             return;
         }
         var log = ctx.RequestServices.GetRequiredService<ActorRegistry>().Get<EventLogKey>();

@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 using Gocker.Actors.Containers;
 using Gocker.Actors.Engine;
 using Gocker.Api;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 
@@ -21,7 +22,7 @@ public static class SystemRoutes
         app.MapGet("/system/df", DiskUsage);
     }
 
-    /// <summary>The containers, as `ps -a` reads them (ApiRoutes.List says why without a message).</summary>
+    /// <summary>The containers, as `ps -a` reads them (ContainerRoutes.List says why without a message).</summary>
     static async Task<IReadOnlyList<ContainerRecord>> AllContainers(HttpContext ctx, EngineServices svc) =>
         svc.Listing.Ready ? svc.Listing.Snapshot(all: true)
             : (await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(true))).Containers;
@@ -231,7 +232,7 @@ public static class SystemRoutes
             var imageSize = images.ToDictionary(g => g.Key, g => g.First().SizeBytes, StringComparer.Ordinal);
             result.Containers = containers.Select(r =>
             {
-                var rw = TreeSize(ContainerLayout.For(svc.Options, r.Spec.Id).UpperDir);
+                var rw = TreeSize(ContainerFiles.UpperDir(svc, r.Spec.Id));
                 return new ContainerSummary
                 {
                     Id = r.Spec.Id, Names = ["/" + r.Spec.Name], Image = r.Spec.Image, Command = string.Join(' ', r.Spec.Args),

@@ -73,7 +73,7 @@ public static class GroupRoutes
         };
     }
 
-    /// <summary>ApiRoutes' error mapping, plus 404 for an unknown group.</summary>
+    /// <summary>ErrorMapping's error mapping, plus 404 for an unknown group.</summary>
     static async Task<IResult> Guard(Func<Task<IResult>> handler)
     {
         try { return await handler(); }
@@ -83,7 +83,7 @@ public static class GroupRoutes
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            return ApiRoutes.Error(ex is AggregateException { InnerException: { } inner } ? inner : ex);
+            return ErrorMapping.Error(ex is AggregateException { InnerException: { } inner } ? inner : ex);
         }
     }
 }

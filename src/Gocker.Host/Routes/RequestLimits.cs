@@ -66,7 +66,7 @@ public sealed class RequestLimits(long maxJsonBody)
                 // Refused before anything reads it; the connection goes, so Kestrel does not read
                 // (drain) the rest of a body we will never use.
                 ctx.Response.Headers.Connection = "close";
-                await ApiRoutes.Error(new RequestTooLargeException(limits.MaxJsonBody)).ExecuteAsync(ctx);
+                await ErrorMapping.Error(new RequestTooLargeException(limits.MaxJsonBody)).ExecuteAsync(ctx);
                 return;
             }
             if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
@@ -90,14 +90,14 @@ public sealed class RequestLimits(long maxJsonBody)
             if (cause is Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: 413 })
                 cause = new RequestTooLargeException(ctx.RequestServices.GetService<RequestLimits>()?.MaxJsonBody ?? DefaultMaxJsonBody);
             ctx.Response.Clear();
-            await ApiRoutes.Error(cause).ExecuteAsync(ctx);
+            await ErrorMapping.Error(cause).ExecuteAsync(ctx);
         }
     }
 
     /// <summary>Unknown routes (and known paths with another method, as Docker's router answers):
     /// 404 with a JSON message rather than an empty body.</summary>
     public static void MapNotFound(WebApplication app) =>
-        app.MapFallback("{*path}", (HttpContext ctx) => ApiRoutes.Error(new RouteNotFoundException(ctx.Request.Method, ctx.Request.Path.Value ?? "/")));
+        app.MapFallback("{*path}", (HttpContext ctx) => ErrorMapping.Error(new RouteNotFoundException(ctx.Request.Method, ctx.Request.Path.Value ?? "/")));
 
     /// <summary>
     /// The JSON body of a request as <typeparamref name="T"/>, with Docker's rules: a Content-Type

@@ -24,6 +24,11 @@ public static class QueryParams
         return TimeSpan.FromSeconds(secs);
     }
 
+    /// <summary>A boolean query flag as the routes read it: "1", "true" or "True"; anything else,
+    /// or absent, is false.</summary>
+    public static bool Flag(HttpContext ctx, string name) =>
+        ctx.Request.Query[name].ToString() is "1" or "true" or "True";
+
     public static TimeSpan? StopTimeout(HttpContext ctx, string name = "t") => StopTimeout(ctx.Request.Query[name].ToString(), name);
 
     /// <summary>

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using Gocker.Actors.Containers;
 using Gocker.Actors.Faults;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 

@@ -3,7 +3,8 @@ using Gocker.Actors.Containers;
 using Gocker.Actors.Engine;
 using Gocker.Api;
 using Gocker.Images;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 
@@ -39,58 +40,12 @@ public static class VerbRoutes
     {
         var r = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
         var s = r.Spec;
-        var layout = ContainerLayout.For(svc.Options, s.Id);
         var targets = s.Volumes.Select(v => v.Destination).Concat(s.Tmpfs.Select(t => t.Destination)).Concat(s.Devices.Select(d => d.Path));
-        var changes = await Task.Run(() => ContainerChanges.Compute(layout.UpperDir, s.ImageLayers, targets));
+        var changes = await Task.Run(() => ContainerChanges.Compute(ContainerFiles.UpperDir(svc, s.Id), s.ImageLayers, targets));
         // Docker answers null for no changes.
         if (changes.Count == 0) return Results.Text("null", "application/json");
         return Results.Json(changes.Select(c => new ContainerChange { Path = c.Path, Kind = c.Kind }).ToList(), GockerVerbJson.Default.ListContainerChange);
     });
-
-    /// <summary>`top` with ps_args: runs the host's ps with them (split on blanks, no shell) and keeps
-    /// the rows whose PID is one of the container's processes; the table needs a PID column, as Docker's.</summary>
-    public static async Task<IResult> PsTop(IReadOnlyList<int> pids, string psArgs)
-    {
-        var args = psArgs.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-        var psi = new System.Diagnostics.ProcessStartInfo("ps") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var proc = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException("ps could not be started");
-        var outTask = proc.StandardOutput.ReadToEndAsync();
-        var errTask = proc.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try { await proc.WaitForExitAsync(cts.Token); }
-        catch (OperationCanceledException) { proc.Kill(); throw new InvalidOperationException($"ps {psArgs}: did not finish within 30 s"); }
-        var output = await outTask;
-        if (proc.ExitCode != 0) throw new BadRequestException($"Error running ps {psArgs}: exit {proc.ExitCode}: {(await errTask).Trim()}");
-        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length == 0) throw new BadRequestException($"ps {psArgs}: no output");
-        var titles = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        int pidCol = Array.IndexOf(titles, "PID");
-        if (pidCol < 0) throw new BadRequestException("Couldn't find PID field in ps output");
-        var wanted = pids.ToHashSet();
-        using var ms = new MemoryStream();
-        using (var j = new Utf8JsonWriter(ms))
-        {
-            j.WriteStartObject();
-            j.WriteStartArray("Titles");
-            foreach (var t in titles) j.WriteStringValue(t);
-            j.WriteEndArray();
-            j.WriteStartArray("Processes");
-            foreach (var line in lines.Skip(1))
-            {
-                // The last column (the command) keeps its blanks.
-                var fields = line.Split(' ', titles.Length, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                if (fields.Length <= pidCol || !int.TryParse(fields[pidCol], out var pid) || !wanted.Contains(pid)) continue;
-                j.WriteStartArray();
-                // Every row as wide as the titles (a column ps left blank is "").
-                for (int i = 0; i < titles.Length; i++) j.WriteStringValue(i < fields.Length ? fields[i] : "");
-                j.WriteEndArray();
-            }
-            j.WriteEndArray();
-            j.WriteEndObject();
-        }
-        return Results.Bytes(ms.ToArray(), "application/json");
-    }
 
     /// <summary>GET /images/{name}/history (reached through ImageRoutes' catch-all).</summary>
     public static async Task History(HttpContext ctx, string name, EngineServices svc)
@@ -121,7 +76,7 @@ public static class VerbRoutes
         {
             if (r.Status is not (ContainerStatus.Created or ContainerStatus.Exited or ContainerStatus.Dead)) continue;
             if (!f.Matches(r.Spec.Created, r.Spec.Labels)) continue;
-            var size = UpperSize(ContainerLayout.For(svc.Options, r.Spec.Id).UpperDir);
+            var size = UpperSize(ContainerFiles.UpperDir(svc, r.Spec.Id));
             try { await AskContainer<ContainerActor.Ack>(ctx, r.Spec.Id, new ContainerActor.Remove(false)); }
             // Started or removed meanwhile: not ours to prune any more.
             catch (Exception ex) when (ex is ConflictException or ContainerNotFoundException) { continue; }

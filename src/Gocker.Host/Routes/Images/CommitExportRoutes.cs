@@ -2,14 +2,15 @@ using Gocker.Actors.Containers;
 using Gocker.Actors.Engine;
 using Gocker.Api;
 using Gocker.Images;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 
-/// <summary>Routes that make images or archives from a container: commit and export. They read the
+/// <summary>commit and export: an image or a tar made from a container's files. They read the
 /// container's record through its actor (read-only) and its files from the layer dirs on the host: the
 /// container's merged rootfs is mounted only inside its own mount namespace.</summary>
-public static class ImageContainerRoutes
+public static class CommitExportRoutes
 {
     public static void Map(WebApplication app)
     {
@@ -29,7 +30,6 @@ public static class ImageContainerRoutes
         string? name = string.IsNullOrEmpty(repo) ? null : string.IsNullOrEmpty(tag) ? repo : $"{repo}:{tag}";
         if (name is not null) ImageReference.Normalize(name); // a bad name fails before any work
         var r = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
-        var layout = ContainerLayout.For(svc.Options, r.Spec.Id);
         var pause = ctx.Request.Query["pause"].ToString() is not ("0" or "false");
         var paused = false;
         if (pause && r.Status == ContainerStatus.Running)
@@ -40,7 +40,7 @@ public static class ImageContainerRoutes
         }
         try
         {
-            return await CommitCore(ctx, svc, r, layout, name);
+            return await CommitCore(ctx, svc, r, name);
         }
         finally
         {
@@ -52,11 +52,11 @@ public static class ImageContainerRoutes
         }
     });
 
-    static async Task<IResult> CommitCore(HttpContext ctx, EngineServices svc, ContainerRecord r, ContainerLayout layout, string? name)
+    static async Task<IResult> CommitCore(HttpContext ctx, EngineServices svc, ContainerRecord r, string? name)
     {
         var image = await Task.Run(() => svc.Images.CommitContainer(new ContainerCommit
         {
-            UpperDir = layout.UpperDir,
+            UpperDir = ContainerFiles.UpperDir(svc, r.Spec.Id),
             BaseImageId = r.Spec.ImageId,
             Userns = r.Spec.Userns,
             Name = name,
@@ -79,7 +79,7 @@ public static class ImageContainerRoutes
             await Error(ex).ExecuteAsync(ctx);
             return;
         }
-        var layers = new[] { ContainerLayout.For(svc.Options, r.Spec.Id).UpperDir }.Concat(r.Spec.ImageLayers).ToList();
+        var layers = new[] { ContainerFiles.UpperDir(svc, r.Spec.Id) }.Concat(r.Spec.ImageLayers).ToList();
         ctx.Response.ContentType = "application/x-tar";
         await ctx.Response.StartAsync(ctx.RequestAborted);
         try

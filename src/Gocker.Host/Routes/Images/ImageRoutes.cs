@@ -3,7 +3,8 @@ using Gocker.Actors.Containers;
 using Gocker.Actors.Engine;
 using Gocker.Api;
 using Gocker.Images;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 
@@ -22,7 +23,7 @@ public static class ImageRoutes
         app.MapGet("/images/{*rest}", ImageGet);
         app.MapPost("/images/{*rest}", ImagePost);
         app.MapDelete("/images/{*name}", RemoveImage);
-        ImageContainerRoutes.Map(app);
+        CommitExportRoutes.Map(app);
     }
 
     /// <summary>The server decodes a path except %2F, so a client that escaped the '/' of "library/x"
@@ -173,7 +174,7 @@ public static class ImageRoutes
         var image = svc.Images.Resolve(name);
         var listing = await Ask<ContainerSupervisor.Listing>(ctx, new ContainerSupervisor.List(true));
         var user = listing.Containers.FirstOrDefault(r => r.Spec.ImageId == image.Id);
-        bool force = Flag(ctx, "force");
+        bool force = QueryParams.Flag(ctx, "force");
         if (user is not null && !force)
             throw new ConflictException($"conflict: unable to remove image {name}: it is used by container {user.Spec.Id[..12]} (-f removes the name only)");
         var removal = await Task.Run(() => svc.Images.Delete(name, untagOnly: user is not null));

@@ -33,7 +33,7 @@ public static class AttachSession
         ctx.Response.ContentType = info.Tty ? "application/vnd.docker.raw-stream" : GockerContentTypes.Multiplexed;
         await using var stream = await upgrade.UpgradeAsync();
 
-        bool stdin = ApiRoutes.Flag(ctx, "stdin") && info.Stdio is not null;
+        bool stdin = QueryParams.Flag(ctx, "stdin") && info.Stdio is not null;
         // A client's half-close (its stdin's EOF, `echo hi | docker attach`) is not RequestAborted (see
         // HalfCloseConnection): the output keeps flowing until the run ends or the client is gone.
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
@@ -42,7 +42,7 @@ public static class AttachSession
             : Task.CompletedTask;
         try
         {
-            await OutputStreamer.FollowAsync(stream, info.Logs, info.DataDir, info.Position, ApiRoutes.Flag(ctx, "stdout"), ApiRoutes.Flag(ctx, "stderr"),
+            await OutputStreamer.FollowAsync(stream, info.Logs, info.DataDir, info.Position, QueryParams.Flag(ctx, "stdout"), QueryParams.Flag(ctx, "stderr"),
                 info.Exited, info.Tty, cts.Token);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException) { /* client went away or detached */ }
@@ -80,10 +80,10 @@ public static class AttachSession
     /// (bounded wait), then its stdin pipe is closed (StdinOnce or not: the client asks for it). A
     /// terminal has no end of input: nothing happens.
     /// </summary>
-    static Task<IResult> CloseStdin(HttpContext ctx, string id) => ApiRoutes.Guard(async () =>
+    static Task<IResult> CloseStdin(HttpContext ctx, string id) => ErrorMapping.Guard(async () =>
     {
         long after = QueryParams.ByteCount(ctx.Request.Query["after"].ToString(), "after") ?? 0;
-        var info = await ApiRoutes.AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
+        var info = await EngineAsk.AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
         // Not yet given to a run: the input of a run that has already exited (attaching to an exited
         // container prepares its next run's stdin, which this must not close).
         if (info.Stdio is not { Tty: false, IsSpawned: true } stdio) return Results.NoContent();
@@ -93,13 +93,13 @@ public static class AttachSession
         return Results.NoContent();
     });
 
-    static Task<IResult> Resize(HttpContext ctx, string id) => ApiRoutes.Guard(async () =>
+    static Task<IResult> Resize(HttpContext ctx, string id) => ErrorMapping.Guard(async () =>
     {
         ushort Dim(string name) =>
             ushort.TryParse(ctx.Request.Query[name], NumberStyles.None, CultureInfo.InvariantCulture, out var v)
                 ? v : throw new BadRequestException($"invalid {name} value '{ctx.Request.Query[name]}': expected 0-65535");
         ushort h = Dim("h"), w = Dim("w");
-        var info = await ApiRoutes.AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
+        var info = await EngineAsk.AskContainer<AttachInfo>(ctx, id, new ContainerActor.Attach());
         if (!info.Tty) throw new ConflictException($"container {id} has no terminal (run it with -t)");
         // Re-adopted after a daemon restart: its terminal's master died with the old daemon.
         if (info.Stdio is null) throw new ConflictException($"container {id}: its terminal was lost with a previous gockerd");

@@ -2,7 +2,8 @@ using Gocker.Actors.Containers;
 using Gocker.Actors.Engine;
 using Gocker.Actors.Volumes;
 using Gocker.Api;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 
@@ -62,7 +63,7 @@ public static class VolumeRoutes
     static Task<IResult> Remove(HttpContext ctx, string name, EngineServices svc) => Run(() =>
     {
         var existed = svc.Volumes.List().Any(v => v.Name == name);
-        svc.Volumes.Remove(name, Flag(ctx, "force"));
+        svc.Volumes.Remove(name, QueryParams.Flag(ctx, "force"));
         if (existed) EventRoutes.Publish(ctx, "volume", "destroy", name, ("driver", VolumeStore.LocalDriver));
         return Results.StatusCode(204);
     });

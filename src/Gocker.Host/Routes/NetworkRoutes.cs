@@ -3,7 +3,8 @@ using Gocker.Api;
 using Gocker.Network;
 using Gocker.Network.Api;
 using Gocker.Network.Cni;
-using static Gocker.Host.ApiRoutes;
+using static Gocker.Host.EngineAsk;
+using static Gocker.Host.ErrorMapping;
 
 namespace Gocker.Host;
 
