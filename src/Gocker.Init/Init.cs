@@ -134,6 +134,7 @@ static class Init
             // where we are at the unshare), and the cgroup mounts inside it (their root is the
             // namespace's): so as late as possible, overlapping the daemon's placement with the steps
             // above, and before seccomp and the capabilities go (mount needs CAP_SYS_ADMIN).
+            step = "mount-cgroup"; if (spec.CgroupMounts is { } skeleton) CgroupMounts.Prepare(skeleton, writable: spec.Privileged);
             if (spec.CgroupNs)
             {
                 step = "wait-placed";

@@ -13,8 +13,7 @@ public sealed class CgroupNamespaceTests(DaemonFixture daemon) : IClassFixture<D
 {
     public void Dispose() => daemon.AssertNoLeaks();
 
-    static readonly CgroupMode Mode = CgroupManagerFactory.DetectLayout("/sys/fs/cgroup",
-        File.ReadAllText("/proc/self/mountinfo"), p => CgroupNative.FilesystemMagic(p, out _)).Mode;
+    static readonly CgroupMode Mode = CgroupManagerFactory.Detect().Mode;
 
     /// <summary>Where the container's memory limit is, inside: the hierarchy Gocker uses for memory.</summary>
     static string MemoryLimitFile => Mode == CgroupMode.V2 ? "/sys/fs/cgroup/memory.max" : "/sys/fs/cgroup/memory/memory.limit_in_bytes";
@@ -26,6 +25,9 @@ public sealed class CgroupNamespaceTests(DaemonFixture daemon) : IClassFixture<D
     internal static string MemoryLimit => MemoryLimitFile;
 
     static string PidsMaxFile => Mode == CgroupMode.V2 ? "/sys/fs/cgroup/pids.max" : "/sys/fs/cgroup/pids/pids.max";
+
+    /// <summary>"cgroup:[INODE]": the test's (the host's, the daemon's) cgroup namespace.</summary>
+    static string HostCgroupNs => new FileInfo("/proc/self/ns/cgroup").LinkTarget!;
 
     string Ok(params string[] args)
     {
@@ -60,7 +62,8 @@ public sealed class CgroupNamespaceTests(DaemonFixture daemon) : IClassFixture<D
         try
         {
             var output = Ok("exec", id, "sh", "-c",
-                $"echo 1000 > {PidsMaxFile} 2>&1; echo 1 > {MemoryLimitFile} 2>&1; mkdir /sys/fs/cgroup/x 2>&1; " +
+                // (A failed redirection is reported by the shell itself: hence the subshells.)
+                $"(echo 1000 > {PidsMaxFile}) 2>&1; (echo 1 > {MemoryLimitFile}) 2>&1; mkdir /sys/fs/cgroup/x 2>&1; " +
                 "touch /sys/fs/cgroup/unified/f 2>&1; echo ---; grep ' /sys/fs/cgroup' /proc/self/mountinfo");
             var parts = output.Split("---\n");
             // Every write fails with EROFS, the plain mkdir too; nothing was changed on the host.
@@ -90,7 +93,7 @@ public sealed class CgroupNamespaceTests(DaemonFixture daemon) : IClassFixture<D
             // The namespace's root is the container's cgroup, which has no children: no directory below
             // any hierarchy's top, so neither the daemon's parent, nor a sibling, nor the host's tree.
             var look = $"find /sys/fs/cgroup/ -mindepth {ChildDepth} -type d; echo ---; cat /sys/fs/cgroup/*/cgroup.procs /sys/fs/cgroup/cgroup.procs 2>/dev/null | sort -u | wc -l; " +
-                "echo ---; cat /proc/self/cgroup; echo ---; readlink /proc/self/ns/cgroup /proc/1/ns/cgroup";
+                "echo ---; cat /proc/self/cgroup; echo ---; readlink /proc/self/ns/cgroup; readlink /proc/1/ns/cgroup";
             var run = Ok("run", "--rm", "--network", "none", "busybox", "sh", "-c", look);
             var exec = Ok("exec", a, "sh", "-c", look + "; echo ---; cat " + MemoryLimitFile);
             foreach (var output in new[] { run, exec })
@@ -105,7 +108,7 @@ public sealed class CgroupNamespaceTests(DaemonFixture daemon) : IClassFixture<D
                 var ns = parts[3].Split('\n', StringSplitOptions.RemoveEmptyEntries);
                 Assert.Equal(2, ns.Length);
                 Assert.Equal(ns[0], ns[1]);
-                Assert.NotEqual(File.ResolveLinkTarget("/proc/self/ns/cgroup", false)!.ToString(), ns[0]);
+                Assert.NotEqual(HostCgroupNs, ns[0]);
             }
             // A container's processes only (the shell, cat, sort, wc... and sleep for the exec): a few pids, not the host's.
             Assert.InRange(int.Parse(run.Split("---\n")[1].Trim()), 1, 10);
@@ -118,7 +121,7 @@ public sealed class CgroupNamespaceTests(DaemonFixture daemon) : IClassFixture<D
     public void Cgroupns_host_shows_the_hosts_paths_and_inspect_shows_the_mode()
     {
         var id = Ok("create", "--network", "none", "--cgroupns", "host", "busybox", "sh", "-c",
-            "cat /proc/self/cgroup; echo ---; readlink /proc/self/ns/cgroup; echo ---; ls /sys/fs/cgroup; touch /sys/fs/cgroup/x 2>&1").Trim();
+            "cat /proc/self/cgroup; echo ---; readlink /proc/self/ns/cgroup; echo ---; ls /sys/fs/cgroup; touch /sys/fs/cgroup/x 2>&1; true").Trim();
         var dflt = Ok("create", "--network", "none", "busybox", "true").Trim();
         try
         {
@@ -129,7 +132,7 @@ public sealed class CgroupNamespaceTests(DaemonFixture daemon) : IClassFixture<D
             // The host's (the daemon's) view: the full path of the container's cgroup, from the top.
             var memoryOrUnified = Mode == CgroupMode.V2 ? "0::" : ":memory:";
             Assert.Contains($"{memoryOrUnified}/{daemon.CgroupParent}/{id}\n", parts[0]);
-            Assert.Equal(File.ResolveLinkTarget("/proc/self/ns/cgroup", false)!.ToString(), parts[1].Trim());
+            Assert.Equal(HostCgroupNs, parts[1].Trim());
             // The host's tree, read-only.
             Assert.Contains(Mode == CgroupMode.V2 ? "cgroup.controllers" : "memory", parts[2]);
             Assert.Contains("Read-only file system", parts[2]);
@@ -191,7 +194,7 @@ public sealed class CgroupNamespaceUsernsTests : IDisposable
         var id = _d.Ok("run", "-d", "-m", "64m", "busybox", "sh", "-c", "sleep 600").Trim();
         try
         {
-            var cmd = $"cat {limit}; echo ---; cat /proc/self/cgroup; echo ---; echo 1 > {limit} 2>&1; " +
+            var cmd = $"cat {limit}; echo ---; cat /proc/self/cgroup; echo ---; (echo 1 > {limit}) 2>&1; " +
                 $"find /sys/fs/cgroup/ -mindepth {CgroupNamespaceTests.ChildDepth} -type d; echo ---; cat /proc/self/uid_map";
             foreach (var output in new[] { _d.Ok("exec", id, "sh", "-c", cmd), _d.Ok("run", "--rm", "-m", "64m", "busybox", "sh", "-c", cmd) })
             {
@@ -199,7 +202,7 @@ public sealed class CgroupNamespaceUsernsTests : IDisposable
                 Assert.Equal((64L << 20).ToString(), parts[0].Trim());
                 Assert.All(parts[1].Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.EndsWith(":/", l));
                 // The write fails and no child cgroup is in sight (the find prints nothing).
-                Assert.Equal(1, parts[2].Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+                Assert.Single(parts[2].Split('\n', StringSplitOptions.RemoveEmptyEntries));
                 Assert.Contains("Read-only file system", parts[2]);
                 Assert.DoesNotContain(_d.CgroupParent, output);
                 // Really remapped: root inside is not the host's root.
