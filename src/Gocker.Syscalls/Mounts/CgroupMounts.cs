@@ -43,10 +43,8 @@ public static unsafe class CgroupMounts
             {
                 switch (line.Split(' '))
                 {
-                    case ["cgroup", var name, _] or ["cgroup2", var name]:
-                        fixed (byte* n = Sys.Z(name))
-                            if (Libc.mkdirat(dir, n, 0x1ed) != 0) throw new SyscallException("mkdir", Target + "/" + name, Libc.Errno);
-                        break;
+                    case ["cgroup", var name, _]: MkDir(dir, name); break;
+                    case ["cgroup2", var name]: MkDir(dir, name); break;
                     case ["link", var name, var to]:
                         fixed (byte* t = Sys.Z(to))
                         fixed (byte* n = Sys.Z(name))
@@ -106,6 +104,12 @@ public static unsafe class CgroupMounts
             throw new SyscallException("cgroup mount", Target, $"is not on sysfs (filesystem 0x{fs:x}): refused");
         }
         return target;
+    }
+
+    static void MkDir(int dir, string name)
+    {
+        fixed (byte* n = Sys.Z(name))
+            if (Libc.mkdirat(dir, n, 0x1ed) != 0) throw new SyscallException("mkdir", Target + "/" + name, Libc.Errno);
     }
 
     /// <summary>Mounts onto an empty directory made by Prepare (on the read-only tmpfs).</summary>
