@@ -94,6 +94,8 @@ public sealed partial class HostConfig
     public int OomScoreAdj { get; set; }
     /// <summary>"" or "host" (the only user namespace mode there is: the host's).</summary>
     public string? UsernsMode { get; set; }
+    /// <summary>"private" (the container's own cgroup namespace; "" = private) or "host".</summary>
+    public string? CgroupnsMode { get; set; }
     /// <summary>[height, width] of a -t container's terminal at its start.</summary>
     public List<int>? ConsoleSize { get; set; }
     /// <summary>The container's log (Docker's shape); inspect always shows the effective one.</summary>

@@ -177,6 +177,7 @@ internal static class CreateRequestWriter
         Strings(w, "GroupAdd"u8, h.GroupAdd);
         w.WriteNumber("OomScoreAdj"u8, h.OomScoreAdj);
         String(w, "UsernsMode"u8, h.UsernsMode);
+        String(w, "CgroupnsMode"u8, h.CgroupnsMode);
         if (h.LogConfig is { } log)
         {
             w.WriteStartObject("LogConfig"u8);

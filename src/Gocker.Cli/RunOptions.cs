@@ -50,6 +50,7 @@ public sealed class RunOptions
     public readonly Option<string?> LogDriver = new("--log-driver") { Description = "Logging driver for the container: json-file or local (Gocker's own log, rotated), none", HelpName = "string" };
     public readonly Option<string[]> LogOpt = new("--log-opt") { Description = "Log driver options: max-size=10m, max-file=3 (default: the daemon's gocker.logs)", HelpName = "list" };
     public readonly Option<string?> Userns = new("--userns") { Description = "User namespace to use (only \"host\")", HelpName = "string" };
+    public readonly Option<string?> Cgroupns = new("--cgroupns") { Description = "Cgroup namespace to use (host|private); default private", HelpName = "string" };
     public readonly Option<string[]> Label = new("--label", "-l") { Description = "Set metadata on a container (KEY=VALUE, or KEY for an empty value)", HelpName = "list" };
     public readonly Option<string[]> EnvFile = new("--env-file") { Description = "Read in a file of environment variables (KEY=VALUE lines)", HelpName = "list" };
     public readonly Option<string[]> LabelFile = new("--label-file") { Description = "Read labels from a file of KEY=VALUE lines", HelpName = "list" };
@@ -73,7 +74,7 @@ public sealed class RunOptions
         _isRun = isRun;
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Mount, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
-                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Label, LabelFile, EnvFile, LogDriver, LogOpt,
+                     CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Cgroupns, Label, LabelFile, EnvFile, LogDriver, LogOpt,
                      NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption, Init, StopSignal, StopTimeout })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
@@ -161,6 +162,7 @@ public sealed class RunOptions
         if (pr.GetValue(GroupAdd) is { Length: > 0 } groups) host.GroupAdd = [.. groups];
         host.OomScoreAdj = pr.GetValue(OomScoreAdj) ?? 0;
         host.UsernsMode = pr.GetValue(Userns);
+        host.CgroupnsMode = pr.GetValue(Cgroupns);
         if (pr.GetValue(Init)) host.Init = true;
         var anonymous = new Dictionary<string, EmptyObject>(StringComparer.Ordinal);
         foreach (var v in pr.GetValue(Volume) ?? []) MountFlags.ApplyVolume(v, host, anonymous);

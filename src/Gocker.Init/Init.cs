@@ -130,6 +130,18 @@ static class Init
             // Resolved inside the new root: the container's /etc/passwd, never the host's.
             step = "user"; var user = Users.Resolve(spec.User);
             step = "group-add"; user = Hardening.WithGroups(user, spec.GroupAdd, Users.ReadEtc);
+            // The cgroup namespace must be made once we are in the container's cgroups (its root is
+            // where we are at the unshare), and the cgroup mounts inside it (their root is the
+            // namespace's): so as late as possible, overlapping the daemon's placement with the steps
+            // above, and before seccomp and the capabilities go (mount needs CAP_SYS_ADMIN).
+            step = "mount-cgroup"; if (spec.CgroupMounts is { } skeleton) CgroupMounts.Prepare(skeleton, writable: spec.Privileged);
+            if (spec.CgroupNs)
+            {
+                step = "wait-placed";
+                if (!WaitPlaced()) return 125; // the daemon gave up
+                step = "cgroup-namespace"; CgroupMounts.NewNamespace();
+            }
+            step = "mount-cgroup"; if (spec.CgroupMounts is { } plan) CgroupMounts.Mount(plan, writable: spec.Privileged);
             // Seccomp as runc orders it. With no_new_privs the filter goes in last, right before execve,
             // so it need not allow what the init still does. Without, installing it needs CAP_SYS_ADMIN,
             // so before the capabilities go: the profile must then allow the init's remaining calls
@@ -164,6 +176,17 @@ static class Init
         int fd = Sys.Open(path, O_RDONLY);
         try { return Sys.ReadToEnd(fd, max: 64 << 20); }
         finally { Sys.Close(fd); }
+    }
+
+    /// <summary>The daemon's "placed" byte (2): we are in every cgroup of the container. EOF: it gave up.</summary>
+    static unsafe bool WaitPlaced()
+    {
+        byte b;
+        nint n;
+        do n = Libc.read(GoFd, &b, 1); while (n < 0 && Libc.Errno == EINTR);
+        if (n < 0) throw new SyscallException("read go pipe", null, Libc.Errno);
+        if (n == 1 && b != 2) throw new InitFailure(125, $"expected the placed byte on the go pipe, got {b}");
+        return n == 1;
     }
 
     static unsafe bool WaitGo()

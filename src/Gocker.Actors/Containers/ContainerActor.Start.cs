@@ -190,6 +190,9 @@ public sealed partial class ContainerActor
                 giveUpIf: () => InitExited(ns, placed));
         }
         catch (Exception ex) { setupError = ex; }
+        // In its cgroups now: the init may make its cgroup namespace (InitSpec.CgroupNs) while
+        // the CNI ADD runs.
+        if (setupError is null && ContainerSpecFactory.PrivateCgroupns(_record.Spec)) ns.Tell(new NamespaceActor.Placed());
         // Always wait for the ADD, even when the cgroup failed: a teardown racing an ADD in flight
         // could DEL before it and leave its veth behind. An ADD failure is already undone.
         if (attach is not null)
@@ -382,6 +385,8 @@ public sealed partial class ContainerActor
             Seccomp = ContainerSecurity.SeccompProgram(s),
             NoNewPrivileges = s.NoNewPrivileges,
             Remapped = s.Userns is not null,
+            CgroupNs = ContainerSpecFactory.PrivateCgroupns(s),
+            CgroupMounts = Gocker.Syscalls.Cgroups.CgroupNsMounts.For(_svc.Cgroups) is { Length: > 0 } cg ? cg : null,
         };
         using var fs = new FileStream(_layout.InitSpecPath, new FileStreamOptions
         {

@@ -83,6 +83,9 @@ public sealed record ContainerSpec
     /// (no remap, or --userns host). Decided at create and kept: a daemon restarted with another
     /// setting runs the container as it was made (its upper dir is owned by these ids).</summary>
     public Gocker.Syscalls.Security.IdMap? Userns { get; init; }
+    /// <summary>--cgroupns / HostConfig.CgroupnsMode: "private" (a cgroup namespace of its own, rooted at
+    /// its cgroup) or "host". Null (a record made before the option existed) = private.</summary>
+    public string? CgroupnsMode { get; init; }
 
     // ---- process options (ContainerSpecFactory.Process.cs) ----
     /// <summary>--stop-signal (else the image's StopSignal) as given, for inspect; null = SIGTERM.</summary>

@@ -92,7 +92,7 @@ public static partial class ContainerSpecFactory
         };
         spec = WithNames(WithSecurity(spec, hc, deviceLookup), req, hc, options);
         spec = spec with { Tmpfs = [.. spec.Tmpfs, .. TmpfsList(mounts)] };
-        return WithProcessOptions(WithUserns(spec, hc, options), req, image);
+        return WithCgroupns(WithProcessOptions(WithUserns(spec, hc, options), req, image), hc);
     }
 
     /// <summary>Config.Labels as given (Docker checks nothing more than a non-empty key), bounded as every

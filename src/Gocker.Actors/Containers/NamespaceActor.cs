@@ -14,6 +14,8 @@ public sealed class NamespaceActor : ReceiveActor
     public sealed record Adopt(IInitProcess Process);
     public sealed record Spawned(int Pid);
     public sealed record Release;
+    /// <summary>The init is in the container's cgroups (IInitProcess.Placed); no answer.</summary>
+    public sealed record Placed;
     public sealed record Signal(int Number);
     /// <summary>Answers the ExitStatus once the process has exited (at once if it already has).</summary>
     public sealed record AwaitExit;
@@ -53,6 +55,12 @@ public sealed class NamespaceActor : ReceiveActor
             return new Spawned(_process.Pid);
         }));
         Receive<Release>(_ => Reply(() => { _released = true; return Require().Release(); }));
+        // Told, not asked: an init that died meanwhile says why at the Release that follows.
+        Receive<Placed>(_ =>
+        {
+            try { if (!_released && !_exited) _process?.Placed(); }
+            catch (Exception e) { _log.Warning("container {0}: telling the init it is placed: {1}", _containerId, e.Message); }
+        });
         Receive<Signal>(m => Reply(() => HandleSignal(m)));
         Receive<ExitObserved>(HandleExit);
         Receive<AwaitExit>(_ =>

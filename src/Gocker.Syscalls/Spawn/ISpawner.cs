@@ -47,6 +47,10 @@ public interface IInitProcess : IDisposable
     int Pid { get; }
     /// <summary>Lets the init exec the user's command and waits for the outcome (exec-status pipe).</summary>
     ExecResult Release();
+    /// <summary>Tells an init that asked for a cgroup namespace (InitSpec.CgroupNs) that it is in the
+    /// container's cgroups now (one byte, 2, on the go channel), so it may make the namespace. Only
+    /// for such an init, once, before Release. Nothing happens for a process that has no go channel.</summary>
+    void Placed() { }
     /// <summary>Completes when the process has exited and was reaped (pidfd).</summary>
     Task<ExitStatus> WaitForExitAsync(CancellationToken ct = default);
     /// <summary>Sends a signal via its pidfd (never a bare pid: no PID-reuse race).</summary>

@@ -45,6 +45,17 @@ internal sealed class InitProcess : IInitProcess
         }
     }
 
+    public void Placed()
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed, this);
+            if (released) throw new InvalidOperationException("init already released");
+            // EPIPE: the init already failed (it wrote why); Release reads it.
+            Sys.WriteAll(goFd, [2]);
+        }
+    }
+
     public ExecResult Release()
     {
         int status;

@@ -88,6 +88,14 @@ public sealed record InitSpec
     /// reaps orphans (tini's behaviour); it exits with the command's status. Omitted when false.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool Init { get; init; }
+    /// <summary>--cgroupns private: once the daemon says the init is in the container's cgroups (a
+    /// "placed" byte, 2, on the go channel), the init enters a cgroup namespace of its own, whose root
+    /// is then those cgroups. Omitted when false (--cgroupns host).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool CgroupNs { get; init; }
+    /// <summary>What to mount at /sys/fs/cgroup (Cgroups.CgroupNsMounts: one entry per line); null = nothing.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string[]? CgroupMounts { get; init; }
 }
 
 /// <summary>--tmpfs PATH[:OPTIONS]: a tmpfs at Destination (resolved within the rootfs) with mount

@@ -28,7 +28,8 @@ public static class InitSpecReader
             ulong? capabilities = null;
             long shmSize = 0;
             int? oomScoreAdj = null;
-            bool noNewPrivileges = false, remapped = false, init = false;
+            bool noNewPrivileges = false, remapped = false, init = false, cgroupNs = false;
+            string[]? cgroupMounts = null;
             byte[]? seccomp = null;
             while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
             {
@@ -56,6 +57,8 @@ public static class InitSpecReader
                 else if (r.ValueTextEquals("NoNewPrivileges"u8)) { r.Read(); noNewPrivileges = r.GetBoolean(); }
                 else if (r.ValueTextEquals("Remapped"u8)) { r.Read(); remapped = r.GetBoolean(); }
                 else if (r.ValueTextEquals("Init"u8)) { r.Read(); init = r.GetBoolean(); }
+                else if (r.ValueTextEquals("CgroupNs"u8)) { r.Read(); cgroupNs = r.GetBoolean(); }
+                else if (r.ValueTextEquals("CgroupMounts"u8)) cgroupMounts = Strings(ref r);
                 else return null; // unknown: let the generated deserializer decide
             }
             if (r.TokenType != JsonTokenType.EndObject || rootfs is null || lower is null || upper is null ||
@@ -68,6 +71,7 @@ public static class InitSpecReader
                 Capabilities = capabilities, ReadonlyRootfs = readonlyRootfs, UnmaskedPaths = unmasked, Privileged = privileged,
                 ShmSize = shmSize, OomScoreAdj = oomScoreAdj,
                 Seccomp = seccomp, NoNewPrivileges = noNewPrivileges, Remapped = remapped, Init = init,
+                CgroupNs = cgroupNs, CgroupMounts = cgroupMounts,
             };
         }
         catch (JsonException) { return null; }

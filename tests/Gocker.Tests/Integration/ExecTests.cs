@@ -42,8 +42,11 @@ public sealed class ExecTests(DaemonFixture daemon) : IClassFixture<DaemonFixtur
             Assert.Equal("overlay", Ok("exec", name, "awk", "$5 == \"/\" { print $9 }", "/proc/self/mountinfo").Trim());
             // The same cgroup as the container's PID 1, in every hierarchy.
             Assert.Equal(Ok("exec", name, "cat", "/proc/1/cgroup"), Ok("exec", name, "cat", "/proc/self/cgroup"));
-            var cg = Inspect(name)["CgroupPath"]!.ToString();
-            Assert.Contains(cg.TrimStart('/'), Ok("exec", name, "cat", "/proc/self/cgroup"));
+            // Seen from its cgroup namespace (the container's), that is the root; and the exec'd shell is
+            // listed in the container's own cgroup (the root of /sys/fs/cgroup's hierarchies there).
+            Assert.All(Ok("exec", name, "cat", "/proc/self/cgroup").Split('\n', StringSplitOptions.RemoveEmptyEntries), l => Assert.EndsWith(":/", l));
+            var procs = Ok("exec", name, "sh", "-c", "echo $$; cat /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs 2>/dev/null; true").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Contains(procs[0], procs.Skip(1));
             // Its own PID namespace: the exec'd shell sees the container's processes only.
             var pids = Ok("exec", name, "ls", "/proc").Split('\n').Where(l => l.Length > 0 && l.All(char.IsAsciiDigit)).ToList();
             Assert.Contains("1", pids);

@@ -23,6 +23,8 @@ public class InitSpecReaderTests
         NoNewPrivileges = true,
         Remapped = true,
         Init = true,
+        CgroupNs = true,
+        CgroupMounts = ["cgroup cpu,cpuacct cpu,cpuacct", "cgroup2 unified", "link cpu cpu,cpuacct"],
     };
 
     [Fact]

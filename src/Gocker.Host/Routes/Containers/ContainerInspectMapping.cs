@@ -71,6 +71,7 @@ public static class ContainerInspectMapping
                 ShmSize = s.ShmSize > 0 ? s.ShmSize : 64L << 20,
                 GroupAdd = s.GroupAdd.Length > 0 ? [.. s.GroupAdd] : null,
                 OomScoreAdj = s.OomScoreAdj,
+                CgroupnsMode = s.CgroupnsMode ?? "private",
                 LogConfig = LogConfigOf(s.Log ?? svc.Options.Logs),
                 ExtraHosts = s.Names?.ExtraHosts is { Count: > 0 } extraHosts ? [.. extraHosts] : null,
                 Dns = s.Names?.Dns, DnsSearch = s.Names?.DnsSearch, DnsOptions = s.Names?.DnsOptions,
