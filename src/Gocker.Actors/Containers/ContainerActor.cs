@@ -138,6 +138,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveArchive();
         ReceiveGroupMessages();
         ReceiveVerbMessages();
+        ReceiveNetworkMessages();
     }
 
     protected override bool AroundReceive(Receive receive, object message)
@@ -243,7 +244,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
                 // The init waits on its "go" pipe: it is in the cgroup, and its network namespace has its
                 // interfaces and its /etc files their content, before the user's command runs. The CNI
                 // ADD (tens of ms of plugin execs) runs meanwhile on the thread pool.
-                var attach = Networked && netns is null ? AttachAsync(pid) : null;
+                var attach = Networked ? netns is null ? AttachAsync(pid) : ConnectExtraNetworksAsync() : null;
                 Exception? setupError = null;
                 var placed = pid;
                 try
@@ -388,12 +389,14 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         var s = _record.Spec;
         var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, $"/proc/{pid}/ns/net", s.NetworkMode, s.Ports, _layout.EtcDir, s.Names);
         var net = _svc.Network!;
+        var extras = s.ExtraNetworks;
         var previous = _detach;
         return Task.Run(async () =>
         {
             // A restart: the previous run's DELs finish first (its IP and host ports become free).
             if (previous is not null) { try { await previous; } catch { /* logged by StartDetach */ } }
             net.Attach(request);
+            ConnectExtraNetworks(net, request.ContainerId, extras);
         });
     }
 
