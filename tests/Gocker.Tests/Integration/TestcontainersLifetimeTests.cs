@@ -91,8 +91,8 @@ public sealed class TestcontainersLifetimeTests(DaemonFixture daemon) : IClassFi
                     .WithPortBinding(8080, assignRandomHostPort: true)
                     // Copied into the created container before its start (PUT /archive).
                     .WithResourceMapping(Encoding.UTF8.GetBytes("served by httpd\n"), "/www/index.html")
-                    // httpd serves the mapped file; -v logs each request, so the wait's GET is seen below.
-                    .WithCommand("sh", "-c", "echo written-in-volume > /data/f; exec httpd -f -v -p 8080 -h /www")
+                    // httpd serves the mapped file; -vv logs each request's url, so the wait's GET is seen below.
+                    .WithCommand("sh", "-c", "echo written-in-volume > /data/f; exec httpd -f -vv -p 8080 -h /www")
                     .WithWaitStrategy(Wait.ForUnixContainer()
                         .UntilHttpRequestIsSucceeded(r => r.ForPort(8080).ForPath("/index.html"))
                         // An exec wait: it runs in the container (and leaves a mark to prove it did).
@@ -100,14 +100,15 @@ public sealed class TestcontainersLifetimeTests(DaemonFixture daemon) : IClassFi
                     .Build();
                 await web.StartAsync();
 
-                // The port: the wait's GET reached httpd through the published port (httpd logged it),
-                // and the test's own GET does too.
+                // The port: the wait's GET reached httpd through the published port (httpd logged it
+                // before the test sent anything), and the test's own GET does too.
+                var (stdout, stderr) = await web.GetLogsAsync();
+                Assert.True(stderr.Contains("url:/index.html"), $"httpd logged no GET before the test's own: stdout [{stdout}] stderr [{stderr}] raw "
+                    + Encoding.UTF8.GetString(RawHttp.Request(socket, "GET", $"/containers/{webName}/logs?stdout=1&stderr=1").Body));
                 var port = web.GetMappedPublicPort(8080);
                 Assert.True(port > 0, "no mapped port for 8080");
                 using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
                     Assert.Equal("served by httpd\n", await http.GetStringAsync($"http://{web.Hostname}:{port}/index.html"));
-                var (_, stderr) = await web.GetLogsAsync();
-                Assert.Contains("GET /index.html", stderr);
 
                 // The exec wait ran in the container.
                 var mark = await web.ExecAsync(["ls", "/tmp/exec-wait-ran"]);
@@ -129,7 +130,8 @@ public sealed class TestcontainersLifetimeTests(DaemonFixture daemon) : IClassFi
                     .Build();
                 await peer.StartAsync();
                 Assert.Equal(0, await peer.GetExitCodeAsync());
-                Assert.Equal("copied in\n", (await peer.GetLogsAsync()).Stdout);
+                // GetLogsAsync asks for timestamps: "2026-...Z copied in".
+                Assert.Matches(@"^\d{4}-\d\d-\d\dT[\d:.]+Z copied in\n$", (await peer.GetLogsAsync()).Stdout);
 
                 // The volume: the container's write is there, and stays once the container is gone.
                 await web.DisposeAsync();
