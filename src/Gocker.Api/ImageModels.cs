@@ -66,7 +66,7 @@ public sealed class JsonMessage
     [JsonPropertyName("error")] public string? Error { get; set; }
 }
 
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Converters = [typeof(GoMapConverter)])]
 [JsonSerializable(typeof(ImageInspect))]
 [JsonSerializable(typeof(List<ImageInspect>))]
 [JsonSerializable(typeof(List<ImageDeleteItem>))]

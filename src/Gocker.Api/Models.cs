@@ -183,6 +183,9 @@ public sealed class EndpointSettings
     public string MacAddress { get; set; } = "";
     /// <summary>Network-scoped aliases (user networks only): the given ones and the container's short id, as Docker's.</summary>
     public List<string>? Aliases { get; set; }
+    /// <summary>Docker 25+: the names the endpoint answers to on a user network (name, aliases, short
+    /// id, hostname; deduplicated), set while the container is attached; null otherwise.</summary>
+    public List<string>? DNSNames { get; set; }
 }
 
 public sealed class ContainerCreateResponse
@@ -300,6 +303,9 @@ public sealed class ContainerInspect
     public ContainerState State { get; set; } = new();
     public string Image { get; set; } = "";
     public int RestartCount { get; set; }
+    /// <summary>The storage driver, as /info's Driver: the kernel's overlayfs with the image's layers
+    /// as lower dirs and the container's upper dir ("overlay2" in Docker, which stacks layers the same way).</summary>
+    public string Driver { get; set; } = "overlay";
     public ContainerConfig Config { get; set; } = new();
     public HostConfig HostConfig { get; set; } = new();
     public List<MountPoint> Mounts { get; set; } = [];
@@ -334,7 +340,7 @@ public sealed class VersionResponse
     public string CgroupMode { get; set; } = "";
 }
 
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Converters = [typeof(GoMapConverter)])]
 [JsonSerializable(typeof(ContainerCreateRequest))]
 [JsonSerializable(typeof(ContainerCreateResponse))]
 [JsonSerializable(typeof(ErrorResponse))]

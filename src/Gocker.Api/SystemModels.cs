@@ -108,7 +108,7 @@ public sealed class DiskUsageImage
     public int Containers { get; set; }
 }
 
-[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, Converters = [typeof(GoMapConverter)])]
 [JsonSerializable(typeof(SystemInfo))]
 [JsonSerializable(typeof(DiskUsage))]
 public partial class SystemJson : JsonSerializerContext;

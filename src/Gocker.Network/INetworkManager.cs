@@ -84,6 +84,12 @@ public interface INetworkManager
     /// Docker's default bridge); null without a default network.</summary>
     string? HostGatewayIp => null;
     Attachment Disconnect(string containerId, string network);
+    /// <summary>What Connect would refuse before touching anything (unknown network, aliases on the
+    /// default network, bad alias names), for a connect recorded while the container does not run.</summary>
+    NetworkRecord CheckEndpoint(string network, IReadOnlyList<string>? aliases);
+    /// <summary>An attached container's new name: its own hosts file and its peers' are rewritten.
+    /// Nothing to do for a container that is not attached.</summary>
+    void Rename(string containerId, string newName);
     /// <summary>At daemon start: detaches every recorded container not in <paramref name="liveContainerIds"/>
     /// and drops IP allocations no record owns (a crash between ADD and the record).</summary>
     void CleanupStale(IReadOnlySet<string> liveContainerIds);

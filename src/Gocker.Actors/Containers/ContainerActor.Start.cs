@@ -179,7 +179,7 @@ public sealed partial class ContainerActor
     async Task<ExecResult> PlaceAndRelease(StartAttempt a, IActorRef ns)
     {
         // The CNI ADD (tens of ms of plugin execs) runs meanwhile on the thread pool.
-        var attach = Networked && a.Netns is null ? AttachAsync(a.Pid) : null;
+        var attach = Networked ? a.Netns is null ? AttachAsync(a.Pid) : ConnectExtraNetworksAsync() : null;
         Exception? setupError = null;
         var placed = a.Pid;
         var cgroup = _cgroup!;
@@ -310,12 +310,14 @@ public sealed partial class ContainerActor
         var s = _record.Spec;
         var request = new Gocker.Network.AttachRequest(Id, s.Name, s.Hostname, $"/proc/{pid}/ns/net", s.NetworkMode, s.Ports, _layout.EtcDir, s.Names);
         var net = _svc.Network!;
+        var extras = s.ExtraNetworks;
         var previous = _detach;
         return Task.Run(async () =>
         {
             // A restart: the previous run's DELs finish first (its IP and host ports become free).
             if (previous is not null) { try { await previous; } catch { /* logged by StartDetach */ } }
             net.Attach(request);
+            ConnectExtraNetworks(net, request.ContainerId, extras);
         });
     }
 

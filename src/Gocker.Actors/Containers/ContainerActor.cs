@@ -196,6 +196,7 @@ public sealed partial class ContainerActor : ReceiveActor, IWithTimers
         ReceiveArchive();
         ReceiveGroupMessages();
         ReceiveVerbMessages();
+        ReceiveNetworkMessages();
     }
 
     protected override bool AroundReceive(Receive receive, object message)

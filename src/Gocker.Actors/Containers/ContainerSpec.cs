@@ -30,6 +30,8 @@ public sealed record ContainerSpec
     public string? NetworkMode { get; init; }
     /// <summary>Published ports, host ports already chosen (stable across restarts, as Docker does).</summary>
     public Gocker.Network.PortMapping[] Ports { get; init; } = [];
+    /// <summary>Networks joined besides NetworkMode (`network connect`, also of a stopped container), in order.</summary>
+    public ExtraNetwork[] ExtraNetworks { get; init; } = [];
     public DateTimeOffset Created { get; init; }
     /// <summary>-t: the container's stdio is a pseudo-terminal held by the daemon.</summary>
     public bool Tty { get; init; }

@@ -59,6 +59,12 @@ public static partial class ContainerSpecFactory
         return aliases;
     }
 
+    /// <summary>No NetworkMode (or "default") and one EndpointsConfig entry: Docker puts the container
+    /// on that network only (its Networks are the endpoints given; the default network is joined only
+    /// when none is). Testcontainers' WithNetwork creates containers this way.</summary>
+    static string? DefaultModeNetwork(NetworkingConfig? nc) =>
+        nc?.EndpointsConfig?.Where(kv => kv.Value is not null).ToList() is [var only] && only.Key is { Length: > 0 } and not ("default" or "bridge") ? only.Key : null;
+
     static List<string>? Checked(List<string>? values, string field, Action<string> check)
     {
         if (values is null) return null;

@@ -37,7 +37,8 @@ public static partial class ContainerSpecFactory
         var user = string.IsNullOrEmpty(req.User) ? image.User ?? "" : req.User;
         ValidateUser(user);
 
-        var mode = string.IsNullOrEmpty(hc.NetworkMode) || hc.NetworkMode == "default" ? options.DefaultNetwork : hc.NetworkMode;
+        var mode = string.IsNullOrEmpty(hc.NetworkMode) || hc.NetworkMode == "default"
+            ? DefaultModeNetwork(req.NetworkingConfig) ?? options.DefaultNetwork : hc.NetworkMode;
         if (mode.StartsWith("container:", StringComparison.Ordinal))
             throw new BadRequestException($"Network mode \"{mode}\" is not supported");
         // Docker: a host-network container is named like the host unless told otherwise.

@@ -3,11 +3,12 @@ namespace Gocker.Actors.Events;
 /// <summary>
 /// Docker's event filters: values of one key are alternatives (OR), different keys must all match
 /// (AND). Keys: container (full id, id prefix or name), event (the action; "exec_start" also
-/// matches "exec_start: sh"), type, image, network (id or name of a network event), group.
+/// matches "exec_start: sh"), type, image, network (id or name of a network event), volume (name
+/// of a volume event, by prefix as Docker's), group.
 /// </summary>
 public sealed class EventFilter
 {
-    public static readonly IReadOnlyList<string> Keys = ["container", "event", "type", "image", "network", "group"];
+    public static readonly IReadOnlyList<string> Keys = ["container", "event", "type", "image", "network", "volume", "group"];
     public static readonly EventFilter All = new(new Dictionary<string, string[]>());
 
     readonly IReadOnlyDictionary<string, string[]> _terms;
@@ -35,6 +36,8 @@ public sealed class EventFilter
                 "image" => values.Any(v => Attr(e, "image") is { } img && (img == v || img == v + ":latest" || img.StartsWith(v + "@", StringComparison.Ordinal))
                                            || (e.Type == "image" && IdOrName(e, v))),
                 "network" => e.Type == "network" && values.Any(v => IdOrName(e, v)),
+                // A volume event's id is the volume's name.
+                "volume" => e.Type == "volume" && values.Any(v => v.Length > 0 && e.Id.StartsWith(v, StringComparison.Ordinal)),
                 "group" => values.Any(v => (e.Type == "group" && e.Id == v) || Attr(e, "group") == v),
                 _ => false,
             };

@@ -9,7 +9,7 @@ namespace Gocker.Cli.Commands;
 /// command over GET /events. Without --until it streams until interrupted.</summary>
 public static class EventCommands
 {
-    static readonly string[] FilterKeys = ["container", "event", "type", "image", "network", "group"];
+    static readonly string[] FilterKeys = ["container", "event", "type", "image", "network", "volume", "group"];
 
     public static Command Build(CliContext ctx, Func<ParseResult, Func<int>, int> guard)
     {

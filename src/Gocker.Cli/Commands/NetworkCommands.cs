@@ -45,7 +45,7 @@ public static class NetworkCommands
         var connNet = new Argument<string>("NETWORK");
         var connCtr = new Argument<string>("CONTAINER");
         var alias = new Option<string[]>("--alias") { Description = "Add network-scoped alias for the container", HelpName = "list" };
-        var connect = new Command("connect", "Connect a running container to a network") { alias, connNet, connCtr };
+        var connect = new Command("connect", "Connect a container to a network") { alias, connNet, connCtr };
         connect.SetAction(pr => guard(pr, () => Connect(ctx, "connect", pr.GetValue(connNet)!, pr.GetValue(connCtr)!, false, pr.GetValue(alias) ?? [])));
         network.Add(connect);
 

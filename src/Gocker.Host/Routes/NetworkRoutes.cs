@@ -144,7 +144,9 @@ public static class NetworkRoutes
         var aliases = (req?.EndpointConfig?.Aliases ?? []).Where(a => !string.IsNullOrEmpty(a)).ToList();
         var container = await ContainerOf(ctx, req);
         var net = Net(ctx);
-        await Task.Run(() => net.Connect(container, id, aliases)); // plugins take tens of ms: off the request thread
+        // Through the container's actor: it joins now if running, and the endpoint is kept in its
+        // spec for its next starts (a created or stopped container joins at its next start).
+        await AskContainer<ContainerActor.Ack>(ctx, container, new ContainerActor.ConnectNetwork(id, aliases));
         PublishEndpoint(ctx, net, "connect", id, container);
         return Results.Ok();
     });
@@ -153,7 +155,7 @@ public static class NetworkRoutes
     {
         var container = await ContainerOf(ctx);
         var net = Net(ctx);
-        await Task.Run(() => net.Disconnect(container, id));
+        await AskContainer<ContainerActor.Ack>(ctx, container, new ContainerActor.DisconnectNetwork(id));
         PublishEndpoint(ctx, net, "disconnect", id, container);
         return Results.Ok();
     });

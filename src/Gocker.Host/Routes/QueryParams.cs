@@ -44,15 +44,23 @@ public static class QueryParams
         var secText = dot < 0 ? text : text[..dot];
         var fracText = dot < 0 ? "" : text[(dot + 1)..];
         if (!long.TryParse(secText, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var secs) ||
-            dot >= 0 && (fracText.Length is 0 or > 9 || !fracText.All(char.IsAsciiDigit)) ||
-            secs is > long.MaxValue / 1_000_000_000 - 1 or < long.MinValue / 1_000_000_000 + 1)
+            dot >= 0 && (fracText.Length is 0 or > 9 || !fracText.All(char.IsAsciiDigit)))
             throw new BadRequestException($"invalid {name} value '{text}': expected unix seconds with an optional fraction (1700000000 or 1700000000.5)");
+        // Beyond what nanoseconds hold (before 1678, after 2262): Go's time takes them, and clients
+        // send them as "no bound" (Testcontainers' GetLogsAsync: year 1 to year 9999). Every log
+        // line and event lies within, so the bound saturates.
+        if (secs > long.MaxValue / 1_000_000_000 - 1) return long.MaxValue;
+        if (secs < long.MinValue / 1_000_000_000 + 1) return long.MinValue;
         var nanos = fracText.Length == 0 ? 0 : long.Parse(fracText.PadRight(9, '0'), CultureInfo.InvariantCulture);
         // As Go's time.Unix(secs, nanos): the fraction adds to the seconds, whatever their sign.
         return secs * 1_000_000_000 + nanos;
     }
 
     public static long? UnixNanos(HttpContext ctx, string name) => UnixNanos(ctx.Request.Query[name].ToString(), name);
+
+    /// <summary>`until` of logs: "0" is no bound, as Docker's daemon reads it (daemon/logs.go skips
+    /// `Until == "0"`); Testcontainers' GetLogsAsync sends until=0 for "everything so far".</summary>
+    public static long? LogsUntil(string? text) => text == "0" ? null : UnixNanos(text, "until");
 
     /// <summary>A count of bytes (`after`): 0 or more; absent or empty = null.</summary>
     public static long? ByteCount(string? text, string name)

@@ -24,7 +24,11 @@ public static class VerbRoutes
     static Task<IResult> Rename(HttpContext ctx, string id) => Guard(async () =>
     {
         var name = ctx.Request.Query["name"].ToString();
-        await Ask<ContainerActor.Ack>(ctx, new ContainerSupervisor.RenameContainer(id, name));
+        var full = (await Ask<ContainerSupervisor.Resolved>(ctx, new ContainerSupervisor.Resolve(id))).Id;
+        await Ask<ContainerActor.Ack>(ctx, new ContainerSupervisor.RenameContainer(full, name));
+        // A running container's peers resolve the new name at once (their hosts files are rewritten),
+        // as Docker's embedded DNS answers it at once.
+        ctx.RequestServices.GetService<Gocker.Network.INetworkManager>()?.Rename(full, name.TrimStart('/'));
         return Results.NoContent();
     });
 
@@ -115,6 +119,8 @@ public static class VerbRoutes
                 {
                     try { wanted.Add(net.Inspect(mode).Network.Id); }
                     catch (Gocker.Network.NetworkNotFoundException) { }
+                    // And every network it was connected to (`network connect`), running or not.
+                    wanted.UnionWith(r.Spec.ExtraNetworks.Select(e => e.NetworkId));
                 }
             foreach (var info in net.List())
             {

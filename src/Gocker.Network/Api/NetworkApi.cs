@@ -43,7 +43,8 @@ public sealed class NetworkResource
             // driver_opts and would otherwise refuse every second `up` ("needs to be recreated").
             Options = n.IsDefault ? new() { ["com.docker.network.bridge.name"] = n.Bridge } : [],
             GockerBridge = n.Bridge,
-            Labels = n.IsDefault ? new() { ["io.gocker.network.default"] = "true" } : n.Labels is { } labels ? new(labels) : [],
+            // Sorted by key, as Go writes a map (Docker's answers list labels that way).
+            Labels = n.IsDefault ? new() { ["io.gocker.network.default"] = "true" } : n.Labels is { } labels ? labels.OrderBy(l => l.Key, StringComparer.Ordinal).ToDictionary() : [],
         };
     }
 }

@@ -106,6 +106,7 @@ public static class ContainerInspectMapping
             {
                 NetworkID = e.NetworkId, IPAddress = e.Ip, IPPrefixLen = e.PrefixLength, Gateway = e.Gateway, MacAddress = e.Mac,
                 Aliases = ContainerNames.InspectAliases(e.Aliases, r.Spec.Id, svc.Network!, e.NetworkId),
+                DNSNames = ContainerNames.DnsNames(r.Spec, e.Aliases, svc.Network!, e.NetworkId),
             };
         if (a.Primary is { } p)
         {

@@ -205,7 +205,7 @@ public static class ContainerStreamRoutes
         try
         {
             since = QueryParams.UnixNanos(ctx, "since");
-            until = QueryParams.UnixNanos(ctx, "until");
+            until = QueryParams.LogsUntil(ctx.Request.Query["until"].ToString());
             record = await AskContainer<ContainerRecord>(ctx, id, new ContainerActor.Inspect());
             var tailText = ctx.Request.Query["tail"].ToString();
             if (tailText is not ("" or "all"))
