@@ -81,6 +81,7 @@ public static class ApiRoutes
         GroupRoutes.Map(app);
         SystemRoutes.Map(app);
         VolumeRoutes.Map(app);
+        BuildRoutes.Map(app);
         RequestLimits.MapNotFound(app);
     }
 

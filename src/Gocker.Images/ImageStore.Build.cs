@@ -168,5 +168,23 @@ public sealed partial class ImageStore
         }
     }
 
+    /// <summary>A private work dir for one build (context, step upper dirs) on the store's filesystem;
+    /// the caller deletes it (a crash leaves it to the next start's stale-dir sweep).</summary>
+    public string NewBuildDir() => NewWorkDir();
+
+    /// <summary>A build context (tar, optionally gzip'd) unpacked into dir with the import's checks
+    /// (no "..", absolute names, writes through symlinks, device nodes). Returns the content bytes.</summary>
+    public long UnpackContext(Stream tar, string dir)
+    {
+        using var hashing = new HashingReadStream(tar, _options.MaxArchiveBytes);
+        bool gzip = hashing.Peek(2) is [0x1f, 0x8b];
+        using Stream input = gzip ? new System.IO.Compression.GZipStream(hashing, System.IO.Compression.CompressionMode.Decompress, leaveOpen: true) : hashing;
+        try { return TarUnpacker.Unpack(input, dir, _options); }
+        catch (InvalidDataException ex) when (gzip) { throw new UnsafeArchiveException($"build context is corrupt (gzip): {ex.Message}"); }
+    }
+
+    /// <summary>Deletes a directory tree made by <see cref="NewBuildDir"/> (links removed, never followed).</summary>
+    public static void RemoveBuildDir(string dir) => RemoveTree(dir);
+
     static JsonElement EmptyJson() => JsonDocument.Parse("{}").RootElement;
 }
