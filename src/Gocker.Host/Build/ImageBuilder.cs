@@ -84,6 +84,7 @@ public sealed class ImageBuilder
         public List<BuildHistory> History = [];
         public string Chain = "";
         public bool Dirty;
+        public bool CmdSet;
         public readonly Dictionary<string, string?> Args = new(StringComparer.Ordinal);
     }
 
@@ -327,9 +328,13 @@ public sealed class ImageBuilder
             case "RUN": await RunStep(s, ins); return;
             case "COPY": case "ADD": await CopyStep(s, ins); return;
             case "ENV":
-                foreach (var (k, v) in Kv(ins, env, legacy: true)) c.SetEnv(k, v);
-                Meta(s, "ENV " + string.Join(' ', Kv(ins, env, legacy: true).Select(kv => $"{kv.Key}={kv.Value}")));
+            {
+                // Expanded once, with the env as it was before this line (Docker's rule).
+                var pairs = Kv(ins, env, legacy: true);
+                foreach (var (k, v) in pairs) c.SetEnv(k, v);
+                Meta(s, "ENV " + string.Join(' ', pairs.Select(kv => $"{kv.Key}={kv.Value}")));
                 return;
+            }
             case "ARG":
                 foreach (var (k, v) in Kv(ins, env, valueOptional: true))
                 {
@@ -349,11 +354,11 @@ public sealed class ImageBuilder
                 return;
             }
             case "USER": c.User = Expand(ins, ins.Rest.Trim(), env); Meta(s, "USER " + c.User); return;
-            case "CMD": c.Cmd = Command(s, ins); Meta(s, "CMD " + Json(c.Cmd)); return;
+            case "CMD": c.Cmd = Command(s, ins); s.CmdSet = true; Meta(s, "CMD " + Json(c.Cmd)); return;
             case "ENTRYPOINT":
                 c.Entrypoint = ins.Rest.Length == 0 ? null : Command(s, ins);
-                // Docker: a new ENTRYPOINT drops a CMD set before it in the base image only... and
-                // in the classic builder, resets the CMD inherited from the base image.
+                // Docker: an ENTRYPOINT drops the CMD inherited from the base image (not one set in this stage).
+                if (!s.CmdSet) c.Cmd = null;
                 Meta(s, "ENTRYPOINT " + Json(c.Entrypoint ?? []));
                 return;
             case "EXPOSE":
@@ -367,9 +372,12 @@ public sealed class ImageBuilder
                 Meta(s, "EXPOSE " + string.Join(' ', c.ExposedPorts));
                 return;
             case "LABEL":
-                foreach (var (k, v) in Kv(ins, env, legacy: true)) c.Labels[k] = v;
-                Meta(s, "LABEL " + string.Join(' ', Kv(ins, env, legacy: true).Select(kv => $"{kv.Key}={kv.Value}")));
+            {
+                var pairs = Kv(ins, env, legacy: true);
+                foreach (var (k, v) in pairs) c.Labels[k] = v;
+                Meta(s, "LABEL " + string.Join(' ', pairs.Select(kv => $"{kv.Key}={kv.Value}")));
                 return;
+            }
             case "MAINTAINER": Meta(s, "MAINTAINER " + ins.Rest); return;
             case "VOLUME":
             {
@@ -806,6 +814,9 @@ public sealed class ImageBuilder
     static void Add(TarWriter w, string path, string name, int? chmod)
     {
         var info = new FileInfo(path);
+        // Only directories, regular files and links are copied: a fifo in the context would block
+        // the read for ever, a device is no file to copy (Docker's copier skips them too).
+        if (info.LinkTarget is null && !IsDirOrRegular(path)) return;
         bool dir = info.LinkTarget is null && Directory.Exists(path);
         if (info.LinkTarget is null && !dir && !info.Exists) return;
         TarEntry entry;
@@ -863,6 +874,13 @@ public sealed class ImageBuilder
                 while ((n = d.Read(buf)) > 0) hash.AppendData(buf, 0, n);
             }
         }
+    }
+
+    static bool IsDirOrRegular(string path)
+    {
+        int fd = Sys.Open(path, Consts.O_PATH | Consts.O_CLOEXEC | Consts.O_NOFOLLOW);
+        try { return Sys.TryStat(fd, "", out _, out _, out var mode) && (mode & 0xF000) is 0x8000 or 0x4000; }
+        finally { Sys.Close(fd); }
     }
 
     static bool IsGzip(string path)
