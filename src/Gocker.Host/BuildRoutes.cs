@@ -142,8 +142,7 @@ public static class BuildRoutes
             {
                 await Task.Run(() =>
                 {
-                    using var body = new SyncOverAsyncStream(ctx.Request.Body, ctx.RequestAborted);
-                    store.UnpackContext(body, contextDir);
+                    store.UnpackContext(ctx.Request.Body, contextDir);
                 }, ctx.RequestAborted);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

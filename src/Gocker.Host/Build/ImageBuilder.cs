@@ -552,6 +552,7 @@ public sealed class ImageBuilder
                 throw new BuildFailedException($"The command '{string.Join(' ', cmd)}' returned a non-zero code: {code} (step {_step}/{_steps})");
             var record = await Ask<ContainerRecord>(new ContainerSupervisor.ToContainer(cid, new ContainerActor.Inspect()));
             var upper = ContainerLayout.For(_svc.Options, cid).UpperDir;
+            DropMountPoints(upper);
             var committed = await Task.Run(() => _store.CommitBuildStep(new BuildCommit
             {
                 ParentId = image.Id, UpperDir = upper, Userns = record.Spec.Userns, Config = s.Config.Copy(), History = history, CacheKey = key,
@@ -578,6 +579,20 @@ public sealed class ImageBuilder
                     await _out.StreamAlways($"warning: the build container {cid[..12]} was not removed: {ex.Message}\n");
                 }
             }
+        }
+    }
+
+    /// <summary>The empty files the runtime makes in the upper dir as mount points of the generated
+    /// /etc/hostname, /etc/hosts and /etc/resolv.conf (what the RUN wrote there went to the mounted
+    /// files): they are no part of the step's changes, as in Docker's builds.</summary>
+    static void DropMountPoints(string upper)
+    {
+        var etc = Path.Combine(upper, "etc");
+        if (new FileInfo(etc).LinkTarget is not null || !Directory.Exists(etc)) return;
+        foreach (var n in new[] { "hostname", "hosts", "resolv.conf" })
+        {
+            var f = new FileInfo(Path.Combine(etc, n));
+            if (f.Exists && f.LinkTarget is null && f.Length == 0 && IsDirOrRegular(f.FullName)) f.Delete();
         }
     }
 
