@@ -148,6 +148,7 @@ public static class BuildRoutes
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 var cause = ex is AggregateException { InnerException: { } inner } ? inner : ex;
+                await Task.Run(() => ImageStore.RemoveBuildDir(work));
                 await Error(cause is UnsafeArchiveException or InvalidDataException or IOException && cause is not RequestTooLargeException
                     ? new BadRequestException($"build: the context is not a valid tar: {cause.Message}") : cause).ExecuteAsync(ctx);
                 return;
@@ -156,23 +157,31 @@ public static class BuildRoutes
             ctx.Response.ContentType = "application/json";
             await ctx.Response.StartAsync(ctx.RequestAborted);
             var output = new BuildOutput(ctx.Response.Body, Flag(ctx.Request.Query, "q"), ctx.RequestAborted);
+            ImageRecord? image = null;
+            Exception? failure = null;
             try
             {
                 var builder = new ImageBuilder(svc, store, Supervisor(ctx), output, req, work, ctx.RequestAborted);
-                var image = await builder.BuildAsync();
+                image = await builder.BuildAsync();
                 foreach (var t in req.Tags) await Task.Run(() => store.Tag(image.Id, t));
-                await output.Aux(image.Id);
+            }
+            catch (OperationCanceledException) { return; /* the client went away */ }
+            catch (Exception ex) { failure = ex is AggregateException { InnerException: { } inner } ? inner : ex; }
+            // The work dir goes before the last line: a client that sees the end finds nothing left.
+            await Task.Run(() => ImageStore.RemoveBuildDir(work));
+            try
+            {
+                if (failure is not null)
+                {
+                    await output.Error(failure.Message);
+                    return;
+                }
+                await output.Aux(image!.Id);
                 await output.Stream($"Successfully built {ImageReference.HexOf(image.Id)[..12]}\n");
                 foreach (var t in req.Tags) await output.Stream($"Successfully tagged {ImageReference.Normalize(t)}\n");
                 if (output.Quiet) await output.StreamAlways(image.Id + "\n");
             }
-            catch (OperationCanceledException) { /* the client went away */ }
-            catch (Exception ex)
-            {
-                var cause = ex is AggregateException { InnerException: { } inner } ? inner : ex;
-                try { await output.Error(cause.Message); }
-                catch (Exception) { /* the client went away */ }
-            }
+            catch (Exception) { /* the client went away */ }
         }
         finally
         {

@@ -90,8 +90,17 @@ public sealed class BuildTests(DaemonFixture daemon) : IClassFixture<DaemonFixtu
         var inspect = Ok("image", "inspect", name).Stdout;
         Assert.Contains("8080/tcp", inspect);
         var history = Ok("history", "--no-trunc", name).Stdout;
-        Assert.Contains("cat greeting.txt >> out.txt", history);
+        Assert.Contains("COPY --from=builder /src/out.txt in /app/", history);
         Assert.Contains("WORKDIR /app", history);
+        Assert.Contains("HEALTHCHECK", history);
+        // The stored image config keeps what `inspect` does not show (docker's config fields).
+        var shortId = IdOf(b.Stdout);
+        var dir = Directory.GetDirectories(ImagesDir).Single(d => Path.GetFileName(d).StartsWith(shortId, StringComparison.Ordinal));
+        var config = File.ReadAllText(Path.Combine(dir, "config.json"));
+        Assert.Contains("\"Healthcheck\":{\"Test\":[\"CMD-SHELL\",\"true\"],\"Interval\":5000000000,\"Retries\":2}", config);
+        Assert.Contains("\"org.test.kind\":\"multi stage\"", config);
+        Assert.Contains("\"by\":\"test\"", config);
+        Assert.Contains("\"StopSignal\":\"SIGUSR1\"", config);
         Ok("rmi", name);
     }
 
@@ -165,12 +174,20 @@ public sealed class BuildTests(DaemonFixture daemon) : IClassFixture<DaemonFixtu
         Assert.Equal(1, r2.ExitCode);
         Assert.Contains("file not found in build context", r2.Stderr);
 
-        var ctx3 = Context(("Dockerfile", "FROM busybox\nCOPY up /x\n"), ("etc/hostname", "in-context\n"));
-        File.CreateSymbolicLink(Path.Combine(ctx3, "up"), "../../../../../../etc/hostname");
+        // An absolute link is resolved with the context as its root: the context's own etc/hostname.
+        var ctx3 = Context(("Dockerfile", "FROM busybox\nCOPY abs /x\n"), ("etc/hostname", "in-context\n"));
+        File.CreateSymbolicLink(Path.Combine(ctx3, "abs"), "/etc/hostname");
         var name = Unique("it-link-");
-        Ok("build", "-t", name, ctx3); // "../.." stops at the context's root: its own etc/hostname
+        Ok("build", "-t", name, ctx3);
         Assert.Equal("in-context\n", Ok("run", "--rm", name, "cat", "/x").Stdout);
         Ok("rmi", name);
+
+        // A relative link that climbs out of the context: the context itself is refused (400, exit 125).
+        var ctx4 = Context(("Dockerfile", "FROM busybox\nCOPY up /x\n"));
+        File.CreateSymbolicLink(Path.Combine(ctx4, "up"), "../../../../../../etc/hostname");
+        var r4 = daemon.Gocker("build", ctx4);
+        Assert.Equal(125, r4.ExitCode);
+        Assert.Contains("entry up: symlink target ../../../../../../etc/hostname escapes the root", r4.Stderr);
     }
 
     [Fact]
