@@ -267,6 +267,21 @@ public sealed class BuildTests(DaemonFixture daemon) : IClassFixture<DaemonFixtu
         Ok("rmi", name);
     }
 
+    [DockerComposeFact]
+    public void Docker_compose_builds_a_service_with_build_args()
+    {
+        var project = Unique("itbuild");
+        var dir = Context(
+            ("app/Dockerfile", "FROM busybox\nARG FLAVOUR=plain\nCOPY msg.txt /msg.txt\nRUN echo \"$FLAVOUR\" >> /msg.txt\nCMD [\"cat\", \"/msg.txt\"]\n"),
+            ("app/msg.txt", "from compose\n"),
+            ("docker-compose.yml", $"version: \"3\"\nservices:\n  web:\n    build:\n      context: ./app\n      args:\n        FLAVOUR: spicy\n    image: {project}-web:latest\n"));
+        var r = DockerComposeFactAttribute.Run(daemon, dir, "-p", project, "build");
+        Assert.True(r.ExitCode == 0, $"docker-compose build: {r}");
+        Assert.Contains($"Successfully tagged {project}-web:latest", r.Stdout + r.Stderr);
+        Assert.Equal("from compose\nspicy\n", Ok("run", "--rm", project + "-web").Stdout);
+        Ok("rmi", project + "-web");
+    }
+
     (int Code, string Out, string Err) Docker(string? stdin, params string[] args)
     {
         var psi = new System.Diagnostics.ProcessStartInfo(DockerCliFactAttribute.Path!)
