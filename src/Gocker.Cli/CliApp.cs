@@ -144,6 +144,7 @@ public sealed class CliApp
         ImageCommandTree.Add(_root, image, _ctx, (pr, handler) => Guard(pr, false, handler));
         _root.Add(image);
         _root.Add(CpCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
+        _root.Add(BuildCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(ImportCommand("import"));
         _root.Add(ImagesCommand("images"));
         _root.Add(RmiCommand("rmi"));

@@ -37,6 +37,10 @@ internal sealed class ContainerDefaults
     public string? WorkingDir { get; set; }
     public string? StopSignal { get; set; }
     public Dictionary<string, string>? Labels { get; set; }
+    // Kept from a build (and a loaded config): docker's HEALTHCHECK, SHELL and ONBUILD.
+    public Build.HealthConfig? Healthcheck { get; set; }
+    public List<string>? Shell { get; set; }
+    public List<string>? OnBuild { get; set; }
 }
 
 internal sealed class RootfsSection

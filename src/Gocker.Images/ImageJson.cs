@@ -24,6 +24,8 @@ internal sealed record ImageConfig
     public string? Parent { get; init; }
     public string? Comment { get; init; }
     public string? Author { get; init; }
+    /// <summary>A build step's cache key (ImageStore.Build.cs): the parent and the instruction digest.</summary>
+    public string? BuildCacheKey { get; init; }
 }
 
 /// <summary><c>&lt;images&gt;/repositories.json</c>: "name:tag" -> "sha256:hex".</summary>

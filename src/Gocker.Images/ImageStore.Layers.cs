@@ -167,25 +167,7 @@ public sealed partial class ImageStore
         var work = NewWorkDir();
         try
         {
-            // Tar the upper dir (whiteouts -> .wh. entries), then unpack that tar with the same checks as
-            // any loaded layer: the upper dir is the container's to write, so it is untrusted input.
-            var tarPath = Path.Combine(work, "layer.tar");
-            string diffHex;
-            using (var file = new FileStream(tarPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            using (var hashing = new HashingWriteStream(file))
-            {
-                using (var writer = new TreeTarWriter(hashing, upperIds: commit.Userns)) writer.WriteLayer(commit.UpperDir);
-                diffHex = hashing.Hex();
-            }
-            var layerDir = Path.Combine(work, "layer");
-            var diff = Path.Combine(layerDir, "diff");
-            Directory.CreateDirectory(diff);
-            File.SetUnixFileMode(diff, (UnixFileMode)0b111_101_101);
-            long size;
-            using (var tar = new FileStream(tarPath, FileMode.Open, FileAccess.Read, FileShare.None, 1 << 16))
-                size = TarUnpacker.Unpack(tar, diff, _options, overlay: true);
-            File.Delete(tarPath);
-
+            var (layerDir, diffHex, size) = MakeLayer(work, commit.UpperDir, commit.Userns);
             var baseRefs = baseConfig.Layers ?? ["rootfs:" + baseHex];
             var refs = baseRefs.Append("sha256:" + diffHex).ToArray();
             // Docker keeps the entrypoint out of Cmd: the container's args start with it.
@@ -235,6 +217,30 @@ public sealed partial class ImageStore
         {
             RemoveTree(work);
         }
+    }
+
+    /// <summary>The upper dir as a layer in work/layer/diff: tarred (whiteouts -> .wh. entries), then
+    /// unpacked with the same checks as any loaded layer: the upper dir is the container's to write,
+    /// so it is untrusted input.</summary>
+    (string LayerDir, string DiffHex, long Size) MakeLayer(string work, string upperDir, Gocker.Syscalls.Security.IdMap? userns)
+    {
+        var tarPath = Path.Combine(work, "layer.tar");
+        string diffHex;
+        using (var file = new FileStream(tarPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        using (var hashing = new HashingWriteStream(file))
+        {
+            using (var writer = new TreeTarWriter(hashing, upperIds: userns)) writer.WriteLayer(upperDir);
+            diffHex = hashing.Hex();
+        }
+        var layerDir = Path.Combine(work, "layer");
+        var diff = Path.Combine(layerDir, "diff");
+        Directory.CreateDirectory(diff);
+        File.SetUnixFileMode(diff, (UnixFileMode)0b111_101_101);
+        long size;
+        using (var tar = new FileStream(tarPath, FileMode.Open, FileAccess.Read, FileShare.None, 1 << 16))
+            size = TarUnpacker.Unpack(tar, diff, _options, overlay: true);
+        File.Delete(tarPath);
+        return (layerDir, diffHex, size);
     }
 
     // ---- names, delete, prune ----

@@ -48,6 +48,7 @@ public static class ApiRoutes
         GroupRoutes.Map(app);
         SystemRoutes.Map(app);
         VolumeRoutes.Map(app);
+        BuildRoutes.Map(app);
         RequestLimits.MapNotFound(app);
     }
 }

@@ -26,7 +26,11 @@ public static unsafe class DetachedOverlay
         if (fs < 0) throw new SyscallException("fsopen", "overlay", Libc.Errno);
         try
         {
-            Config(fs, FSCONFIG_SET_STRING, "lowerdir", string.Join(':', lowerDirs), upperDir);
+            // fsconfig takes at most 256 bytes a value (strndup_user): a longer list is given one
+            // layer at a time ("lowerdir+", top first, kernel 6.8+) instead of failing with EINVAL.
+            var joined = string.Join(':', lowerDirs);
+            if (joined.Length < 256) Config(fs, FSCONFIG_SET_STRING, "lowerdir", joined, upperDir);
+            else foreach (var l in lowerDirs) Config(fs, FSCONFIG_SET_STRING, "lowerdir+", l, l);
             Config(fs, FSCONFIG_SET_STRING, "upperdir", upperDir, upperDir);
             Config(fs, FSCONFIG_SET_STRING, "workdir", workDir, workDir);
             Config(fs, FSCONFIG_CMD_CREATE, null, null, upperDir);
