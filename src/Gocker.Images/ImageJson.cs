@@ -43,4 +43,5 @@ internal sealed record LayerInfo
 [JsonSerializable(typeof(ImageConfig))]
 [JsonSerializable(typeof(RepositoriesFile))]
 [JsonSerializable(typeof(LayerInfo))]
+[JsonSerializable(typeof(List<string>))]
 internal partial class ImageJsonContext : JsonSerializerContext;

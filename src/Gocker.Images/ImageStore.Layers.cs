@@ -327,7 +327,8 @@ public sealed partial class ImageStore
         foreach (var dir in Directory.EnumerateDirectories(LayersDir))
         {
             var hex = Path.GetFileName(dir);
-            if (IsHexId(hex) && !referenced.Contains("sha256:" + hex)) DeleteTree(dir, hex);
+            // A layer a pull in progress has fetched (or found present) stays for the image it will make.
+            if (IsHexId(hex) && !referenced.Contains("sha256:" + hex) && !IsPinned(hex)) DeleteTree(dir, hex);
         }
     }
 }
