@@ -44,4 +44,5 @@ internal sealed record LayerInfo
 [JsonSerializable(typeof(RepositoriesFile))]
 [JsonSerializable(typeof(LayerInfo))]
 [JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(List<LayerSource>))]
 internal partial class ImageJsonContext : JsonSerializerContext;

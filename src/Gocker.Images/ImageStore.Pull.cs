@@ -8,6 +8,9 @@ namespace Gocker.Images;
 // What a registry pull (Registry/ImagePuller.cs) needs from the store: layers fetched once however many
 // pulls want them, kept (pinned) while the pull that wants them runs, and the image published only
 // when every layer is in place: a pull that fails leaves no image and, after it, no layer nobody uses.
+/// <summary>A registry blob a layer was pulled from or pushed as.</summary>
+public sealed record LayerSource(string Registry, string Repository, string Digest, long Size, string MediaType);
+
 public sealed partial class ImageStore
 {
     readonly ConcurrentDictionary<string, Lazy<Task>> _layerFetches = new(StringComparer.Ordinal);
@@ -59,7 +62,7 @@ public sealed partial class ImageStore
     /// <summary>Unpacks a layer blob (gzip, zstd or plain tar, told apart by their first bytes) as it
     /// streams, with load's safety rules, into a new work dir; checks its diff id; publishes it into
     /// layers/. The blob stream throws if its own digest is wrong: then the work dir goes and nothing stays.</summary>
-    internal void AddLayerFromBlob(Stream blob, string expectedDiffHex, Action? extracting = null)
+    internal void AddLayerFromBlob(Stream blob, string expectedDiffHex, LayerSource? source = null)
     {
         var work = NewWorkDir();
         try
@@ -69,7 +72,6 @@ public sealed partial class ImageStore
             File.SetUnixFileMode(diff, (UnixFileMode)0b111_101_101);
             using var raw = new HashingReadStream(blob, long.MaxValue);
             var head = raw.Peek(4).ToArray();
-            extracting?.Invoke();
             Stream? decompressed = head is [0x1f, 0x8b, ..] ? new GZipStream(raw, CompressionMode.Decompress, leaveOpen: true)
                 : ZstdStream.IsZstd(head) ? ZstdStream.Open(raw) : null;
             long size;
@@ -98,6 +100,9 @@ public sealed partial class ImageStore
                 Directory.CreateDirectory(LayersDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 using (var fd = Fd.OpenDirectory(work))
                     if (Tmds.Linux.LibC.syncfs(fd.Value) != 0) throw Native.Error("syncfs", work);
+                // Where the compressed blob came from: a push to that registry finds it there (HEAD or mount).
+                if (source is not null)
+                    File.WriteAllBytes(Path.Combine(work, "sources.json"), JsonSerializer.SerializeToUtf8Bytes(new List<LayerSource> { source }, ImageJsonContext.Default.ListLayerSource));
                 PublishLayer(work, diffHex, size);
             }
         }
@@ -105,6 +110,46 @@ public sealed partial class ImageStore
         {
             RemoveTree(work);
         }
+    }
+
+    /// <summary>The registry blobs a stored layer is known to be (from pulls and pushes).</summary>
+    internal IReadOnlyList<LayerSource> LayerSources(string diffHex)
+    {
+        if (!IsHexId(diffHex)) return [];
+        try { return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(LayersDir, diffHex, "sources.json")), ImageJsonContext.Default.ListLayerSource) ?? []; }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or JsonException) { return []; }
+    }
+
+    internal void AddLayerSource(string diffHex, LayerSource source)
+    {
+        if (!IsHexId(diffHex)) return;
+        lock (_gate)
+        using (DirectoryLock.Acquire(_lockPath))
+        {
+            var dir = Path.Combine(LayersDir, diffHex);
+            if (!Directory.Exists(dir)) return;
+            var list = LayerSources(diffHex).Where(s => s != source).Append(source).TakeLast(16).ToList();
+            AtomicFile.Write(Path.Combine(dir, "sources.json"), JsonSerializer.SerializeToUtf8Bytes(list, ImageJsonContext.Default.ListLayerSource));
+        }
+    }
+
+    /// <summary>The layer dir of a layer reference ("sha256:DIFF" or "rootfs:HEX").</summary>
+    internal string LayerDirOf(string layerId) => LayerPath(layerId);
+
+    /// <summary>The image config to push with these layer diff ids (byte for byte the pulled one when they match).</summary>
+    internal byte[] ConfigForPush(ImageRecord image, List<string> diffHexes) => SavedConfig(image, diffHexes);
+
+    internal string NewTempDir() => NewWorkDir();
+
+    internal static void RemoveTempDir(string dir) => RemoveTree(dir);
+
+    internal void RecordRepoDigest(string imageId, string repoDigest)
+    {
+        var hex = ImageReference.HexOf(imageId);
+        if (!IsHexId(hex)) return;
+        lock (_gate)
+        using (DirectoryLock.Acquire(_lockPath))
+            if (Directory.Exists(Path.Combine(_root, hex))) AddRepoDigest(hex, repoDigest);
     }
 
     /// <summary>Registers a pulled image whose layers are all stored: its config as the registry sent it

@@ -43,8 +43,8 @@ public sealed class ImagePuller(ImageStore store, RegistryClient client)
     public async Task<PullResult> PullAsync(RegistryReference r, Platform platform, Action<PullProgress>? progress, CancellationToken ct)
     {
         progress ??= _ => { };
-        progress(new PullProgress(r.Tag ?? r.Digest, $"Pulling from {(r.Registry == RegistryReference.DockerHub ? r.Repository : r.Repository)}"));
         var top = await client.GetManifestAsync(r, r.ManifestReference, ct);
+        progress(new PullProgress(r.Tag ?? r.Digest, $"Pulling from {r.Repository}"));
         var manifest = top;
         if (MediaTypes.IsIndex(top.MediaType))
         {
@@ -126,7 +126,7 @@ public sealed class ImagePuller(ImageStore store, RegistryClient client)
                             progress(new PullProgress(id, "Downloading", done, layer.Size));
                         }
                     }, ct);
-                    store.AddLayerFromBlob(blob, diffHex);
+                    store.AddLayerFromBlob(blob, diffHex, new LayerSource(r.Registry, r.Repository, layer.Digest, layer.Size, layer.MediaType ?? MediaTypes.OciLayerGzip));
                     progress(new PullProgress(id, "Verifying Checksum"));
                     progress(new PullProgress(id, "Download complete"));
                 }, ct);

@@ -294,3 +294,26 @@ public sealed partial class RegistryClient : IDisposable
 
     internal string BlobUrl(RegistryReference r, string digest) => $"{Endpoints(r.Registry)[^1]}/v2/{r.Repository}/blobs/{digest}";
 }
+
+public sealed partial class RegistryClient
+{
+    sealed class TagList
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("tags")] public List<string>? Tags { get; set; }
+    }
+
+    [System.Text.Json.Serialization.JsonSerializable(typeof(TagList))]
+    sealed partial class TagJson : System.Text.Json.Serialization.JsonSerializerContext;
+
+    /// <summary>GET /v2/REPO/tags/list (pull -a).</summary>
+    public async Task<IReadOnlyList<string>> ListTagsAsync(RegistryReference r, CancellationToken ct)
+    {
+        var url = $"{Endpoints(r.Registry)[^1]}/v2/{r.Repository}/tags/list";
+        using var resp = await SendAsync(r.Registry, r.Repository, "pull", () => new HttpRequestMessage(HttpMethod.Get, url), ct);
+        if (!resp.IsSuccessStatusCode) throw await Failure(resp, r.Registry, "tags of " + r.Repository, $"repository {r.FamiliarName} not found");
+        var body = await ReadLimitedAsync(await resp.Content.ReadAsStreamAsync(ct), MaxManifestBytes, ct)
+                   ?? throw new RegistryException($"{r.Registry}: tag list of {r.Repository} is too large");
+        try { return JsonSerializer.Deserialize(body, TagJson.Default.TagList)?.Tags ?? []; }
+        catch (JsonException ex) { throw new RegistryException($"{r.Registry}: tag list of {r.Repository}: malformed JSON: {ex.Message}"); }
+    }
+}
