@@ -48,7 +48,7 @@ public static class RegistryRoutes
 {
     public static void Map(WebApplication app)
     {
-        app.MapPost("/auth", Auth);
+        app.MapPost("/auth", (Delegate)Auth); // a RequestDelegate would drop the IResult
         app.MapGet("/distribution/{*rest}", Distribution);
     }
 
