@@ -55,7 +55,7 @@ public static class ImageCommands
                 {
                     // As docker: the digest this repository was pulled or pushed as, or <none>.
                     var d = image.RepoDigests.FirstOrDefault(x => x.StartsWith(repo + "@", StringComparison.Ordinal))?[(repo.Length + 1)..] ?? "<none>";
-                    if (repo == "<none>:<none>" && image.RepoDigests.Count > 0) { repo = image.RepoDigests[0].Split('@')[0]; d = image.RepoDigests[0].Split('@')[1]; }
+                    if (repo == "<none>" && image.RepoDigests.Count > 0) { repo = image.RepoDigests[0].Split('@')[0]; d = image.RepoDigests[0].Split('@')[1]; }
                     rows.Add([repo, hasTag ? t[(colon + 1)..] : "<none>", d,
                         Format.ShortId(image.Id), Format.Ago(image.Created, now), Format.HumanSize(image.Size)]);
                     continue;

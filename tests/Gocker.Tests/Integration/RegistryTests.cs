@@ -179,7 +179,7 @@ public sealed class RegistryTests(RegistryFixture f) : IClassFixture<RegistryFix
     }
 
     [Fact]
-    public void Two_pulls_at_once_fetch_each_layer_once()
+    public async Task Two_pulls_at_once_fetch_each_layer_once()
     {
         var repo = Unique("t/twice");
         PushImage(repo, "concurrent");
@@ -187,8 +187,9 @@ public sealed class RegistryTests(RegistryFixture f) : IClassFixture<RegistryFix
         var name = $"{f.Open.Host}/{repo}:v1";
         var a = Task.Run(() => f.Daemon.Gocker("pull", name));
         var b = Task.Run(() => f.Daemon.Gocker("pull", name));
-        Assert.True(a.Result.ExitCode == 0, a.Result.ToString());
-        Assert.True(b.Result.ExitCode == 0, b.Result.ToString());
+        var (ra, rb) = (await a, await b);
+        Assert.True(ra.ExitCode == 0, ra.ToString());
+        Assert.True(rb.ExitCode == 0, rb.ToString());
         // The marker layer is this image's own: no other test's pull fetched it.
         var own = manifest["layers"]!.AsArray()[3]!["digest"]!.GetValue<string>();
         Assert.Equal(1, f.Open.BlobGets(own));
