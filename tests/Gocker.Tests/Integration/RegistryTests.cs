@@ -142,6 +142,31 @@ public sealed class RegistryTests(RegistryFixture f) : IClassFixture<RegistryFix
     }
 
     [Fact]
+    public void A_layer_whose_connection_drops_is_resumed_with_a_range_request()
+    {
+        var repo = Unique("t/resume");
+        var (layers, config) = RegistryFixture.Image("amd64", "resumed");
+        // A big incompressible layer, so the cut falls well inside its body.
+        var noise = new byte[3 << 20];
+        new Random(7).NextBytes(noise);
+        layers = [.. layers, new Gocker.Tests.Images.TarBuilder().File("noise", noise).Bytes()];
+        config = Gocker.Tests.Images.ImageArchives.Config(layers, cmd: ["cat", "/marker"]);
+        f.Push(f.Layout(("amd64", layers, config)), f.Open, repo + ":v1");
+        var big = f.Inspect(f.Open, repo + ":v1", raw: true)["layers"]!.AsArray()[4]!["digest"]!.GetValue<string>();
+        using var proxy = new DroppingProxy(f.Open.Port, big, cutAfter: 1 << 20);
+        var name = $"{proxy.Host}/{repo}:v1";
+        var pull = Ok("pull", name);
+        Assert.Contains("Pull complete", pull.Stdout);
+        Assert.Equal(1, proxy.Cuts);
+        // The second request for the blob asked for the rest only.
+        Assert.Contains(proxy.Requests, l => l.StartsWith("Range: bytes=", StringComparison.OrdinalIgnoreCase) && !l.Contains("bytes=0-"));
+        Assert.Equal(2, f.Open.BlobGets(big));
+        Assert.Equal("resumed", Ok("run", "--rm", name).Stdout.Trim());
+        Assert.Equal(noise.Length.ToString(), Ok("run", "--rm", name, "sh", "-c", "wc -c < /noise").Stdout.Trim());
+        Ok("rmi", name);
+    }
+
+    [Fact]
     public void A_missing_tag_is_a_clear_error_and_run_exits_125()
     {
         var repo = Unique("t/missing");
