@@ -38,10 +38,15 @@ internal sealed class BlobStream : Stream
     public override int Read(Span<byte> buffer)
     {
         if (buffer.Length == 0) return 0;
-        var rented = new byte[buffer.Length];
-        int n = ReadAsync(rented.AsMemory(), _ct).AsTask().GetAwaiter().GetResult();
-        rented.AsSpan(0, n).CopyTo(buffer);
-        return n;
+        // The unpacker reads synchronously on its own thread; the network side is async.
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            int n = ReadAsync(rented.AsMemory(0, buffer.Length), _ct).AsTask().GetAwaiter().GetResult();
+            rented.AsSpan(0, n).CopyTo(buffer);
+            return n;
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(rented); }
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
