@@ -257,6 +257,7 @@ public sealed partial class ImageStore
     public ImageRemoval Delete(string reference, bool untagOnly)
     {
         ArgumentNullException.ThrowIfNull(reference);
+        if (reference.Contains('@')) return DeleteByDigest(reference, untagOnly);
         lock (_gate)
         using (DirectoryLock.Acquire(_lockPath))
         {

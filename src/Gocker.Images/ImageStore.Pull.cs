@@ -210,6 +210,29 @@ public sealed partial class ImageStore
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or JsonException) { return []; }
     }
 
+    /// <summary>rmi NAME@sha256:...: the repo digest goes (docker's "Untagged: name@digest"), and the
+    /// image too once no name or repo digest refers to it.</summary>
+    ImageRemoval DeleteByDigest(string reference, bool untagOnly)
+    {
+        var r = Registry.RegistryReference.Parse(reference);
+        var want = r.FamiliarName + "@" + r.Digest;
+        lock (_gate)
+        using (DirectoryLock.Acquire(_lockPath))
+        {
+            var image = ResolveDigest(r.FamiliarName, r.Digest!) ?? throw new ImageNotFoundException(reference);
+            var hex = ImageReference.HexOf(image.Id);
+            var left = image.RepoDigests.Where(d => d != want).ToList();
+            AtomicFile.Write(Path.Combine(_root, hex, "repo-digests.json"), JsonSerializer.SerializeToUtf8Bytes(left, ImageJsonContext.Default.ListString));
+            var deleted = new List<string>();
+            if (!untagOnly && left.Count == 0 && !ReadIndex().Repositories.ContainsValue(image.Id))
+            {
+                DeleteImageDir(hex);
+                deleted.Add(image.Id);
+            }
+            return new ImageRemoval([want], deleted);
+        }
+    }
+
     /// <summary>The image a "name@sha256:..." reference was pulled as (null if none here).</summary>
     ImageRecord? ResolveDigest(string familiarName, string digest)
     {

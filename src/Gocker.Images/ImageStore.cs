@@ -294,6 +294,7 @@ public sealed partial class ImageStore : IImageStore
         // Its rootfs may be a layer of an image committed on top of it: then only the image goes.
         File.Delete(Path.Combine(dir, "image.json"));
         File.Delete(Path.Combine(dir, "config.json"));
+        File.Delete(Path.Combine(dir, "repo-digests.json"));
         CollectGarbage();
     }
 
