@@ -23,7 +23,7 @@ YML
 registry=$!
 "$bin/gockerd" --data-root "$root/data" --exec-root "$root/exec" -H "unix://$sock" --cgroup-parent gocker-pbench >"$root/gockerd.log" 2>&1 &
 daemon=$!
-trap 'kill $daemon $registry 2>/dev/null; wait $daemon $registry 2>/dev/null; rm_daemon_nat_rules "$root/data"; rm -rf "$root"; rm_cgroup_parent gocker-pbench' EXIT
+trap 'kill $daemon $registry 2>/dev/null; wait $daemon $registry 2>/dev/null; rm_daemon_nat_rules "$root/data"; rm -rf "$root"; rm_cgroup_parent gocker-pbench; true' EXIT
 for _ in $(seq 1 200); do curl -sf --unix-socket "$sock" http://d/_ping >/dev/null 2>&1 && curl -sf "http://$reg/v2/" >/dev/null 2>&1 && break; sleep 0.05; done
 g="$bin/gocker -H unix://$sock"
 
