@@ -10,6 +10,9 @@ command -v hyperfine >/dev/null || need+=(hyperfine)
 command -v tmux >/dev/null || need+=(tmux)
 command -v skopeo >/dev/null || need+=(skopeo)   # image tests: real tools' archives
 command -v umoci >/dev/null || need+=(umoci)
+# Registry tests: a real registry (the CNCF distribution) on loopback, htpasswd for its basic auth.
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 # Docker's own clients, driven against gockerd by the tests (ClientDropInTests): Debian's docker-compose
 # (1.29) and its python3-docker.
 dpkg -s docker-compose >/dev/null 2>&1 || need+=(docker-compose)

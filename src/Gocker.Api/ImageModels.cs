@@ -9,6 +9,7 @@ public sealed class ImageInspect
 {
     public string Id { get; set; } = "";
     public List<string> RepoTags { get; set; } = [];
+    public List<string> RepoDigests { get; set; } = [];
     public string Parent { get; set; } = "";
     public string Comment { get; set; } = "";
     public string Created { get; set; } = "";

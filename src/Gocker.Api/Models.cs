@@ -318,6 +318,7 @@ public sealed class ImageSummary
 {
     public string Id { get; set; } = "";
     public List<string> RepoTags { get; set; } = [];
+    public List<string> RepoDigests { get; set; } = [];
     public long Created { get; set; }
     public long Size { get; set; }
 }

@@ -143,6 +143,7 @@ public sealed class CliApp
         image.Add(RmiCommand("rm", "remove"));
         ImageCommandTree.Add(_root, image, _ctx, (pr, handler) => Guard(pr, false, handler));
         _root.Add(image);
+        RegistryCommands.Register(_root, (pr, handler) => Guard(pr, false, handler), _ctx);
         _root.Add(CpCommands.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(BuildCommand.Build(_ctx, (pr, handler) => Guard(pr, false, handler)));
         _root.Add(ImportCommand("import"));
@@ -194,9 +195,10 @@ public sealed class CliApp
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only show image IDs" };
         var format = new Option<string?>("--format") { Description = "Format output using a Go template ('table ...' for columns, 'json')", HelpName = "string" };
         var noTrunc = new Option<bool>("--no-trunc") { Description = "Don't truncate output" };
-        var cmd = new Command(name, "List images") { quiet, format, noTrunc };
+        var digests = new Option<bool>("--digests") { Description = "Show digests" };
+        var cmd = new Command(name, "List images") { quiet, format, noTrunc, digests };
         foreach (var a in aliases) cmd.Aliases.Add(a);
-        cmd.SetAction(pr => Guard(pr, false, () => ImageCommands.List(_ctx, pr.GetValue(quiet), pr.GetValue(format), pr.GetValue(noTrunc))));
+        cmd.SetAction(pr => Guard(pr, false, () => ImageCommands.List(_ctx, pr.GetValue(quiet), pr.GetValue(format), pr.GetValue(noTrunc), pr.GetValue(digests))));
         return cmd;
     }
 

@@ -7,6 +7,7 @@ namespace Gocker.Cli;
 public sealed class RunOptions
 {
     public readonly Option<bool> Rm = new("--rm") { Description = "Automatically remove the container when it exits" };
+    public readonly Option<string> Pull = new("--pull") { Description = "Pull image before running (\"always\", \"missing\", \"never\")", DefaultValueFactory = _ => "missing", HelpName = "string" };
     public readonly Option<string?> Name = new("--name") { Description = "Assign a name to the container" };
     public readonly Option<string[]> Env = new("--env", "-e") { Description = "Set environment variables (K=V, or K to take the console's value)", HelpName = "list" };
     public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the container" };
@@ -75,7 +76,7 @@ public sealed class RunOptions
         foreach (var o in new Option[] { Rm, Name, Env, Workdir, User, Hostname, Memory, Cpus, CpuShares, CpusetCpus, PidsLimit, Volume, Mount, Network, Publish, PublishAll, Expose, Entrypoint, Interactive, Tty,
                      Restart, RestartDelay, RestartMaxDelay, RestartMultiplier, RestartResetAfter, RestartJitter, Group,
                      CapAdd, CapDrop, Privileged, SecurityOpt, ReadOnly, Tmpfs, Device, Ulimit, Sysctl, ShmSize, GroupAdd, OomScoreAdj, Userns, Cgroupns, Label, LabelFile, EnvFile, LogDriver, LogOpt,
-                     NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption, Init, StopSignal, StopTimeout })
+                     NetworkAlias, Domainname, AddHost, Dns, DnsSearch, DnsOption, Init, StopSignal, StopTimeout, Pull })
             command.Add(o);
         if (isRun) { command.Add(Detach); command.Add(DetachKeysOption); command.Add(SigProxy); }
         command.Add(Image);

@@ -40,6 +40,7 @@ public static class Daemon
         builder.Services.AddSingleton(engine);
         builder.Services.AddSingleton(new RequestLimits(cfg.MaxJsonBody));
         builder.Services.AddSingleton(new StorageGuard(cfg.Options.DataRoot, cfg.MinFree));
+        builder.Services.AddSingleton(RegistryService.From(cfg.Hocon));
         // A route parameter that does not bind throws, so RequestLimits answers it with a JSON 400
         // (the default is a 400 with an empty body).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

@@ -155,7 +155,7 @@ internal sealed class ArchiveLoader
         try
         {
             decompressed = head is [0x1f, 0x8b, ..] ? new GZipStream(raw, CompressionMode.Decompress, leaveOpen: true)
-                : ZstdStream.IsZstd(head) ? new ZstdStream(raw) : null;
+                : ZstdStream.IsZstd(head) ? ZstdStream.Open(raw) : null;
             using var plain = new HashingReadStream(decompressed ?? raw, long.MaxValue);
             blob.Size = TarUnpacker.Unpack(plain, diff, _options, overlay: true, alreadyUnpacked: _unpacked);
             plain.Drain(); // the diff id covers the whole tar, padding included; gzip checks its CRC at the end

@@ -28,6 +28,8 @@ public sealed record ImageRecord
     public string? StopSignal { get; init; }
     /// <summary>The image config's Labels (for the `label` filters of image prune).</summary>
     public IReadOnlyDictionary<string, string>? Labels { get; init; }
+    /// <summary>"name@sha256:..." of the manifests it was pulled as (docker's RepoDigests).</summary>
+    public string[] RepoDigests { get; init; } = [];
 }
 
 /// <summary>What `rmi` did: names removed and image ids deleted (Docker's Untagged/Deleted items).</summary>

@@ -45,4 +45,6 @@ internal sealed record LayerInfo
 [JsonSerializable(typeof(ImageConfig))]
 [JsonSerializable(typeof(RepositoriesFile))]
 [JsonSerializable(typeof(LayerInfo))]
+[JsonSerializable(typeof(List<string>))]
+[JsonSerializable(typeof(List<LayerSource>))]
 internal partial class ImageJsonContext : JsonSerializerContext;

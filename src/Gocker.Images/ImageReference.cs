@@ -7,7 +7,9 @@ namespace Gocker.Images;
 public static partial class ImageReference
 {
     // Docker's path-component grammar: alphanumerics joined by one '.', one or two '_', or any run of '-'.
-    [GeneratedRegex(@"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")]
+    // An optional registry host with a port first ("127.0.0.1:5000/", "localhost:5000/"): a host without
+    // a port already matches the path grammar.
+    [GeneratedRegex(@"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*:[0-9]{1,5}/)?[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")]
     private static partial Regex NamePattern();
 
     [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]

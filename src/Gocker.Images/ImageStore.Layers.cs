@@ -263,6 +263,7 @@ public sealed partial class ImageStore
     public ImageRemoval Delete(string reference, bool untagOnly)
     {
         ArgumentNullException.ThrowIfNull(reference);
+        if (reference.Contains('@')) return DeleteByDigest(reference, untagOnly);
         lock (_gate)
         using (DirectoryLock.Acquire(_lockPath))
         {
@@ -333,7 +334,8 @@ public sealed partial class ImageStore
         foreach (var dir in Directory.EnumerateDirectories(LayersDir))
         {
             var hex = Path.GetFileName(dir);
-            if (IsHexId(hex) && !referenced.Contains("sha256:" + hex)) DeleteTree(dir, hex);
+            // A layer a pull in progress has fetched (or found present) stays for the image it will make.
+            if (IsHexId(hex) && !referenced.Contains("sha256:" + hex) && !IsPinned(hex)) DeleteTree(dir, hex);
         }
     }
 }

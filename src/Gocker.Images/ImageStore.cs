@@ -52,6 +52,12 @@ public sealed partial class ImageStore : IImageStore
     public ImageRecord Resolve(string reference)
     {
         ArgumentNullException.ThrowIfNull(reference);
+        if (reference.Contains('@'))
+        {
+            // NAME@sha256:...: the image pulled by that digest (RepoDigests).
+            var r = Registry.RegistryReference.Parse(reference);
+            return ResolveDigest(r.FamiliarName, r.Digest!) ?? throw new ImageNotFoundException(reference);
+        }
         bool isName = ImageReference.TryNormalize(reference, out var name, out var reason);
         if (isName)
         {
@@ -230,6 +236,7 @@ public sealed partial class ImageStore : IImageStore
         var extras = ReadConfigExtras(dir);
         return new ImageRecord
         {
+            RepoDigests = ReadRepoDigests(dir),
             StopSignal = extras?.StopSignal,
             Labels = extras?.Labels,
             Name = name,
@@ -287,6 +294,7 @@ public sealed partial class ImageStore : IImageStore
         // Its rootfs may be a layer of an image committed on top of it: then only the image goes.
         File.Delete(Path.Combine(dir, "image.json"));
         File.Delete(Path.Combine(dir, "config.json"));
+        File.Delete(Path.Combine(dir, "repo-digests.json"));
         CollectGarbage();
     }
 

@@ -1,71 +1,42 @@
-using System.Diagnostics;
-
 namespace Gocker.Images;
 
-/// <summary>Decompresses zstd by piping through the host's `zstd -dc` (the BCL has no zstd decoder and
-/// Gocker adds no package for it). Without a zstd binary, zstd layers are refused with a clear message.</summary>
-internal sealed class ZstdStream : Stream
+/// <summary>zstd layers (OCI's tar+zstd), decoded in process by ZstdSharp (a managed port of the
+/// reference zstd): no host program, nothing forked per layer.</summary>
+internal static class ZstdStream
 {
-    static readonly string[] Candidates = ["/usr/bin/zstd", "/bin/zstd", "/usr/local/bin/zstd"];
-    readonly Process _process;
-    readonly Task _pump;
-    readonly Stream _out;
-
     public static bool IsZstd(ReadOnlySpan<byte> head) => head is [0x28, 0xB5, 0x2F, 0xFD, ..];
 
-    public ZstdStream(Stream compressed)
-    {
-        var exe = Candidates.FirstOrDefault(File.Exists)
-                  ?? throw new UnsafeArchiveException("layer is zstd-compressed and no zstd program is installed (apt-get install zstd)");
-        var psi = new ProcessStartInfo(exe, ["-dc", "-q"])
-        {
-            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        _process = Process.Start(psi) ?? throw new IOException("cannot start zstd");
-        _out = _process.StandardOutput.BaseStream;
-        var stdin = _process.StandardInput.BaseStream;
-        _pump = Task.Run(() =>
-        {
-            try { compressed.CopyTo(stdin); }
-            catch (IOException) { } // zstd stopped reading (bad data): its exit status says why
-            finally { try { stdin.Dispose(); } catch (IOException) { } }
-        });
-    }
+    /// <summary>A decompressing reader over compressed (which it leaves open). Corrupt input fails a
+    /// read with <see cref="InvalidDataException"/>, as GZipStream does, so callers treat both alike.</summary>
+    public static Stream Open(Stream compressed) => new Decoder(compressed);
 
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
+    sealed class Decoder(Stream compressed) : Stream
     {
-        int n = _out.Read(buffer);
-        if (n == 0 && buffer.Length > 0)
+        readonly ZstdSharp.DecompressionStream _inner = new(compressed, leaveOpen: true);
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
         {
-            _pump.GetAwaiter().GetResult();
-            _process.WaitForExit();
-            if (_process.ExitCode != 0)
-                throw new InvalidDataException($"zstd: {_process.StandardError.ReadToEnd().Trim()} (exit {_process.ExitCode})");
+            try { return _inner.Read(buffer); }
+            catch (ZstdSharp.ZstdException ex) { throw new InvalidDataException($"zstd: {ex.Message}", ex); }
+            catch (EndOfStreamException ex) { throw new InvalidDataException($"zstd: truncated frame: {ex.Message}", ex); }
         }
-        return n;
-    }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
+        protected override void Dispose(bool disposing)
         {
-            try { if (!_process.HasExited) _process.Kill(); } catch (InvalidOperationException) { }
-            try { _pump.Wait(); } catch (AggregateException) { }
-            _process.WaitForExit();
-            _process.Dispose();
+            if (disposing) _inner.Dispose();
+            base.Dispose(disposing);
         }
-        base.Dispose(disposing);
-    }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

@@ -27,7 +27,7 @@ public static class ImageCommands
         return 0;
     }
 
-    public static int List(CliContext ctx, bool quiet, string? format = null, bool noTrunc = false)
+    public static int List(CliContext ctx, bool quiet, string? format = null, bool noTrunc = false, bool digests = false)
     {
         var images = ctx.Client.Images();
         if (!quiet && !string.IsNullOrEmpty(format))
@@ -50,11 +50,22 @@ public static class ImageCommands
             {
                 int colon = t.LastIndexOf(':');
                 bool hasTag = colon > t.LastIndexOf('/') && colon > 0;
-                rows.Add([hasTag ? t[..colon] : t, hasTag ? t[(colon + 1)..] : "<none>",
+                var repo = hasTag ? t[..colon] : t;
+                if (digests)
+                {
+                    // As docker: the digest this repository was pulled or pushed as, or <none>.
+                    var d = image.RepoDigests.FirstOrDefault(x => x.StartsWith(repo + "@", StringComparison.Ordinal))?[(repo.Length + 1)..] ?? "<none>";
+                    if (repo == "<none>" && image.RepoDigests.Count > 0) { repo = image.RepoDigests[0].Split('@')[0]; d = image.RepoDigests[0].Split('@')[1]; }
+                    rows.Add([repo, hasTag ? t[(colon + 1)..] : "<none>", d,
+                        Format.ShortId(image.Id), Format.Ago(image.Created, now), Format.HumanSize(image.Size)]);
+                    continue;
+                }
+                rows.Add([repo, hasTag ? t[(colon + 1)..] : "<none>",
                     Format.ShortId(image.Id), Format.Ago(image.Created, now), Format.HumanSize(image.Size)]);
             }
         }
-        Format.Table(ctx.IO.Out, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows);
+        if (digests) Format.Table(ctx.IO.Out, ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"], rows);
+        else Format.Table(ctx.IO.Out, ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows);
         return 0;
     }
 

@@ -9,6 +9,7 @@ public static class RunCommands
 {
     public static int Create(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
     {
+        RegistryCommands.EnsureImage(ctx, pr.GetValue(o.Image)!, pr.GetValue(o.Pull));
         var request = o.BuildRequest(pr, pr.GetValue(o.Image)!, cmd, ctx.GetEnv);
         var created = ctx.Client.Create(request, pr.GetValue(o.Name));
         PrintWarnings(ctx, created);
@@ -18,6 +19,7 @@ public static class RunCommands
 
     public static int Run(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
     {
+        RegistryCommands.EnsureImage(ctx, pr.GetValue(o.Image)!, pr.GetValue(o.Pull));
         var request = o.BuildRequest(pr, pr.GetValue(o.Image)!, cmd, ctx.GetEnv);
         var client = ctx.Client;
         var detach = pr.GetValue(o.Detach);

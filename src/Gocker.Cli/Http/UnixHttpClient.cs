@@ -27,6 +27,26 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         return exchange.ReadResponse();
     }
 
+    /// <summary>A request with extra header lines ("Name: value"), e.g. X-Registry-Auth; the body stays on the wire.</summary>
+    public HttpResponse SendWithHeaders(string method, string target, IReadOnlyList<string> headers, ReadOnlySpan<byte> body = default, string? contentType = null)
+    {
+        var socket = Connect();
+        try
+        {
+            var head = Head(method, target, body.Length, contentType, headers);
+            var all = new byte[head.Length + body.Length];
+            head.CopyTo(all, 0);
+            body.CopyTo(all.AsSpan(head.Length));
+            socket.Send(all);
+            return HttpResponse.Read(new SocketReader(socket), method);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Sends a request with a streamed (chunked) body; the source is never loaded whole.</summary>
     public HttpResponse SendStreaming(string method, string target, Stream source, string contentType)
     {
@@ -97,7 +117,7 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         catch (System.Net.Sockets.SocketException e) { throw new DaemonUnreachableException(hostUri, e); }
     }
 
-    private static byte[] Head(string method, string target, long contentLength, string? contentType)
+    private static byte[] Head(string method, string target, long contentLength, string? contentType, IReadOnlyList<string>? headers = null)
     {
         var sb = new StringBuilder(160);
         sb.Append(method).Append(' ').Append(target).Append(" HTTP/1.1\r\n")
@@ -106,6 +126,7 @@ public sealed class UnixHttpClient(string socketPath, string hostUri)
         else if (contentLength > 0 || method is "POST" or "PUT")
             sb.Append("Content-Length: ").Append(contentLength.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
         if (contentType != null) sb.Append("Content-Type: ").Append(contentType).Append("\r\n");
+        foreach (var h in headers ?? []) sb.Append(h).Append("\r\n");
         sb.Append("\r\n");
         return Encoding.ASCII.GetBytes(sb.ToString());
     }

@@ -41,6 +41,7 @@ public static class ApiRoutes
         ArchiveRoutes.Map(c);
 
         ImageRoutes.Map(app);
+        RegistryRoutes.Map(app);
         NetworkRoutes.Map(app);
         EventRoutes.Map(app);
         DebugRoutes.Map(app);

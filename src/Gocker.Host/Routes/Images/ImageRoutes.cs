@@ -54,6 +54,7 @@ public static class ImageRoutes
     static Task<IResult> ImagePost(HttpContext ctx, string rest, EngineServices svc) => Guard(async () =>
     {
         var (name, action) = SplitAction(rest);
+        if (action == "push") return await RegistryRoutes.Push(ctx, name, svc);
         if (action != "tag") throw new RouteNotFoundException("POST", $"/images/{rest}");
         var repo = ctx.Request.Query["repo"].ToString();
         var tag = ctx.Request.Query["tag"].ToString();
@@ -67,6 +68,7 @@ public static class ImageRoutes
     // ---- images -------------------------------------------------------------------------------
     static Task<IResult> ImportImage(HttpContext ctx, EngineServices svc) => Guard(async () =>
     {
+        if (ctx.Request.Query.ContainsKey("fromImage")) return await RegistryRoutes.Pull(ctx, svc); // docker pull
         if (ctx.Request.Query["fromSrc"] != "-") throw new BadRequestException("only fromSrc=- (the tarball as the request body) is supported");
         var repo = ctx.Request.Query["repo"].ToString();
         var tag = ctx.Request.Query["tag"].ToString();
@@ -137,6 +139,7 @@ public static class ImageRoutes
         {
             Id = i.Id,
             RepoTags = svc.Images.NamesOf(i.Id).ToList(),
+            RepoDigests = i.RepoDigests.ToList(),
             Parent = i.Parent ?? "",
             Comment = i.Comment ?? "",
             Created = i.Created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ"),
@@ -159,7 +162,7 @@ public static class ImageRoutes
         {
             var list = svc.Images.List().Select(i => new ImageSummary
             {
-                Id = i.Id, RepoTags = [i.Name], Created = i.Created.ToUnixTimeSeconds(), Size = i.SizeBytes,
+                Id = i.Id, RepoTags = [i.Name], RepoDigests = i.RepoDigests.ToList(), Created = i.Created.ToUnixTimeSeconds(), Size = i.SizeBytes,
             }).ToList();
             return Results.Json(list, GockerJson.Default.ListImageSummary);
         }
