@@ -51,7 +51,7 @@ public sealed record ContainerCommit
 }
 
 public class ImageNotFoundException(string reference)
-    : Exception($"No such image: {reference} (import one with `gocker image import ROOTFS.tar {reference}`; `busybox` is built in)")
+    : Exception($"No such image: {reference} (pull it with `gocker pull {reference}`, or import one with `gocker image import ROOTFS.tar {reference}`; `busybox` is built in)")
 {
     public string Reference { get; } = reference;
 }

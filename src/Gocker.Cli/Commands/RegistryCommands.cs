@@ -194,25 +194,26 @@ public static class RegistryCommands
         return 0;
     }
 
-    /// <summary>run/create --pull: missing (default: pull an absent image, saying so on stderr, as docker),
-    /// always, never.</summary>
-    public static void EnsureImage(CliContext ctx, string image, string? policy)
+    /// <summary>run/create --pull: missing (the default), always, never. As the docker CLI, `missing`
+    /// does not look first: it creates, and only a create refused with "No such image" pulls (saying so
+    /// on stderr) and creates again, so a run of a present image costs no extra request.</summary>
+    public static int WithImage(CliContext ctx, string image, string? policy, Func<int> create)
     {
         switch (policy ?? "missing")
         {
-            case "never": return;
+            case "never": return create();
             case "always":
                 Pull(ctx, image, null, false, false, ctx.IO.Err);
-                return;
+                return create();
             case "missing":
-                using (var r = ctx.Client.Http.Send("GET", $"/images/{ImageClient.EscName(image)}/json"))
+                try { return create(); }
+                catch (ApiException e) when (e.StatusCode == 404 && e.Message.StartsWith("No such image", StringComparison.Ordinal))
                 {
-                    if (r.StatusCode != 404) return; // present (or another error, which create will report)
+                    ctx.IO.Err.Write($"Unable to find image '{WithTag(image)}' locally\n");
+                    ctx.IO.Err.Flush();
+                    Pull(ctx, image, null, false, false, ctx.IO.Err);
+                    return create();
                 }
-                ctx.IO.Err.Write($"Unable to find image '{WithTag(image)}' locally\n");
-                ctx.IO.Err.Flush();
-                Pull(ctx, image, null, false, false, ctx.IO.Err);
-                return;
             default:
                 throw new UsageException($"invalid pull option: '{policy}': must be one of \"always\", \"missing\" or \"never\"");
         }

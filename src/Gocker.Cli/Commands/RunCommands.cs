@@ -7,9 +7,14 @@ namespace Gocker.Cli.Commands;
 /// <summary>run, create and start: the commands that make containers go.</summary>
 public static class RunCommands
 {
-    public static int Create(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
+    public static int Create(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd) =>
+        RegistryCommands.WithImage(ctx, pr.GetValue(o.Image)!, pr.GetValue(o.Pull), () => CreateOnce(ctx, pr, o, cmd));
+
+    public static int Run(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd) =>
+        RegistryCommands.WithImage(ctx, pr.GetValue(o.Image)!, pr.GetValue(o.Pull), () => RunOnce(ctx, pr, o, cmd));
+
+    static int CreateOnce(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
     {
-        RegistryCommands.EnsureImage(ctx, pr.GetValue(o.Image)!, pr.GetValue(o.Pull));
         var request = o.BuildRequest(pr, pr.GetValue(o.Image)!, cmd, ctx.GetEnv);
         var created = ctx.Client.Create(request, pr.GetValue(o.Name));
         PrintWarnings(ctx, created);
@@ -17,9 +22,8 @@ public static class RunCommands
         return 0;
     }
 
-    public static int Run(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
+    static int RunOnce(CliContext ctx, ParseResult pr, RunOptions o, string[] cmd)
     {
-        RegistryCommands.EnsureImage(ctx, pr.GetValue(o.Image)!, pr.GetValue(o.Pull));
         var request = o.BuildRequest(pr, pr.GetValue(o.Image)!, cmd, ctx.GetEnv);
         var client = ctx.Client;
         var detach = pr.GetValue(o.Detach);

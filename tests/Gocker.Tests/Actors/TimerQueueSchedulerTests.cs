@@ -82,16 +82,16 @@ public sealed class TimerQueueSchedulerTests : IDisposable
     }
 
     [Fact]
-    public void An_actor_system_configured_as_gockerd_is_uses_it_for_actor_timers()
+    public async Task An_actor_system_configured_as_gockerd_is_uses_it_for_actor_timers()
     {
         var config = ConfigurationFactory.ParseString(GockerHostingExtensions.DefaultHocon);
         using var system = ActorSystem.Create("timers", config);
         var scheduler = Assert.IsType<TimerQueueScheduler>(system.Scheduler);
         var probe = system.ActorOf(Props.Create(() => new Echo()));
-        var reply = probe.Ask<string>("go", Wait).Result;
+        var reply = await probe.Ask<string>("go", Wait);
         Assert.Equal("tick", reply);
         Until(() => scheduler.Pending == 0, "the actor's timer to go");
-        system.Terminate().Wait(Wait);
+        await system.Terminate().WaitAsync(Wait);
     }
 
     sealed class Echo : ReceiveActor, IWithTimers

@@ -243,9 +243,29 @@ public class CliAppTests
     public void Unknown_image_is_125()
     {
         using var d = new FakeUnixServer((req, s) => FakeUnixServer.Respond(s, 404, "{\"message\":\"No such image: nope:latest\"}"));
-        var r = Run(d.HostUri, "run", "nope");
+        var r = Run(d.HostUri, "run", "--pull", "never", "nope");
         Assert.Equal(125, r.Code);
         Assert.Equal("gocker: Error response from daemon: No such image: nope:latest\n", r.StdErr);
+        Assert.Equal(["POST"], d.Requests.Select(q => q.Method).Distinct());
+    }
+
+    [Fact]
+    public void Unknown_image_is_pulled_then_created_again_as_docker_does()
+    {
+        // --pull missing (the default) does not look first: only a create refused with "No such image"
+        // pulls, so a run of a present image costs no extra request.
+        var creates = 0;
+        using var d = new FakeUnixServer((req, s) =>
+        {
+            if (req.Target.Contains("/images/create")) { FakeUnixServer.Respond(s, 404, "{\"message\":\"manifest unknown: nope:latest\"}"); return; }
+            creates++;
+            FakeUnixServer.Respond(s, 404, "{\"message\":\"No such image: nope:latest\"}");
+        });
+        var r = Run(d.HostUri, "run", "nope");
+        Assert.Equal(125, r.Code);
+        Assert.StartsWith("Unable to find image 'nope:latest' locally\n", r.StdErr);
+        Assert.Contains("manifest unknown", r.StdErr);
+        Assert.Equal(1, creates); // the pull failed: no second create
     }
 
     [Fact]

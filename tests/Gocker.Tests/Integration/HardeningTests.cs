@@ -250,7 +250,7 @@ public sealed class HardeningTests(DaemonFixture daemon) : IClassFixture<DaemonF
             ("""{"Image":"busybox","Cmd":["true"],"HostConfig":{"MaskedPaths":["/x"]}}""", "HostConfig.MaskedPaths"),
             ("""{"Image":"busybox","Cmd":["true"],"Healthcheck":{"Test":["CMD","true"]}}""", "Healthcheck"),
             ("""{"Image":"busybox","Cmd":["true"],"HostConfig":{"VolumesFrom":["other"]}}""", "HostConfig.VolumesFrom"),
-            ("""{"Image":"busybox","Cmd":["true"],"NetworkingConfig":{"EndpointsConfig":{"none":{"Aliases":["a"]}}}}""", "NetworkingConfig.EndpointsConfig.none"),
+            ("""{"Image":"busybox","Cmd":["true"],"NetworkingConfig":{"EndpointsConfig":{"none":{"Aliases":["a"]}}}}""", "network-scoped alias"), // Docker's words: aliases need a user network
             ("""{"Image":"busybox","Cmd":["true"],"HostConfig":{"UsernsMode":"private"}}""", "UsernsMode"),
             ("""{"Image":"busybox","Cmd":["true"],"HostConfig":{"SecurityOpt":["apparmor=docker-default"]}}""", "apparmor=docker-default"),
         })

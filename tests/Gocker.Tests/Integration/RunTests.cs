@@ -328,7 +328,8 @@ public sealed class RunTests(DaemonFixture daemon) : IClassFixture<DaemonFixture
     }
 
     [Theory]
-    [InlineData(new[] { "no-such-image-xyz", "true" }, "No such image")]
+    [InlineData(new[] { "--pull", "never", "no-such-image-xyz", "true" }, "No such image")]
+    [InlineData(new[] { "--pull", "bogus", "busybox", "true" }, "invalid pull option")]
     [InlineData(new[] { "-m", "12x", "busybox", "true" }, "memory")]
     [InlineData(new[] { "--name", "bad/name", "busybox", "true" }, "name")]
     [InlineData(new[] { "-w", "relative", "busybox", "true" }, "working directory")]
