@@ -206,7 +206,11 @@ public sealed partial class ImageStore
 
     static string[] ReadRepoDigests(string imageDir)
     {
-        try { return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(imageDir, "repo-digests.json")), ImageJsonContext.Default.ListString)?.ToArray() ?? []; }
+        // Read on every image resolve (each create): most images were never pulled, and a thrown
+        // FileNotFoundException per start costs more than the stat.
+        var path = Path.Combine(imageDir, "repo-digests.json");
+        if (!File.Exists(path)) return [];
+        try { return JsonSerializer.Deserialize(File.ReadAllBytes(path), ImageJsonContext.Default.ListString)?.ToArray() ?? []; }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException or JsonException) { return []; }
     }
 
